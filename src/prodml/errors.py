@@ -1,0 +1,87 @@
+"""Every error prodml raises on purpose, under one root.
+
+Each message says what was wrong, where (file, key, column, row, field) and what to do.
+Each class knows the HTTP status the API answers with, so one handler maps them all::
+
+    ProdmlError                      500  root; never raised directly
+    ├── ConfigError                  400  prodml.yaml or PRODML_* is malformed, unknown or invalid
+    ├── StoreError                   503  a store cannot be used
+    │   ├── StoreUnavailableError    503  the database or folder cannot be reached
+    │   └── SchemaVersionError       409  the workspace was written by a newer prodml
+    ├── NotFoundError                404  a snapshot, run, model or alias does not exist
+    ├── IntegrityError               409  stored bytes do not match their recorded SHA-256
+    ├── DataValidationError          422  a batch of data breaks its contract
+    └── InputError                   422  a prediction request is malformed (field-level detail)
+
+Errors of lower libraries (SQLAlchemy, MLflow, fsspec) are caught at the boundary of the
+module that calls them and re-raised as one of these, with the original chained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class ProdmlError(Exception):
+    """Root of every error prodml raises on purpose."""
+
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(ProdmlError):
+    """Settings could not be read: malformed file, unknown key or invalid value."""
+
+    http_status = 400
+
+
+class StoreError(ProdmlError):
+    """A metadata, artifact or tracking store cannot be used."""
+
+    http_status = 503
+
+
+class StoreUnavailableError(StoreError):
+    """The database, folder or bucket behind a store cannot be reached."""
+
+
+class SchemaVersionError(StoreError):
+    """The workspace's schema is newer than this version of prodml understands."""
+
+    http_status = 409
+
+
+class NotFoundError(ProdmlError):
+    """A named thing (snapshot, run, model version, alias) does not exist."""
+
+    http_status = 404
+
+
+class IntegrityError(ProdmlError):
+    """Stored bytes do not match the SHA-256 recorded when they were written."""
+
+    http_status = 409
+
+
+class DataValidationError(ProdmlError):
+    """A batch of data breaks its contract badly enough to be rejected whole."""
+
+    http_status = 422
+
+
+class InputError(ProdmlError):
+    """A prediction request is malformed; `errors` lists each bad field.
+
+    Each entry is ``{"loc": [...], "msg": str, "type": str}``, the shape FastAPI uses, so
+    clients parse one format whichever layer caught the problem.
+    """
+
+    http_status = 422
+
+    def __init__(self, message: str, errors: Sequence[Mapping[str, Any]] = ()) -> None:
+        super().__init__(message)
+        self.errors = [dict(e) for e in errors]

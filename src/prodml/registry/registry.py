@@ -1,0 +1,112 @@
+"""Register models in MLflow's registry, move aliases, and load a version safely.
+
+A version is addressed as ``name@alias`` (``flights-delay@champion``), ``name/3`` or
+``name`` (its latest version). Loading downloads the version's folder once into a local
+cache and verifies every file against its manifest before deserializing anything.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.artifacts import download_artifacts
+from mlflow.exceptions import MlflowException
+
+from prodml.errors import NotFoundError
+from prodml.train.model import TrainedModel
+
+MODEL_ARTIFACT = "model"
+_REF = re.compile(r"^(?P<name>[\w.-]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))?$")
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    aliases: tuple[str, ...]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+class ModelRegistry:
+    """MLflow's model registry at `tracking_uri`, with a local cache for loaded versions."""
+
+    def __init__(self, tracking_uri: str, cache_dir: Path) -> None:
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.cache_dir = cache_dir
+
+    def register(
+        self, name: str, run_id: str, *, tags: dict[str, str] | None = None
+    ) -> ModelVersionInfo:
+        """A new version of `name` from the model folder logged by run `run_id`."""
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            try:
+                self.client.create_registered_model(name)
+            except MlflowException:
+                pass  # created concurrently by another process: fine
+        source = f"{self.client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
+        mv = self.client.create_model_version(name, source, run_id=run_id, tags=tags)
+        return self._info(mv)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def resolve(self, ref: str) -> ModelVersionInfo:
+        """The version `ref` points to now (aliases move, so resolve at use)."""
+        match = _REF.match(ref)
+        if not match:
+            raise NotFoundError(
+                f"Model reference {ref!r} is not of the form NAME, NAME@ALIAS or NAME/VERSION "
+                "(e.g. flights-delay@champion)."
+            )
+        name, alias, version = match["name"], match["alias"], match["version"]
+        try:
+            if alias:
+                mv = self.client.get_model_version_by_alias(name, alias)
+            elif version:
+                mv = self.client.get_model_version(name, version)
+            else:
+                versions = self.client.search_model_versions(f"name = '{name}'")
+                if not versions:
+                    raise MlflowException(f"no versions of {name}")
+                mv = max(versions, key=lambda v: int(v.version))
+        except MlflowException as exc:
+            raise NotFoundError(
+                f"No model version {ref!r} in the registry ({exc.message}). "
+                "Run `prodml status` to see registered models and their aliases."
+            ) from None
+        return self._info(mv)
+
+    def load(self, ref: str) -> tuple[ModelVersionInfo, TrainedModel]:
+        info = self.resolve(ref)
+        folder = self.cache_dir / info.name / info.version
+        if not folder.exists():
+            partial = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
+            download_artifacts(artifact_uri=info.source, dst_path=str(partial))
+            (partial / MODEL_ARTIFACT).rename(folder)
+            shutil.rmtree(partial)
+        model = TrainedModel.load(folder, what=f"model {info.name} v{info.version}")
+        return info, model
+
+    def list_versions(self) -> list[ModelVersionInfo]:
+        return [
+            self._info(mv)
+            for rm in self.client.search_registered_models()
+            for mv in self.client.search_model_versions(f"name = '{rm.name}'")
+        ]
+
+    def _info(self, mv) -> ModelVersionInfo:  # type: ignore[no-untyped-def]
+        aliases = getattr(mv, "aliases", None) or ()
+        return ModelVersionInfo(mv.name, str(mv.version), mv.run_id, mv.source, tuple(aliases))

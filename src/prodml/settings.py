@@ -1,0 +1,168 @@
+"""Typed settings from `prodml.yaml` in the project folder and `PRODML_*` variables.
+
+Environment variables win over the file, so one committed file serves every machine;
+nested keys use a double underscore (``PRODML_SERVING__PORT=9000``). Every URL left unset
+points into the project's state folder (``.prodml/`` by default): a laptop needs nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from prodml.errors import ConfigError
+
+SETTINGS_FILE = "prodml.yaml"
+ENV_PREFIX = "PRODML_"
+
+DEFAULT_YAML = """\
+# prodml settings. Every key is optional; environment variables override the file:
+# PRODML_<KEY>, with nested keys joined by a double underscore (PRODML_SERVING__PORT=9000).
+
+# Where the embedded backends keep their state, relative to this file's folder.
+state_dir: .prodml
+
+# Metadata (snapshots, findings, deployments): SQLite by default, or PostgreSQL, e.g.
+#   postgresql+psycopg://user@db-host:5432/prodml   (needs: pip install 'prodml[postgres]')
+metadata_url: null          # null = sqlite:///<state_dir>/metadata.db
+
+# Artifacts and snapshots: a local folder, or any fsspec URL (s3://bucket/prefix, gs://...).
+artifacts_url: null         # null = <state_dir>/artifacts
+
+# MLflow tracking and model registry: a database URI or a tracking server URL.
+tracking_uri: null          # null = sqlite:///<state_dir>/mlflow.db
+
+serving:
+  host: 127.0.0.1
+  port: 8000
+  max_batch_rows: 1000      # larger /v1/predict batches are refused with 413
+
+log_level: INFO             # DEBUG, INFO, WARNING or ERROR
+"""
+
+
+class ServingSettings(BaseModel):
+    """How `prodml serve` listens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_batch_rows: int = Field(1000, ge=1)
+
+
+class Settings(BaseSettings):
+    """All settings of one workspace; build it with `load_settings`, not directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    state_dir: Path = Path(".prodml")
+    metadata_url: str | None = None
+    artifacts_url: str | None = None
+    tracking_uri: str | None = None
+    serving: ServingSettings = ServingSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment must override them.
+        return (env_settings, init_settings)
+
+
+def load_settings(project_dir: str | os.PathLike[str] = ".") -> Settings:
+    """Read `prodml.yaml` (if present) and `PRODML_*`, then fill every unset URL.
+
+    Raises `ConfigError` naming the file, key or variable and the accepted values.
+    """
+    root = Path(project_dir).resolve()
+    path = root / SETTINGS_FILE
+    file_values = _read_yaml(path) if path.exists() else {}
+    _refuse_unknown_env()
+    try:
+        settings = Settings(**file_values)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, path)) from None
+
+    state = settings.state_dir if settings.state_dir.is_absolute() else root / settings.state_dir
+    return settings.model_copy(
+        update={
+            "state_dir": state,
+            "metadata_url": settings.metadata_url or f"sqlite:///{state / 'metadata.db'}",
+            "artifacts_url": settings.artifacts_url or str(state / "artifacts"),
+            "tracking_uri": settings.tracking_uri or f"sqlite:///{state / 'mlflow.db'}",
+        }
+    )
+
+
+def _refuse_unknown_env() -> None:
+    # pydantic-settings ignores unknown variables; a typo there would silently do nothing.
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    for name in sorted(os.environ):
+        top = name.split("__", 1)[0]
+        if name.startswith(ENV_PREFIX) and top not in known:
+            raise ConfigError(
+                f"environment variable {name}: unknown setting. Accepted: "
+                f"{', '.join(sorted(known))} (nested keys joined by '__')."
+            )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{where}: not valid YAML ({problem}). Fix the file, or delete it and run "
+            "`prodml init` for a commented default."
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of settings (key: value), got a {type(data).__name__}. "
+            "Run `prodml init --force` to write a commented default."
+        )
+    return data
+
+
+def _explain(exc: ValidationError, path: Path) -> str:
+    """One line per bad setting, saying where it came from and what is accepted."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        env_name = ENV_PREFIX + "__".join(str(part) for part in err["loc"]).upper()
+        where = f"environment variable {env_name}" if env_name in os.environ else f"{path}"
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(err["loc"][:-1])
+            accepted = ", ".join(sorted(parent.model_fields))
+            lines.append(f"{where}: unknown setting '{key}'. Accepted here: {accepted}.")
+        else:
+            lines.append(
+                f"{where}: setting '{key}' is invalid: {err['msg']} (got {err['input']!r})."
+            )
+    return "\n".join(lines)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
+    model: type[BaseModel] = Settings
+    for part in loc:
+        annotation = model.model_fields[str(part)].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return model

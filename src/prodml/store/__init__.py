@@ -1,0 +1,7 @@
+"""Where state lives: the metadata database and the artifact store."""
+
+from prodml.store.artifacts import ArtifactStore
+from prodml.store.metadata import MetadataStore
+from prodml.store.records import Finding, SnapshotRecord
+
+__all__ = ["ArtifactStore", "Finding", "MetadataStore", "SnapshotRecord"]

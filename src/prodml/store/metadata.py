@@ -1,0 +1,229 @@
+"""The metadata database: one SQLAlchemy code path for SQLite (default) and PostgreSQL.
+
+Opening a store applies any pending Alembic migration, so a workspace is always at the
+schema this prodml expects; a workspace written by a newer prodml is refused, not altered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from prodml.errors import ConfigError, NotFoundError, SchemaVersionError, StoreUnavailableError
+from prodml.store.models import FindingRow, SnapshotRow
+from prodml.store.records import Finding, SnapshotRecord
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_DRIVER_EXTRAS = {"postgresql": "postgres"}
+# Serialises concurrent first opens of one PostgreSQL database (any constant will do).
+_PG_MIGRATION_LOCK = 0x70726F646D6C
+
+
+class MetadataStore:
+    """Snapshots and findings, stored in the database at `url`.
+
+    >>> store = MetadataStore("sqlite:///:memory:")
+    >>> store.list_snapshots()
+    []
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = _create_engine(url)
+        try:
+            _migrate(self._engine)
+        except OperationalError as exc:
+            self._engine.dispose()
+            raise StoreUnavailableError(
+                f"Cannot reach the metadata database at {_redact(url)}: {_first_line(exc)}. "
+                "Check that the server is running and that `metadata_url` in prodml.yaml "
+                "(or PRODML_METADATA_URL) is right."
+            ) from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @property
+    def schema_revision(self) -> str:
+        with self._engine.connect() as conn:
+            heads = MigrationContext.configure(conn).get_current_heads()
+        return ",".join(heads)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def add_snapshot(self, snapshot: SnapshotRecord) -> bool:
+        """Record `snapshot`; returns False (and changes nothing) if its id is known."""
+        with self._session() as session:
+            if session.get(SnapshotRow, snapshot.id) is not None:
+                return False
+            session.add(SnapshotRow(**asdict(snapshot)))
+        return True
+
+    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord:
+        """The snapshot with this id, or with this unique id prefix (like git)."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(SnapshotRow).where(SnapshotRow.id.startswith(snapshot_id)).limit(2)
+            ).all()
+        if len(rows) != 1:
+            problem = "matches several snapshots" if rows else "matches no snapshot"
+            raise NotFoundError(
+                f"Snapshot id '{snapshot_id}' {problem}. Run `prodml status` to list snapshots."
+            )
+        return _snapshot(rows[0])
+
+    def list_snapshots(self) -> list[SnapshotRecord]:
+        """All snapshots, newest first."""
+        with self._session() as session:
+            rows = session.scalars(select(SnapshotRow).order_by(SnapshotRow.created_at.desc()))
+            return [_snapshot(row) for row in rows]
+
+    # -- findings ----------------------------------------------------------------------
+
+    def add_findings(self, findings: Iterable[Finding]) -> int:
+        """Append findings in one transaction; returns how many were written."""
+        rows = [FindingRow(**{k: v for k, v in asdict(f).items() if k != "id"}) for f in findings]
+        with self._session() as session:
+            session.add_all(rows)
+        return len(rows)
+
+    def list_findings(
+        self, *, monitor: str | None = None, model_name: str | None = None
+    ) -> list[Finding]:
+        """Findings in window order, optionally only of one monitor or model."""
+        query = select(FindingRow).order_by(FindingRow.window_start, FindingRow.id)
+        if monitor is not None:
+            query = query.where(FindingRow.monitor == monitor)
+        if model_name is not None:
+            query = query.where(FindingRow.model_name == model_name)
+        with self._session() as session:
+            return [_finding(row) for row in session.scalars(query)]
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise StoreUnavailableError(
+                f"The metadata database at {_redact(self.url)} failed: {_first_line(exc)}."
+            ) from exc
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"metadata_url {url!r} is not a database URL. Use e.g. sqlite:///path/metadata.db "
+            "or postgresql+psycopg://user@host:5432/dbname."
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        extra = _DRIVER_EXTRAS.get(parsed.get_backend_name(), "all")
+        raise ConfigError(
+            f"metadata_url {_redact(url)} needs the driver '{exc.name}', which is not installed. "
+            f"Run: pip install 'prodml[{extra}]'."
+        ) from None
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"metadata_url {_redact(url)} cannot be used: {exc}.") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # WAL lets the server read while a batch job writes; busy_timeout waits out short locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _migrate(engine: Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        _refuse_newer(conn, known)
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def _refuse_newer(conn: Connection, known: set[str]) -> None:
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    unknown = current - known
+    if unknown:
+        raise SchemaVersionError(
+            f"The metadata database is at schema revision {', '.join(sorted(unknown))}, which "
+            "this prodml does not know: it was written by a newer prodml. Upgrade prodml "
+            "(pip install -U prodml); the database was left untouched."
+        )
+
+
+def _snapshot(row: SnapshotRow) -> SnapshotRecord:
+    return SnapshotRecord(
+        id=row.id,
+        source=row.source,
+        created_at=_utc(row.created_at),
+        num_rows=row.num_rows,
+        num_columns=row.num_columns,
+        uri=row.uri,
+        quarantined_rows=row.quarantined_rows,
+        quarantine_uri=row.quarantine_uri,
+        profile=row.profile,
+    )
+
+
+def _finding(row: FindingRow) -> Finding:
+    return Finding(
+        id=row.id,
+        monitor=row.monitor,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        window_start=_utc(row.window_start),
+        window_end=_utc(row.window_end),
+        metric=row.metric,
+        feature=row.feature,
+        value=row.value,
+        created_at=_utc(row.created_at),
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

@@ -1,0 +1,38 @@
+"""Plain records the metadata store takes and returns (no ORM objects leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """An accepted, immutable batch of a source; `id` is the SHA-256 of its content."""
+
+    id: str
+    source: str
+    created_at: datetime
+    num_rows: int
+    num_columns: int
+    uri: str
+    quarantined_rows: int = 0
+    quarantine_uri: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One monitoring result: a metric of a model over a time window."""
+
+    monitor: str
+    model_name: str
+    model_version: str
+    window_start: datetime
+    window_end: datetime
+    metric: str
+    value: float
+    created_at: datetime
+    feature: str | None = None
+    id: int | None = None

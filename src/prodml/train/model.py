@@ -1,0 +1,178 @@
+"""A trained model in one of three flavors, its encoder, and a pickle-free on-disk form.
+
+Flavors: ``majority`` (the base rate), ``logistic`` (regularized linear baseline) and
+``lightgbm``. On disk a model is a folder: ``model.json`` (flavor, encoder, params),
+the estimator in LightGBM's own text format or scikit-learn's through skops with an
+explicit list of trusted types, and ``manifest.json`` with every file's SHA-256, checked
+before anything is deserialized.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import skops.io as sio
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from prodml.store.hashing import verify_manifest, write_manifest
+from prodml.train.encoding import FeatureSpec, TabularEncoder
+
+FLAVORS = ("majority", "logistic", "lightgbm")
+_SKOPS_FILE = "model.skops"
+_LGB_FILE = "model.txt"
+# Every type the sklearn flavors may contain; anything else in a file is refused.
+_TRUSTED_SKOPS_TYPES = [
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.dummy.DummyClassifier",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "builtins.slice",
+]
+DEFAULT_LGB_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 63,
+    "min_data_in_leaf": 50,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "cat_smooth": 10,
+    "verbose": -1,
+    "num_threads": 2,
+}
+
+
+@dataclass
+class TrainedModel:
+    """A fitted model that scores rows by the probability of the positive class."""
+
+    flavor: str
+    encoder: TabularEncoder
+    estimator: Any
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> FeatureSpec:
+        return self.encoder.spec
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        if self.flavor == "lightgbm":
+            return self.estimator.predict(matrix, num_threads=1)
+        return self.estimator.predict_proba(matrix)[:, 1]
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predict_matrix(self.encoder.encode_frame(frame))
+
+    def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        return self.predict_matrix(self.encoder.encode_rows(rows))
+
+    def save(self, folder: Path) -> dict[str, str]:
+        """Write the model to `folder` and return its manifest (file -> SHA-256)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.flavor == "lightgbm":
+            self.estimator.save_model(str(folder / _LGB_FILE))
+        else:
+            sio.dump(self.estimator, folder / _SKOPS_FILE)
+        meta = {"flavor": self.flavor, "encoder": self.encoder.to_dict(), "params": self.params}
+        (folder / "model.json").write_text(json.dumps(meta, indent=2, default=str))
+        return write_manifest(folder)
+
+    @classmethod
+    def load(cls, folder: Path, *, what: str = "model") -> TrainedModel:
+        """Load a model saved by `save`, after verifying every file's SHA-256."""
+        verify_manifest(folder, what=what)
+        meta = json.loads((folder / "model.json").read_text())
+        encoder = TabularEncoder.from_dict(meta["encoder"])
+        if meta["flavor"] == "lightgbm":
+            estimator: Any = lgb.Booster(model_file=str(folder / _LGB_FILE))
+        else:
+            estimator = sio.load(folder / _SKOPS_FILE, trusted=_TRUSTED_SKOPS_TYPES)
+        return cls(meta["flavor"], encoder, estimator, meta.get("params", {}))
+
+
+def fit_model(
+    flavor: str,
+    train: pd.DataFrame,
+    label: str,
+    spec: FeatureSpec,
+    *,
+    valid: pd.DataFrame | None = None,
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> TrainedModel:
+    """Fit one flavor on `train`; LightGBM stops early on `valid` when given."""
+    if flavor not in FLAVORS:
+        raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}. Got {flavor!r} instead.")
+    encoder = TabularEncoder(spec).fit(train)
+    x = encoder.encode_frame(train)
+    y = train[label].astype(int).to_numpy()
+    if flavor == "lightgbm":
+        booster, used = _fit_lightgbm(encoder, x, y, valid, label, dict(params or {}), seed)
+        return TrainedModel(flavor, encoder, booster, used)
+    estimator = _sklearn_estimator(flavor, spec, dict(params or {}), seed)
+    estimator.fit(x, y)
+    return TrainedModel(flavor, encoder, estimator, estimator.get_params(deep=False))
+
+
+def _sklearn_estimator(flavor: str, spec: FeatureSpec, params: dict[str, Any], seed: int) -> Any:
+    if flavor == "majority":
+        return DummyClassifier(strategy="prior")
+    n_cat = len(spec.categorical)
+    columns = ColumnTransformer(
+        [
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(n_cat))),
+            (
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                list(range(n_cat, len(spec.names))),
+            ),
+        ]
+    )
+    model = LogisticRegression(C=params.get("C", 1.0), max_iter=2000, random_state=seed)
+    return Pipeline([("columns", columns), ("model", model)])
+
+
+def _fit_lightgbm(
+    encoder: TabularEncoder,
+    x: np.ndarray,
+    y: np.ndarray,
+    valid: pd.DataFrame | None,
+    label: str,
+    params: dict[str, Any],
+    seed: int,
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    rounds = int(params.pop("num_boost_round", 1000))
+    used = {**DEFAULT_LGB_PARAMS, **params, "seed": seed}
+    categorical = list(range(len(encoder.spec.categorical)))
+    names = list(encoder.spec.names)
+    train_set = lgb.Dataset(x, y, feature_name=names, categorical_feature=categorical)
+    callbacks = []
+    valid_sets = []
+    if valid is not None:
+        xv, yv = encoder.encode_frame(valid), valid[label].astype(int).to_numpy()
+        valid_sets = [lgb.Dataset(xv, yv, reference=train_set, categorical_feature=categorical)]
+        callbacks = [lgb.early_stopping(50, verbose=False)]
+        used.setdefault("metric", "auc")
+    booster = lgb.train(
+        used, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
+    )
+    return booster, {**used, "num_boost_round": booster.best_iteration or rounds}

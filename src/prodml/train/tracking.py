@@ -1,0 +1,119 @@
+"""Experiment tracking in MLflow: one run per model, nested under its pipeline run.
+
+We talk to MLflow through `MlflowClient` with an explicit tracking URI, never the
+process-global fluent API, so two workspaces in one process cannot cross-talk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID
+
+from prodml.clock import Clock
+from prodml.errors import StoreUnavailableError
+
+EXPERIMENT = "prodml"
+
+# MLflow logs every schema migration of a new tracking database at INFO.
+for _name in ("alembic", "mlflow.store", "mlflow.tracking"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+class Tracker:
+    """Creates runs in one MLflow experiment and logs params, metrics and artifacts."""
+
+    def __init__(
+        self, tracking_uri: str, artifact_location: str, clock: Clock, experiment: str = EXPERIMENT
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.clock = clock
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        try:
+            found = self.client.get_experiment_by_name(experiment)
+            self.experiment_id = (
+                found.experiment_id
+                if found is not None
+                else self.client.create_experiment(experiment, artifact_location=artifact_location)
+            )
+        except MlflowException as exc:
+            raise StoreUnavailableError(
+                f"Cannot use the MLflow tracking store at {tracking_uri}: {exc.message}. Check "
+                "`tracking_uri` in prodml.yaml (or PRODML_TRACKING_URI)."
+            ) from exc
+
+    @contextmanager
+    def run(
+        self, name: str, *, parent_id: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> Iterator[str]:
+        """Start a run, yield its id, and end it FINISHED (or FAILED on an exception)."""
+        all_tags = {**git_tags(), **(tags or {})}
+        if parent_id:
+            all_tags[MLFLOW_PARENT_RUN_ID] = parent_id
+        run = self.client.create_run(
+            self.experiment_id, run_name=name, tags=all_tags, start_time=self._millis()
+        )
+        run_id = run.info.run_id
+        try:
+            yield run_id
+        except BaseException:
+            self.client.set_terminated(run_id, "FAILED", end_time=self._millis())
+            raise
+        self.client.set_terminated(run_id, "FINISHED", end_time=self._millis())
+
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        now = self._millis()
+        self.client.log_batch(
+            run_id,
+            metrics=[
+                Metric(k, float(v), now, 0) for k, v in (metrics or {}).items() if math.isfinite(v)
+            ],
+            params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
+
+    def log_folder(self, run_id: str, folder: Path, artifact_path: str) -> str:
+        """Upload `folder` under `artifact_path` of the run; returns its artifact URI."""
+        self.client.log_artifacts(run_id, str(folder), artifact_path)
+        return f"{self.client.get_run(run_id).info.artifact_uri}/{artifact_path}"
+
+    def _millis(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+
+def git_tags(cwd: Path | None = None) -> dict[str, str]:
+    """The git commit of `cwd` and whether the tree is dirty; empty outside a repository."""
+    try:
+        commit = _git("rev-parse", "HEAD", cwd=cwd)
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=cwd))
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return {MLFLOW_GIT_COMMIT: commit, "prodml.git_dirty": str(dirty).lower()}
+
+
+def _git(*args: str, cwd: Path | None) -> str:
+    result = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    return result.stdout.strip()
