@@ -46,7 +46,9 @@ def profile_column(values: pd.Series) -> dict[str, Any]:
             "max": float(data.max()),
             "mean": float(data.mean()),
             "std": float(data.std()),
-            "quantiles": dict(zip(map(str, _QUANTILES), np.quantile(data, _QUANTILES).tolist())),
+            "quantiles": dict(
+                zip(map(str, _QUANTILES), np.quantile(data, _QUANTILES).tolist(), strict=True)
+            ),
             "edges": edges,
             "fractions": numeric_fractions(data, edges).tolist(),
         }

@@ -51,29 +51,26 @@ def point_in_time_join(
         raise ValueError(
             f"Feature column(s) {clash} already exist in the events; rename them first."
         )
-    on_keys = " AND ".join(f'e."{k}" = f."{k}"' for k in keys)
-    picked = ", ".join(
-        f'CASE WHEN {_fresh(ttl, event_time, feature_time)} THEN f."{c}" END AS "{c}"'
-        for c in columns
-    )
+    et, ft = _ident(event_time), _ident(feature_time)
+    on_keys = " AND ".join(f"e.{_ident(k)} = f.{_ident(k)}" for k in keys)
+    fresh = "TRUE" if ttl is None else f"e.{et} - f.{ft} <= INTERVAL {ttl.total_seconds()} SECOND"
+    picked = ", ".join(f"CASE WHEN {fresh} THEN f.{_ident(c)} END AS {_ident(c)}" for c in columns)
+    # Only quoted identifiers and a number are interpolated; values never enter the SQL.
     query = f"""
         SELECT e.* EXCLUDE (__row), {picked}
         FROM (SELECT *, row_number() OVER () AS __row FROM events) AS e
         ASOF LEFT JOIN features AS f
-          ON {on_keys} AND e."{event_time}" >= f."{feature_time}"
+          ON {on_keys} AND e.{et} >= f.{ft}
         ORDER BY e.__row
-    """
+    """  # noqa: S608
     with duckdb.connect() as con:
         con.register("events", events)
         con.register("features", features)
         return con.execute(query).df()
 
 
-def _fresh(ttl: timedelta | None, event_time: str, feature_time: str) -> str:
-    if ttl is None:
-        return "TRUE"
-    seconds = ttl.total_seconds()
-    return f'e."{event_time}" - f."{feature_time}" <= INTERVAL {seconds} SECOND'
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:

@@ -7,6 +7,7 @@ cache and verifies every file against its manifest before deserializing anything
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -50,10 +51,9 @@ class ModelRegistry:
         try:
             self.client.get_registered_model(name)
         except MlflowException:
-            try:
+            # Another process may create it between our two calls: that is fine.
+            with contextlib.suppress(MlflowException):
                 self.client.create_registered_model(name)
-            except MlflowException:
-                pass  # created concurrently by another process: fine
         source = f"{self.client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
         mv = self.client.create_model_version(name, source, run_id=run_id, tags=tags)
         return self._info(mv)

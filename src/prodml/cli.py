@@ -1,0 +1,163 @@
+"""The `prodml` command line.
+
+Every command works on the project in the current folder (or `-C DIR`): its
+`prodml.yaml`, its `PRODML_*` variables and its state folder (`.prodml/`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from prodml import __version__
+from prodml.errors import ConfigError, ProdmlError
+from prodml.settings import DEFAULT_YAML, SETTINGS_FILE, load_settings
+from prodml.workspace import Workspace
+
+app = typer.Typer(
+    name="prodml",
+    help=(
+        "prodml carries a tabular model from the notebook to production and keeps it healthy.\n\n"
+        "Start with [bold]prodml demo[/bold]: it trains, registers, serves and monitors a model "
+        "on the real NYC 2013 flights in a few minutes, all in [cyan].prodml/[/cyan]."
+    ),
+    epilog=(
+        "Examples:\n\n"
+        "  prodml init                      write a commented prodml.yaml\n\n"
+        "  prodml demo                      the whole path on real data\n\n"
+        "  prodml status                    what is in this workspace\n\n"
+        "  prodml serve flights-delay@champion --port 8000"
+    ),
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+)
+out = Console()
+err = Console(stderr=True)
+
+ProjectDir = Annotated[
+    Path,
+    typer.Option("--dir", "-C", help="Project folder (holds prodml.yaml).", show_default=False),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"prodml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    """prodml: from notebook to production, and healthy there."""
+
+
+@app.command()
+def init(
+    project: ProjectDir = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented default prodml.yaml.  [dim]e.g. prodml init[/dim]"""
+    path = project / SETTINGS_FILE
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists; pass --force to overwrite it.")
+    project.mkdir(parents=True, exist_ok=True)
+    path.write_text(DEFAULT_YAML, encoding="utf-8")
+    settings = load_settings(project)  # proves the file we wrote is valid
+    out.print(f"Wrote [cyan]{path}[/cyan]; state will live in [cyan]{settings.state_dir}[/cyan].")
+
+
+@app.command()
+def demo(
+    project: ProjectDir = Path("."),
+    requests: Annotated[
+        int, typer.Option(min=1, help="July flights to send to the HTTP API, one per request.")
+    ] = 1000,
+) -> None:
+    """Train, register, serve and monitor a model on the real NYC 2013 flights.
+
+    [dim]e.g. prodml demo --requests 500[/dim]
+    """
+    from prodml.demo.render import render_report
+    from prodml.demo.run import run_demo
+
+    started = time.perf_counter()
+    ws = Workspace.open(project)
+    try:
+        report = run_demo(ws, err, requests=requests)
+    finally:
+        ws.close()
+    render_report(out, report, ws, time.perf_counter() - started)
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (latest).")
+    ] = "flights-delay@champion",
+    project: ProjectDir = Path("."),
+    host: Annotated[str | None, typer.Option(help="Default: serving.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: serving.port.")] = None,
+) -> None:
+    """Serve a registered model over HTTP.  [dim]e.g. prodml serve flights-delay@champion[/dim]
+
+    Endpoints: POST /v1/predict, GET /v1/models, /healthz, /readyz, /metrics; OpenAPI at /docs.
+    """
+    import uvicorn
+
+    from prodml.serve import Predictor, create_app
+
+    ws = Workspace.open(project)
+    info, loaded = ws.registry.load(model)
+    settings = ws.settings.serving
+    app_ = create_app(
+        Predictor(loaded, info),
+        ws.prediction_log(info.name),
+        ws.clock,
+        max_batch_rows=settings.max_batch_rows,
+    )
+    err.print(f"Serving [bold]{info.name}[/bold] version {info.version} ({loaded.flavor}).")
+    uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+@app.command()
+def status(
+    project: ProjectDir = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what the workspace holds and where everything lives.  [dim]e.g. prodml status[/dim]"""
+    from prodml.status import collect_status, render_status
+
+    ws = Workspace.open(project)
+    try:
+        state = collect_status(ws)
+    finally:
+        ws.close()
+    if as_json:
+        out.print_json(json.dumps(state, default=str))
+    else:
+        render_status(out, state)
+
+
+def main() -> None:
+    """Entry point: run the app and turn prodml errors into one clear line and exit 1."""
+    try:
+        app()
+    except ProdmlError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

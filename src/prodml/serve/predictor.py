@@ -1,0 +1,60 @@
+"""Validate prediction requests against a model's signature and score them.
+
+The request schema is generated from the model's feature spec, so the API's OpenAPI
+document and its 422 answers always match the model actually loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from prodml.registry import ModelVersionInfo
+from prodml.train.model import TrainedModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: int
+    probability: float
+
+
+class Predictor:
+    """One loaded model version, its request schema and its decision threshold."""
+
+    def __init__(self, model: TrainedModel, info: ModelVersionInfo, *, threshold: float = 0.5):
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be a float in (0, 1). Got {threshold} instead.")
+        self.model = model
+        self.info = info
+        self.threshold = threshold
+        self.row_schema = _row_schema(model, info)
+
+    def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Prediction]:
+        """Score rows already validated against `row_schema`."""
+        scores = self.model.predict_rows(rows)
+        return [Prediction(int(p >= self.threshold), float(p)) for p in scores]
+
+
+def _row_schema(model: TrainedModel, info: ModelVersionInfo) -> type[BaseModel]:
+    spec = model.spec
+    fields: dict[str, Any] = {}
+    for name in spec.categorical:
+        known = len(model.encoder.vocabulary.get(name, {}))
+        fields[name] = (str, Field(description=f"categorical; {known} values seen in training"))
+    for name in spec.numeric:
+        fields[name] = (float | None, Field(description="numeric; null when unknown"))
+    return create_model(
+        f"{_camel(info.name)}Row",
+        __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=False),
+        **fields,
+    )
+
+
+def _camel(name: str) -> str:
+    return "".join(
+        part.capitalize() for part in name.replace(".", "-").replace("_", "-").split("-")
+    )
