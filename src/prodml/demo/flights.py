@@ -74,7 +74,7 @@ def build_examples(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame
             "distance": flights["distance"].astype(float).to_numpy(),
             "sched_hour": flights["hour"].astype(float).to_numpy(),
             "day_of_week": pd.to_datetime(flights[["year", "month", "day"]])
-            .dt.dayofweek.astype(float)
+            .dt.day_of_week.astype(float)
             .to_numpy(),
             "month": flights["month"].astype(float).to_numpy(),
             EVENT_TIME: (

@@ -6,11 +6,13 @@ Bad input is answered with 4xx and a field-level body in FastAPI's shape
 
 # No `from __future__ import annotations` here: FastAPI must see the request model built
 # inside `create_app` as a class, not as a string it cannot resolve.
+import math
 import time
 import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -75,6 +77,11 @@ def create_app(
             status_code=exc.http_status,
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        metrics.requests.labels(**labels, status="422").inc()
+        return JSONResponse({"detail": [_field_error(e) for e in exc.errors()]}, status_code=422)
+
     @app.post("/v1/predict")
     def predict(body: request_model, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
         started = time.perf_counter()
@@ -133,6 +140,17 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI's error entry, made JSON-safe: a NaN input must not turn a 422 into a 500."""
+    out = {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+    value = error.get("input")
+    if isinstance(value, float) and not math.isfinite(value):
+        out["input"] = str(value)
+    elif isinstance(value, str | int | float | bool) or value is None:
+        out["input"] = value
+    return out
 
 
 def _too_many(got: int, limit: int) -> dict[str, Any]:

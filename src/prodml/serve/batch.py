@@ -44,8 +44,10 @@ def score_parquet(
     writer: pq.ParquetWriter | None = None
     try:
         for batch in reader.iter_batches(batch_size=chunk_rows, columns=columns):
-            frame = batch.to_pandas()
-            out = pa.Table.from_pandas(frame[list(keep)], preserve_index=False).append_column(
+            chunk = pa.table(batch)
+            frame = chunk.select(list(model.spec.names)).to_pandas()
+            # Kept columns go through untouched, as Arrow: no pandas round trip, no type drift.
+            out = chunk.select(list(keep)).append_column(
                 SCORE_COLUMN, pa.array(model.predict_frame(frame), pa.float64())
             )
             if writer is None:

@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ class PredictionLog:
         self._lock = threading.Lock()
         segments = self.segments()
         self._seq = int(segments[-1].name[len(_PREFIX) : -len(_SUFFIX)]) if segments else 0
-        self._file = self._open_segment()
+        self._file: BinaryIO | None = None  # opened on first append: readers hold no handle
 
     def segments(self) -> list[Path]:
         return sorted(self.folder.glob(f"{_PREFIX}*{_SUFFIX}"))
@@ -40,13 +40,14 @@ class PredictionLog:
         lines = [json.dumps(r, default=str, separators=(",", ":")) + "\n" for r in records]
         data = "".join(lines).encode()
         with self._lock:
-            if self._file.tell() and self._file.tell() + len(data) > self.segment_bytes:
-                self._file.close()
+            file = self._file or self._open_segment()
+            if file.tell() and file.tell() + len(data) > self.segment_bytes:
+                file.close()
                 self._seq += 1
-                self._file = self._open_segment()
-            self._file.write(data)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+                file = self._open_segment()
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
         return len(lines)
 
     def read(self) -> pd.DataFrame:
@@ -60,7 +61,16 @@ class PredictionLog:
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
-    def _open_segment(self):  # type: ignore[no-untyped-def]
-        return (self.folder / f"{_PREFIX}{self._seq:06d}{_SUFFIX}").open("ab")
+    def __enter__(self) -> PredictionLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _open_segment(self) -> BinaryIO:
+        self._file = (self.folder / f"{_PREFIX}{self._seq:06d}{_SUFFIX}").open("ab")
+        return self._file

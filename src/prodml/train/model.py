@@ -32,7 +32,8 @@ from prodml.train.encoding import FeatureSpec, TabularEncoder
 FLAVORS = ("majority", "logistic", "lightgbm")
 _SKOPS_FILE = "model.skops"
 _LGB_FILE = "model.txt"
-# Every type the sklearn flavors may contain; anything else in a file is refused.
+# Types our sklearn flavors hold beyond skops' own trusted defaults (scikit-learn
+# estimators, numpy); any other type found in a file is refused.
 _TRUSTED_SKOPS_TYPES = [
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.dummy.DummyClassifier",

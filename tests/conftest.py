@@ -1,0 +1,81 @@
+"""Shared fixtures: a seeded RNG, a workspace in a temporary folder, and real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from prodml.clock import SimulatedClock
+from prodml.workspace import Workspace
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator, so a failing test fails the same way twice."""
+    return np.random.default_rng(20130101)
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(datetime(2013, 7, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def workspace(
+    tmp_path: Path, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    for name in [n for n in os.environ if n.startswith("PRODML_")]:
+        monkeypatch.delenv(name)
+    ws = Workspace.open(tmp_path, clock)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of the real PostgreSQL; skips without one, except in CI where it must run."""
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.connect():
+            pass
+    except (OperationalError, ModuleNotFoundError) as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable (set TEST_POSTGRES_URL): {exc}")
+    finally:
+        engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A URL whose tables land in a fresh schema, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{postgres_server}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every metadata backend: the contract suite runs once per value."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'metadata.db'}"
+    return request.getfixturevalue("postgres_url")

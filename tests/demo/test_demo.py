@@ -1,0 +1,77 @@
+"""The whole path on the real flights, checked from the outside (MLflow's own client, files)."""
+
+import io
+
+import mlflow
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from prodml.demo.render import render_report
+from prodml.demo.run import run_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from prodml.workspace import Workspace
+
+    ws = Workspace.open(tmp_path_factory.mktemp("demo"))
+    report = run_demo(ws, Console(file=io.StringIO()), requests=40)
+    yield ws, report
+    ws.close()
+
+
+@pytest.mark.slow
+def test_lightgbm_beats_both_baselines_on_real_data(demo):
+    _, report = demo
+    auc = {name: m["roc_auc"] for name, m in report.models.items()}
+    assert auc["majority"] == 0.5
+    assert auc["lightgbm"] > auc["logistic"] > 0.6
+    assert report.champion == "lightgbm"
+    assert report.rows["flights quarantined"] > 0  # cancelled flights have no label
+
+
+@pytest.mark.slow
+def test_mlflow_reads_the_runs_the_model_and_its_champion_alias(demo):
+    ws, report = demo
+    client = mlflow.MlflowClient(tracking_uri=ws.tracking_uri)
+    for flavor in ("majority", "logistic", "lightgbm"):
+        run = client.get_run(report.run_ids[flavor])
+        assert run.data.tags["mlflow.parentRunId"] == report.run_ids["pipeline"]
+        assert run.data.metrics["roc_auc"] == pytest.approx(report.models[flavor]["roc_auc"])
+        assert run.data.tags["prodml.snapshot.flights"] == report.snapshots["flights"]
+    champion = client.get_model_version_by_alias("flights-delay", "champion")
+    assert champion.run_id == report.run_ids["lightgbm"]
+
+
+@pytest.mark.slow
+def test_every_served_prediction_is_in_the_log_at_its_replayed_time(demo):
+    ws, report = demo
+    assert report.api["requests"] == report.api["logged"] == 40
+    assert report.api["bad_request_status"] == 422
+    logged = ws.prediction_log("demo").read()
+    times = pd.to_datetime(logged["timestamp"]).dt.tz_convert("America/New_York")
+    assert (times.dt.month == 7).all()
+    assert times.is_monotonic_increasing
+
+
+@pytest.mark.slow
+def test_batch_scores_and_monthly_findings_cover_july_to_december(demo):
+    ws, report = demo
+    scores = pd.read_parquet(report.paths["batch scores"])
+    assert len(scores) == report.rows["scored (Jul–Dec)"]
+    assert scores["score"].between(0, 1).all()
+    assert [m["month"] for m in report.monthly] == ["Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    auc = ws.metadata.list_findings(monitor="performance")
+    assert [round(f.value, 6) for f in auc] == [round(m["auc"], 6) for m in report.monthly]
+    assert all(0.6 < f.value < 0.8 for f in auc)
+
+
+@pytest.mark.slow
+def test_the_summary_prints_real_figures(demo):
+    ws, report = demo
+    console = Console(file=io.StringIO(), width=120)
+    render_report(console, report, ws, seconds=1.0)
+    text = console.file.getvalue()
+    assert f"{report.models['lightgbm']['roc_auc']:.4f}" in text
+    assert ws.tracking_uri in text

@@ -1,0 +1,114 @@
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from prodml.registry import ModelVersionInfo
+from prodml.serve import PredictionLog, Predictor, create_app
+from prodml.train import FeatureSpec, fit_model
+from tests._data import toy_frame
+
+SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
+ROW = {"color": "red", "size": 0.5, "noise": None}
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    model = fit_model("logistic", toy_frame(np.random.default_rng(2), 1000), "y", SPEC)
+    return Predictor(model, ModelVersionInfo("toy", "3", "run", "src", ("champion",)))
+
+
+@pytest.fixture
+def log(tmp_path):
+    log = PredictionLog(tmp_path / "predictions")
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def client(predictor, log, clock):
+    return TestClient(create_app(predictor, log, clock, max_batch_rows=5))
+
+
+def test_predict_answers_and_logs_every_row(client, log, predictor, clock):
+    response = client.post("/v1/predict", json={"rows": [ROW, {**ROW, "color": "blue"}]},
+                           headers={"x-request-id": "req-1"})  # fmt: skip
+    assert response.status_code == 200
+    body = response.json()
+    assert body["request_id"] == "req-1"
+    assert body["model"] == {"name": "toy", "version": "3"}
+    expected = predictor.model.predict_rows([ROW, {**ROW, "color": "blue"}])
+    assert [p["probability"] for p in body["predictions"]] == pytest.approx(expected.tolist())
+    assert [p["label"] for p in body["predictions"]] == [int(p >= 0.5) for p in expected]
+    logged = log.read()
+    assert logged["request_id"].tolist() == ["req-1", "req-1"]
+    assert logged["row"].tolist() == [0, 1]
+    assert logged["timestamp"].iloc[0] == clock.now().isoformat()
+    assert logged["inputs"].iloc[0] == ROW
+    assert (logged["latency_ms"] > 0).all()
+
+
+def test_a_request_id_is_generated_when_none_is_sent(client):
+    assert len(client.post("/v1/predict", json={"rows": [ROW]}).json()["request_id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("row", "loc", "kind"),
+    [
+        ({**ROW, "size": "big"}, ["body", "rows", 0, "size"], "float_parsing"),
+        ({"color": "red", "noise": 1.0}, ["body", "rows", 0, "size"], "missing"),
+        ({**ROW, "weight": 3}, ["body", "rows", 0, "weight"], "extra_forbidden"),
+        ({**ROW, "color": 7}, ["body", "rows", 0, "color"], "string_type"),
+    ],
+)
+def test_bad_fields_get_422_with_their_location(client, log, row, loc, kind):
+    response = client.post("/v1/predict", json={"rows": [row]})
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert any(e["loc"] == loc and e["type"] == kind for e in errors), errors
+    assert log.read().empty  # nothing answered, nothing logged
+
+
+def test_nan_is_refused_where_json_smuggles_it_in(client):
+    body = json.dumps({"rows": [{**ROW, "size": float("nan")}]})  # Python writes a bare NaN
+    response = client.post(
+        "/v1/predict", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "rows", 0, "size"]
+
+
+def test_an_oversized_batch_gets_413_and_how_to_split_it(client):
+    response = client.post("/v1/predict", json={"rows": [ROW] * 6})
+    assert response.status_code == 413
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body", "rows"]
+    assert "at most 5 per request" in detail["msg"]
+
+
+def test_an_empty_batch_and_malformed_json_get_422(client):
+    assert client.post("/v1/predict", json={"rows": []}).status_code == 422
+    bad = client.post(
+        "/v1/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert bad.status_code == 422
+
+
+def test_openapi_schema_comes_from_the_model_signature(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    row = schemas["ToyRow"]
+    assert set(row["properties"]) == {"color", "size", "noise"}
+    assert row["additionalProperties"] is False
+
+
+def test_models_health_and_metrics(client):
+    assert client.get("/v1/models").json()["aliases"] == ["champion"]
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["version"] == "3"
+    client.post("/v1/predict", json={"rows": [ROW]})
+    client.post("/v1/predict", json={"rows": [ROW] * 6})
+    metrics = client.get("/metrics").text
+    assert 'prodml_requests_total{model="toy",status="200",version="3"} 1.0' in metrics
+    assert 'prodml_requests_total{model="toy",status="413",version="3"} 1.0' in metrics
+    assert 'prodml_prediction_score_count{model="toy",version="3"} 1.0' in metrics

@@ -1,0 +1,93 @@
+import os
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from prodml.cli import app, main
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for name in [n for n in os.environ if n.startswith("PRODML_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("COLUMNS", "120")
+
+
+def _main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """Run the real entry point (with its error handling) and return exit code and stderr."""
+    monkeypatch.setattr(sys, "argv", ["prodml", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_help_lists_every_command_with_examples():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("init", "demo", "serve", "status"):
+        assert command in result.output
+    assert "Examples" in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("prodml ")
+
+
+def test_init_writes_a_valid_commented_file_and_refuses_to_overwrite(tmp_path, monkeypatch, capsys):
+    result = runner.invoke(app, ["init", "-C", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "prodml.yaml").read_text()
+    assert text.startswith("# prodml settings")
+    code, err = _main(monkeypatch, capsys, "init", "-C", str(tmp_path))
+    assert code == 1
+    assert "already exists; pass --force" in err
+    assert runner.invoke(app, ["init", "-C", str(tmp_path), "--force"]).exit_code == 0
+
+
+def test_status_of_an_empty_project_creates_nothing(tmp_path):
+    result = runner.invoke(app, ["status", "-C", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "none yet" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_status_json_lists_snapshots(workspace, rng):
+    from prodml.data.validation import validate
+    from tests._data import toy_frame
+
+    workspace.snapshots.write(validate(toy_frame(rng, 50), [], source="toy"), source="toy")
+    result = runner.invoke(
+        app, ["status", "-C", str(workspace.settings.state_dir.parent), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"source": "toy"' in result.output
+
+
+def test_malformed_settings_end_in_one_clear_line_and_exit_1(tmp_path, monkeypatch, capsys):
+    (tmp_path / "prodml.yaml").write_text("serving: [\n")
+    code, err = _main(monkeypatch, capsys, "status", "-C", str(tmp_path))
+    assert code == 1
+    assert "error:" in err
+    assert "not valid YAML" in err
+    assert "Traceback" not in err
+
+
+def test_an_unreachable_database_is_an_error_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    (tmp_path / "prodml.yaml").write_text(
+        "metadata_url: postgresql+psycopg://postgres@127.0.0.1:1/nowhere\n"
+    )
+    code, err = _main(monkeypatch, capsys, "status", "-C", str(tmp_path))
+    assert code == 1
+    assert "Cannot reach the metadata database" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prodml.yaml"]
+
+
+def test_serving_an_unknown_model_says_how_to_list_models(tmp_path, monkeypatch, capsys):
+    code, err = _main(monkeypatch, capsys, "serve", "ghost@champion", "-C", str(tmp_path))
+    assert code == 1
+    assert "No model version 'ghost@champion'" in err

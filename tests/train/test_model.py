@@ -1,0 +1,83 @@
+import collections
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from prodml.errors import IntegrityError
+from prodml.store.hashing import write_manifest
+from prodml.train import FeatureSpec, TrainedModel, classification_metrics, fit_model
+from prodml.train.model import FLAVORS
+from tests._data import toy_frame
+
+SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
+
+
+@pytest.fixture(scope="module")
+def data():
+    frame = toy_frame(np.random.default_rng(7), n=6000)
+    return frame.iloc[:4000], frame.iloc[4000:]
+
+
+@pytest.fixture(scope="module")
+def models(data):
+    train, valid = data
+    return {f: fit_model(f, train, "y", SPEC, valid=valid, seed=3) for f in FLAVORS}
+
+
+def test_candidates_beat_the_majority_baseline(models, data):
+    _, valid = data
+    auc = {
+        f: classification_metrics(valid["y"], m.predict_frame(valid))["roc_auc"]
+        for f, m in models.items()
+    }
+    assert auc["majority"] == 0.5
+    assert auc["logistic"] > 0.75
+    assert auc["lightgbm"] > 0.75
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_save_and_load_give_identical_predictions(models, data, flavor, tmp_path):
+    _, valid = data
+    manifest = models[flavor].save(tmp_path)
+    assert "model.json" in manifest
+    loaded = TrainedModel.load(tmp_path)
+    assert loaded.flavor == flavor
+    np.testing.assert_array_equal(loaded.predict_frame(valid), models[flavor].predict_frame(valid))
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_rows_and_frames_are_encoded_identically(models, data, flavor):
+    _, valid = data
+    sample = valid.iloc[:50]
+    rows = [{k: (None if v != v else v) for k, v in r.items()} for r in sample.to_dict("records")]
+    model = models[flavor]
+    np.testing.assert_array_equal(model.predict_rows(rows), model.predict_frame(sample))
+
+
+def test_unseen_category_is_treated_as_missing_not_an_error(models):
+    row = {"color": "ultraviolet", "size": 0.1, "noise": None}
+    assert 0.0 < models["lightgbm"].predict_rows([row])[0] < 1.0
+    assert np.isnan(models["lightgbm"].encoder.encode_rows([row])[0, 0])
+
+
+def test_a_tampered_model_file_is_refused_before_loading(models, tmp_path):
+    models["lightgbm"].save(tmp_path)
+    text = (tmp_path / "model.txt").read_text()
+    (tmp_path / "model.txt").write_text(text.replace("learning_rate", "learning_rat3", 1))
+    with pytest.raises(IntegrityError, match=r"model\.txt has SHA-256"):
+        TrainedModel.load(tmp_path)
+
+
+def test_an_unexpected_type_inside_a_skops_file_is_refused(models, tmp_path):
+    models["logistic"].save(tmp_path)
+    smuggled = {"model": models["logistic"].estimator, "extra": collections.Counter(a=1)}
+    sio.dump(smuggled, tmp_path / "model.skops")
+    write_manifest(tmp_path)  # even a consistent manifest does not make a type trusted
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
+        TrainedModel.load(tmp_path)
+
+
+def test_an_unknown_flavor_lists_the_known_ones(data):
+    with pytest.raises(ValueError, match="flavor must be one of majority, logistic, lightgbm"):
+        fit_model("xgboost", data[0], "y", SPEC)
