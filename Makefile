@@ -14,8 +14,8 @@ install: $(BIN)/prodml  ## create .venv with prodml and the dev tools
 test: install  ## run the whole test suite
 	$(BIN)/pytest
 
-lint: install  ## ruff check and format check, as CI would
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+lint: install  ## ruff and mypy, as CI runs them
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -33,12 +33,15 @@ def clock() -> SimulatedClock:
     return SimulatedClock(datetime(2013, 7, 1, tzinfo=UTC))
 
 
-@pytest.fixture
-def workspace(
-    tmp_path: Path, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Workspace]:
+@pytest.fixture(autouse=True)
+def _no_prodml_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the settings they set: a developer's PRODML_* must not leak in."""
     for name in [n for n in os.environ if n.startswith("PRODML_")]:
         monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, clock: SimulatedClock) -> Iterator[Workspace]:
     ws = Workspace.open(tmp_path, clock)
     yield ws
     ws.close()

@@ -1,4 +1,3 @@
-import os
 import sys
 
 import pytest
@@ -10,9 +9,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in [n for n in os.environ if n.startswith("PRODML_")]:
-        monkeypatch.delenv(name)
+def _wide_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "120")
 
 

@@ -1,16 +1,8 @@
-import os
-
 import pytest
 import yaml
 
 from prodml.errors import ConfigError
 from prodml.settings import DEFAULT_YAML, Settings, load_settings
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in [n for n in os.environ if n.startswith("PRODML_")]:
-        monkeypatch.delenv(name)
 
 
 def test_defaults_keep_all_state_in_the_project_folder(tmp_path):

@@ -52,8 +52,8 @@ class ServingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    max_batch_rows: int = Field(1000, ge=1)
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_batch_rows: int = Field(default=1000, ge=1)
 
 
 class Settings(BaseSettings):
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     metadata_url: str | None = None
     artifacts_url: str | None = None
     tracking_uri: str | None = None
-    serving: ServingSettings = ServingSettings()
+    serving: ServingSettings = Field(default_factory=ServingSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

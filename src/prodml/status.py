@@ -72,6 +72,8 @@ def collect_status(ws: Workspace) -> dict[str, Any]:
 
 def render_status(console: Console, state: dict[str, Any]) -> None:
     where = Table(title="Where everything lives", show_header=False, title_justify="left")
+    where.add_column("what", no_wrap=True)
+    where.add_column("where", overflow="fold")
     for name, value in state["locations"].items():
         where.add_row(name, str(value))
     console.print(where)
@@ -113,5 +115,6 @@ def _count_lines(folder: Path) -> int:
     total = 0
     for segment in folder.glob("*.jsonl"):
         with segment.open("rb") as f:
-            total += sum(chunk.count(b"\n") for chunk in iter(lambda f=f: f.read(1 << 20), b""))
+            while chunk := f.read(1 << 20):
+                total += chunk.count(b"\n")
     return total

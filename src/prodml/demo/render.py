@@ -59,6 +59,8 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
     )
 
     where = Table(title="Where it wrote everything", title_justify="left", show_header=False)
+    where.add_column("what", no_wrap=True)
+    where.add_column("where", overflow="fold")  # a path is useless cut short
     where.add_row("MLflow tracking URI", ws.tracking_uri)
     where.add_row("registered model", f"flights-delay version {report.champion_version} @champion")
     where.add_row("metadata", str(ws.settings.metadata_url))

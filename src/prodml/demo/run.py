@@ -3,6 +3,7 @@ batch score → monitor. Each step uses the same public pieces a user would."""
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import time
@@ -207,46 +208,32 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
 def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
     key = f"profiles/{flights.MODEL_NAME}/{report.champion_version}.json"
     reference = json.loads(ws.artifacts.get_bytes(key))
-    now = ws.clock.now()
-    findings = []
     # Months of the airports' calendar: a flight at 8 pm on Dec 31 belongs to December.
     scores[_LOCAL] = scores[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
-    performance = metrics_by_window(
-        scores, time=_LOCAL, label=flights.LABEL, score="score"
-    ).set_index("window_start")
-    for start, month in scores.groupby(pd.Grouper(key=_LOCAL, freq="MS")):
-        end = start + pd.offsets.MonthBegin(1)
-        drift = feature_drift(reference, month, flights.FEATURES.names)
-        auc = float(performance.loc[start, "roc_auc"])
-        window = {"window_start": start.to_pydatetime(), "window_end": end.to_pydatetime()}
-        common = {"model_name": flights.MODEL_NAME, "model_version": report.champion_version}
-        findings += [
-            Finding(
-                monitor="drift",
-                metric="psi",
-                feature=f,
-                value=v,
-                created_at=now,
-                **common,
-                **window,
-            )
-            for f, v in drift.items()
-        ]
-        findings.append(
-            Finding(
-                monitor="performance",
-                metric="roc_auc",
-                value=auc,
-                created_at=now,
-                **common,
-                **window,
-            )
+    performance = metrics_by_window(scores, time=_LOCAL, label=flights.LABEL, score="score")
+    months = {start: rows for start, rows in scores.groupby(pd.Grouper(key=_LOCAL, freq="MS"))}
+    now = ws.clock.now()
+    findings: list[Finding] = []
+    for window in performance.to_dict("records"):
+        start = window["window_start"]
+        drift = feature_drift(reference, months[start], flights.FEATURES.names)
+        finding = functools.partial(
+            Finding,
+            model_name=flights.MODEL_NAME,
+            model_version=report.champion_version,
+            window_start=start.to_pydatetime(),
+            window_end=(start + pd.offsets.MonthBegin(1)).to_pydatetime(),
+            created_at=now,
         )
+        findings += [
+            finding(monitor="drift", metric="psi", feature=f, value=v) for f, v in drift.items()
+        ]
+        findings.append(finding(monitor="performance", metric="roc_auc", value=window["roc_auc"]))
         report.monthly.append(
             {
                 "month": start.strftime("%b"),
-                "rows": len(month),
-                "auc": auc,
+                "rows": window["rows"],
+                "auc": window["roc_auc"],
                 "drift": dict(sorted(drift.items(), key=lambda kv: -kv[1])),
             }
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from prodml.errors import NotFoundError
@@ -107,6 +108,6 @@ class ModelRegistry:
             for mv in self.client.search_model_versions(f"name = '{rm.name}'")
         ]
 
-    def _info(self, mv) -> ModelVersionInfo:  # type: ignore[no-untyped-def]
+    def _info(self, mv: ModelVersion) -> ModelVersionInfo:
         aliases = getattr(mv, "aliases", None) or ()
         return ModelVersionInfo(mv.name, str(mv.version), mv.run_id, mv.source, tuple(aliases))

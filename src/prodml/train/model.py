@@ -166,7 +166,7 @@ def _fit_lightgbm(
     categorical = list(range(len(encoder.spec.categorical)))
     names = list(encoder.spec.names)
     train_set = lgb.Dataset(x, y, feature_name=names, categorical_feature=categorical)
-    callbacks = []
+    callbacks: list[Any] = []
     valid_sets = []
     if valid is not None:
         xv, yv = encoder.encode_frame(valid), valid[label].astype(int).to_numpy()
