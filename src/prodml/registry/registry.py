@@ -90,6 +90,8 @@ class ModelRegistry:
 
     def load(self, ref: str) -> tuple[ModelVersionInfo, TrainedModel]:
         info = self.resolve(ref)
+        if not info.source:
+            raise NotFoundError(f"Model version {info.ref} has no artifact source to load.")
         folder = self.cache_dir / info.name / info.version
         if not folder.exists():
             partial = folder.with_name(folder.name + ".partial")
@@ -109,5 +111,6 @@ class ModelRegistry:
         ]
 
     def _info(self, mv: ModelVersion) -> ModelVersionInfo:
-        aliases = getattr(mv, "aliases", None) or ()
-        return ModelVersionInfo(mv.name, str(mv.version), mv.run_id, mv.source, tuple(aliases))
+        # Versions registered by other tools may lack a source; loading them then fails clearly.
+        source = mv.source or ""
+        return ModelVersionInfo(mv.name, str(mv.version), mv.run_id, source, tuple(mv.aliases))
