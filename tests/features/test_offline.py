@@ -77,3 +77,31 @@ def test_missing_columns_and_name_clashes_are_explained():
         point_in_time_join(
             events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"]
         )
+
+
+def test_results_do_not_depend_on_the_local_time_zone(monkeypatch):
+    import time
+
+    events = pd.DataFrame({"k": ["a"], "t": [pd.Timestamp("2013-01-01 10:00", tz="UTC")]})
+    times = pd.to_datetime(["2013-01-01 09:00", "2013-01-01 12:00"], utc=True)
+    features = pd.DataFrame({"k": ["a", "a"], "ts": times, "x": [1.0, 2.0]})
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        got = point_in_time_join(
+            events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"]
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert got["x"].tolist() == [1.0]
+    assert str(got["t"].dt.tz) in {"UTC", "Etc/UTC"}
+
+
+def test_naive_and_aware_times_are_not_compared():
+    events = pd.DataFrame({"k": ["a"], "t": [pd.Timestamp("2013-01-01 10:00", tz="UTC")]})
+    features = pd.DataFrame({"k": ["a"], "ts": [pd.Timestamp("2013-01-01 09:00")], "x": [1.0]})
+    with pytest.raises(ValueError, match="timezone-aware but features.ts is naive"):
+        point_in_time_join(
+            events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"]
+        )

@@ -84,7 +84,44 @@ def test_an_oversized_batch_gets_413_and_how_to_split_it(client):
     assert response.status_code == 413
     detail = response.json()["detail"][0]
     assert detail["loc"] == ["body", "rows"]
-    assert "at most 5 per request" in detail["msg"]
+    assert "more than 5 rows" in detail["msg"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"rows": [{"color": "red", "size": "\\ud800", "noise": 1}]}',  # a lone surrogate value
+        '{"rows": [{"color": "red", "size": 1, "noise": 1, "\\udfff": 2}]}',  # ... and key
+    ],
+)
+def test_unencodable_text_is_echoed_safely_not_a_500(client, body):
+    response = client.post(
+        "/v1/predict", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:3] == ["body", "rows", 0]
+
+
+def test_an_unknown_top_level_key_is_refused(client):
+    response = client.post("/v1/predict", json={"rows": [ROW], "model": "other"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "model"]
+
+
+def test_a_missing_category_is_accepted_as_null(client):
+    assert client.post("/v1/predict", json={"rows": [{**ROW, "color": None}]}).status_code == 200
+
+
+def test_a_server_fault_is_a_counted_500_without_a_stack_trace(predictor, log, clock, monkeypatch):
+    app = create_app(predictor, log, clock)
+    monkeypatch.setattr(predictor, "predict", lambda rows: 1 / 0)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.post("/v1/predict", json={"rows": [ROW]})
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": [{"loc": [], "msg": "internal error; see the server log", "type": "internal"}]
+    }
+    assert 'status="500"' in client.get("/metrics").text
 
 
 def test_an_empty_batch_and_malformed_json_get_422(client):

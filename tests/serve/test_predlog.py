@@ -25,13 +25,18 @@ def test_segments_rotate_and_reopening_appends(tmp_path):
     again.close()
 
 
-def test_a_line_torn_by_a_crash_is_skipped(tmp_path):
+def test_a_line_torn_by_a_crash_is_skipped_and_cut_before_the_next_append(tmp_path):
     log = PredictionLog(tmp_path)
     log.append([{"request_id": "whole"}])
     log.close()
     with log.segments()[-1].open("ab") as f:
         f.write(b'{"request_id": "tor')
     assert PredictionLog(tmp_path).read()["request_id"].tolist() == ["whole"]
+    restarted = PredictionLog(tmp_path)
+    restarted.append([{"request_id": "after restart"}])
+    restarted.close()
+    assert PredictionLog(tmp_path).read()["request_id"].tolist() == ["whole", "after restart"]
+    assert PredictionLog(tmp_path).count() == 2
 
 
 def test_an_appended_record_survives_kill_9_right_after(tmp_path):

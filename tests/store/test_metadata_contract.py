@@ -1,6 +1,8 @@
 """The metadata store's contract, run against every backend (SQLite and PostgreSQL)."""
 
-from datetime import UTC, datetime, timedelta
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -52,14 +54,56 @@ def test_adding_a_known_snapshot_changes_nothing(store):
 
 
 def test_snapshots_resolve_by_unique_prefix_and_list_newest_first(store):
-    store.add_snapshot(_snapshot("ab" + "0" * 62, created=T0))
-    store.add_snapshot(_snapshot("ac" + "0" * 62, created=T0 + timedelta(hours=1)))
-    assert store.get_snapshot("ab").id.startswith("ab")
-    assert [s.id[:2] for s in store.list_snapshots()] == ["ac", "ab"]
-    with pytest.raises(NotFoundError, match="'a' matches several snapshots"):
-        store.get_snapshot("a")
-    with pytest.raises(NotFoundError, match=r"'ff' matches no snapshot.*prodml status"):
-        store.get_snapshot("ff")
+    store.add_snapshot(_snapshot("abcd" + "0" * 60, created=T0))
+    store.add_snapshot(_snapshot("abce" + "0" * 60, created=T0 + timedelta(hours=1)))
+    assert store.get_snapshot("abcd").id.startswith("abcd")
+    assert store.find_snapshot("abcd" + "0" * 60).id.startswith("abcd")
+    assert store.find_snapshot("abcd") is None  # exact lookups take no prefix
+    assert [s.id[:4] for s in store.list_snapshots()] == ["abce", "abcd"]
+    with pytest.raises(NotFoundError, match="'abc' is too short"):
+        store.get_snapshot("abc")
+    store.add_snapshot(_snapshot("abcf" + "0" * 60))
+    with pytest.raises(NotFoundError, match="'abc_' matches no snapshot"):
+        store.get_snapshot("abc_")  # SQL wildcards are literal characters here
+    with pytest.raises(NotFoundError, match=r"'ffff' matches no snapshot.*prodml status"):
+        store.get_snapshot("ffff")
+
+
+def test_times_with_any_offset_are_stored_as_the_same_instant(store):
+    new_york = timezone(timedelta(hours=-4))
+    local_midnight = datetime(2013, 7, 1, tzinfo=new_york)
+    store.add_snapshot(_snapshot("e" * 64, created=local_midnight))
+    store.add_findings([
+        Finding(monitor="performance", model_name="m", model_version="1",
+                window_start=local_midnight, window_end=local_midnight + timedelta(days=31),
+                metric="roc_auc", value=0.7, created_at=local_midnight)
+    ])  # fmt: skip
+    assert store.get_snapshot("eeee").created_at == datetime(2013, 7, 1, 4, tzinfo=UTC)
+    assert store.list_findings()[0].window_start == datetime(2013, 7, 1, 4, tzinfo=UTC)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.add_snapshot(_snapshot("f" * 64, created=datetime(2013, 7, 1)))
+
+
+def test_two_writers_of_the_same_snapshot_both_succeed(metadata_url):
+    first, second = MetadataStore(metadata_url), MetadataStore(metadata_url)
+    results = [first.add_snapshot(_snapshot("9" * 64)), second.add_snapshot(_snapshot("9" * 64))]
+    assert sorted(results) == [False, True]
+    first.close()
+    second.close()
+
+
+def _open_and_count(url: str) -> int:
+    store = MetadataStore(url)
+    count = len(store.list_snapshots())
+    store.close()
+    return count
+
+
+def test_concurrent_first_opens_all_succeed(metadata_url):
+    with ProcessPoolExecutor(
+        max_workers=6, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        assert list(pool.map(_open_and_count, [metadata_url] * 6)) == [0] * 6
 
 
 def test_findings_round_trip_in_window_order_with_utc_times(store):
@@ -122,6 +166,12 @@ def test_a_password_never_appears_in_errors():
     with pytest.raises(StoreUnavailableError) as info:
         MetadataStore("postgresql+psycopg://u:s3cret@127.0.0.1:1/db")
     assert "s3cret" not in str(info.value)
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    (tmp_path / "metadata.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreUnavailableError, match=r"is it a prodml database\?"):
+        MetadataStore(f"sqlite:///{tmp_path / 'metadata.db'}")
 
 
 def test_a_malformed_url_is_a_config_error():

@@ -1,12 +1,19 @@
 import collections
 
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 
 from prodml.errors import IntegrityError
 from prodml.store.hashing import write_manifest
-from prodml.train import FeatureSpec, TrainedModel, classification_metrics, fit_model
+from prodml.train import (
+    FeatureSpec,
+    TabularEncoder,
+    TrainedModel,
+    classification_metrics,
+    fit_model,
+)
 from prodml.train.model import FLAVORS
 from tests._data import toy_frame
 
@@ -53,6 +60,18 @@ def test_rows_and_frames_are_encoded_identically(models, data, flavor):
     rows = [{k: (None if v != v else v) for k, v in r.items()} for r in sample.to_dict("records")]
     model = models[flavor]
     np.testing.assert_array_equal(model.predict_rows(rows), model.predict_frame(sample))
+
+
+def test_integer_categories_encode_the_same_from_frames_and_json_rows():
+    frame = pd.DataFrame({"store": [1, 2, 2, None], "x": [0.0, 1.0, 2.0, 3.0]})
+    encoder = TabularEncoder(FeatureSpec(("store",), ("x",))).fit(frame)
+    from_frame = encoder.encode_frame(frame)[:, 0]
+    from_rows = encoder.encode_rows([{"store": 1}, {"store": "2"}, {"store": 2}, {"store": None}])[
+        :, 0
+    ]
+    np.testing.assert_array_equal(from_frame, from_rows)
+    assert np.isnan(from_frame[3])
+    assert not np.isnan(from_frame[:3]).any()
 
 
 def test_unseen_category_is_treated_as_missing_not_an_error(models):

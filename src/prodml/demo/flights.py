@@ -97,5 +97,4 @@ def build_examples(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame
         columns=list(WEATHER),
         ttl=timedelta(hours=3),  # older observations are not "the weather now"
     )
-    joined[EVENT_TIME] = pd.to_datetime(joined[EVENT_TIME], utc=True)
     return joined.drop(columns=["weather_as_of"])

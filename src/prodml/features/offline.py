@@ -46,6 +46,7 @@ def point_in_time_join(
     """
     _require(events, [*keys, event_time], "events")
     _require(features, [*keys, feature_time, *columns], "features")
+    _same_kind_of_time(events[event_time], features[feature_time], event_time, feature_time)
     clash = sorted(set(columns) & set(events.columns))
     if clash:
         raise ValueError(
@@ -64,9 +65,22 @@ def point_in_time_join(
         ORDER BY e.__row
     """  # noqa: S608
     with duckdb.connect() as con:
+        # Comparisons and results must not depend on the machine's local time zone.
+        con.execute("SET TimeZone = 'UTC'")
         con.register("events", events)
         con.register("features", features)
         return con.execute(query).df()
+
+
+def _same_kind_of_time(left: pd.Series, right: pd.Series, lname: str, rname: str) -> None:
+    aware = [isinstance(s.dtype, pd.DatetimeTZDtype) for s in (left, right)]
+    if aware[0] != aware[1]:
+        which = lambda flag: "timezone-aware" if flag else "naive"  # noqa: E731
+        raise ValueError(
+            f"events.{lname} is {which(aware[0])} but features.{rname} is {which(aware[1])}; "
+            "comparing them would shift one by the local offset. Make both UTC, e.g. "
+            "pd.to_datetime(col, utc=True)."
+        )
 
 
 def _ident(name: str) -> str:

@@ -44,7 +44,8 @@ def _row_schema(model: TrainedModel, info: ModelVersionInfo) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name in spec.categorical:
         known = len(model.encoder.vocabulary.get(name, {}))
-        fields[name] = (str, Field(description=f"categorical; {known} values seen in training"))
+        description = f"categorical; {known} values seen in training; null when unknown"
+        fields[name] = (str | None, Field(description=description))
     for name in spec.numeric:
         fields[name] = (float | None, Field(description="numeric; null when unknown"))
     return create_model(

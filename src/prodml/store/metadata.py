@@ -19,7 +19,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from prodml.errors import ConfigError, NotFoundError, SchemaVersionError, StoreUnavailableError
@@ -27,6 +34,7 @@ from prodml.store.models import FindingRow, SnapshotRow
 from prodml.store.records import Finding, SnapshotRecord
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
 # Serialises concurrent first opens of one PostgreSQL database (any constant will do).
 _PG_MIGRATION_LOCK = 0x70726F646D6C
@@ -45,12 +53,17 @@ class MetadataStore:
         self._engine = _create_engine(url)
         try:
             _migrate(self._engine)
-        except OperationalError as exc:
+        except DBAPIError as exc:
             self._engine.dispose()
+            problem = (
+                "Cannot reach the metadata database"
+                if isinstance(exc, OperationalError)
+                else "Cannot use the metadata database (is it a prodml database?)"
+            )
             raise StoreUnavailableError(
-                f"Cannot reach the metadata database at {_redact(url)}: {_first_line(exc)}. "
-                "Check that the server is running and that `metadata_url` in prodml.yaml "
-                "(or PRODML_METADATA_URL) is right."
+                f"{problem} at {_redact(url)}: {_first_line(exc)}. Check that the server is "
+                "running and that `metadata_url` in prodml.yaml (or PRODML_METADATA_URL) "
+                "is right."
             ) from exc
         except BaseException:
             self._engine.dispose()
@@ -70,17 +83,32 @@ class MetadataStore:
 
     def add_snapshot(self, snapshot: SnapshotRecord) -> bool:
         """Record `snapshot`; returns False (and changes nothing) if its id is known."""
-        with self._session() as session:
-            if session.get(SnapshotRow, snapshot.id) is not None:
-                return False
-            session.add(SnapshotRow(**asdict(snapshot)))
+        row = SnapshotRow(**{**asdict(snapshot), "created_at": _to_utc(snapshot.created_at)})
+        try:
+            with self._session() as session:
+                session.add(row)
+        except IntegrityError:  # the id exists, perhaps written a moment ago by another process
+            return False
         return True
+
+    def find_snapshot(self, snapshot_id: str) -> SnapshotRecord | None:
+        """The snapshot with exactly this id, or None."""
+        with self._session() as session:
+            row = session.get(SnapshotRow, snapshot_id)
+            return None if row is None else _snapshot(row)
 
     def get_snapshot(self, snapshot_id: str) -> SnapshotRecord:
         """The snapshot with this id, or with this unique id prefix (like git)."""
+        if len(snapshot_id) < MIN_PREFIX:
+            raise NotFoundError(
+                f"Snapshot id '{snapshot_id}' is too short: give at least {MIN_PREFIX} "
+                "characters. Run `prodml status` to list snapshots."
+            )
         with self._session() as session:
             rows = session.scalars(
-                select(SnapshotRow).where(SnapshotRow.id.startswith(snapshot_id)).limit(2)
+                select(SnapshotRow)
+                .where(SnapshotRow.id.startswith(snapshot_id, autoescape=True))
+                .limit(2)
             ).all()
         if len(rows) != 1:
             problem = "matches several snapshots" if rows else "matches no snapshot"
@@ -99,7 +127,13 @@ class MetadataStore:
 
     def add_findings(self, findings: Iterable[Finding]) -> int:
         """Append findings in one transaction; returns how many were written."""
-        rows = [FindingRow(**{k: v for k, v in asdict(f).items() if k != "id"}) for f in findings]
+        times = ("window_start", "window_end", "created_at")
+        rows = [
+            FindingRow(
+                **{k: _to_utc(v) if k in times else v for k, v in asdict(f).items() if k != "id"}
+            )
+            for f in findings
+        ]
         with self._session() as session:
             session.add_all(rows)
         return len(rows)
@@ -121,7 +155,7 @@ class MetadataStore:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             raise StoreUnavailableError(
                 f"The metadata database at {_redact(self.url)} failed: {_first_line(exc)}."
             ) from exc
@@ -148,17 +182,26 @@ def _create_engine(url: str) -> Engine:
     except SQLAlchemyError as exc:
         raise ConfigError(f"metadata_url {_redact(url)} cannot be used: {exc}.") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (see below).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the server read while a batch job writes; busy_timeout waits out short locks.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Take the write lock up front: sqlite3 would otherwise run DDL outside any transaction,
+    # and two processes opening a new workspace would race through the migrations.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _migrate(engine: Engine) -> None:
@@ -216,6 +259,13 @@ def _finding(row: FindingRow) -> Finding:
 def _utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we store is UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _to_utc(value: datetime) -> datetime:
+    # SQLite would store an aware time's wall clock and drop its offset: convert first.
+    if value.tzinfo is None:
+        raise ValueError(f"Times stored in metadata must be timezone-aware, got {value!r}.")
+    return value.astimezone(UTC)
 
 
 def _redact(url: str) -> str:

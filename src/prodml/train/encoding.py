@@ -38,14 +38,14 @@ class TabularEncoder:
 
     def fit(self, frame: pd.DataFrame) -> TabularEncoder:
         self.vocabulary = {
-            name: {v: i for i, v in enumerate(sorted(frame[name].dropna().astype(str).unique()))}
+            name: {v: i for i, v in enumerate(sorted(_as_keys(frame[name]).dropna().unique()))}
             for name in self.spec.categorical
         }
         return self
 
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
         columns = [
-            frame[name].astype(object).map(self.vocabulary[name]).astype(float).to_numpy()
+            _as_keys(frame[name]).map(self.vocabulary[name]).astype(float).to_numpy()
             for name in self.spec.categorical
         ]
         columns += [frame[name].astype(float).to_numpy() for name in self.spec.numeric]
@@ -56,7 +56,8 @@ class TabularEncoder:
         n_cat = len(self.spec.categorical)
         for i, row in enumerate(rows):
             for j, name in enumerate(self.spec.categorical):
-                code = self.vocabulary[name].get(row.get(name))  # type: ignore[arg-type]
+                value = row.get(name)
+                code = None if value is None else self.vocabulary[name].get(str(value))
                 out[i, j] = math.nan if code is None else code
             for j, name in enumerate(self.spec.numeric, start=n_cat):
                 value = row.get(name)
@@ -74,3 +75,14 @@ class TabularEncoder:
     def from_dict(cls, data: Mapping[str, Any]) -> TabularEncoder:
         spec = FeatureSpec(tuple(data["categorical"]), tuple(data["numeric"]))
         return cls(spec, {k: dict(v) for k, v in data["vocabulary"].items()})
+
+
+def _as_keys(values: pd.Series) -> pd.Series:
+    """Category values as the strings the vocabulary is keyed by, nulls kept as nulls.
+
+    Integer or boolean categories (a store id, a flag) must encode the same from a frame
+    and from a JSON row, where they may arrive as "7" or 7.
+    """
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")  # 7.0 (an int column with nulls) is the category "7"
+    return values.astype(str).where(values.notna(), None)
