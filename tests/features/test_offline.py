@@ -101,7 +101,7 @@ def test_results_do_not_depend_on_the_local_time_zone(monkeypatch):
 def test_naive_and_aware_times_are_not_compared():
     events = pd.DataFrame({"k": ["a"], "t": [pd.Timestamp("2013-01-01 10:00", tz="UTC")]})
     features = pd.DataFrame({"k": ["a"], "ts": [pd.Timestamp("2013-01-01 09:00")], "x": [1.0]})
-    with pytest.raises(ValueError, match="timezone-aware but features.ts is naive"):
+    with pytest.raises(ValueError, match=r"timezone-aware but features\.ts is naive"):
         point_in_time_join(
             events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"]
         )
