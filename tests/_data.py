@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from prodml.train import FeatureSpec, TrainedModel
+from prodml.workspace import Workspace
+
+TOY_SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
 
 
 def toy_frame(rng: np.random.Generator, n: int = 4000) -> pd.DataFrame:
@@ -19,3 +27,13 @@ def toy_frame(rng: np.random.Generator, n: int = 4000) -> pd.DataFrame:
     frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     frame.loc[frame.index % 17 == 0, "noise"] = np.nan
     return frame
+
+
+def log_model_run(ws: Workspace, model: TrainedModel) -> str:
+    """A finished MLflow run in `ws` holding `model`, as training would leave it."""
+    with ws.tracker.run("candidate", tags={"prodml.snapshot.toy": "abc"}) as run_id:
+        ws.tracker.log(run_id, params={"rounds": 20}, metrics={"roc_auc": 0.8, "nan": float("nan")})
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(Path(tmp))
+            ws.tracker.log_folder(run_id, Path(tmp), "model")
+    return run_id

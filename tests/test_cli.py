@@ -1,9 +1,13 @@
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from prodml.cli import app, main
+from prodml.train import fit_model
+from tests._data import TOY_SPEC, log_model_run, toy_frame
 
 runner = CliRunner()
 
@@ -21,12 +25,28 @@ def _main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     return exit_info.value.code, capsys.readouterr().err
 
 
-def test_help_lists_every_command_with_examples():
+COMMANDS = {
+    "init": "Write a commented default prodml.yaml",
+    "demo": "Train, register, serve and monitor a model",
+    "serve": "Serve a registered model over HTTP",
+    "score": "Batch-score a Parquet file",
+    "status": "Show what the workspace holds",
+}
+
+
+def test_help_lists_every_command_with_its_one_line_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("init", "demo", "serve", "status"):
-        assert command in result.output
-    assert "Examples" in result.output
+    lines = result.output.splitlines()
+    for command, summary in COMMANDS.items():
+        assert any(f" {command} " in line and summary in line for line in lines), command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "e.g. prodml " + command in result.output
 
 
 def test_version():
@@ -87,4 +107,37 @@ def test_an_unreachable_database_is_an_error_and_writes_nothing(tmp_path, monkey
 def test_serving_an_unknown_model_says_how_to_list_models(tmp_path, monkeypatch, capsys):
     code, err = _main(monkeypatch, capsys, "serve", "ghost@champion", "-C", str(tmp_path))
     assert code == 1
-    assert "No model version 'ghost@champion'" in err
+    assert "Not found while looking up ghost@champion" in err
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("metadata_url: not a url\n", "is not a database URL"),
+        ("metadata_url: sqlite:///junk.db\n", "is it a prodml database?"),
+        ("tracking_uri: sqlite:///junk.db\n", "Cannot use the MLflow tracking store"),
+    ],
+)
+def test_bad_stores_end_in_one_clear_line(tmp_path, monkeypatch, capsys, settings, message):
+    (tmp_path / "prodml.yaml").write_text(settings)
+    (tmp_path / "junk.db").write_bytes(b"not a database" * 200)
+    code, err = _main(monkeypatch, capsys, "status", "-C", str(tmp_path))
+    assert code == 1
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_score_writes_scores_for_every_row(workspace, rng, tmp_path):
+    model = fit_model("logistic", toy_frame(rng, 500), "y", TOY_SPEC)
+    workspace.registry.register("toy", log_model_run(workspace, model))
+    toy_frame(rng, 300).assign(id=range(300)).to_parquet(tmp_path / "in.parquet")
+    project = str(workspace.project_dir)
+    args = ["score", "toy", "-i", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet")]
+    result = runner.invoke(app, [*args, "-k", "id", "--chunk-rows", "100", "-C", project])
+    assert result.exit_code == 0, result.output
+    assert "Scored 300 rows" in result.output
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert out["id"].tolist() == list(range(300))
+    np.testing.assert_allclose(
+        out["score"], model.predict_frame(pd.read_parquet(tmp_path / "in.parquet"))
+    )

@@ -25,8 +25,3 @@ def test_client_errors_are_4xx_and_store_errors_5xx(cls):
         assert cls.http_status >= 500
     else:
         assert 400 <= cls.http_status < 500
-
-
-def test_input_error_carries_field_level_detail():
-    exc = errors.InputError("bad", [{"loc": ["body", "rows", 0, "x"], "msg": "m", "type": "t"}])
-    assert exc.errors[0]["loc"] == ["body", "rows", 0, "x"]

@@ -73,3 +73,40 @@ def test_yaml_that_is_not_a_mapping_is_refused(tmp_path):
     (tmp_path / "prodml.yaml").write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_settings(tmp_path)
+
+
+def test_relative_locations_are_inside_the_project_wherever_we_run(tmp_path, monkeypatch):
+    (tmp_path / "prodml.yaml").write_text(
+        "metadata_url: sqlite:///db/meta.db\nartifacts_url: store\ntracking_uri: mlruns\n"
+    )
+    monkeypatch.chdir("/")
+    settings = load_settings(tmp_path)
+    root = tmp_path.resolve()
+    assert settings.metadata_url == f"sqlite:///{root / 'db' / 'meta.db'}"
+    assert settings.artifacts_url == str(root / "store")
+    assert settings.tracking_uri == str(root / "mlruns")
+
+
+def test_urls_of_remote_services_are_left_alone(tmp_path):
+    url = "postgresql+psycopg://u@db:5432/prodml"
+    (tmp_path / "prodml.yaml").write_text(f"metadata_url: {url}\nartifacts_url: s3://b/p\n")
+    settings = load_settings(tmp_path)
+    assert settings.metadata_url == url
+    assert settings.artifacts_url == "s3://b/p"
+
+
+def test_a_nested_setting_given_as_a_scalar_variable_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODML_SERVING", "foo")
+    with pytest.raises(ConfigError, match="PRODML_SERVING__PORT=9000"):
+        load_settings(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"log_level: \xff\xfe INFO\n", None])
+def test_an_unreadable_settings_file_is_explained(tmp_path, content):
+    path = tmp_path / "prodml.yaml"
+    if content is None:
+        path.mkdir()  # a folder where the file should be
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match="cannot be read as a UTF-8 text file"):
+        load_settings(tmp_path)

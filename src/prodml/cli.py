@@ -7,6 +7,7 @@ Every command works on the project in the current folder (or `-C DIR`): its
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 
 from prodml import __version__
 from prodml.errors import ConfigError, ProdmlError
@@ -32,7 +34,8 @@ app = typer.Typer(
         "  prodml init                      write a commented prodml.yaml\n\n"
         "  prodml demo                      the whole path on real data\n\n"
         "  prodml status                    what is in this workspace\n\n"
-        "  prodml serve flights-delay@champion --port 8000"
+        "  prodml serve flights-delay@champion --port 8000\n\n"
+        "  prodml score flights-delay@champion -i in.parquet -o out.parquet"
     ),
     rich_markup_mode="rich",
     no_args_is_help=True,
@@ -93,7 +96,7 @@ def demo(
     from prodml.demo.run import run_demo
 
     started = time.perf_counter()
-    ws = Workspace.open(project)
+    ws = _open(project)
     try:
         report = run_demo(ws, err, requests=requests)
     finally:
@@ -118,7 +121,7 @@ def serve(
 
     from prodml.serve import Predictor, create_app
 
-    ws = Workspace.open(project)
+    ws = _open(project)
     info, loaded = ws.registry.load(model)
     settings = ws.settings.serving
     app_ = create_app(
@@ -128,7 +131,51 @@ def serve(
         max_batch_rows=settings.max_batch_rows,
     )
     err.print(f"Serving [bold]{info.name}[/bold] version {info.version} ({loaded.flavor}).")
-    uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")
+    uvicorn.run(
+        app_,
+        host=host if host is not None else settings.host,
+        port=port if port is not None else settings.port,
+        log_level=ws.settings.log_level.lower(),
+    )
+
+
+@app.command()
+def score(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (latest).")],
+    input_path: Annotated[Path, typer.Option("--input", "-i", help="Parquet file to score.")],
+    output_path: Annotated[
+        Path, typer.Option("--output", "-o", help="Parquet file to write (replaced atomically).")
+    ],
+    keep: Annotated[
+        list[str] | None,
+        typer.Option("--keep", "-k", help="Input column to copy to the output (repeatable)."),
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows scored at a time.")] = 100_000,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Batch-score a Parquet file of any size with a registered model.
+
+    [dim]e.g. prodml score flights-delay@champion -i in.parquet -o out.parquet -k flight_id[/dim]
+    """
+    import pyarrow.parquet as pq
+    from rich.progress import Progress
+
+    from prodml.serve import score_parquet
+
+    ws = _open(project)
+    info, loaded = ws.registry.load(model)
+    total = pq.ParquetFile(input_path).metadata.num_rows if input_path.exists() else None
+    with Progress(console=err) as progress:
+        task = progress.add_task(f"Scoring with {info.name} v{info.version}", total=total)
+        rows = score_parquet(
+            loaded,
+            input_path,
+            output_path,
+            keep=keep or (),
+            chunk_rows=chunk_rows,
+            on_chunk=lambda n: progress.advance(task, n),
+        )
+    out.print(f"Scored {rows:,} rows into [cyan]{output_path}[/cyan].")
 
 
 @app.command()
@@ -139,7 +186,7 @@ def status(
     """Show what the workspace holds and where everything lives.  [dim]e.g. prodml status[/dim]"""
     from prodml.status import collect_status, render_status
 
-    ws = Workspace.open(project)
+    ws = _open(project)
     try:
         state = collect_status(ws)
     finally:
@@ -148,6 +195,16 @@ def status(
         out.print_json(json.dumps(state, default=str))
     else:
         render_status(out, state)
+
+
+def _open(project: Path) -> Workspace:
+    ws = Workspace.open(project)
+    logging.basicConfig(
+        level=ws.settings.log_level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+    return ws
 
 
 def main() -> None:

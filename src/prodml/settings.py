@@ -13,7 +13,12 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from prodml.errors import ConfigError
 
@@ -96,16 +101,36 @@ def load_settings(project_dir: str | os.PathLike[str] = ".") -> Settings:
         settings = Settings(**file_values)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, path)) from None
+    except SettingsError as exc:  # e.g. PRODML_SERVING=foo, which is not a mapping
+        raise ConfigError(f"{exc}. Nested settings are set one key at a time, e.g. "
+                          "PRODML_SERVING__PORT=9000.") from None  # fmt: skip
 
-    state = settings.state_dir if settings.state_dir.is_absolute() else root / settings.state_dir
+    # Relative locations mean "in the project folder", wherever the command runs from.
+    state = root / settings.state_dir
     return settings.model_copy(
         update={
             "state_dir": state,
-            "metadata_url": settings.metadata_url or f"sqlite:///{state / 'metadata.db'}",
-            "artifacts_url": settings.artifacts_url or str(state / "artifacts"),
-            "tracking_uri": settings.tracking_uri or f"sqlite:///{state / 'mlflow.db'}",
+            "metadata_url": _anchor(settings.metadata_url, root)
+            or f"sqlite:///{state / 'metadata.db'}",
+            "artifacts_url": _anchor(settings.artifacts_url, root) or str(state / "artifacts"),
+            "tracking_uri": _anchor(settings.tracking_uri, root)
+            or f"sqlite:///{state / 'mlflow.db'}",
         }
     )
+
+
+def _anchor(location: str | None, root: Path) -> str | None:
+    """`location` with a relative file path (plain, or inside a sqlite:/// URL) made absolute."""
+    if not location:
+        return location
+    if location.startswith("sqlite:///"):
+        database = location.removeprefix("sqlite:///")
+        if database and database != ":memory:" and not Path(database).is_absolute():
+            return f"sqlite:///{root / database}"
+        return location
+    if "://" not in location and not Path(location).is_absolute():
+        return str(root / location)
+    return location
 
 
 def _refuse_unknown_env() -> None:
@@ -123,6 +148,11 @@ def _refuse_unknown_env() -> None:
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot be read as a UTF-8 text file ({exc}). Fix or remove it; "
+            "`prodml init --force` writes a commented default."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -13,7 +13,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from prodml.train.tracking import recent_runs
 from prodml.workspace import Workspace
 
 RECENT_RUNS = 12
@@ -35,6 +37,7 @@ def collect_status(ws: Workspace) -> dict[str, Any]:
         "prediction_logs": {},
     }
     if not _missing_sqlite(ws.settings.metadata_url):
+        state["locations"]["metadata schema"] = ws.metadata.schema_revision
         state["snapshots"] = [
             {
                 "id": snap.id[:12],
@@ -46,10 +49,7 @@ def collect_status(ws: Workspace) -> dict[str, Any]:
             for snap in ws.metadata.list_snapshots()
         ]
     if not _missing_sqlite(ws.tracking_uri):
-        client = ws.tracker.client
-        runs = client.search_runs(
-            [ws.tracker.experiment_id], order_by=["start_time DESC"], max_results=RECENT_RUNS
-        )
+        runs = recent_runs(ws.tracking_uri, RECENT_RUNS)
         state["runs"] = [
             {
                 "run_id": run.info.run_id[:12],
@@ -66,7 +66,9 @@ def collect_status(ws: Workspace) -> dict[str, Any]:
         ]
     logs = s.state_dir / "predictions"
     if logs.exists():
-        state["prediction_logs"] = {d.name: _count_lines(d) for d in sorted(logs.iterdir())}
+        state["prediction_logs"] = {
+            d.name: ws.prediction_log(d.name).count() for d in sorted(logs.iterdir()) if d.is_dir()
+        }
     return state
 
 
@@ -107,14 +109,8 @@ def _cell(value: Any) -> str:
 
 
 def _missing_sqlite(url: str | None) -> bool:
-    parsed = make_url(url or "")
+    try:
+        parsed = make_url(url or "")
+    except ArgumentError:
+        return False  # not a database URL: the store that reads it explains what is wrong
     return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists()
-
-
-def _count_lines(folder: Path) -> int:
-    total = 0
-    for segment in folder.glob("*.jsonl"):
-        with segment.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                total += chunk.count(b"\n")
-    return total

@@ -26,15 +26,18 @@ class Workspace:
     >>> ws.metadata.list_snapshots()  # doctest: +SKIP
     """
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, project_dir: Path | None = None
+    ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self.project_dir = project_dir or Path.cwd()
 
     @classmethod
     def open(
         cls, project_dir: str | os.PathLike[str] = ".", clock: Clock | None = None
     ) -> Workspace:
-        return cls(load_settings(project_dir), clock)
+        return cls(load_settings(project_dir), clock, Path(project_dir).resolve())
 
     @property
     def state_dir(self) -> Path:
@@ -56,7 +59,7 @@ class Workspace:
     def tracker(self) -> Tracker:
         store = self.artifacts
         location = Path(store.root, "mlflow").as_uri() if store.is_local else f"{store.url}/mlflow"
-        return Tracker(self.tracking_uri, location, self.clock)
+        return Tracker(self.tracking_uri, location, self.clock, code_dir=self.project_dir)
 
     @cached_property
     def registry(self) -> ModelRegistry:

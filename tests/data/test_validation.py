@@ -61,3 +61,12 @@ def test_a_missing_column_names_it_and_what_the_batch_has(frame):
 def test_fraction_outside_0_1_is_refused(frame):
     with pytest.raises(ValueError, match=r"max_reject_fraction must be a float in \[0, 1\]"):
         validate(frame, CHECKS, source="s", max_reject_fraction=1.5)
+
+
+def test_one_check_failing_two_ways_reports_both():
+    frame = pd.DataFrame({"n": [5, 20]})
+    check = Check("n", min_value=10, allowed=frozenset({20}), why="bad code")
+    result = validate(frame, [check], source="s", max_reject_fraction=1.0)
+    assert result.rejected[REASON_COLUMN].tolist() == [
+        "n < 10 (bad code); n not an allowed value (bad code)"
+    ]

@@ -3,13 +3,18 @@ import pandas as pd
 import pytest
 
 from prodml.data.profile import profile_frame
-from prodml.monitor import DRIFT_THRESHOLD, feature_drift, metrics_by_window, psi
+from prodml.monitor import DRIFT_THRESHOLD, feature_drift, psi, time_windows
 
 
-def test_psi_matches_its_definition():
-    e, a = np.array([0.5, 0.3, 0.2]), np.array([0.4, 0.4, 0.2])
-    assert psi(e, a) == pytest.approx(np.sum((a - e) * np.log(a / e)))
-    assert psi(e, e) == 0.0
+def test_psi_of_a_hand_computed_case():
+    # (0.25 - 0.5) ln(0.25 / 0.5) + (0.75 - 0.5) ln(0.75 / 0.5) = 0.25 ln 2 + 0.25 ln 1.5
+    assert psi(np.array([0.5, 0.5]), np.array([0.25, 0.75])) == pytest.approx(0.274653, abs=1e-6)
+    assert psi(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0.0
+
+
+def test_an_all_null_column_compared_with_itself_has_no_drift():
+    empty = pd.DataFrame({"x": [np.nan] * 10})
+    assert feature_drift(profile_frame(empty), empty, ["x"]) == {"x": 0.0}
 
 
 @pytest.fixture
@@ -50,11 +55,13 @@ def test_unknown_feature_names_what_the_profile_covers(reference, rng):
         feature_drift(reference, _current(rng), ["zz"])
 
 
-def test_metrics_per_month(rng):
-    times = pd.date_range("2013-07-01", "2013-08-31 23:00", freq="h", tz="UTC")
-    frame = pd.DataFrame({"t": times, "y": rng.integers(0, 2, len(times))})
-    frame["s"] = np.where(frame["t"].dt.month == 7, frame["y"], rng.random(len(times)))
-    out = metrics_by_window(frame, time="t", label="y", score="s")
-    assert out["rows"].tolist() == [31 * 24, 31 * 24]
-    assert out["roc_auc"].iloc[0] == 1.0
-    assert 0.4 < out["roc_auc"].iloc[1] < 0.6
+def test_calendar_windows_follow_the_local_time_zone_and_skip_empty_months():
+    utc = pd.to_datetime(["2013-07-01 03:00", "2013-07-01 05:00", "2013-09-02 12:00"], utc=True)
+    frame = pd.DataFrame({"t": utc.tz_convert("America/New_York"), "x": [1, 2, 3]})
+    windows = list(time_windows(frame, time="t", freq="MS"))
+    assert [(w.start.month, w.end.month, len(w.rows)) for w in windows] == [
+        (6, 7, 1),
+        (7, 8, 1),
+        (9, 10, 1),
+    ]
+    assert windows[0].rows["x"].tolist() == [1]  # 03:00 UTC on Jul 1 is still June in New York

@@ -1,36 +1,24 @@
 """Tracking and registry against a real MLflow store in the workspace."""
 
-import tempfile
-from pathlib import Path
+import shutil
 
 import mlflow
 import numpy as np
 import pytest
 
-from prodml.errors import IntegrityError, NotFoundError
-from prodml.train import FeatureSpec, fit_model
-from tests._data import toy_frame
-
-SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
+from prodml.errors import InputError, IntegrityError, NotFoundError
+from prodml.train import fit_model
+from tests._data import TOY_SPEC, log_model_run, toy_frame
 
 
 @pytest.fixture(scope="module")
 def model():
-    return fit_model("lightgbm", toy_frame(np.random.default_rng(1), 2000), "y", SPEC,
+    return fit_model("lightgbm", toy_frame(np.random.default_rng(1), 2000), "y", TOY_SPEC,
                      params={"num_boost_round": 20})  # fmt: skip
 
 
-def _logged_run(ws, model) -> str:
-    with ws.tracker.run("candidate", tags={"prodml.snapshot.toy": "abc"}) as run_id:
-        ws.tracker.log(run_id, params={"rounds": 20}, metrics={"roc_auc": 0.8, "nan": float("nan")})
-        with tempfile.TemporaryDirectory() as tmp:
-            model.save(Path(tmp))
-            ws.tracker.log_folder(run_id, Path(tmp), "model")
-    return run_id
-
-
 def test_registered_versions_and_aliases_are_visible_to_mlflows_own_client(workspace, model):
-    run_id = _logged_run(workspace, model)
+    run_id = log_model_run(workspace, model)
     info = workspace.registry.register("toy", run_id)
     workspace.registry.set_alias("toy", "champion", info.version)
 
@@ -43,7 +31,7 @@ def test_registered_versions_and_aliases_are_visible_to_mlflows_own_client(works
 
 
 def test_load_by_alias_version_or_name_gives_the_same_model(workspace, model):
-    run_id = _logged_run(workspace, model)
+    run_id = log_model_run(workspace, model)
     v1 = workspace.registry.register("toy", run_id)
     v2 = workspace.registry.register("toy", run_id)
     workspace.registry.set_alias("toy", "champion", v1.version)
@@ -61,16 +49,26 @@ def test_a_failed_run_is_marked_failed(workspace):
 
 
 def test_unknown_references_say_how_to_find_the_right_one(workspace):
-    with pytest.raises(NotFoundError, match=r"No model version 'ghost@champion'.*prodml status"):
+    with pytest.raises(NotFoundError, match=r"looking up ghost@champion.*prodml status"):
         workspace.registry.resolve("ghost@champion")
-    with pytest.raises(NotFoundError, match="not of the form NAME, NAME@ALIAS or NAME/VERSION"):
+    with pytest.raises(NotFoundError, match="No versions of model 'ghost'"):
+        workspace.registry.resolve("ghost")
+    with pytest.raises(InputError, match="not of the form NAME, NAME@ALIAS or NAME/VERSION"):
         workspace.registry.resolve("bad ref!")
 
 
+def test_a_version_whose_files_are_gone_is_not_found_and_leaves_no_debris(workspace, model):
+    info = workspace.registry.register("toy", log_model_run(workspace, model))
+    shutil.rmtree(info.source.removeprefix("file://"))
+    with pytest.raises(NotFoundError, match="downloading model toy/1"):
+        workspace.registry.load("toy/1")
+    assert list((workspace.registry.cache_dir / "toy").iterdir()) == []
+
+
 def test_a_tampered_cached_model_is_refused(workspace, model):
-    info = workspace.registry.register("toy", _logged_run(workspace, model))
+    info = workspace.registry.register("toy", log_model_run(workspace, model))
     workspace.registry.load("toy")
-    cached = workspace.registry.cache_dir / "toy" / info.version / "model.json"
+    (cached,) = (workspace.registry.cache_dir / "toy").glob(f"{info.version}-*/model.json")
     cached.write_text(cached.read_text().replace("lightgbm", "logistic"))
     with pytest.raises(IntegrityError, match=r"model toy v1: model\.json has SHA-256"):
         workspace.registry.load("toy")

@@ -6,16 +6,15 @@ from fastapi.testclient import TestClient
 
 from prodml.registry import ModelVersionInfo
 from prodml.serve import PredictionLog, Predictor, create_app
-from prodml.train import FeatureSpec, fit_model
-from tests._data import toy_frame
+from prodml.train import fit_model
+from tests._data import TOY_SPEC, toy_frame
 
-SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
 ROW = {"color": "red", "size": 0.5, "noise": None}
 
 
 @pytest.fixture(scope="module")
 def predictor():
-    model = fit_model("logistic", toy_frame(np.random.default_rng(2), 1000), "y", SPEC)
+    model = fit_model("logistic", toy_frame(np.random.default_rng(2), 1000), "y", TOY_SPEC)
     return Predictor(model, ModelVersionInfo("toy", "3", "run", "src", ("champion",)))
 
 

@@ -4,15 +4,13 @@ import pytest
 
 from prodml.errors import DataValidationError
 from prodml.serve import score_parquet
-from prodml.train import FeatureSpec, fit_model
-from tests._data import toy_frame
-
-SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
+from prodml.train import fit_model
+from tests._data import TOY_SPEC, toy_frame
 
 
 @pytest.fixture(scope="module")
 def model():
-    return fit_model("lightgbm", toy_frame(np.random.default_rng(3), 2000), "y", SPEC,
+    return fit_model("lightgbm", toy_frame(np.random.default_rng(3), 2000), "y", TOY_SPEC,
                      params={"num_boost_round": 30})  # fmt: skip
 
 

@@ -15,9 +15,7 @@ from prodml.train import (
     fit_model,
 )
 from prodml.train.model import FLAVORS
-from tests._data import toy_frame
-
-SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
+from tests._data import TOY_SPEC, toy_frame
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +27,7 @@ def data():
 @pytest.fixture(scope="module")
 def models(data):
     train, valid = data
-    return {f: fit_model(f, train, "y", SPEC, valid=valid, seed=3) for f in FLAVORS}
+    return {f: fit_model(f, train, "y", TOY_SPEC, valid=valid, seed=3) for f in FLAVORS}
 
 
 def test_candidates_beat_the_majority_baseline(models, data):
@@ -99,4 +97,4 @@ def test_an_unexpected_type_inside_a_skops_file_is_refused(models, tmp_path):
 
 def test_an_unknown_flavor_lists_the_known_ones(data):
     with pytest.raises(ValueError, match="flavor must be one of majority, logistic, lightgbm"):
-        fit_model("xgboost", data[0], "y", SPEC)
+        fit_model("xgboost", data[0], "y", TOY_SPEC)

@@ -36,8 +36,8 @@ def profile_column(values: pd.Series) -> dict[str, Any]:
     present = values.dropna()
     if is_numeric(values):
         data = present.to_numpy(dtype=float)
-        if data.size == 0:
-            return {**base, "kind": "numeric", "edges": [], "fractions": []}
+        if data.size == 0:  # one empty bin: shapes stay consistent for drift
+            return {**base, "kind": "numeric", "edges": [], "fractions": [0.0]}
         edges = np.unique(np.quantile(data, _DECILES)).tolist()
         return {
             **base,

@@ -33,21 +33,22 @@ class Check:
     allowed: frozenset[str] | None = None
     why: str | None = None  # appended to the reason, e.g. "label unknown"
 
-    def failures(self, values: pd.Series) -> pd.Series:
-        """A per-row reason ('' where the row passes)."""
-        reasons = pd.Series("", index=values.index, dtype=object)
+    def failures(self, values: pd.Series) -> list[tuple[str, pd.Series]]:
+        """Each way a row can fail this check, with the mask of rows that do."""
         null = values.isna()
+        suffix = f" ({self.why})" if self.why else ""
+        tests = []
         if self.not_null:
-            reasons[null] = f"{self.column} is missing"
+            tests.append((f"{self.column} is missing", null))
         if self.min_value is not None:
-            reasons[~null & (values < self.min_value)] = f"{self.column} < {self.min_value}"
+            tests.append((f"{self.column} < {self.min_value}", ~null & (values < self.min_value)))
         if self.max_value is not None:
-            reasons[~null & (values > self.max_value)] = f"{self.column} > {self.max_value}"
+            tests.append((f"{self.column} > {self.max_value}", ~null & (values > self.max_value)))
         if self.allowed is not None:
-            reasons[~null & ~values.isin(self.allowed)] = f"{self.column} not an allowed value"
-        if self.why:
-            reasons[reasons != ""] += f" ({self.why})"
-        return reasons
+            tests.append(
+                (f"{self.column} not an allowed value", ~null & ~values.isin(self.allowed))
+            )
+        return [(reason + suffix, mask) for reason, mask in tests]
 
 
 @dataclass
@@ -85,12 +86,11 @@ def validate(
     reasons = pd.Series("", index=frame.index, dtype=object)
     counts: dict[str, int] = {}
     for check in checks:
-        new = check.failures(frame[check.column])
-        failed = new != ""
-        for reason, n in new[failed].value_counts().items():
-            counts[str(reason)] = counts.get(str(reason), 0) + int(n)
-        separator = np.where((reasons != "") & failed, "; ", "")
-        reasons = reasons + separator + new
+        for reason, failed in check.failures(frame[check.column]):
+            if n := int(failed.sum()):
+                counts[reason] = n
+                separator = np.where(reasons[failed] != "", "; ", "")
+                reasons[failed] = reasons[failed] + separator + reason
     bad = (reasons != "").to_numpy()
     rejected = frame[bad].assign(**{REASON_COLUMN: reasons[bad].to_numpy()})
     result = ValidationResult(

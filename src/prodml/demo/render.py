@@ -5,8 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from prodml.demo.run import FLAVORS, DemoReport
+from prodml.demo.run import DemoReport
 from prodml.monitor import DRIFT_THRESHOLD
+from prodml.train.model import FLAVORS
 from prodml.workspace import Workspace
 
 

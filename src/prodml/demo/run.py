@@ -23,14 +23,14 @@ from prodml.clock import SimulatedClock
 from prodml.data.profile import profile_frame
 from prodml.data.validation import validate
 from prodml.demo import flights
-from prodml.monitor import feature_drift, metrics_by_window
+from prodml.monitor import feature_drift, time_windows
 from prodml.serve import Predictor, create_app, score_parquet
 from prodml.serve.server import BackgroundServer
 from prodml.store import Finding
 from prodml.train import classification_metrics, fit_model
+from prodml.train.model import FLAVORS
 from prodml.workspace import Workspace
 
-FLAVORS = ("majority", "logistic", "lightgbm")
 _LOCAL = "departure_local"
 
 
@@ -160,11 +160,11 @@ def _serve(
     sample = july.iloc[np.linspace(0, len(july) - 1, min(requests, len(july))).astype(int)]
     clock = SimulatedClock(sample[flights.EVENT_TIME].iloc[0].to_pydatetime())
     log = ws.prediction_log("demo")
-    before = len(log.read())
+    before = log.count()
     app = create_app(Predictor(model, info), log, clock)
     latencies = []
     rows = sample[list(flights.FEATURES.names)].astype(object).where(sample.notna(), None)
-    with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
+    with log, BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
         for (_, row), when, flight_id in zip(
             rows.iterrows(), sample[flights.EVENT_TIME], sample["flight_id"], strict=True
         ):
@@ -180,8 +180,7 @@ def _serve(
                 raise RuntimeError(response.text)
             advance()
         bad = client.post("/v1/predict", json={"rows": [{"carrier": "UA", "distance": "far"}]})
-    logged = len(log.read()) - before
-    log.close()
+    logged = log.count() - before
     ms = np.asarray(latencies) * 1000
     report.api = {
         "requests": len(ms),
@@ -210,30 +209,29 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
     reference = json.loads(ws.artifacts.get_bytes(key))
     # Months of the airports' calendar: a flight at 8 pm on Dec 31 belongs to December.
     scores[_LOCAL] = scores[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
-    performance = metrics_by_window(scores, time=_LOCAL, label=flights.LABEL, score="score")
-    months = {start: rows for start, rows in scores.groupby(pd.Grouper(key=_LOCAL, freq="MS"))}
     now = ws.clock.now()
     findings: list[Finding] = []
-    for window in performance.to_dict("records"):
-        start = window["window_start"]
-        drift = feature_drift(reference, months[start], flights.FEATURES.names)
+    for window in time_windows(scores, time=_LOCAL, freq="MS"):
+        month = window.rows
+        auc = classification_metrics(month[flights.LABEL], month["score"])["roc_auc"]
+        drift = feature_drift(reference, month, flights.FEATURES.names)
         finding = functools.partial(
             Finding,
             model_name=flights.MODEL_NAME,
             model_version=report.champion_version,
-            window_start=start.to_pydatetime(),
-            window_end=(start + pd.offsets.MonthBegin(1)).to_pydatetime(),
+            window_start=window.start.to_pydatetime(),
+            window_end=window.end.to_pydatetime(),
             created_at=now,
         )
         findings += [
             finding(monitor="drift", metric="psi", feature=f, value=v) for f, v in drift.items()
         ]
-        findings.append(finding(monitor="performance", metric="roc_auc", value=window["roc_auc"]))
+        findings.append(finding(monitor="performance", metric="roc_auc", value=auc))
         report.monthly.append(
             {
-                "month": start.strftime("%b"),
-                "rows": window["rows"],
-                "auc": window["roc_auc"],
+                "month": window.start.strftime("%b"),
+                "rows": len(month),
+                "auc": auc,
                 "drift": dict(sorted(drift.items(), key=lambda kv: -kv[1])),
             }
         )

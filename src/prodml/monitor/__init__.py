@@ -1,6 +1,6 @@
-"""Monitoring: drift of inputs against the training profile, and realized performance."""
+"""Monitoring: drift of inputs against the training profile, per time window."""
 
 from prodml.monitor.drift import DRIFT_THRESHOLD, feature_drift, psi
-from prodml.monitor.performance import metrics_by_window
+from prodml.monitor.windows import Window, time_windows
 
-__all__ = ["DRIFT_THRESHOLD", "feature_drift", "metrics_by_window", "psi"]
+__all__ = ["DRIFT_THRESHOLD", "Window", "feature_drift", "psi", "time_windows"]

@@ -45,6 +45,11 @@ def _column_psi(ref: Mapping[str, Any], values: pd.Series) -> float:
     cur_null = 1.0 - len(present) / len(values) if len(values) else 0.0
     if ref["kind"] == "numeric":
         expected = np.asarray(ref["fractions"], dtype=float)
+        if expected.size != len(ref["edges"]) + 1:
+            raise ValueError(
+                f"Reference profile of {values.name!r} has {len(ref['edges'])} bin edges but "
+                f"{expected.size} shares; it is corrupt. Recompute it from the training data."
+            )
         actual = numeric_fractions(present.to_numpy(dtype=float), ref["edges"])
     else:
         categories = list(ref["top"])

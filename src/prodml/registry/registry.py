@@ -8,8 +8,10 @@ cache and verifies every file against its manifest before deserializing anything
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +20,9 @@ from mlflow.artifacts import download_artifacts
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from prodml.errors import NotFoundError
+from prodml.errors import InputError, NotFoundError
 from prodml.train.model import TrainedModel
+from prodml.train.tracking import mlflow_errors
 
 MODEL_ARTIFACT = "model"
 _REF = re.compile(r"^(?P<name>[\w.-]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))?$")
@@ -42,73 +45,85 @@ class ModelRegistry:
     """MLflow's model registry at `tracking_uri`, with a local cache for loaded versions."""
 
     def __init__(self, tracking_uri: str, cache_dir: Path) -> None:
-        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.tracking_uri = tracking_uri
         self.cache_dir = cache_dir
+        with self._mlflow("opening the model registry"):
+            self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def register(
         self, name: str, run_id: str, *, tags: dict[str, str] | None = None
     ) -> ModelVersionInfo:
         """A new version of `name` from the model folder logged by run `run_id`."""
-        try:
-            self.client.get_registered_model(name)
-        except MlflowException:
-            # Another process may create it between our two calls: that is fine.
-            with contextlib.suppress(MlflowException):
-                self.client.create_registered_model(name)
-        source = f"{self.client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
-        mv = self.client.create_model_version(name, source, run_id=run_id, tags=tags)
-        return self._info(mv)
+        with self._mlflow(f"registering run {run_id} as {name}"):
+            try:
+                self.client.get_registered_model(name)
+            except MlflowException:
+                # Another process may create it between our two calls: that is fine.
+                with contextlib.suppress(MlflowException):
+                    self.client.create_registered_model(name)
+            source = f"{self.client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
+            return self._info(self.client.create_model_version(name, source, run_id, tags=tags))
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(name, alias, version)
+        with self._mlflow(f"pointing {name}@{alias} at version {version}"):
+            self.client.set_registered_model_alias(name, alias, version)
 
     def resolve(self, ref: str) -> ModelVersionInfo:
         """The version `ref` points to now (aliases move, so resolve at use)."""
         match = _REF.match(ref)
         if not match:
-            raise NotFoundError(
+            raise InputError(
                 f"Model reference {ref!r} is not of the form NAME, NAME@ALIAS or NAME/VERSION "
                 "(e.g. flights-delay@champion)."
             )
         name, alias, version = match["name"], match["alias"], match["version"]
-        try:
+        with self._mlflow(f"looking up {ref}"):
             if alias:
-                mv = self.client.get_model_version_by_alias(name, alias)
-            elif version:
-                mv = self.client.get_model_version(name, version)
-            else:
-                versions = self.client.search_model_versions(f"name = '{name}'")
-                if not versions:
-                    raise MlflowException(f"no versions of {name}")
-                mv = max(versions, key=lambda v: int(v.version))
-        except MlflowException as exc:
-            raise NotFoundError(
-                f"No model version {ref!r} in the registry ({exc.message}). "
-                "Run `prodml status` to see registered models and their aliases."
-            ) from None
-        return self._info(mv)
+                return self._info(self.client.get_model_version_by_alias(name, alias))
+            if version:
+                return self._info(self.client.get_model_version(name, version))
+            versions = self.client.search_model_versions(f"name = '{name}'")
+            if not versions:
+                raise NotFoundError(
+                    f"No versions of model {name!r} in the registry. "
+                    "Run `prodml status` to see registered models and their aliases."
+                )
+            return self._info(max(versions, key=lambda v: int(v.version)))
 
     def load(self, ref: str) -> tuple[ModelVersionInfo, TrainedModel]:
         info = self.resolve(ref)
         if not info.source:
             raise NotFoundError(f"Model version {info.ref} has no artifact source to load.")
-        folder = self.cache_dir / info.name / info.version
+        # Keyed by where the files come from: a recreated "v1" elsewhere is another model.
+        origin = hashlib.sha256(f"{self.tracking_uri}|{info.source}".encode()).hexdigest()[:16]
+        folder = self.cache_dir / info.name / f"{info.version}-{origin}"
         if not folder.exists():
-            partial = folder.with_name(folder.name + ".partial")
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.mkdir(parents=True)
-            download_artifacts(artifact_uri=info.source, dst_path=str(partial))
-            (partial / MODEL_ARTIFACT).rename(folder)
-            shutil.rmtree(partial)
+            self._download(info, folder)
         model = TrainedModel.load(folder, what=f"model {info.name} v{info.version}")
         return info, model
 
     def list_versions(self) -> list[ModelVersionInfo]:
-        return [
-            self._info(mv)
-            for rm in self.client.search_registered_models()
-            for mv in self.client.search_model_versions(f"name = '{rm.name}'")
-        ]
+        with self._mlflow("listing registered models"):
+            return [
+                self._info(mv)
+                for rm in self.client.search_registered_models()
+                for mv in self.client.search_model_versions(f"name = '{rm.name}'")
+            ]
+
+    def _download(self, info: ModelVersionInfo, folder: Path) -> None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # A private temporary folder, renamed into place: concurrent loads never collide.
+        partial = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".download-"))
+        try:
+            with self._mlflow(f"downloading model {info.ref} from {info.source}"):
+                download_artifacts(artifact_uri=info.source, dst_path=str(partial))
+            with contextlib.suppress(OSError):  # another process got there first: use theirs
+                (partial / MODEL_ARTIFACT).rename(folder)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+
+    def _mlflow(self, doing: str) -> contextlib.AbstractContextManager[None]:
+        return mlflow_errors(self.tracking_uri, doing)
 
     def _info(self, mv: ModelVersion) -> ModelVersionInfo:
         # Versions registered by other tools may lack a source; loading them then fails clearly.

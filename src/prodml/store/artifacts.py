@@ -48,8 +48,7 @@ class ArtifactStore:
                 "URL whose filesystem is installed (e.g. pip install 'prodml[s3]' for s3://)."
             ) from None
         self.url = url
-        self.root = self.root.rstrip("/")
-        self.fs.makedirs(self.root, exist_ok=True)
+        self.root = self.root.rstrip("/")  # created by the first write, not by looking
 
     @property
     def is_local(self) -> bool:
@@ -59,17 +58,10 @@ class ArtifactStore:
         path = self._path(key)
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
-    def local_path(self, key: str) -> Path:
-        """The file behind `key`, for libraries that need a path; local stores only."""
-        if not self.is_local:
-            raise ConfigError(f"{self.url} is not a local folder; read {key!r} with get_bytes.")
-        return Path(self._path(key))
-
-    def exists(self, key: str) -> bool:
-        return self.fs.exists(self._path(key))
-
     def put_bytes(self, key: str, data: bytes) -> ArtifactRef:
-        return self._commit(key, data, hashlib.sha256(data).hexdigest())
+        tmp = self._tmp(key)
+        self.fs.pipe_file(tmp, data)
+        return self._publish(key, tmp, hashlib.sha256(data).hexdigest(), len(data))
 
     def put_file(self, key: str, source: Path) -> ArtifactRef:
         """Copy a local file in, hashing it on the way."""
@@ -84,19 +76,6 @@ class ArtifactStore:
         self._check(key, hashlib.sha256(data).hexdigest())
         return data
 
-    def verify(self, key: str) -> str:
-        """Recompute the hash of `key` (streaming) and return it, or raise IntegrityError."""
-        self._require(key)
-        with self.fs.open(self._path(key), "rb") as stream:
-            digest = sha256_stream(stream)
-        self._check(key, digest)
-        return digest
-
-    def _commit(self, key: str, data: bytes, digest: str) -> ArtifactRef:
-        tmp = self._tmp(key)
-        self.fs.pipe_file(tmp, data)
-        return self._publish(key, tmp, digest, len(data))
-
     def _publish(self, key: str, tmp: str, digest: str, size: int) -> ArtifactRef:
         # Data first, hash second: a crash in between leaves an object that fails to verify.
         self.fs.mv(tmp, self._path(key))
@@ -104,7 +83,8 @@ class ArtifactStore:
         return ArtifactRef(key=key, uri=self.uri(key), sha256=digest, size=size)
 
     def _read(self, key: str) -> bytes:
-        self._require(key)
+        if not self.fs.exists(self._path(key)):
+            raise NotFoundError(f"No artifact {key!r} in {self.url}.")
         return self.fs.cat_file(self._path(key))
 
     def _check(self, key: str, actual: str) -> None:
@@ -121,10 +101,6 @@ class ArtifactStore:
                 f"{actual}, but {expected} was recorded when it was written. Refusing to load "
                 "it; restore the file from a backup or recreate it."
             )
-
-    def _require(self, key: str) -> None:
-        if not self.fs.exists(self._path(key)):
-            raise NotFoundError(f"No artifact {key!r} in {self.url}.")
 
     def _path(self, key: str) -> str:
         if key.startswith("/") or ".." in Path(key).parts:

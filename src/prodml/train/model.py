@@ -129,14 +129,17 @@ def fit_model(
     if flavor == "lightgbm":
         booster, used = _fit_lightgbm(encoder, x, y, valid, label, dict(params or {}), seed)
         return TrainedModel(flavor, encoder, booster, used)
-    estimator = _sklearn_estimator(flavor, spec, dict(params or {}), seed)
+    estimator, used = _sklearn_estimator(flavor, spec, dict(params or {}), seed)
     estimator.fit(x, y)
-    return TrainedModel(flavor, encoder, estimator, estimator.get_params(deep=False))
+    return TrainedModel(flavor, encoder, estimator, used)
 
 
-def _sklearn_estimator(flavor: str, spec: FeatureSpec, params: dict[str, Any], seed: int) -> Any:
+def _sklearn_estimator(
+    flavor: str, spec: FeatureSpec, params: dict[str, Any], seed: int
+) -> tuple[Any, dict[str, Any]]:
+    """The estimator and the parameters it was built with (what tracking records)."""
     if flavor == "majority":
-        return DummyClassifier(strategy="prior")
+        return DummyClassifier(strategy="prior"), {"strategy": "prior"}
     n_cat = len(spec.categorical)
     columns = ColumnTransformer(
         [
@@ -148,8 +151,9 @@ def _sklearn_estimator(flavor: str, spec: FeatureSpec, params: dict[str, Any], s
             ),
         ]
     )
-    model = LogisticRegression(C=params.get("C", 1.0), max_iter=2000, random_state=seed)
-    return Pipeline([("columns", columns), ("model", model)])
+    used = {"C": 1.0, "max_iter": 2000, **params, "random_state": seed}
+    model = LogisticRegression(**used)
+    return Pipeline([("columns", columns), ("model", model)]), used
 
 
 def _fit_lightgbm(

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID
+from sqlalchemy.exc import SQLAlchemyError
 
 from prodml.clock import Clock
-from prodml.errors import StoreUnavailableError
+from prodml.errors import NotFoundError, StoreUnavailableError
 
 EXPERIMENT = "prodml"
 
@@ -33,30 +35,32 @@ class Tracker:
     """Creates runs in one MLflow experiment and logs params, metrics and artifacts."""
 
     def __init__(
-        self, tracking_uri: str, artifact_location: str, clock: Clock, experiment: str = EXPERIMENT
+        self,
+        tracking_uri: str,
+        artifact_location: str,
+        clock: Clock,
+        *,
+        code_dir: Path | None = None,
+        experiment: str = EXPERIMENT,
     ) -> None:
         self.tracking_uri = tracking_uri
         self.clock = clock
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        try:
+        self.code_dir = code_dir  # whose git commit a run records
+        with mlflow_errors(tracking_uri, "opening the experiment"):
+            self.client = MlflowClient(tracking_uri=tracking_uri)
             found = self.client.get_experiment_by_name(experiment)
             self.experiment_id = (
                 found.experiment_id
                 if found is not None
                 else self.client.create_experiment(experiment, artifact_location=artifact_location)
             )
-        except MlflowException as exc:
-            raise StoreUnavailableError(
-                f"Cannot use the MLflow tracking store at {tracking_uri}: {exc.message}. Check "
-                "`tracking_uri` in prodml.yaml (or PRODML_TRACKING_URI)."
-            ) from exc
 
     @contextmanager
     def run(
         self, name: str, *, parent_id: str | None = None, tags: Mapping[str, str] | None = None
     ) -> Iterator[str]:
         """Start a run, yield its id, and end it FINISHED (or FAILED on an exception)."""
-        all_tags = {**git_tags(), **(tags or {})}
+        all_tags = {**git_tags(self.code_dir), **(tags or {})}
         if parent_id:
             all_tags[MLFLOW_PARENT_RUN_ID] = parent_id
         run = self.client.create_run(
@@ -95,6 +99,43 @@ class Tracker:
 
     def _millis(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
+
+
+def recent_runs(tracking_uri: str, limit: int, experiment: str = EXPERIMENT) -> list[Run]:
+    """The latest runs of `experiment`, newest first; creates nothing if there are none."""
+    with mlflow_errors(tracking_uri, "listing runs"):
+        client = MlflowClient(tracking_uri=tracking_uri)
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            return []
+        return list(
+            client.search_runs(
+                [found.experiment_id], order_by=["start_time DESC"], max_results=limit
+            )
+        )
+
+
+@contextmanager
+def mlflow_errors(tracking_uri: str, doing: str) -> Iterator[None]:
+    """Turn MLflow's errors (and those of the database under it) into ours."""
+    try:
+        yield
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise NotFoundError(
+                f"Not found while {doing}: {exc.message}. Run `prodml status` to see runs, "
+                "registered models and their aliases."
+            ) from None
+        raise _unavailable(tracking_uri, doing, exc.message) from exc
+    except SQLAlchemyError as exc:
+        raise _unavailable(tracking_uri, doing, str(exc).splitlines()[0]) from exc
+
+
+def _unavailable(tracking_uri: str, doing: str, message: str) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"Cannot use the MLflow tracking store at {tracking_uri} while {doing}: {message}. "
+        "Check `tracking_uri` in prodml.yaml (or PRODML_TRACKING_URI)."
+    )
 
 
 def git_tags(cwd: Path | None = None) -> dict[str, str]:
