@@ -10,6 +10,7 @@ Each class knows the HTTP status the API answers with, so one handler maps them 
     │   └── SchemaVersionError       409  the workspace was written by a newer prodml
     ├── NotFoundError                404  a snapshot, run, model or alias does not exist
     ├── IntegrityError               409  stored bytes do not match their recorded SHA-256
+    ├── SourceError                  422  a source cannot be read (missing, corrupt, malformed)
     ├── DataValidationError          422  a batch of data breaks its contract
     └── InputError                   422  a prediction request is malformed (field-level detail)
         └── PayloadTooLargeError     413  a request carries more rows than allowed
@@ -66,6 +67,12 @@ class IntegrityError(ProdmlError):
     """Stored bytes do not match the SHA-256 recorded when they were written."""
 
     http_status = 409
+
+
+class SourceError(ProdmlError):
+    """A file, query or frame cannot be read as a table; the message says where and why."""
+
+    http_status = 422
 
 
 class DataValidationError(ProdmlError):
