@@ -1,8 +1,10 @@
-"""Statistics profile of a table: the reference that drift monitoring compares against.
+"""Statistics profile of a table: the reference that drift checks compare against.
 
 Numeric columns are binned at the reference's deciles (open-ended outer bins, so values
 outside the reference range still land somewhere); categorical columns keep their most
-frequent values and an "other" share.
+frequent values and an "other" share. `column_psi` compares a column with its profile:
+the population stability index, an effect size that does not cry wolf on large samples
+(rule of thumb: < 0.1 stable, 0.1–0.25 moderate, > 0.25 major shift).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 TOP_CATEGORIES = 50
+_EPS = 1e-4  # floor for empty bins, so a bin seen on one side only scores high but finite
 _QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 _DECILES = np.linspace(0.1, 0.9, 9)
 
@@ -78,3 +81,33 @@ def categorical_fractions(values: pd.Series, categories: Sequence[str]) -> np.nd
     shares = values.dropna().astype(str).value_counts(normalize=True)
     known = np.array([shares.get(c, 0.0) for c in categories])
     return np.append(known, max(0.0, 1.0 - known.sum()))
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index of two vectors of bin shares (each summing to 1)."""
+    e = np.clip(np.asarray(expected, dtype=float), _EPS, None)
+    a = np.clip(np.asarray(actual, dtype=float), _EPS, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def column_psi(ref: dict[str, Any], values: pd.Series) -> float:
+    """PSI of `values` against one column's profile, with missing values as their own bin."""
+    present = values.dropna()
+    cur_null = 1.0 - len(present) / len(values) if len(values) else 0.0
+    if ref["kind"] == "numeric":
+        expected = np.asarray(ref["fractions"], dtype=float)
+        if expected.size != len(ref["edges"]) + 1:
+            raise ValueError(
+                f"Reference profile of {values.name!r} has {len(ref['edges'])} bin edges but "
+                f"{expected.size} shares; it is corrupt. Recompute it from the training data."
+            )
+        actual = numeric_fractions(present.to_numpy(dtype=float), ref["edges"])
+    else:
+        categories = list(ref["top"])
+        expected = np.append(list(ref["top"].values()), ref["other_fraction"])
+        actual = categorical_fractions(present, categories)
+    ref_null = ref["null_fraction"]
+    return psi(
+        np.append(expected * (1 - ref_null), ref_null),
+        np.append(actual * (1 - cur_null), cur_null),
+    )
