@@ -102,8 +102,9 @@ def load_settings(project_dir: str | os.PathLike[str] = ".") -> Settings:
     except ValidationError as exc:
         raise ConfigError(_explain(exc, path)) from None
     except SettingsError as exc:  # e.g. PRODML_SERVING=foo, which is not a mapping
-        raise ConfigError(f"{exc}. Nested settings are set one key at a time, e.g. "
-                          "PRODML_SERVING__PORT=9000.") from None  # fmt: skip
+        raise ConfigError(
+            f"{exc}. Nested settings are set one key at a time, e.g. PRODML_SERVING__PORT=9000."
+        ) from None
 
     # Relative locations mean "in the project folder", wherever the command runs from.
     state = root / settings.state_dir

@@ -1,7 +1,7 @@
 """The workspace: the one object a user opens, handing work to the stores behind it.
 
-Each store is opened on first use, so `prodml status` does not start MLflow and a
-bad tracking URI does not stop a data command.
+Each store is opened on first use, and the heavy parts (MLflow, scikit-learn) are imported
+only then, so a data command neither waits for them nor fails on a bad tracking URI.
 """
 
 from __future__ import annotations
@@ -9,14 +9,19 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from prodml.clock import Clock, SystemClock
-from prodml.data.snapshots import SnapshotWriter
-from prodml.registry import ModelRegistry
-from prodml.serve.predlog import PredictionLog
+from prodml.data import Contract, IngestResult, Source, ingest, read_snapshot
 from prodml.settings import Settings, load_settings
 from prodml.store import ArtifactStore, MetadataStore
-from prodml.train.tracking import Tracker
+
+if TYPE_CHECKING:
+    from prodml.registry import ModelRegistry
+    from prodml.serve.predlog import PredictionLog
+    from prodml.train.tracking import Tracker
 
 
 class Workspace:
@@ -51,18 +56,33 @@ class Workspace:
     def artifacts(self) -> ArtifactStore:
         return ArtifactStore(self._url(self.settings.artifacts_url))
 
-    @cached_property
-    def snapshots(self) -> SnapshotWriter:
-        return SnapshotWriter(self.metadata, self.artifacts, self.clock)
+    def ingest(self, source: Source, contract: Contract, **options: Any) -> IngestResult:
+        """Validate `source` against `contract` and keep it as a snapshot (see data.ingest)."""
+        return ingest(
+            source,
+            contract,
+            metadata=self.metadata,
+            artifacts=self.artifacts,
+            clock=self.clock,
+            **options,
+        )
+
+    def read_snapshot(self, snapshot_id: str) -> pd.DataFrame:
+        """The rows of a snapshot (a unique id prefix will do), hash-checked."""
+        return read_snapshot(self.metadata.get_snapshot(snapshot_id), self.artifacts)
 
     @cached_property
     def tracker(self) -> Tracker:
+        from prodml.train.tracking import Tracker
+
         store = self.artifacts
         location = Path(store.root, "mlflow").as_uri() if store.is_local else f"{store.url}/mlflow"
         return Tracker(self.tracking_uri, location, self.clock, code_dir=self.project_dir)
 
     @cached_property
     def registry(self) -> ModelRegistry:
+        from prodml.registry import ModelRegistry
+
         return ModelRegistry(self.tracking_uri, self.state_dir / "cache" / "models")
 
     @property
@@ -70,6 +90,8 @@ class Workspace:
         return self._url(self.settings.tracking_uri)
 
     def prediction_log(self, deployment: str) -> PredictionLog:
+        from prodml.serve.predlog import PredictionLog
+
         return PredictionLog(self.state_dir / "predictions" / deployment)
 
     def close(self) -> None:

@@ -13,8 +13,13 @@ from tests._data import TOY_SPEC, log_model_run, toy_frame
 
 @pytest.fixture(scope="module")
 def model():
-    return fit_model("lightgbm", toy_frame(np.random.default_rng(1), 2000), "y", TOY_SPEC,
-                     params={"num_boost_round": 20})  # fmt: skip
+    return fit_model(
+        "lightgbm",
+        toy_frame(np.random.default_rng(1), 2000),
+        "y",
+        TOY_SPEC,
+        params={"num_boost_round": 20},
+    )
 
 
 def test_registered_versions_and_aliases_are_visible_to_mlflows_own_client(workspace, model):

@@ -31,8 +31,11 @@ def client(predictor, log, clock):
 
 
 def test_predict_answers_and_logs_every_row(client, log, predictor, clock):
-    response = client.post("/v1/predict", json={"rows": [ROW, {**ROW, "color": "blue"}]},
-                           headers={"x-request-id": "req-1"})  # fmt: skip
+    response = client.post(
+        "/v1/predict",
+        json={"rows": [ROW, {**ROW, "color": "blue"}]},
+        headers={"x-request-id": "req-1"},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["request_id"] == "req-1"

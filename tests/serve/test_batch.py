@@ -10,16 +10,27 @@ from tests._data import TOY_SPEC, toy_frame
 
 @pytest.fixture(scope="module")
 def model():
-    return fit_model("lightgbm", toy_frame(np.random.default_rng(3), 2000), "y", TOY_SPEC,
-                     params={"num_boost_round": 30})  # fmt: skip
+    return fit_model(
+        "lightgbm",
+        toy_frame(np.random.default_rng(3), 2000),
+        "y",
+        TOY_SPEC,
+        params={"num_boost_round": 30},
+    )
 
 
 def test_chunked_scores_equal_scoring_everything_at_once(model, rng, tmp_path):
     frame = toy_frame(rng, 2500).assign(id=range(2500))
     frame.to_parquet(tmp_path / "in.parquet")
     chunks = []
-    total = score_parquet(model, tmp_path / "in.parquet", tmp_path / "out.parquet", keep=["id"],
-                          chunk_rows=1000, on_chunk=chunks.append)  # fmt: skip
+    total = score_parquet(
+        model,
+        tmp_path / "in.parquet",
+        tmp_path / "out.parquet",
+        keep=["id"],
+        chunk_rows=1000,
+        on_chunk=chunks.append,
+    )
     assert total == 2500
     assert chunks == [1000, 1000, 500]
     out = pd.read_parquet(tmp_path / "out.parquet")

@@ -34,7 +34,7 @@ def store(metadata_url):
 
 
 def test_opening_applies_migrations(store, metadata_url):
-    assert store.schema_revision == "0001"
+    assert store.schema_revision == "0002"
     engine = create_engine(metadata_url)
     assert {"snapshots", "findings", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
@@ -73,11 +73,20 @@ def test_times_with_any_offset_are_stored_as_the_same_instant(store):
     new_york = timezone(timedelta(hours=-4))
     local_midnight = datetime(2013, 7, 1, tzinfo=new_york)
     store.add_snapshot(_snapshot("e" * 64, created=local_midnight))
-    store.add_findings([
-        Finding(monitor="performance", model_name="m", model_version="1",
-                window_start=local_midnight, window_end=local_midnight + timedelta(days=31),
-                metric="roc_auc", value=0.7, created_at=local_midnight)
-    ])  # fmt: skip
+    store.add_findings(
+        [
+            Finding(
+                monitor="performance",
+                model_name="m",
+                model_version="1",
+                window_start=local_midnight,
+                window_end=local_midnight + timedelta(days=31),
+                metric="roc_auc",
+                value=0.7,
+                created_at=local_midnight,
+            )
+        ]
+    )
     assert store.get_snapshot("eeee").created_at == datetime(2013, 7, 1, 4, tzinfo=UTC)
     assert store.list_findings()[0].window_start == datetime(2013, 7, 1, 4, tzinfo=UTC)
     with pytest.raises(ValueError, match="timezone-aware"):

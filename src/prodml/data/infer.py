@@ -47,10 +47,13 @@ def infer_contract(source: Source, name: str, *, max_rows: int = 1_000_000) -> C
         columns[column] = _column(column, kind, values)
     data = pd.DataFrame(typed)
     rows = len(data)
+    keys = _key(data, columns)
+    for key in keys:  # identifiers grow: a range learnt today would reject tomorrow's ids
+        columns[key].min = columns[key].max = None
     return Contract(
         name=name,
         columns=columns,
-        keys=_key(data, columns),
+        keys=keys,
         event_timestamp=next((c for c, col in columns.items() if col.type == "timestamp"), None),
         rows=RowCount(min=rows // 2, max=rows * 2),
         reference=profile_frame(data),
@@ -116,6 +119,8 @@ def _column(name: str, kind: ColumnType, values: pd.Series) -> ColumnContract:
         )
         if kind == "integer":
             column.min, column.max = float(int(column.min)), float(int(column.max) + 1)
+        else:  # six significant digits: a bound a reviewer can read
+            column.min, column.max = float(f"{column.min:.6g}"), float(f"{column.max:.6g}")
     if kind == "string" and column.pii is None:
         distinct = present.nunique()
         if distinct <= MAX_CATEGORIES and distinct <= max(20, len(present) // 100):

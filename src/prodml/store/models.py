@@ -25,6 +25,24 @@ class SnapshotRow(Base):
     quarantined_rows: Mapped[int] = mapped_column(Integer, default=0)
     quarantine_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    contract_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class IngestionRow(Base):
+    __tablename__ = "ingestions"
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    snapshot_id: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    contract_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rows: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    quarantine_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class FindingRow(Base):

@@ -20,6 +20,25 @@ class SnapshotRecord:
     quarantined_rows: int = 0
     quarantine_uri: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)
+    contract_version: str | None = None
+    parents: list[str] = field(default_factory=list)
+    lineage: dict[str, Any] = field(default_factory=dict)  # source, contract, batch, warnings
+
+
+@dataclass(frozen=True)
+class IngestionRecord:
+    """One read of a source: which snapshot it gave, what it rejected, and its report."""
+
+    batch_id: str
+    snapshot_id: str
+    source: str
+    contract_version: str
+    created_at: datetime
+    rows: int
+    rejected: int
+    fingerprint: str | None = None  # of the input, so unchanged input is recognised unread
+    quarantine_uri: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ class Source(Protocol):
     def batches(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]: ...
 
 
+@runtime_checkable
+class Fingerprinted(Protocol):
+    """A source that can tell cheaply whether its input changed since it was last read."""
+
+    def fingerprint(self) -> str: ...
+
+
 def open_source(
     spec: str | os.PathLike[str] | pd.DataFrame | pa.Table,
     *,
@@ -55,4 +62,4 @@ def open_source(
     return FileSource(text, file_format=file_format)
 
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "Source", "open_source"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "Fingerprinted", "Source", "open_source"]

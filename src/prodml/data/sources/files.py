@@ -34,6 +34,15 @@ class FileSource:
                 f"{location}: unknown format {self.file_format!r}; use one of {', '.join(FORMATS)}."
             )
 
+    def fingerprint(self) -> str:
+        """Names, sizes and modification stamps of the files: changes when any file does."""
+        parts = []
+        for path in self.paths:
+            info = self.fs.info(path)
+            stamp = info.get("mtime") or info.get("LastModified") or info.get("ETag") or ""
+            parts.append(f"{path}|{info.get('size')}|{stamp}")
+        return "\n".join(parts)
+
     def batches(self, chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         read = _parquet_batches if self.file_format == "parquet" else _csv_batches
         for path in self.paths:
@@ -111,8 +120,10 @@ def _csv_batches(
                 yield _decoded(batch, path, offset)
                 offset += batch.num_rows
         except pa.ArrowInvalid as exc:
-            raise SourceError(f"{path}: {exc}. Fix the file (every line needs {len(names)} "
-                              "fields) and ingest it again.") from None  # fmt: skip
+            raise SourceError(
+                f"{path}: {exc}. Fix the file (every line needs {len(names)} "
+                "fields) and ingest it again."
+            ) from None
 
 
 def _header(handle: io.IOBase, path: str) -> list[str]:

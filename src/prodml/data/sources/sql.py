@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import create_engine, text
@@ -34,7 +35,7 @@ class SqlSource:
                 names = list(result.keys())
                 check_columns(names, self.name)
                 for rows in result.partitions(chunk_rows):
-                    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+                    columns: list[Any] = list(zip(*rows, strict=True))
                     yield pa.RecordBatch.from_arrays([pa.array(c) for c in columns], names=names)
         except SQLAlchemyError as exc:
             orig = getattr(exc, "orig", None) or exc

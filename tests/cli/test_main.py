@@ -73,16 +73,16 @@ def test_status_of_an_empty_project_creates_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_status_json_lists_snapshots(workspace, rng):
-    from prodml.data.validation import validate
-    from tests._data import toy_frame
+def test_status_json_lists_snapshots(workspace):
+    from prodml.data import open_source
+    from tests.data._contracts import orders, orders_contract
 
-    workspace.snapshots.write(validate(toy_frame(rng, 50), [], source="toy"), source="toy")
+    workspace.ingest(open_source(orders(10)), orders_contract())
     result = runner.invoke(
         app, ["status", "-C", str(workspace.settings.state_dir.parent), "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert '"source": "toy"' in result.output
+    assert '"source": "DataFrame"' in result.output
 
 
 def test_malformed_settings_end_in_one_clear_line_and_exit_1(tmp_path, monkeypatch, capsys):

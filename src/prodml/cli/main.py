@@ -7,20 +7,18 @@ Every command works on the project in the current folder (or `-C DIR`): its
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
 
 from prodml import __version__
+from prodml.cli._common import ProjectDir, err, open_workspace, out
+from prodml.cli.data import data_app
 from prodml.errors import ConfigError, ProdmlError
 from prodml.settings import DEFAULT_YAML, SETTINGS_FILE, load_settings
-from prodml.workspace import Workspace
 
 app = typer.Typer(
     name="prodml",
@@ -42,19 +40,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
 )
-out = Console()
-err = Console(stderr=True)
-
-ProjectDir = Annotated[
-    Path,
-    typer.Option("--dir", "-C", help="Project folder (holds prodml.yaml).", show_default=False),
-]
 
 
 def _version(value: bool) -> None:
     if value:
         out.print(f"prodml {__version__}")
         raise typer.Exit()
+
+
+app.add_typer(data_app, name="data")
 
 
 @app.callback()
@@ -96,7 +90,7 @@ def demo(
     from prodml.demo.run import run_demo
 
     started = time.perf_counter()
-    ws = _open(project)
+    ws = open_workspace(project)
     try:
         report = run_demo(ws, err, requests=requests)
     finally:
@@ -121,7 +115,7 @@ def serve(
 
     from prodml.serve import Predictor, create_app
 
-    ws = _open(project)
+    ws = open_workspace(project)
     info, loaded = ws.registry.load(model)
     settings = ws.settings.serving
     app_ = create_app(
@@ -162,7 +156,7 @@ def score(
 
     from prodml.serve import score_parquet
 
-    ws = _open(project)
+    ws = open_workspace(project)
     info, loaded = ws.registry.load(model)
     total = pq.ParquetFile(input_path).metadata.num_rows if input_path.exists() else None
     with Progress(console=err) as progress:
@@ -186,7 +180,7 @@ def status(
     """Show what the workspace holds and where everything lives.  [dim]e.g. prodml status[/dim]"""
     from prodml.status import collect_status, render_status
 
-    ws = _open(project)
+    ws = open_workspace(project)
     try:
         state = collect_status(ws)
     finally:
@@ -195,16 +189,6 @@ def status(
         out.print_json(json.dumps(state, default=str))
     else:
         render_status(out, state)
-
-
-def _open(project: Path) -> Workspace:
-    ws = Workspace.open(project)
-    logging.basicConfig(
-        level=ws.settings.log_level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
-    )
-    return ws
 
 
 def main() -> None:

@@ -1,0 +1,134 @@
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prodml.data.validate import BATCH, REASON, ROW, Validator, validate_frame
+from prodml.errors import DataValidationError
+from tests.data._contracts import orders, orders_contract
+
+NOW = datetime(2024, 3, 2, tzinfo=UTC)
+
+
+def _bad_orders() -> pd.DataFrame:
+    frame = orders(10).astype({"amount": object, "order_id": object})
+    frame.loc[1, "amount"] = "lots"  # not a number
+    frame.loc[2, "amount"] = -5.0  # below min
+    frame.loc[3, "shop"] = "east"  # not allowed
+    frame.loc[4, "placed_at"] = pd.NaT  # missing, not nullable
+    frame.loc[5, "order_id"] = 0  # duplicates row 0's key
+    frame.loc[6, "amount"] = "-1"  # two failures in one row: text below min...
+    frame.loc[6, "shop"] = None  # ...and a missing shop
+    return frame
+
+
+def test_each_bad_row_is_rejected_with_all_its_reasons_and_its_row_number():
+    accepted, rejected, _ = validate_frame(_bad_orders(), orders_contract())
+    assert sorted(accepted["order_id"].tolist()) == [0, 7, 8, 9]
+    reasons = dict(zip(rejected[ROW], rejected[REASON], strict=True))
+    assert reasons == {
+        2: "amount: not a number",
+        3: "amount: below min 0",
+        4: "shop: not an allowed value",
+        5: "placed_at: missing",
+        6: "order_id: duplicate key (order_id)",
+        7: "shop: missing; amount: below min 0",
+    }
+    assert rejected["amount"].iloc[0] == "lots"  # quarantined as it arrived
+    assert set(rejected[BATCH]) == {"inline"}
+
+
+def test_accepted_rows_are_typed_by_the_contract():
+    accepted, _, _ = validate_frame(orders(4).astype(str), orders_contract())
+    assert str(accepted["order_id"].dtype) == "Int64"
+    assert str(accepted["amount"].dtype) == "float64"
+    assert str(accepted["paid"].dtype) == "boolean"
+    assert str(accepted["placed_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_warnings_keep_the_row_and_are_reported_with_examples():
+    contract = orders_contract()
+    contract.columns["shop"].severity = {"allowed": "warning"}
+    frame = orders(10)
+    frame.loc[[3, 4], "shop"] = "east"
+    accepted, rejected, validator = validate_frame(frame, contract)
+    assert len(accepted) == 10
+    assert rejected.empty
+    report = validator.finish(now=NOW)
+    (warning,) = report.violations
+    assert (warning.severity, warning.count, warning.examples, warning.rows) == (
+        "warning", 2, ["east", "east"], [4, 5]
+    )  # fmt: skip
+
+
+def test_duplicate_keys_are_caught_across_batches():
+    validator = Validator(orders_contract(), source="s", batch_id="b")
+    validator.check(orders(10))
+    _, rejected = validator.check(orders(10, start=5))
+    assert rejected[ROW].tolist() == [11, 12, 13, 14, 15]
+
+
+def test_a_timestamp_column_mixing_zoned_and_bare_times_rejects_the_bare_ones():
+    frame = orders(4).astype({"placed_at": object})
+    frame["placed_at"] = ["2024-03-01T10:00:00Z", "2024-03-01T11:00:00+01:00",
+                          "2024-03-01 12:00:00", "2024-03-01T13:00:00-05:00"]  # fmt: skip
+    accepted, rejected, _ = validate_frame(frame, orders_contract())
+    assert rejected[ROW].tolist() == [3]
+    assert "while other rows have one" in rejected[REASON].iloc[0]
+    assert accepted["placed_at"].dt.hour.tolist() == [10, 10, 18]  # all in UTC
+
+
+def test_a_missing_column_rejects_the_batch_naming_it():
+    with pytest.raises(DataValidationError, match=r"missing column.*paid.*contract 'orders'"):
+        validate_frame(orders(4).drop(columns=["paid"]), orders_contract())
+
+
+def test_an_extra_column_is_refused_unless_allowed():
+    frame = orders(4).assign(coupon="X")
+    with pytest.raises(DataValidationError, match=r"coupon.*allow_extra_columns"):
+        validate_frame(frame, orders_contract())
+    accepted, _, validator = validate_frame(frame, orders_contract(allow_extra_columns=True))
+    assert "coupon" not in accepted
+    assert validator.finish(now=NOW).violations[0].check == "extra_columns"
+
+
+def test_an_all_null_column_of_a_required_field_rejects_every_row():
+    frame = orders(10).assign(amount=np.nan)
+    validator = Validator(orders_contract(), source="orders.csv", batch_id="b")
+    _, rejected = validator.check(frame)
+    assert len(rejected) == 10
+    with pytest.raises(
+        DataValidationError, match=r"orders\.csv: the whole batch is rejected.*10 of 10"
+    ):
+        validator.finish(now=NOW)
+
+
+def test_zero_rows_is_a_clear_error():
+    validator = Validator(orders_contract(), source="empty.csv", batch_id="b")
+    with pytest.raises(DataValidationError, match=r"empty\.csv: no rows"):
+        validator.finish(now=NOW)
+
+
+def test_row_count_and_staleness_are_dataset_checks():
+    contract = orders_contract(max_age="1h")
+    contract.rows.max = 5
+    validator = Validator(contract, source="orders", batch_id="b")
+    validator.check(orders(10))
+    with pytest.raises(DataValidationError, match=r"10 rows, expected 1–5.*older than max_age 1h"):
+        validator.finish(now=NOW)
+
+
+def test_distribution_and_null_rate_changes_against_the_reference_are_warnings():
+    contract = orders_contract()
+    validator = Validator(contract, source="orders", batch_id="b")
+    validator.check(orders(10))
+    reference = {"columns": {"amount": {"null_fraction": 0.0}}}
+    contract.reference = reference
+    report = validator.finish(
+        now=NOW, profile={"columns": {"amount": {"null_fraction": 0.3}}}, drift={"amount": 0.9}
+    )
+    assert {(v.check, v.severity) for v in report.violations} == {
+        ("null_rate", "warning"),
+        ("drift", "warning"),
+    }
