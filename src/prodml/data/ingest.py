@@ -12,16 +12,17 @@ import hashlib
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 
 from prodml.clock import Clock
 from prodml.data._arrow import to_arrow
 from prodml.data.contract import Contract
-from prodml.data.profile import column_psi, profile_column
+from prodml.data.profile import ProfileBuilder, column_psi
 from prodml.data.snapshots import RowHasher, arrow_schema
 from prodml.data.sources import DEFAULT_CHUNK_ROWS, Fingerprinted, Source
 from prodml.data.validate import ValidationReport, Validator
@@ -58,35 +59,45 @@ def ingest(
     validator = Validator(contract, source=source.name, batch_id=batch_id)
     schema = arrow_schema(contract)
     hasher = RowHasher(schema)
+    profiler = ProfileBuilder()
     with tempfile.TemporaryDirectory(prefix="prodml-ingest-") as tmp:
-        accepted_path, quarantine_path = (
-            Path(tmp, "accepted.parquet"),
-            Path(tmp, "rejected.parquet"),
-        )
-        rejected_writer: pq.ParquetWriter | None = None
-        with pq.ParquetWriter(accepted_path, schema, compression="zstd") as writer:
+        accepted_path = Path(tmp, "accepted.parquet")
+        quarantine = _QuarantineFile(Path(tmp, "rejected.parquet"))
+        # Parquet encoding runs on the second core while the next chunk is validated; at
+        # most one chunk waits for it, so memory stays bounded.
+        with (
+            pq.ParquetWriter(accepted_path, schema, compression="zstd") as writer,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="prodml-write") as pool,
+        ):
+            pending: Future[None] | None = None
             for batch in source.batches(chunk_rows):
                 accepted, rejected = validator.check(batch)
-                writer.write_table(to_arrow(accepted, schema))
+                table = to_arrow(accepted, schema)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write_table, table)
                 hasher.update(accepted)
-                if len(rejected):
-                    table = to_arrow(rejected)
-                    rejected_writer = rejected_writer or pq.ParquetWriter(
-                        quarantine_path, table.schema
-                    )
-                    rejected_writer.write_table(table.cast(rejected_writer.schema))
+                profiler.update(accepted)
+                quarantine.write(rejected)
                 if on_rows:
                     on_rows(batch.num_rows)
-        if rejected_writer is not None:
-            rejected_writer.close()
-        profile, drift = _describe(accepted_path, contract)
+            if pending is not None:
+                pending.result()
+        quarantine.close()
+        profile = profiler.result()
+        reference = (contract.reference or {}).get("columns", {})
+        drift = {
+            name: column_psi(ref, profiler.sample(name))
+            for name, ref in reference.items()
+            if name in profile["columns"] and len(profiler.sample(name))
+        }
         report = validator.finish(now=clock.now(), profile=profile, drift=drift)  # may raise
 
         snapshot_id = hasher.hexdigest()
         quarantine_uri = None
         if report.rejected:
             key = f"quarantine/{batch_id}.parquet"
-            quarantine_uri = artifacts.put_file(key, quarantine_path).uri
+            quarantine_uri = artifacts.put_file(key, quarantine.path).uri
         lineage = {
             "source": source.name,
             "contract": contract.name,
@@ -152,18 +163,23 @@ def validate_source(
     return validator.finish(now=clock.now())
 
 
-def _describe(path: Path, contract: Contract) -> tuple[dict[str, Any], dict[str, float]]:
-    """Profile and drift of the accepted rows, reading one column at a time."""
-    reader = pq.ParquetFile(path)
-    reference = (contract.reference or {}).get("columns", {})
-    columns: dict[str, Any] = {}
-    drift: dict[str, float] = {}
-    for name in reader.schema_arrow.names:
-        values = reader.read(columns=[name]).column(0).to_pandas()
-        columns[name] = profile_column(values)
-        if name in reference and len(values):
-            drift[name] = column_psi(reference[name], values)
-    return {"num_rows": reader.metadata.num_rows, "columns": columns}, drift
+class _QuarantineFile:
+    """Rejected rows, appended chunk by chunk to one Parquet file (opened on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, rejected: pd.DataFrame) -> None:
+        if not len(rejected):
+            return
+        table = to_arrow(rejected)
+        self._writer = self._writer or pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
 
 def _fingerprint(source: Source, contract: Contract) -> str | None:

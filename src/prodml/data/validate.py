@@ -77,7 +77,7 @@ class Validator:
         self.contract = contract
         self.report = ValidationReport(source, contract.name, contract.version, batch_id)
         self._found: dict[tuple[str | None, str], Violation] = {}
-        self._seen_keys: set[int] = set()
+        self._seen_keys = np.empty(0, dtype=np.uint64)  # sorted hashes of earlier batches' keys
         self._newest: pd.Timestamp | None = None
 
     def check(
@@ -105,6 +105,8 @@ class Validator:
         bad = reasons != ""
         self.report.rows += len(raw)
         self.report.rejected += int(bad.sum())
+        if not bad.any():  # the common case: no copies
+            return accepted, raw.iloc[:0].astype("string")
         rejected = (
             raw[bad]
             .astype("string")
@@ -212,13 +214,17 @@ class Validator:
         keys = self.contract.keys
         if not keys:
             return
-        hashes = pd.util.hash_pandas_object(typed[keys], index=False).to_numpy()
+        single = typed[keys[0]]
+        if len(keys) == 1 and pd.api.types.is_integer_dtype(single) and not single.isna().any():
+            hashes = single.to_numpy(dtype=np.int64).view(np.uint64)  # an integer is its own hash
+        else:
+            hashes = pd.util.hash_pandas_object(typed[keys], index=False).to_numpy()
         repeated = pd.Series(hashes).duplicated().to_numpy().copy()
-        if self._seen_keys:  # keys of earlier batches of the same source
-            repeated |= np.fromiter(
-                (h in self._seen_keys for h in hashes.tolist()), bool, len(hashes)
-            )
-        self._seen_keys.update(hashes.tolist())
+        if self._seen_keys.size:  # keys seen in earlier batches of the same source
+            spot = np.searchsorted(self._seen_keys, hashes).clip(max=self._seen_keys.size - 1)
+            repeated |= self._seen_keys[spot] == hashes
+        # Two sorted runs: the stable sort (timsort) merges them in linear time.
+        self._seen_keys = np.sort(np.concatenate([self._seen_keys, np.sort(hashes)]), kind="stable")
         first = self.contract.columns[keys[0]]
         label = ", ".join(keys)
         self._record(
