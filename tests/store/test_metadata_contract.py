@@ -33,6 +33,17 @@ def store(metadata_url):
     store.close()
 
 
+def test_schema_head_names_the_newest_migration_script():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from prodml.store.metadata import _MIGRATIONS, SCHEMA_HEAD
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_HEAD]
+
+
 def test_opening_applies_migrations(store, metadata_url):
     assert store.schema_revision == "0002"
     engine = create_engine(metadata_url)

@@ -215,10 +215,11 @@ class Validator:
         if not keys:
             return
         single = typed[keys[0]]
+        hashes: np.ndarray
         if len(keys) == 1 and pd.api.types.is_integer_dtype(single) and not single.isna().any():
             hashes = single.to_numpy(dtype=np.int64).view(np.uint64)  # an integer is its own hash
         else:
-            hashes = pd.util.hash_pandas_object(typed[keys], index=False).to_numpy()
+            hashes = pd.util.hash_pandas_object(typed[keys], index=False).to_numpy(np.uint64)
         repeated = pd.Series(hashes).duplicated().to_numpy().copy()
         if self._seen_keys.size:  # keys seen in earlier batches of the same source
             spot = np.searchsorted(self._seen_keys, hashes).clip(max=self._seen_keys.size - 1)
