@@ -28,9 +28,9 @@ def orders(n: int = 100, start: int = 0) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "order_id": range(start, start + n),
-            "shop": ["north", "south"] * (n // 2),
+            "shop": [("north", "south")[i % 2] for i in range(n)],
             "amount": [float(i % 200) for i in range(n)],
-            "paid": [True, False] * (n // 2),
+            "paid": [i % 2 == 0 for i in range(n)],
             "placed_at": pd.date_range("2024-03-01", periods=n, freq="min", tz="UTC"),
         }
     )

@@ -17,9 +17,9 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from prodml.data.steps import ColumnType, Derive, Step, columns_used
 from prodml.errors import ConfigError
 
-ColumnType = Literal["string", "integer", "float", "boolean", "timestamp"]
 Severity = Literal["error", "warning"]
 Check = Literal["type", "null", "range", "allowed", "duplicate_key"]
 PiiTag = Literal["email", "phone", "name", "address", "id", "ip", "birth_date"]
@@ -64,6 +64,7 @@ class Contract(BaseModel):
     max_reject_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
     allow_extra_columns: bool = False
     drift_threshold: float = Field(default=0.25, gt=0.0)
+    steps: list[Step] = Field(default_factory=list)  # see data/steps.py
     reference_profile: str | None = None  # a JSON file beside the contract
     reference: dict[str, Any] | None = Field(default=None, exclude=True)
 
@@ -85,6 +86,13 @@ class Contract(BaseModel):
         unknown = [c for c in named if c not in self.columns]
         if unknown:
             raise ValueError(f"keys/event_timestamp name unknown column(s) {unknown}")
+        unknown = [c for c in columns_used(self.steps) if c not in self.columns]
+        if unknown:
+            raise ValueError(f"steps name unknown column(s) {unknown}")
+        derived = [s.derive for s in self.steps if isinstance(s, Derive)]
+        clash = [c for c in derived if c in self.columns or derived.count(c) > 1]
+        if clash:
+            raise ValueError(f"derived column(s) {clash} clash with other columns")
         if self.event_timestamp and self.columns[self.event_timestamp].type != "timestamp":
             raise ValueError(f"event_timestamp {self.event_timestamp!r} must be a timestamp column")
         return self

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from prodml.clock import Clock
+from prodml.data import steps
 from prodml.data._arrow import to_arrow
 from prodml.data.contract import Contract
 from prodml.data.profile import ProfileBuilder, column_psi
@@ -103,6 +104,7 @@ def ingest(
             "contract": contract.name,
             "batch_id": batch_id,
             "rows_read": report.rows,
+            "steps": steps.lineage(contract.steps),
             "warnings": [v.message for v in report.violations if v.severity == "warning"],
         }
         known = metadata.find_snapshot(snapshot_id)

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.data.contract import Contract
+from prodml.data.steps import Derive
 from prodml.store import ArtifactStore, SnapshotRecord
 
 HASH_VERSION = b"prodml-snapshot-v1"
@@ -30,8 +31,12 @@ _ARROW_TYPES = {
 
 
 def arrow_schema(contract: Contract) -> pa.Schema:
-    """How a contract's columns are stored."""
-    return pa.schema([pa.field(name, _ARROW_TYPES[c.type]) for name, c in contract.columns.items()])
+    """How a contract's columns (and derived columns, last) are stored."""
+    fields = [pa.field(name, _ARROW_TYPES[c.type]) for name, c in contract.columns.items()]
+    fields += [
+        pa.field(s.derive, _ARROW_TYPES[s.type]) for s in contract.steps if isinstance(s, Derive)
+    ]
+    return pa.schema(fields)
 
 
 class RowHasher:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from prodml.data import steps
 from prodml.data.contract import ColumnContract, Contract
 from prodml.errors import DataValidationError
 
@@ -50,11 +51,12 @@ class ValidationReport:
     batch_id: str
     rows: int = 0
     rejected: int = 0
+    dropped: int = 0  # repeated keys removed by a dedup step (not quarantined)
     violations: list[Violation] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
-        return self.rows - self.rejected
+        return self.rows - self.rejected - self.dropped
 
     @property
     def reject_fraction(self) -> float:
@@ -77,7 +79,7 @@ class Validator:
         self.contract = contract
         self.report = ValidationReport(source, contract.name, contract.version, batch_id)
         self._found: dict[tuple[str | None, str], Violation] = {}
-        self._seen_keys = np.empty(0, dtype=np.uint64)  # sorted hashes of earlier batches' keys
+        self._seen: dict[tuple[str, ...], np.ndarray] = {}  # sorted key hashes of past batches
         self._newest: pd.Timestamp | None = None
 
     def check(
@@ -85,7 +87,7 @@ class Validator:
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Split one batch into typed accepted rows and raw rejected rows with reasons."""
         raw = batch if isinstance(batch, pd.DataFrame) else batch.to_pandas()
-        raw = raw.reset_index(drop=True)
+        raw = steps.before_checks(raw.reset_index(drop=True), self.contract.steps)
         self._check_columns(list(map(str, raw.columns)))
         offset = self.report.rows
         numbers = np.arange(offset + 1, offset + len(raw) + 1)
@@ -97,7 +99,31 @@ class Validator:
             for check, mask, message, shown in failures:
                 self._record(name, column, check, message, mask, shown, numbers, reasons)
         accepted = pd.DataFrame(typed)
-        self._check_keys(accepted, numbers, reasons)
+        if self.contract.keys:
+            repeated = self._repeated(accepted, self.contract.keys)
+            first = self.contract.columns[self.contract.keys[0]]
+            message = f"duplicate key ({', '.join(self.contract.keys)})"
+            shown = accepted[self.contract.keys[0]]
+            self._record(
+                self.contract.keys[0],
+                first,
+                "duplicate_key",
+                message,
+                repeated,
+                shown,
+                numbers,
+                reasons,
+            )
+        dropped = np.zeros(len(raw), bool)
+        if dedup := steps.dedup_keys(self.contract.steps):
+            dropped = self._repeated(accepted, dedup) & (reasons == "")
+            if dropped.any():
+                self.report.dropped += int(dropped.sum())
+                self._dataset(
+                    "dedup",
+                    "warning",
+                    f"dropped {self.report.dropped} rows repeating ({', '.join(dedup)})",
+                )
         if self.contract.event_timestamp:
             newest = accepted[self.contract.event_timestamp].max()
             if pd.notna(newest) and (self._newest is None or newest > self._newest):
@@ -105,6 +131,9 @@ class Validator:
         bad = reasons != ""
         self.report.rows += len(raw)
         self.report.rejected += int(bad.sum())
+        keep = ~bad & ~dropped
+        accepted = accepted if keep.all() else accepted[keep].reset_index(drop=True)
+        accepted = steps.derive(accepted, self.contract.steps, _cast)
         if not bad.any():  # the common case: no copies
             return accepted, raw.iloc[:0].astype("string")
         rejected = (
@@ -112,7 +141,7 @@ class Validator:
             .astype("string")
             .assign(**{ROW: numbers[bad], REASON: reasons[bad], BATCH: self.report.batch_id})
         )
-        return accepted[~bad].reset_index(drop=True), rejected.reset_index(drop=True)
+        return accepted, rejected.reset_index(drop=True)
 
     def finish(
         self,
@@ -165,7 +194,7 @@ class Validator:
     # -- helpers -------------------------------------------------------------------------
 
     def _check_columns(self, names: list[str]) -> None:
-        expected = list(self.contract.columns)
+        expected = list(self.contract.columns)  # derived columns come later, from steps
         missing = [c for c in expected if c not in names]
         extra = [c for c in names if c not in self.contract.columns]
         if missing:
@@ -210,10 +239,8 @@ class Validator:
         if severity == "error":
             _add_reason(reasons, mask, f"{name}: {message}{why}")
 
-    def _check_keys(self, typed: pd.DataFrame, numbers: np.ndarray, reasons: np.ndarray) -> None:
-        keys = self.contract.keys
-        if not keys:
-            return
+    def _repeated(self, typed: pd.DataFrame, keys: list[str]) -> np.ndarray:
+        """Rows whose key appeared earlier in this batch or in an earlier one."""
         single = typed[keys[0]]
         hashes: np.ndarray
         if len(keys) == 1 and pd.api.types.is_integer_dtype(single) and not single.isna().any():
@@ -221,23 +248,13 @@ class Validator:
         else:
             hashes = pd.util.hash_pandas_object(typed[keys], index=False).to_numpy(np.uint64)
         repeated = pd.Series(hashes).duplicated().to_numpy().copy()
-        if self._seen_keys.size:  # keys seen in earlier batches of the same source
-            spot = np.searchsorted(self._seen_keys, hashes).clip(max=self._seen_keys.size - 1)
-            repeated |= self._seen_keys[spot] == hashes
+        seen = self._seen.get(tuple(keys), np.empty(0, dtype=np.uint64))
+        if seen.size:
+            spot = np.searchsorted(seen, hashes).clip(max=seen.size - 1)
+            repeated |= seen[spot] == hashes
         # Two sorted runs: the stable sort (timsort) merges them in linear time.
-        self._seen_keys = np.sort(np.concatenate([self._seen_keys, np.sort(hashes)]), kind="stable")
-        first = self.contract.columns[keys[0]]
-        label = ", ".join(keys)
-        self._record(
-            keys[0],
-            first,
-            "duplicate_key",
-            f"duplicate key ({label})",
-            repeated,
-            typed[keys[0]],
-            numbers,
-            reasons,
-        )
+        self._seen[tuple(keys)] = np.sort(np.concatenate([seen, np.sort(hashes)]), kind="stable")
+        return repeated
 
     def _compare_with_reference(
         self, reference: dict[str, Any], current: dict[str, Any], drift: dict[str, float]
@@ -351,6 +368,15 @@ def _coerce_time(raw: pd.Series, present: np.ndarray) -> tuple[pd.Series, np.nda
         reason = "not a timestamp with a time zone, while other rows have one"
         return stamps.dt.as_unit("us"), bad, reason
     return stamps.dt.as_unit("us"), bad, "not an ISO 8601 timestamp"
+
+
+def _cast(values: pd.Series, kind: str) -> pd.Series:
+    typed, bad, message = _coerce(values, ColumnContract(type=kind))  # type: ignore[arg-type]
+    if bad.any():
+        raise DataValidationError(
+            f"a derived column holds values that are {message}: {values[bad].head(3).tolist()}"
+        )
+    return typed
 
 
 def _add_reason(reasons: np.ndarray, mask: np.ndarray, reason: str) -> None:
