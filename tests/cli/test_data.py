@@ -120,3 +120,20 @@ def test_infer_refuses_to_overwrite_a_reviewed_contract(tmp_path):
     )
     assert result.exit_code != 0
     assert (tmp_path / "a.contract.yaml").read_text() == "reviewed"
+
+
+def test_a_rejected_ingest_prints_the_report_before_the_error(tmp_path):
+    orders(20).to_csv(tmp_path / "good.csv", index=False)
+    contract = str(tmp_path / "o.yaml")
+    _run("data", "infer", str(tmp_path / "good.csv"), "-n", "orders", "-o", contract)
+    orders(20).assign(amount="lots").to_csv(tmp_path / "bad.csv", index=False)
+    result = runner.invoke(
+        app, ["data", "ingest", str(tmp_path / "bad.csv"), "-c", contract, "-C", str(tmp_path)]
+    )
+    assert result.exit_code != 0
+    assert "amount: not an integer" in result.output  # the report came first
+    checked = runner.invoke(
+        app, ["data", "validate", str(tmp_path / "bad.csv"), "-c", contract, "-C", str(tmp_path)]
+    )
+    assert checked.exit_code != 0
+    assert "20 rejected" in checked.output

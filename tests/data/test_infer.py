@@ -59,3 +59,16 @@ def test_nullable_follows_the_data():
     cols = infer_contract(open_source(frame), "x").columns
     assert cols["a"].nullable
     assert not cols["b"].nullable
+
+
+def test_a_head_only_inference_leaves_the_row_count_open():
+    contract = infer_contract(open_source(_customers()), "c", max_rows=100)
+    assert contract.rows.min == 50
+    assert contract.rows.max is None
+
+
+def test_bare_timestamps_get_a_timezone_to_review_and_zoned_ones_none():
+    bare = pd.DataFrame({"t": ["2024-01-01 10:00:00", "2024-01-02 11:00:00"]})
+    zoned = pd.DataFrame({"t": ["2024-01-01T10:00:00Z", "2024-01-02T11:00:00+01:00"]})
+    assert infer_contract(open_source(bare), "x").columns["t"].timezone == "UTC"
+    assert infer_contract(open_source(zoned), "x").columns["t"].timezone is None

@@ -134,3 +134,94 @@ def test_the_content_hash_sees_duplicated_and_dropped_rows():
     frame = _typed(orders(20))
     doubled = pd.concat([frame, frame.iloc[[0]]], ignore_index=True)
     assert len({content_hash(f, SCHEMA) for f in (frame, doubled, frame.iloc[1:])}) == 3
+
+
+# -- review findings: each was a way to lose or misplace rows -------------------------------
+
+
+def test_dedup_on_the_contract_keys_keeps_the_first_of_each(workspace):
+    from prodml.data.steps import Dedup
+
+    frame = pd.concat([orders(5), orders(2)], ignore_index=True)
+    result = workspace.ingest(
+        open_source(frame), orders_contract(steps=[Dedup(dedup=["order_id"])])
+    )
+    assert result.snapshot.num_rows == 5
+    assert result.report.dropped == 2
+    assert result.report.rejected == 0
+
+
+def test_a_null_key_in_a_later_chunk_does_not_hide_duplicates(workspace):
+    contract = orders_contract(max_reject_fraction=1.0)
+    contract.columns["order_id"].nullable = True
+    frame = orders(6).astype({"order_id": "Int64"})
+    frame.loc[4, "order_id"] = pd.NA
+    frame.loc[5, "order_id"] = 0  # repeats the first chunk's key
+    result = workspace.ingest(open_source(frame), contract, chunk_rows=3)
+    quarantine = pd.read_parquet(result.quarantine_uri)
+    assert quarantine["_row"].tolist() == [6]
+    assert "duplicate key" in quarantine["_reject_reason"].iloc[0]
+
+
+def test_rows_of_a_folder_are_located_in_their_own_file(workspace, tmp_path):
+    (tmp_path / "in").mkdir()
+    first, second = orders(4), orders(4, start=4)
+    second = second[list(reversed(second.columns))]  # another column order, same contract
+    second.loc[1, "amount"] = -1.0
+    first.to_csv(tmp_path / "in" / "a.csv", index=False)
+    second.to_csv(tmp_path / "in" / "b.csv", index=False)
+    result = workspace.ingest(
+        open_source(tmp_path / "in"), orders_contract(max_reject_fraction=1.0)
+    )
+    quarantine = pd.read_parquet(result.quarantine_uri)
+    assert quarantine["_file"].str.endswith("b.csv").tolist() == [True]
+    assert quarantine["_row"].tolist() == [2]
+    assert list(quarantine.columns[:5]) == list(orders_contract().columns)
+
+
+def test_csv_text_like_na_stays_text_unless_declared_missing(workspace, tmp_path):
+    frame = orders(4).astype({"shop": object})
+    frame["shop"] = ["NA", "null", "north", "south"]
+    frame.to_csv(tmp_path / "o.csv", index=False)
+    contract = orders_contract()
+    contract.columns["shop"].allowed = None
+    rows = workspace.read_snapshot(
+        workspace.ingest(open_source(tmp_path / "o.csv"), contract).snapshot.id
+    )
+    assert rows["shop"].tolist() == ["NA", "null", "north", "south"]
+
+
+def test_a_failure_while_recording_removes_what_was_published(workspace, monkeypatch):
+    frame = orders(10)
+    frame.loc[3, "amount"] = -1.0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(workspace.metadata, "record_ingestion", broken)
+    with pytest.raises(RuntimeError, match="database went away"):
+        workspace.ingest(open_source(frame), orders_contract())
+    store = workspace.artifacts
+    for folder in ("snapshots", "quarantine"):
+        path = f"{store.root}/{folder}"
+        assert not store.fs.exists(path) or store.fs.ls(path) == []
+
+
+def test_a_rejected_batch_carries_its_report_and_the_dry_run_returns_it(workspace):
+    from prodml.data import validate_source
+    from prodml.data.validate import BatchRejected
+
+    frame = orders(10).assign(amount=-1.0)
+    with pytest.raises(BatchRejected) as info:
+        workspace.ingest(open_source(frame), orders_contract())
+    assert info.value.report.rejected == 10
+    report = validate_source(open_source(frame), orders_contract(), clock=workspace.clock)
+    assert report.batch_rejected
+    assert report.rejected == 10
+
+
+def test_unknown_parents_are_refused_before_reading(workspace):
+    from prodml.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="'deadbeef' matches no snapshot"):
+        workspace.ingest(open_source(orders(3)), orders_contract(), parents=["deadbeef"])

@@ -138,3 +138,23 @@ def test_duplicated_columns_in_a_frame_are_refused():
     frame = pd.DataFrame([[1, 2]], columns=["a", "a"])
     with pytest.raises(SourceError, match="duplicated column name"):
         open_source(frame)
+
+
+def test_a_column_mixing_types_arrives_as_text_for_the_contract_to_type(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'mixed.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (v)"))
+        conn.execute(text("INSERT INTO t VALUES (1), ('two'), (3.5)"))
+    engine.dispose()
+    assert _rows(open_source(url, query="SELECT v FROM t"))["v"].tolist() == ["1", "two", "3.5"]
+    mixed = pd.DataFrame({"v": [1, "two", 3.5]})
+    assert _rows(open_source(mixed))["v"].tolist() == ["1", "two", "3.5"]
+
+
+def test_a_folder_named_like_a_database_is_still_a_folder(tmp_path, frame):
+    (tmp_path / "sqlite").mkdir()
+    frame.to_parquet(tmp_path / "sqlite" / "f.parquet")
+    assert len(_rows(open_source(tmp_path / "sqlite"))) == 10

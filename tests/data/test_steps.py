@@ -78,3 +78,18 @@ def test_a_derive_function_that_fails_is_named():
         DataValidationError, match=r"derive 'x': tests\.data\.test_steps:broken raised KeyError"
     ):
         validate_frame(orders(3), orders_contract(steps=[step]))
+
+
+def test_a_step_on_a_column_the_source_lacks_is_a_missing_column_error():
+    contract = orders_contract(steps=[Trim(trim=["shop"])])
+    with pytest.raises(DataValidationError, match=r"missing column.*shop"):
+        validate_frame(orders(3).drop(columns=["shop"]), contract)
+
+
+def test_default_works_on_dictionary_encoded_parquet_columns(workspace, tmp_path):
+    frame = orders(4).astype({"shop": "category"})
+    frame.loc[1, "shop"] = None
+    frame.to_parquet(tmp_path / "o.parquet")
+    contract = orders_contract(steps=[Default(default={"shop": "north"})])
+    result = workspace.ingest(open_source(tmp_path / "o.parquet"), contract)
+    assert result.report.rejected == 0

@@ -58,8 +58,11 @@ def test_warnings_keep_the_row_and_are_reported_with_examples():
     report = validator.finish(now=NOW)
     (warning,) = report.violations
     assert (warning.severity, warning.count, warning.examples, warning.rows) == (
-        "warning", 2, ["east", "east"], [4, 5]
-    )  # fmt: skip
+        "warning",
+        2,
+        ["east", "east"],
+        [4, 5],
+    )
 
 
 def test_duplicate_keys_are_caught_across_batches():
@@ -69,14 +72,79 @@ def test_duplicate_keys_are_caught_across_batches():
     assert rejected[ROW].tolist() == [11, 12, 13, 14, 15]
 
 
-def test_a_timestamp_column_mixing_zoned_and_bare_times_rejects_the_bare_ones():
-    frame = orders(4).astype({"placed_at": object})
-    frame["placed_at"] = ["2024-03-01T10:00:00Z", "2024-03-01T11:00:00+01:00",
-                          "2024-03-01 12:00:00", "2024-03-01T13:00:00-05:00"]  # fmt: skip
+def _stamps(*values: str) -> pd.DataFrame:
+    frame = orders(len(values)).astype({"placed_at": object})
+    frame["placed_at"] = list(values)
+    return frame
+
+
+def test_zoned_times_in_any_notation_are_read_as_utc():
+    frame = _stamps(
+        "2024-03-01T10:00:00Z",
+        "2024-03-01T11:00:00+01:00",
+        "2024-03-01 05:00 -05",
+        "2024-03-01T10:00:00 UTC",
+    )
     accepted, rejected, _ = validate_frame(frame, orders_contract())
+    assert rejected.empty
+    assert accepted["placed_at"].dt.hour.tolist() == [10, 10, 10, 10]
+
+
+def test_a_bare_time_is_rejected_unless_the_contract_names_its_zone():
+    frame = _stamps("2024-03-01T10:00:00Z", "2024-03-01 12:00:00")
+    _, rejected, _ = validate_frame(frame, orders_contract())
+    assert rejected[ROW].tolist() == [2]
+    assert "no time zone" in rejected[REASON].iloc[0]
+    contract = orders_contract()
+    contract.columns["placed_at"].timezone = "America/New_York"
+    accepted, rejected, _ = validate_frame(frame, contract)
+    assert rejected.empty
+    assert accepted["placed_at"].dt.hour.tolist() == [10, 17]  # 12:00 in New York is 17:00 UTC
+
+
+def test_the_zone_decision_does_not_depend_on_chunking():
+    frame = _stamps("2024-03-01 12:00:00", "2024-03-01T10:00:00Z", "2024-03-01 13:00:00")
+    one = Validator(orders_contract(), source="s", batch_id="b")
+    _, together = one.check(frame)
+    two = Validator(orders_contract(), source="s", batch_id="b")
+    apart = [two.check(frame.iloc[[i]])[1] for i in range(3)]
+    assert together[ROW].tolist() == [r for part in apart for r in part[ROW].tolist()] == [1, 3]
+
+
+def test_integers_stay_exact_and_out_of_range_values_are_rejected():
+    frame = orders(3).astype({"order_id": object})
+    frame["order_id"] = ["9007199254740993", "99999999999999999999", "1e20"]
+    accepted, rejected, _ = validate_frame(frame, orders_contract())
+    assert accepted["order_id"].tolist() == [9007199254740993]
+    assert rejected[ROW].tolist() == [2, 3]
+
+
+def test_a_rejected_first_copy_does_not_make_the_second_a_duplicate():
+    frame = orders(3)
+    frame["order_id"] = [1, 1, 2]
+    frame.loc[0, "amount"] = -1.0
+    accepted, rejected, _ = validate_frame(frame, orders_contract())
+    assert accepted["order_id"].tolist() == [1, 2]
+    assert rejected[REASON].tolist() == ["amount: below min 0"]
+
+
+def test_missing_keys_are_not_duplicates_of_each_other():
+    contract = orders_contract()
+    contract.columns["order_id"].nullable = True
+    frame = orders(3).astype({"order_id": object})
+    frame["order_id"] = [None, None, 1]
+    accepted, rejected, _ = validate_frame(frame, contract)
+    assert rejected.empty
+    assert len(accepted) == 3
+
+
+def test_allowed_values_apply_to_integer_columns_as_text():
+    contract = orders_contract()
+    contract.columns["order_id"].allowed = ["1", "2"]
+    frame = orders(3)
+    frame["order_id"] = [1, 2, 3]
+    _, rejected, _ = validate_frame(frame, contract)
     assert rejected[ROW].tolist() == [3]
-    assert "while other rows have one" in rejected[REASON].iloc[0]
-    assert accepted["placed_at"].dt.hour.tolist() == [10, 10, 18]  # all in UTC
 
 
 def test_a_missing_column_rejects_the_batch_naming_it():
@@ -107,6 +175,17 @@ def test_an_all_null_column_of_a_required_field_rejects_every_row():
 def test_zero_rows_is_a_clear_error():
     validator = Validator(orders_contract(), source="empty.csv", batch_id="b")
     with pytest.raises(DataValidationError, match=r"empty\.csv: no rows"):
+        validator.finish(now=NOW)
+
+
+def test_staleness_looks_at_accepted_rows_only():
+    contract = orders_contract(max_age="1h")
+    frame = orders(2)
+    frame.loc[1, "placed_at"] = pd.Timestamp("2024-03-01 23:59", tz="UTC")  # fresh...
+    frame.loc[1, "amount"] = -1.0  # ...but rejected
+    validator = Validator(contract, source="orders", batch_id="b")
+    validator.check(frame)
+    with pytest.raises(DataValidationError, match="older than max_age 1h"):
         validator.finish(now=NOW)
 
 

@@ -16,7 +16,8 @@ from prodml.cli._common import ProjectDir, err, open_workspace, out
 from prodml.data import Contract, ValidationReport, infer_contract, open_source, validate_source
 from prodml.data.diff import diff_snapshots
 from prodml.data.sources import Source
-from prodml.errors import ConfigError
+from prodml.data.validate import BatchRejected
+from prodml.errors import ConfigError, DataValidationError
 
 data_app = typer.Typer(
     help="Data pipelines: infer contracts, validate and ingest sources, inspect snapshots.",
@@ -37,6 +38,12 @@ ContractOpt = Annotated[
     Path, typer.Option("--contract", "-c", help="The contract YAML to check against.")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+NullValue = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--null-value", help="CSV text read as missing, besides the empty cell (e.g. NA)."
+    ),
+]
 
 
 @data_app.command()
@@ -48,6 +55,7 @@ def infer(
     ] = None,
     query: Query = None,
     file_format: Format = None,
+    null_value: NullValue = None,
     max_rows: Annotated[int, typer.Option(min=1, help="Rows to learn from.")] = 1_000_000,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing contract.")] = False,
 ) -> None:
@@ -59,7 +67,8 @@ def infer(
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists; pass --force to overwrite it.")
     with err.status(f"Reading up to {max_rows:,} rows of {source}…"):
-        contract = infer_contract(_source(source, query, file_format), name, max_rows=max_rows)
+        src = _source(source, query, file_format, null_value)
+        contract = infer_contract(src, name, max_rows=max_rows)
     rows = (contract.reference or {}).get("num_rows", 0)
     contract.save(path, header=_header(source, rows))
     out.print(_contract_table(contract))
@@ -75,6 +84,7 @@ def validate(
     contract: ContractOpt,
     query: Query = None,
     file_format: Format = None,
+    null_value: NullValue = None,
     as_json: Json = False,
     project: ProjectDir = Path("."),
 ) -> None:
@@ -84,10 +94,12 @@ def validate(
     """
     ws = open_workspace(project)
     rules = Contract.load(contract)
-    src = _source(source, query, file_format)
+    src = _source(source, query, file_format, null_value)
     with _progress(f"Validating {src.name}") as advance:
         report = validate_source(src, rules, clock=ws.clock, on_rows=advance)
     _show_report(report, as_json)
+    if report.batch_rejected:
+        raise DataValidationError(f"{src.name}: ingesting it would reject the whole batch.")
 
 
 @data_app.command()
@@ -96,6 +108,7 @@ def ingest(
     contract: ContractOpt,
     query: Query = None,
     file_format: Format = None,
+    null_value: NullValue = None,
     parent: Annotated[
         list[str] | None, typer.Option(help="Snapshot this one derives from (repeatable).")
     ] = None,
@@ -108,9 +121,13 @@ def ingest(
     """
     ws = open_workspace(project)
     rules = Contract.load(contract)
-    src = _source(source, query, file_format)
-    with _progress(f"Ingesting {src.name}") as advance:
-        result = ws.ingest(src, rules, parents=parent or (), on_rows=advance)
+    src = _source(source, query, file_format, null_value)
+    try:
+        with _progress(f"Ingesting {src.name}") as advance:
+            result = ws.ingest(src, rules, parents=parent or (), on_rows=advance)
+    except BatchRejected as rejected:
+        _show_report(rejected.report, as_json)  # what failed, before the one-line error
+        raise
     snap = result.snapshot
     if as_json:
         body = {
@@ -240,9 +257,13 @@ def diff(old: str, new: str, as_json: Json = False, project: ProjectDir = Path("
     out.print(table)
 
 
-def _source(spec: str, query: str | None, file_format: str | None) -> Source:
+def _source(
+    spec: str, query: str | None, file_format: str | None, null_values: list[str] | None
+) -> Source:
     try:
-        return open_source(spec, query=query, file_format=file_format)
+        return open_source(
+            spec, query=query, file_format=file_format, null_values=["", *(null_values or [])]
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -276,7 +297,10 @@ def _show_report(report: ValidationReport, as_json: bool) -> None:
     for column in ("severity", "check", "column", "count", "what", "examples (row: value)"):
         table.add_column(column, overflow="fold")
     for v in report.violations:
-        examples = ", ".join(f"{r}: {e!r}" for r, e in zip(v.rows, v.examples, strict=False))
+        examples = ", ".join(
+            f"{_where(f, report.source)}{r}: {e!r}"
+            for f, r, e in zip(v.files or [""] * len(v.rows), v.rows, v.examples, strict=False)
+        )
         style = "red" if v.severity == "error" else "yellow"
         table.add_row(
             f"[{style}]{v.severity}[/{style}]",
@@ -287,6 +311,13 @@ def _show_report(report: ValidationReport, as_json: bool) -> None:
             examples,
         )
     out.print(table)
+
+
+def _where(file: str, source: str) -> str:
+    """A row's file, when the source is several files (a folder or a glob)."""
+    return (
+        f"{Path(file).name} " if file and file != source and Path(file).name not in source else ""
+    )
 
 
 def _contract_table(contract: Contract) -> Table:

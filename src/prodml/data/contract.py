@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from prodml.data.steps import ColumnType, Derive, Step, columns_used
+from prodml.data.steps import lineage as steps_lineage
 from prodml.errors import ConfigError
 
 Severity = Literal["error", "warning"]
@@ -34,10 +35,26 @@ class ColumnContract(BaseModel):
     nullable: bool = True
     min: float | None = None
     max: float | None = None
-    allowed: list[str] | None = None
+    allowed: list[str] | None = None  # compared as text: "7", "true" for other types
     pii: PiiTag | None = None
     description: str | None = None  # said with every failure of this column
     severity: dict[Check, Severity] = Field(default_factory=dict)
+    timezone: str | None = None  # timestamps: the zone of times written without one
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> ColumnContract:
+        if (self.min is not None or self.max is not None) and self.type not in ("integer", "float"):
+            raise ValueError(f"min/max apply to integer and float columns, not {self.type}")
+        if self.timezone is not None:
+            if self.type != "timestamp":
+                raise ValueError("timezone applies to timestamp columns only")
+            try:
+                pd.Timestamp("2000-01-01").tz_localize(self.timezone)
+            except Exception:
+                raise ValueError(
+                    f"unknown timezone {self.timezone!r}; use e.g. UTC or Europe/Paris"
+                ) from None
+        return self
 
     def level(self, check: Check) -> Severity:
         return self.severity.get(check, "error")
@@ -103,8 +120,12 @@ class Contract(BaseModel):
 
     @property
     def version(self) -> str:
-        """A short hash of every rule, the reference profile included."""
-        body = {**self.model_dump(mode="json"), "reference": self.reference}
+        """A short hash of every rule, the reference profile and derive functions' code."""
+        body = {
+            **self.model_dump(mode="json", exclude={"reference_profile", "steps"}),
+            "steps": steps_lineage(self.steps),
+            "reference": self.reference,
+        }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
     def save(self, path: Path, *, header: str = "") -> None:

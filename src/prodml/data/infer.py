@@ -14,6 +14,7 @@ import pyarrow as pa
 from prodml.data.contract import ColumnContract, ColumnType, Contract, PiiTag, RowCount
 from prodml.data.profile import profile_frame
 from prodml.data.sources import Source
+from prodml.data.validate import ZONE_SUFFIX
 from prodml.errors import SourceError
 
 MAX_CATEGORIES = 200
@@ -36,7 +37,7 @@ _PII_VALUES: list[tuple[PiiTag, re.Pattern[str]]] = [
 
 def infer_contract(source: Source, name: str, *, max_rows: int = 1_000_000) -> Contract:
     """A draft contract from the first `max_rows` rows of `source`, with its profile."""
-    frame = _head(source, max_rows)
+    frame, truncated = _head(source, max_rows)
     if frame.empty:
         raise SourceError(f"{source.name}: no rows to infer a contract from.")
     columns: dict[str, ColumnContract] = {}
@@ -55,19 +56,25 @@ def infer_contract(source: Source, name: str, *, max_rows: int = 1_000_000) -> C
         columns=columns,
         keys=keys,
         event_timestamp=next((c for c, col in columns.items() if col.type == "timestamp"), None),
-        rows=RowCount(min=rows // 2, max=rows * 2),
+        # Seen in full: a plausible range around it. Only the head: at least that much.
+        rows=RowCount(min=rows // 2, max=None if truncated else rows * 2),
         reference=profile_frame(data),
     )
 
 
-def _head(source: Source, max_rows: int) -> pd.DataFrame:
+def _head(source: Source, max_rows: int) -> tuple[pd.DataFrame, bool]:
+    """The first `max_rows` rows, and whether the source had more."""
     batches: list[pa.RecordBatch] = []
     seen = 0
     for batch in source.batches():
-        batches.append(batch)
-        seen += batch.num_rows
         if seen >= max_rows:
-            break
+            return _frame(batches, max_rows), True
+        batches.append(batch.replace_schema_metadata(None))
+        seen += batch.num_rows
+    return _frame(batches, max_rows), seen > max_rows
+
+
+def _frame(batches: list[pa.RecordBatch], max_rows: int) -> pd.DataFrame:
     if not batches:
         return pd.DataFrame()
     return pa.Table.from_batches(batches).slice(0, max_rows).to_pandas()
@@ -102,13 +109,18 @@ def _typed_text(text: pd.Series) -> tuple[ColumnType, pd.Series]:
     if present.str.contains(r"^\d{4}-\d{2}-\d{2}", regex=True).all():
         stamps = pd.to_datetime(present, utc=True, errors="coerce", format="ISO8601")
         if stamps.notna().all():
-            return "timestamp", pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+            # Bare times keep a marker, so the contract names the zone they are read in.
+            zoned = present.str.contains(ZONE_SUFFIX, regex=True).all()
+            typed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+            return "timestamp", typed if zoned else typed.dt.tz_localize(None)
     return "string", text
 
 
 def _column(name: str, kind: ColumnType, values: pd.Series) -> ColumnContract:
     present = values.dropna()
     column = ColumnContract(type=kind, nullable=bool(values.isna().any()), pii=_pii(name, present))
+    if kind == "timestamp" and not isinstance(values.dtype, pd.DatetimeTZDtype):
+        column.timezone = "UTC"  # written without a zone: a guess a reviewer must confirm
     if kind in ("integer", "float") and not present.empty:
         low, high = float(present.min()), float(present.max())
         margin = (high - low) * RANGE_MARGIN

@@ -2,8 +2,9 @@
 snapshot and the bad ones in quarantine — all or nothing.
 
 Rows stream through in chunks: accepted rows go to a temporary Parquet file, rejected
-ones to another, and only when the whole source has passed are both published to the
-artifact store and the snapshot recorded. A rejected batch leaves nothing behind.
+ones to another. Only when the whole source has passed are both published to the artifact
+store and recorded, in one transaction; if anything fails on the way, what was published
+is removed again. A rejected batch leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -28,6 +31,8 @@ from prodml.data.snapshots import RowHasher, arrow_schema
 from prodml.data.sources import DEFAULT_CHUNK_ROWS, Fingerprinted, Source
 from prodml.data.validate import ValidationReport, Validator
 from prodml.store import ArtifactStore, IngestionRecord, MetadataStore, SnapshotRecord
+
+OnRows = Callable[[int], None] | None
 
 
 @dataclass(frozen=True)
@@ -47,9 +52,13 @@ def ingest(
     clock: Clock,
     parents: Sequence[str] = (),
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    on_rows: Callable[[int], None] | None = None,
+    on_rows: OnRows = None,
 ) -> IngestResult:
-    """Validate every row of `source` against `contract` and publish the result."""
+    """Validate every row of `source` against `contract` and publish the result.
+
+    Raises `BatchRejected` (with the report) when the batch fails as a whole.
+    """
+    parent_ids = [metadata.get_snapshot(p).id for p in parents]  # unknown parents fail early
     fingerprint = _fingerprint(source, contract)
     if fingerprint is not None:
         known = metadata.find_by_fingerprint(fingerprint, contract.version)
@@ -60,45 +69,30 @@ def ingest(
     validator = Validator(contract, source=source.name, batch_id=batch_id)
     schema = arrow_schema(contract)
     hasher = RowHasher(schema)
-    profiler = ProfileBuilder()
     with tempfile.TemporaryDirectory(prefix="prodml-ingest-") as tmp:
-        accepted_path = Path(tmp, "accepted.parquet")
-        quarantine = _QuarantineFile(Path(tmp, "rejected.parquet"))
-        # Parquet encoding runs on the second core while the next chunk is validated; at
-        # most one chunk waits for it, so memory stays bounded.
-        with (
-            pq.ParquetWriter(accepted_path, schema, compression="zstd") as writer,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="prodml-write") as pool,
-        ):
-            pending: Future[None] | None = None
-            for batch in source.batches(chunk_rows):
-                accepted, rejected = validator.check(batch)
-                table = to_arrow(accepted, schema)
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(writer.write_table, table)
-                hasher.update(accepted)
-                profiler.update(accepted)
-                quarantine.write(rejected)
-                if on_rows:
-                    on_rows(batch.num_rows)
-            if pending is not None:
-                pending.result()
-        quarantine.close()
-        profile = profiler.result()
-        reference = (contract.reference or {}).get("columns", {})
-        drift = {
-            name: column_psi(ref, profiler.sample(name))
-            for name, ref in reference.items()
-            if name in profile["columns"] and len(profiler.sample(name))
-        }
-        report = validator.finish(now=clock.now(), profile=profile, drift=drift)  # may raise
+        accepted_path, rejected_path = Path(tmp, "accepted.parquet"), Path(tmp, "rejected.parquet")
+        quarantine = _QuarantineFile(rejected_path)
+        try:
+            with _accepted_writer(accepted_path, schema) as write:
 
+                def keep(rows: pd.DataFrame) -> None:
+                    write(rows)
+                    hasher.update(rows)
+
+                report, profile = _check_all(
+                    source,
+                    contract,
+                    validator,
+                    clock,
+                    chunk_rows,
+                    on_rows,
+                    accepted=keep,
+                    rejected=quarantine.write,
+                )
+        finally:
+            quarantine.close()
         snapshot_id = hasher.hexdigest()
-        quarantine_uri = None
-        if report.rejected:
-            key = f"quarantine/{batch_id}.parquet"
-            quarantine_uri = artifacts.put_file(key, quarantine.path).uri
+        known = metadata.find_snapshot(snapshot_id)
         lineage = {
             "source": source.name,
             "contract": contract.name,
@@ -107,40 +101,39 @@ def ingest(
             "steps": steps.lineage(contract.steps),
             "warnings": [v.message for v in report.violations if v.severity == "warning"],
         }
-        known = metadata.find_snapshot(snapshot_id)
-        if known is None:
-            ref = artifacts.put_file(f"snapshots/{snapshot_id}.parquet", accepted_path)
-    ingestion = IngestionRecord(
-        batch_id=batch_id,
-        snapshot_id=snapshot_id,
-        source=source.name,
-        contract_version=contract.version,
-        created_at=clock.now(),
-        rows=report.rows,
-        rejected=report.rejected,
-        fingerprint=fingerprint,
-        quarantine_uri=quarantine_uri,
-        report=report.to_dict(),
-    )
-    if known is not None:
-        metadata.add_ingestion(ingestion)
-        return IngestResult(known, created=False, report=report, quarantine_uri=quarantine_uri)
-    record = SnapshotRecord(
-        id=snapshot_id,
-        source=source.name,
-        created_at=clock.now(),
-        num_rows=report.accepted,
-        num_columns=len(schema),
-        uri=ref.uri,
-        quarantined_rows=report.rejected,
-        quarantine_uri=quarantine_uri,
-        profile=profile,
-        contract_version=contract.version,
-        parents=list(parents),
-        lineage=lineage,
-    )
-    created = metadata.add_snapshot(record)
-    metadata.add_ingestion(ingestion)  # after the snapshot: an ingestion always has one
+        with _published(artifacts) as publish:
+            quarantine_uri = (
+                publish(f"quarantine/{batch_id}.parquet", rejected_path)
+                if report.rejected
+                else None
+            )
+            record = known or SnapshotRecord(
+                id=snapshot_id,
+                source=source.name,
+                created_at=clock.now(),
+                num_rows=report.accepted,
+                num_columns=len(schema),
+                uri=publish(f"snapshots/{snapshot_id}.parquet", accepted_path),
+                quarantined_rows=report.rejected,
+                quarantine_uri=quarantine_uri,
+                profile=profile,
+                contract_version=contract.version,
+                parents=parent_ids,
+                lineage=lineage,
+            )
+            ingestion = IngestionRecord(
+                batch_id=batch_id,
+                snapshot_id=snapshot_id,
+                source=source.name,
+                contract_version=contract.version,
+                created_at=clock.now(),
+                rows=report.rows,
+                rejected=report.rejected,
+                fingerprint=fingerprint,
+                quarantine_uri=quarantine_uri,
+                report=report.to_dict(),
+            )
+            created = metadata.record_ingestion(ingestion, None if known else record)
     return IngestResult(record, created=created, report=report, quarantine_uri=quarantine_uri)
 
 
@@ -150,19 +143,92 @@ def validate_source(
     *,
     clock: Clock,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    on_rows: Callable[[int], None] | None = None,
+    on_rows: OnRows = None,
 ) -> ValidationReport:
-    """A dry run: the validation report of `source`, writing nothing anywhere.
+    """A dry run: the full report of `source` (dataset checks included), writing nothing.
 
-    Raises `DataValidationError` (with the report's problems) when the batch would be
-    rejected as a whole.
+    A batch that would be rejected as a whole is reported (`batch_rejected`), not raised.
     """
     validator = Validator(contract, source=source.name, batch_id="dry-run")
+    report, _ = _check_all(
+        source, contract, validator, clock, chunk_rows, on_rows, raise_on_reject=False
+    )
+    return report
+
+
+def _check_all(
+    source: Source,
+    contract: Contract,
+    validator: Validator,
+    clock: Clock,
+    chunk_rows: int,
+    on_rows: OnRows,
+    *,
+    accepted: Callable[[pd.DataFrame], Any] | None = None,
+    rejected: Callable[[pd.DataFrame], Any] | None = None,
+    raise_on_reject: bool = True,
+) -> tuple[ValidationReport, dict[str, Any]]:
+    """One pass over the source: row checks per chunk, then the dataset checks."""
+    profiler = ProfileBuilder()
     for batch in source.batches(chunk_rows):
-        validator.check(batch)
+        good, bad = validator.check(batch)
+        profiler.update(good)
+        if accepted:
+            accepted(good)
+        if rejected and len(bad):
+            rejected(bad)
         if on_rows:
             on_rows(batch.num_rows)
-    return validator.finish(now=clock.now())
+    profile = profiler.result()
+    reference = (contract.reference or {}).get("columns", {})
+    drift = {
+        name: column_psi(ref, profiler.sample(name))
+        for name, ref in reference.items()
+        if name in profile["columns"] and len(profiler.sample(name))
+    }
+    report = validator.finish(
+        now=clock.now(), profile=profile, drift=drift, raise_on_reject=raise_on_reject
+    )
+    return report, profile
+
+
+@contextmanager
+def _accepted_writer(path: Path, schema: Any) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """Append accepted chunks to Parquet; encoding runs on the second core while the next
+    chunk is checked, and at most one chunk waits for it, so memory stays bounded."""
+    pending: list[Future[None]] = []
+    with (
+        pq.ParquetWriter(path, schema, compression="zstd") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="prodml-write") as pool,
+    ):
+
+        def write(rows: pd.DataFrame) -> None:
+            table = to_arrow(rows, schema)
+            if pending:
+                pending.pop().result()
+            pending.append(pool.submit(writer.write_table, table))
+
+        yield write
+        if pending:
+            pending.pop().result()
+
+
+@contextmanager
+def _published(artifacts: ArtifactStore) -> Iterator[Callable[[str, Path], str]]:
+    """Publish files; if the block fails, remove what it published (nothing half-written)."""
+    keys: list[str] = []
+
+    def publish(key: str, path: Path) -> str:
+        uri = artifacts.put_file(key, path).uri
+        keys.append(key)
+        return uri
+
+    try:
+        yield publish
+    except BaseException:
+        for key in keys:
+            artifacts.delete(key)
+        raise
 
 
 class _QuarantineFile:
@@ -173,8 +239,6 @@ class _QuarantineFile:
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, rejected: pd.DataFrame) -> None:
-        if not len(rejected):
-            return
         table = to_arrow(rejected)
         self._writer = self._writer or pq.ParquetWriter(self.path, table.schema)
         self._writer.write_table(table.cast(self._writer.schema))

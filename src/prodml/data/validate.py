@@ -10,6 +10,7 @@ only, so a clean batch costs little more than reading it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,14 +21,19 @@ import pyarrow as pa
 
 from prodml.data import steps
 from prodml.data.contract import ColumnContract, Contract
+from prodml.data.sources.files import FILE_KEY
 from prodml.errors import DataValidationError
 
-REASON, ROW, BATCH = "_reject_reason", "_row", "_batch_id"
+REASON, ROW, FILE, BATCH, EXTRA = "_reject_reason", "_row", "_file", "_batch_id", "_extra"
 EXAMPLES = 5
 _TRUE = dict.fromkeys(("true", "t", "1", "yes"), True) | dict.fromkeys(
     ("false", "f", "0", "no"), False
 )
-_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+ZONE_SUFFIX = r"(?:[zZ]|\s?(?:UTC|GMT)|[+-]\d{2}(?::?\d{2})?)$"
+_INTEGERS = {
+    t: pd.Int64Dtype()
+    for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
+}
 
 
 @dataclass
@@ -40,7 +46,8 @@ class Violation:
     column: str | None = None
     count: int = 0
     examples: list[Any] = field(default_factory=list)
-    rows: list[int] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # 1-based, within `files[i]` when given
+    files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -72,6 +79,14 @@ class ValidationReport:
         return {**asdict(self), "accepted": self.accepted, "batch_rejected": self.batch_rejected}
 
 
+class BatchRejected(DataValidationError):
+    """The batch failed as a whole; `report` says why, row checks included."""
+
+    def __init__(self, report: ValidationReport, message: str) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class Validator:
     """Checks the batches of one source in turn; `finish` adds the dataset-level checks."""
 
@@ -79,18 +94,22 @@ class Validator:
         self.contract = contract
         self.report = ValidationReport(source, contract.name, contract.version, batch_id)
         self._found: dict[tuple[str | None, str], Violation] = {}
-        self._seen: dict[tuple[str, ...], np.ndarray] = {}  # sorted key hashes of past batches
+        self._seen: dict[tuple[str, ...], np.ndarray] = {}  # sorted accepted-key hashes so far
         self._newest: pd.Timestamp | None = None
+        self._file: str | None = None
+        self._file_rows = 0
 
     def check(
         self, batch: pa.RecordBatch | pa.Table | pd.DataFrame
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Split one batch into typed accepted rows and raw rejected rows with reasons."""
-        raw = batch if isinstance(batch, pd.DataFrame) else batch.to_pandas()
-        raw = steps.before_checks(raw.reset_index(drop=True), self.contract.steps)
+        raw = _to_frame(batch)
         self._check_columns(list(map(str, raw.columns)))
-        offset = self.report.rows
-        numbers = np.arange(offset + 1, offset + len(raw) + 1)
+        raw = steps.before_checks(raw, self.contract.steps)
+        file = _file_of(batch) or self.report.source
+        if file != self._file:
+            self._file, self._file_rows = file, 0
+        numbers = np.arange(self._file_rows + 1, self._file_rows + len(raw) + 1)
         reasons = np.full(len(raw), "", dtype=object)
         typed: dict[str, pd.Series] = {}
         for name, column in self.contract.columns.items():
@@ -99,24 +118,11 @@ class Validator:
             for check, mask, message, shown in failures:
                 self._record(name, column, check, message, mask, shown, numbers, reasons)
         accepted = pd.DataFrame(typed)
-        if self.contract.keys:
-            repeated = self._repeated(accepted, self.contract.keys)
-            first = self.contract.columns[self.contract.keys[0]]
-            message = f"duplicate key ({', '.join(self.contract.keys)})"
-            shown = accepted[self.contract.keys[0]]
-            self._record(
-                self.contract.keys[0],
-                first,
-                "duplicate_key",
-                message,
-                repeated,
-                shown,
-                numbers,
-                reasons,
-            )
+        # dedup first: a key it drops is expected to repeat, not a duplicate to reject.
         dropped = np.zeros(len(raw), bool)
+        dedup_hashes = None
         if dedup := steps.dedup_keys(self.contract.steps):
-            dropped = self._repeated(accepted, dedup) & (reasons == "")
+            dedup_hashes, dropped = self._repeats(accepted, dedup, reasons == "")
             if dropped.any():
                 self.report.dropped += int(dropped.sum())
                 self._dataset(
@@ -124,24 +130,37 @@ class Validator:
                     "warning",
                     f"dropped {self.report.dropped} rows repeating ({', '.join(dedup)})",
                 )
-        if self.contract.event_timestamp:
+        key_hashes = None
+        if keys := self.contract.keys:
+            # Among rows otherwise valid: a rejected first copy does not make the next a dup.
+            key_hashes, repeated = self._repeats(accepted, keys, (reasons == "") & ~dropped)
+            message = f"duplicate key ({', '.join(keys)})"
+            first = self.contract.columns[keys[0]]
+            self._record(
+                keys[0],
+                first,
+                "duplicate_key",
+                message,
+                repeated,
+                accepted[keys[0]],
+                numbers,
+                reasons,
+            )
+        bad = reasons != ""
+        keep = ~bad & ~dropped
+        for keyset, hashes in ((keys, key_hashes), (dedup, dedup_hashes)):
+            if hashes is not None:
+                self._remember(tuple(keyset), hashes[keep])
+        self.report.rows += len(raw)
+        self.report.rejected += int(bad.sum())
+        self._file_rows += len(raw)
+        accepted = accepted if keep.all() else accepted[keep].reset_index(drop=True)
+        if self.contract.event_timestamp and len(accepted):
             newest = accepted[self.contract.event_timestamp].max()
             if pd.notna(newest) and (self._newest is None or newest > self._newest):
                 self._newest = newest
-        bad = reasons != ""
-        self.report.rows += len(raw)
-        self.report.rejected += int(bad.sum())
-        keep = ~bad & ~dropped
-        accepted = accepted if keep.all() else accepted[keep].reset_index(drop=True)
         accepted = steps.derive(accepted, self.contract.steps, _cast)
-        if not bad.any():  # the common case: no copies
-            return accepted, raw.iloc[:0].astype("string")
-        rejected = (
-            raw[bad]
-            .astype("string")
-            .assign(**{ROW: numbers[bad], REASON: reasons[bad], BATCH: self.report.batch_id})
-        )
-        return accepted, rejected.reset_index(drop=True)
+        return accepted, self._quarantine(raw, bad, numbers, reasons, file)
 
     def finish(
         self,
@@ -149,6 +168,7 @@ class Validator:
         now: datetime,
         profile: dict[str, Any] | None = None,
         drift: dict[str, float] | None = None,
+        raise_on_reject: bool = True,
     ) -> ValidationReport:
         """Dataset-level checks; raises `DataValidationError` if the batch must be rejected.
 
@@ -181,13 +201,15 @@ class Validator:
         if c.reference and profile:
             self._compare_with_reference(c.reference["columns"], profile["columns"], drift or {})
         r.violations = list(self._found.values())
-        if r.batch_rejected:
+        if r.batch_rejected and raise_on_reject:
             problems = "; ".join(
                 v.message for v in r.violations if v.severity == "error" and v.column is None
             )
-            raise DataValidationError(
+            raise BatchRejected(
+                r,
                 f"{r.source}: the whole batch is rejected ({problems}); nothing was written. "
-                "See the report (`prodml data validate`) and fix the source or the contract.",
+                "Its report (`prodml data validate`) lists every failing check: fix the source "
+                "or the contract.",
             )
         return r
 
@@ -236,25 +258,54 @@ class Validator:
             take = EXAMPLES - len(found.examples)
             found.examples += [None if pd.isna(v) else str(v) for v in shown[mask][:take]]
             found.rows += numbers[mask][:take].tolist()
+            found.files += [self._file or self.report.source] * min(take, count)
         if severity == "error":
             _add_reason(reasons, mask, f"{name}: {message}{why}")
 
-    def _repeated(self, typed: pd.DataFrame, keys: list[str]) -> np.ndarray:
-        """Rows whose key appeared earlier in this batch or in an earlier one."""
-        single = typed[keys[0]]
-        hashes: np.ndarray
-        if len(keys) == 1 and pd.api.types.is_integer_dtype(single) and not single.isna().any():
-            hashes = single.to_numpy(dtype=np.int64).view(np.uint64)  # an integer is its own hash
-        else:
-            hashes = pd.util.hash_pandas_object(typed[keys], index=False).to_numpy(np.uint64)
-        repeated = pd.Series(hashes).duplicated().to_numpy().copy()
-        seen = self._seen.get(tuple(keys), np.empty(0, dtype=np.uint64))
-        if seen.size:
+    def _repeats(
+        self, typed: pd.DataFrame, keys: list[str], valid: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Key hashes of every row, and which valid rows repeat a key seen before them."""
+        hashes = pd.util.hash_pandas_object(typed[keys], index=False).to_numpy(np.uint64)
+        # A missing key is the null check's business, never a duplicate.
+        candidate = valid & typed[keys].notna().all(axis=1).to_numpy()
+        repeated = np.zeros(len(typed), bool)
+        repeated[candidate] = pd.Series(hashes[candidate]).duplicated().to_numpy()
+        seen = self._seen.get(tuple(keys))
+        if seen is not None and seen.size:
             spot = np.searchsorted(seen, hashes).clip(max=seen.size - 1)
-            repeated |= seen[spot] == hashes
+            repeated |= candidate & (seen[spot] == hashes)
+        return hashes, repeated
+
+    def _remember(self, keys: tuple[str, ...], hashes: np.ndarray) -> None:
+        seen = self._seen.get(keys, np.empty(0, dtype=np.uint64))
         # Two sorted runs: the stable sort (timsort) merges them in linear time.
-        self._seen[tuple(keys)] = np.sort(np.concatenate([seen, np.sort(hashes)]), kind="stable")
-        return repeated
+        self._seen[keys] = np.sort(np.concatenate([seen, np.sort(hashes)]), kind="stable")
+
+    def _quarantine(
+        self,
+        raw: pd.DataFrame,
+        bad: np.ndarray,
+        numbers: np.ndarray,
+        reasons: np.ndarray,
+        file: str,
+    ) -> pd.DataFrame:
+        """Rejected rows as they arrived: the contract's columns in its order, as text, any
+        extra columns folded into one JSON cell, then where they came from and why."""
+        names = list(self.contract.columns)
+        rows = raw.loc[bad]
+        out = rows[names].astype("string")
+        extra = [c for c in raw.columns if c not in self.contract.columns]
+        out[EXTRA] = (
+            rows[extra].astype("string").apply(lambda r: json.dumps(r.dropna().to_dict()), axis=1)
+            if extra and len(rows)
+            else pd.Series(pd.NA, index=rows.index, dtype="string")
+        )
+        out[FILE] = file
+        out[ROW] = numbers[bad]
+        out[REASON] = reasons[bad]
+        out[BATCH] = self.report.batch_id
+        return out.reset_index(drop=True)
 
     def _compare_with_reference(
         self, reference: dict[str, Any], current: dict[str, Any], drift: dict[str, float]
@@ -314,7 +365,8 @@ def _column_checks(
                 if column.max is not None and (high := numbers > column.max).any():
                     failures.append(("range", high, f"above max {column.max:g}", raw))
     if column.allowed is not None:
-        outside = ~values.isin(column.allowed).to_numpy() & ~null & ~bad_type
+        text = values if column.type == "string" else values.astype("string")
+        outside = ~text.isin(column.allowed).to_numpy() & ~null & ~bad_type
         if outside.any():
             failures.append(("allowed", outside, "not an allowed value", raw))
     return values, failures
@@ -326,48 +378,82 @@ def _coerce(raw: pd.Series, column: ColumnContract) -> tuple[pd.Series, np.ndarr
     present = raw.notna().to_numpy()
     if kind == "string":
         return raw.astype("string"), np.zeros(len(raw), bool), ""
+    if kind == "integer" and pd.api.types.is_integer_dtype(raw):
+        return raw.astype("Int64"), np.zeros(len(raw), bool), ""
     if kind in ("integer", "float"):
-        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-            numbers = raw.astype("float64") if kind == "float" else raw
-        else:
-            numbers = pd.to_numeric(raw.astype("string").str.strip(), errors="coerce")
-        bad = present & numbers.isna().to_numpy()
-        if kind == "float":
-            return numbers.astype("float64"), bad, "not a number"
-        fractional = numbers.notna().to_numpy() & (
-            numbers.astype("float64").to_numpy(na_value=0) % 1 != 0
-        )
-        bad |= fractional
-        return (
-            numbers.where(~pd.Series(bad, index=raw.index)).astype("Int64"),
-            bad,
-            "not an integer",
-        )
+        return _coerce_number(raw, kind, present)
     if kind == "boolean":
         if pd.api.types.is_bool_dtype(raw):
             return raw.astype("boolean"), np.zeros(len(raw), bool), ""
         flags = raw.astype("string").str.strip().str.lower().map(_TRUE).astype("boolean")
         return flags, present & flags.isna().to_numpy(), "not true/false"
-    return _coerce_time(raw, present)
+    return _coerce_time(raw, present, column.timezone)
 
 
-def _coerce_time(raw: pd.Series, present: np.ndarray) -> tuple[pd.Series, np.ndarray, str]:
-    # One unit (microseconds, as stored) whatever the input's, so row hashes agree.
+def _coerce_number(
+    raw: pd.Series, kind: str, present: np.ndarray
+) -> tuple[pd.Series, np.ndarray, str]:
+    text = None
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        floats = raw.astype("float64").to_numpy(na_value=np.nan)
+    else:
+        text = raw.astype("string").str.strip()
+        floats = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+    bad = present & np.isnan(floats)
+    if kind == "float":
+        return pd.Series(floats, index=raw.index), bad, "not a number"
+    with np.errstate(invalid="ignore"):
+        # Fractions, and magnitudes int64 cannot hold, are not integers we can store.
+        bad |= ~np.isnan(floats) & ((floats % 1 != 0) | (np.abs(floats) >= 2.0**63))
+    values = pd.Series(np.where(bad, np.nan, floats), index=raw.index).astype("Int64")
+    if text is not None:  # plain integers that fit int64 exactly, not through a float
+        plain = text.str.fullmatch(r"[+-]?\d{1,18}").fillna(False).to_numpy(dtype=bool)
+        if plain.any():
+            values[plain] = text[plain].astype("Int64")
+    return values, bad, "not an integer (64-bit)"
+
+
+def _coerce_time(
+    raw: pd.Series, present: np.ndarray, zone: str | None
+) -> tuple[pd.Series, np.ndarray, str]:
+    """Timestamps in UTC, microseconds (as stored, so row hashes agree).
+
+    A time without a zone is read in the contract's `timezone`; without one it is
+    ambiguous and rejected. The decision is per cell, so it never depends on chunking.
+    """
+    ok = np.zeros(len(raw), bool)
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").dt.as_unit("us"), np.zeros(len(raw), bool), ""
+        return raw.dt.tz_convert("UTC").dt.as_unit("us"), ok, ""
     if pd.api.types.is_datetime64_dtype(raw):
-        return raw.dt.tz_localize("UTC").dt.as_unit("us"), np.zeros(len(raw), bool), ""
+        if zone is None:
+            return raw.dt.tz_localize("UTC").where(False), present, _NO_ZONE
+        return raw.dt.tz_localize(zone).dt.tz_convert("UTC").dt.as_unit("us"), ok, ""
     text = raw.astype("string").str.strip()
-    stamps = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    bad = present & stamps.isna().to_numpy()
-    has_zone = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
-    if has_zone.any() and (present & ~has_zone).any():
-        # Some values carry a time zone and some do not: the bare ones are ambiguous.
-        bad |= present & ~has_zone
-        stamps = stamps.where(~pd.Series(bad, index=raw.index))
-        reason = "not a timestamp with a time zone, while other rows have one"
-        return stamps.dt.as_unit("us"), bad, reason
-    return stamps.dt.as_unit("us"), bad, "not an ISO 8601 timestamp"
+    bare = present & ~text.str.contains(ZONE_SUFFIX, regex=True).fillna(False).to_numpy(dtype=bool)
+    spelled = text.str.contains(r"(?:\s?(?:UTC|GMT)|z)$", regex=True).fillna(False)
+    if spelled.any():  # zones ISO 8601 parsing does not take, written as it does
+        fixed = text[spelled].str.replace(r"\s?(?:UTC|GMT)$|z$", "+00:00", regex=True)
+        text = text.mask(spelled, fixed)
+    stamps = pd.to_datetime(
+        text.where(~pd.Series(bare, index=raw.index)), utc=True, errors="coerce", format="ISO8601"
+    )
+    if bare.any() and zone is not None:
+        local = pd.to_datetime(
+            text.where(pd.Series(bare, index=raw.index)), errors="coerce", format="ISO8601"
+        )
+        localized = local.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+        stamps = stamps.where(~pd.Series(bare, index=raw.index), localized.dt.tz_convert("UTC"))
+        bare = np.zeros(len(raw), bool)
+    bad = present & (stamps.isna().to_numpy() | bare)
+    message = (
+        _NO_ZONE
+        if bare.any() and not (bad & ~bare).any()
+        else "not an ISO 8601 timestamp with a zone"
+    )
+    return stamps.dt.as_unit("us"), bad, message
+
+
+_NO_ZONE = "no time zone, and the contract sets no `timezone` to read it in"
 
 
 def _cast(values: pd.Series, kind: str) -> pd.Series:
@@ -377,6 +463,24 @@ def _cast(values: pd.Series, kind: str) -> pd.Series:
             f"a derived column holds values that are {message}: {values[bad].head(3).tolist()}"
         )
     return typed
+
+
+def _to_frame(batch: pa.RecordBatch | pa.Table | pd.DataFrame) -> pd.DataFrame:
+    """A batch as pandas with nothing lost: integers stay exact (nullable Int64, never float),
+    dictionary-encoded columns arrive as their values."""
+    if isinstance(batch, pd.DataFrame):
+        return batch.reset_index(drop=True)
+    table = pa.table(batch) if isinstance(batch, pa.RecordBatch) else batch
+    for i, column in enumerate(table.schema):
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(column.type.value_type))
+    return table.to_pandas(types_mapper=_INTEGERS.get)
+
+
+def _file_of(batch: object) -> str | None:
+    metadata = getattr(getattr(batch, "schema", None), "metadata", None) or {}
+    value = metadata.get(FILE_KEY)
+    return value.decode() if value else None
 
 
 def _add_reason(reasons: np.ndarray, mask: np.ndarray, reason: str) -> None:

@@ -71,6 +71,12 @@ class ArtifactStore:
         self.fs.put_file(str(source), tmp)
         return self._publish(key, tmp, digest, source.stat().st_size)
 
+    def delete(self, key: str) -> None:
+        """Remove `key` and its recorded hash; missing ones are ignored."""
+        for path in (self._path(key), self._path(key) + _SUFFIX):
+            if self.fs.exists(path):
+                self.fs.rm_file(path)
+
     def get_bytes(self, key: str) -> bytes:
         data = self._read(key)
         self._check(key, hashlib.sha256(data).hexdigest())

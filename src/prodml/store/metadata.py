@@ -81,7 +81,7 @@ class MetadataStore:
 
     def add_snapshot(self, snapshot: SnapshotRecord) -> bool:
         """Record `snapshot`; returns False (and changes nothing) if its id is known."""
-        row = SnapshotRow(**{**asdict(snapshot), "created_at": _to_utc(snapshot.created_at)})
+        row = _snapshot_row(snapshot)
         try:
             with self._session() as session:
                 session.add(row)
@@ -95,10 +95,23 @@ class MetadataStore:
             row = session.get(SnapshotRow, snapshot_id)
             return None if row is None else _snapshot(row)
 
-    def add_ingestion(self, ingestion: IngestionRecord) -> None:
+    def record_ingestion(
+        self, ingestion: IngestionRecord, snapshot: SnapshotRecord | None = None
+    ) -> bool:
+        """Record an ingestion, and the new snapshot it made if any, in one transaction.
+
+        Returns whether the snapshot was new (False if another writer recorded the same
+        content first, or if none was given).
+        """
         row = IngestionRow(**{**asdict(ingestion), "created_at": _to_utc(ingestion.created_at)})
+        created = False
         with self._session() as session:
+            if snapshot is not None and session.get(SnapshotRow, snapshot.id) is None:
+                session.add(_snapshot_row(snapshot))
+                session.flush()
+                created = True
             session.add(row)
+        return created
 
     def list_ingestions(self, snapshot_id: str | None = None) -> list[IngestionRecord]:
         """Ingestions, newest first; only those that gave `snapshot_id` if given."""
@@ -280,6 +293,10 @@ def _snapshot(row: SnapshotRow) -> SnapshotRecord:
         parents=list(row.parents or []),
         lineage=dict(row.lineage or {}),
     )
+
+
+def _snapshot_row(snapshot: SnapshotRecord) -> SnapshotRow:
+    return SnapshotRow(**{**asdict(snapshot), "created_at": _to_utc(snapshot.created_at)})
 
 
 def _ingestion(row: IngestionRow) -> IngestionRecord:

@@ -8,7 +8,7 @@ given; each implementation lives in its own module and is imported only when use
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
@@ -39,6 +39,7 @@ def open_source(
     *,
     query: str | None = None,
     file_format: str | None = None,
+    null_values: Sequence[str] = ("",),
 ) -> Source:
     """The source for `spec`: a DataFrame or Arrow table, a database URL with `query`, or
     a file, folder or glob (local or any fsspec URL) of CSV or Parquet.
@@ -51,7 +52,7 @@ def open_source(
 
         return MemorySource(spec)
     text = os.fspath(spec)
-    if text.split(":", 1)[0].split("+", 1)[0] in _SQL_SCHEMES:
+    if "://" in text and text.split(":", 1)[0].split("+", 1)[0] in _SQL_SCHEMES:
         from prodml.data.sources.sql import SqlSource
 
         if not query:
@@ -59,7 +60,7 @@ def open_source(
         return SqlSource(text, query)
     from prodml.data.sources.files import FileSource
 
-    return FileSource(text, file_format=file_format)
+    return FileSource(text, file_format=file_format, null_values=null_values)
 
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "Fingerprinted", "Source", "open_source"]

@@ -20,11 +20,18 @@ import pyarrow.parquet as pq
 from prodml.errors import ConfigError, NotFoundError, SourceError
 
 FORMATS = ("csv", "parquet")
+FILE_KEY = b"prodml.file"  # batch schema metadata: the file a batch was read from
 
 
 class FileSource:
-    def __init__(self, location: str, *, file_format: str | None = None) -> None:
+    """`null_values`: the CSV cells read as missing. Only the empty cell by default, so a
+    real "NA" (Namibia) or "null" stays text; R exports want null_values=("", "NA")."""
+
+    def __init__(
+        self, location: str, *, file_format: str | None = None, null_values: Sequence[str] = ("",)
+    ) -> None:
         self.location = location
+        self.null_values = list(null_values)
         self.name = location
         self.fs, root = fsspec.core.url_to_fs(location)
         self.paths = _expand(self.fs, root, location)
@@ -44,9 +51,15 @@ class FileSource:
         return "\n".join(parts)
 
     def batches(self, chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
-        read = _parquet_batches if self.file_format == "parquet" else _csv_batches
         for path in self.paths:
-            yield from read(self.fs, path, chunk_rows)
+            if self.file_format == "parquet":
+                batches = _parquet_batches(self.fs, path, chunk_rows)
+            else:
+                batches = _csv_batches(self.fs, path, chunk_rows, self.null_values)
+            for batch in batches:
+                # Each batch says which file it is from, so rejected rows are located in it.
+                metadata = {**(batch.schema.metadata or {}), FILE_KEY: path.encode()}
+                yield batch.replace_schema_metadata(metadata)
 
 
 def check_columns(names: Sequence[str], where: str) -> None:
@@ -102,14 +115,17 @@ def _parquet_batches(
 
 
 def _csv_batches(
-    fs: fsspec.AbstractFileSystem, path: str, chunk_rows: int
+    fs: fsspec.AbstractFileSystem, path: str, chunk_rows: int, null_values: list[str]
 ) -> Iterator[pa.RecordBatch]:
     with fs.open(path, "rb") as handle:
         header = _header(handle, path)
         handle.seek(0)
         names = list(header)
         convert = pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.binary()), strings_can_be_null=True
+            column_types=dict.fromkeys(names, pa.binary()),
+            null_values=null_values,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,  # "" in quotes is an empty text, not missing
         )
         # Roughly chunk_rows rows per block; the reader never holds more than a block or two.
         read = pacsv.ReadOptions(block_size=max(1 << 16, min(chunk_rows * 256, 64 << 20)))

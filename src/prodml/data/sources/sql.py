@@ -36,9 +36,18 @@ class SqlSource:
                 check_columns(names, self.name)
                 for rows in result.partitions(chunk_rows):
                     columns: list[Any] = list(zip(*rows, strict=True))
-                    yield pa.RecordBatch.from_arrays([pa.array(c) for c in columns], names=names)
+                    yield pa.RecordBatch.from_arrays([_array(c) for c in columns], names=names)
         except SQLAlchemyError as exc:
             orig = getattr(exc, "orig", None) or exc
             raise SourceError(f"{self.name}: the query failed: {str(orig).strip()}") from exc
         finally:
             engine.dispose()
+
+
+def _array(values: Any) -> pa.Array:
+    """A column of Python values; one that mixes types (SQLite allows it) becomes text,
+    for the contract to type cell by cell."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
