@@ -111,7 +111,7 @@ def test_an_unknown_format_asks_for_one(tmp_path):
         (b"a,a\n1,2\n", "duplicated column name.*'a'"),
         (b"a,\n1,2\n", "a column has an empty name"),
         (b"a,b\n1,2\n\xff\xfe,3\n", r"column 'a', row 2 \(line 3\) is not UTF-8"),
-        (b"a,b\n1,2\n3\n", "Expected 2 columns, got 1"),
+        (b"a,b\n1,2\n3\n", r"line 3 has 1 fields, the header 2 \('3'\)"),
     ],
 )
 def test_malformed_csv_is_located(tmp_path, content, message):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 TOP_CATEGORIES = 50
+TRACKED_CATEGORIES = 10_000  # per text column while streaming; beyond, heavy hitters only
 _EPS = 1e-4  # floor for empty bins, so a bin seen on one side only scores high but finite
 _QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 _DECILES = np.linspace(0.1, 0.9, 9)
@@ -151,6 +152,7 @@ class ProfileBuilder:
         self._nulls: dict[str, int] = {}
         self._moments: dict[str, tuple[int, float, float, float, float]] = {}
         self._counts: dict[str, pd.Series] = {}
+        self._pruned: set[str] = set()
         self._sample: pd.DataFrame | None = None
         self._keys = np.empty(0)
 
@@ -166,9 +168,13 @@ class ProfileBuilder:
             else:
                 counts = _as_text(values.dropna()).value_counts()
                 previous = self._counts.get(name)
-                self._counts[name] = (
-                    counts if previous is None else previous.add(counts, fill_value=0)
-                )
+                merged = counts if previous is None else previous.add(counts, fill_value=0)
+                if len(merged) > TRACKED_CATEGORIES:
+                    # High-cardinality text (ids, names): keep the heavy hitters only, so
+                    # each chunk costs the same; the profile then says "at least" distinct.
+                    merged = merged.nlargest(TRACKED_CATEGORIES)
+                    self._pruned.add(name)
+                self._counts[name] = merged
         keys = self._rng.random(len(frame))
         sample = (
             frame if self._sample is None else pd.concat([self._sample, frame], ignore_index=True)
@@ -196,6 +202,7 @@ class ProfileBuilder:
                     **base,
                     "kind": "categorical",
                     "distinct": int(shares.size),
+                    "distinct_is_lower_bound": name in self._pruned,
                     "top": {str(k): float(v) for k, v in top.items()},
                     "other_fraction": float(max(0.0, 1.0 - top.sum())),
                 }

@@ -129,17 +129,44 @@ def _csv_batches(
         )
         # Roughly chunk_rows rows per block; the reader never holds more than a block or two.
         read = pacsv.ReadOptions(block_size=max(1 << 16, min(chunk_rows * 256, 64 << 20)))
+        ragged: list[pacsv.InvalidRow] = []
+
+        def on_ragged(row: pacsv.InvalidRow) -> str:
+            ragged.append(row)  # remembered so the error can say which line
+            return "error"
+
+        parse = pacsv.ParseOptions(invalid_row_handler=on_ragged)
         try:
-            reader = pacsv.open_csv(handle, read_options=read, convert_options=convert)
+            reader = pacsv.open_csv(
+                handle, read_options=read, parse_options=parse, convert_options=convert
+            )
             offset = 0
             for batch in reader:
                 yield _decoded(batch, path, offset)
                 offset += batch.num_rows
         except pa.ArrowInvalid as exc:
-            raise SourceError(
-                f"{path}: {exc}. Fix the file (every line needs {len(names)} "
-                "fields) and ingest it again."
-            ) from None
+            if ragged:
+                row = ragged[0]
+                number = row.number or _first_ragged_line(fs, path, len(names))
+                line = f"line {number}" if number else "a line"
+                raise SourceError(
+                    f"{path}: {line} has {row.actual_columns} fields, the header "
+                    f"{row.expected_columns} ({row.text[:60]!r}). Fix or remove that line."
+                ) from None
+            raise SourceError(f"{path}: not readable as CSV ({exc}).") from None
+
+
+def _first_ragged_line(fs: fsspec.AbstractFileSystem, path: str, fields: int) -> int | None:
+    """The line where the first record with the wrong number of fields starts (error path
+    only: pyarrow's parallel parser does not know line numbers)."""
+    with fs.open(path, "rt", encoding="utf-8", errors="replace", newline="") as text:
+        reader = csv.reader(text)
+        start = 1
+        for record in reader:
+            if len(record) != fields:
+                return start
+            start = reader.line_num + 1
+    return None
 
 
 def _header(handle: io.IOBase, path: str) -> list[str]:
