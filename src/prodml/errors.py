@@ -12,6 +12,7 @@ Each class knows the HTTP status the API answers with, so one handler maps them 
     ├── IntegrityError               409  stored bytes do not match their recorded SHA-256
     ├── SourceError                  422  a source cannot be read (missing, corrupt, malformed)
     ├── DataValidationError          422  a batch of data breaks its contract
+    │   └── BatchRejected            422  ... so badly that none of it is kept (has `report`)
     └── InputError                   422  a prediction request is malformed (field-level detail)
         └── PayloadTooLargeError     413  a request carries more rows than allowed
 
@@ -79,6 +80,14 @@ class DataValidationError(ProdmlError):
     """A batch of data breaks its contract badly enough to be rejected whole."""
 
     http_status = 422
+
+
+class BatchRejected(DataValidationError):
+    """A batch failed as a whole; `report` (a `ValidationReport`) says why."""
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class InputError(ProdmlError):

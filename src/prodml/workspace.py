@@ -11,14 +11,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from prodml.clock import Clock, SystemClock
-from prodml.data import Contract, IngestResult, Source, ingest, read_snapshot
 from prodml.settings import Settings, load_settings
 from prodml.store import ArtifactStore, MetadataStore
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from prodml.data import Contract, IngestResult, Source
     from prodml.registry import ModelRegistry
     from prodml.serve.predlog import PredictionLog
     from prodml.train.tracking import Tracker
@@ -58,6 +58,12 @@ class Workspace:
 
     def ingest(self, source: Source, contract: Contract, **options: Any) -> IngestResult:
         """Validate `source` against `contract` and keep it as a snapshot (see data.ingest)."""
+        from prodml.data.results import unchanged
+
+        if not options.get("parents") and (earlier := unchanged(source, contract, self.metadata)):
+            return earlier  # answered without importing the validation machinery
+        from prodml.data.ingest import ingest
+
         return ingest(
             source,
             contract,
@@ -69,6 +75,8 @@ class Workspace:
 
     def read_snapshot(self, snapshot_id: str) -> pd.DataFrame:
         """The rows of a snapshot (a unique id prefix will do), hash-checked."""
+        from prodml.data.snapshots import read_snapshot
+
         return read_snapshot(self.metadata.get_snapshot(snapshot_id), self.artifacts)
 
     @cached_property

@@ -6,18 +6,19 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from prodml.cli._common import ProjectDir, err, open_workspace, out
-from prodml.data import Contract, ValidationReport, infer_contract, open_source, validate_source
-from prodml.data.diff import diff_snapshots
-from prodml.data.sources import Source
-from prodml.data.validate import BatchRejected
-from prodml.errors import ConfigError, DataValidationError
+from prodml.data.contract import Contract
+from prodml.data.sources import Source, open_source
+from prodml.errors import BatchRejected, ConfigError, DataValidationError
+
+if TYPE_CHECKING:  # the heavy parts are imported by the commands that use them
+    from prodml.data.validate import ValidationReport
 
 data_app = typer.Typer(
     help="Data pipelines: infer contracts, validate and ingest sources, inspect snapshots.",
@@ -63,6 +64,8 @@ def infer(
 
     [dim]e.g. prodml data infer exports/flights.parquet --name flights[/dim]
     """
+    from prodml.data.infer import infer_contract
+
     path = output or Path(f"{name}.contract.yaml")
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists; pass --force to overwrite it.")
@@ -92,6 +95,8 @@ def validate(
 
     [dim]e.g. prodml data validate exports/flights.parquet -c flights.contract.yaml[/dim]
     """
+    from prodml.data.ingest import validate_source
+
     ws = open_workspace(project)
     rules = Contract.load(contract)
     src = _source(source, query, file_format, null_value)
@@ -231,6 +236,8 @@ def diff(old: str, new: str, as_json: Json = False, project: ProjectDir = Path("
     [dim]e.g. prodml data diff 3fa9c2 77b1e0[/dim]
     """
     ws = open_workspace(project)
+    from prodml.data.diff import diff_snapshots
+
     a, b = ws.metadata.get_snapshot(old), ws.metadata.get_snapshot(new)
     result = diff_snapshots(a, ws.read_snapshot(a.id), b, ws.read_snapshot(b.id))
     if as_json:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -49,8 +50,8 @@ class ColumnContract(BaseModel):
             if self.type != "timestamp":
                 raise ValueError("timezone applies to timestamp columns only")
             try:
-                pd.Timestamp("2000-01-01").tz_localize(self.timezone)
-            except Exception:
+                zoneinfo.ZoneInfo(self.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 raise ValueError(
                     f"unknown timezone {self.timezone!r}; use e.g. UTC or Europe/Paris"
                 ) from None
@@ -90,7 +91,7 @@ class Contract(BaseModel):
     def _parse_age(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                pd.Timedelta(value)
+                _duration(value)
             except ValueError:
                 raise ValueError(
                     f"max_age must be a duration like '36h' or '2d', got {value!r}"
@@ -116,7 +117,7 @@ class Contract(BaseModel):
 
     @property
     def max_age_delta(self) -> timedelta | None:
-        return None if self.max_age is None else pd.Timedelta(self.max_age).to_pytimedelta()
+        return None if self.max_age is None else _duration(self.max_age)
 
     @property
     def version(self) -> str:
@@ -165,3 +166,14 @@ class Contract(BaseModel):
                 raise ConfigError(f"{path}: reference_profile {profile} does not exist.")
             contract.reference = json.loads(profile.read_text())
         return contract
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _duration(text: str) -> timedelta:
+    """'90m', '36h', '2d', '1w' as a timedelta."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*", text)
+    if not match:
+        raise ValueError(text)
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})

@@ -9,13 +9,11 @@ is removed again. A rejected batch leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +25,13 @@ from prodml.data import steps
 from prodml.data._arrow import to_arrow
 from prodml.data.contract import Contract
 from prodml.data.profile import ProfileBuilder, column_psi
+from prodml.data.results import IngestResult, fingerprint, unchanged
 from prodml.data.snapshots import RowHasher, arrow_schema
-from prodml.data.sources import DEFAULT_CHUNK_ROWS, Fingerprinted, Source
+from prodml.data.sources import DEFAULT_CHUNK_ROWS, Source
 from prodml.data.validate import ValidationReport, Validator
 from prodml.store import ArtifactStore, IngestionRecord, MetadataStore, SnapshotRecord
 
 OnRows = Callable[[int], None] | None
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    snapshot: SnapshotRecord
-    created: bool  # False: these exact rows (or this exact input) were already a snapshot
-    report: ValidationReport | None  # None when unchanged input was recognised unread
-    quarantine_uri: str | None = None
 
 
 def ingest(
@@ -59,11 +50,8 @@ def ingest(
     Raises `BatchRejected` (with the report) when the batch fails as a whole.
     """
     parent_ids = [metadata.get_snapshot(p).id for p in parents]  # unknown parents fail early
-    fingerprint = _fingerprint(source, contract)
-    if fingerprint is not None:
-        known = metadata.find_by_fingerprint(fingerprint, contract.version)
-        if known is not None:
-            return IngestResult(known, created=False, report=None)
+    if (earlier := unchanged(source, contract, metadata)) is not None:
+        return earlier
 
     batch_id = f"{clock.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     validator = Validator(contract, source=source.name, batch_id=batch_id)
@@ -129,7 +117,7 @@ def ingest(
                 created_at=clock.now(),
                 rows=report.rows,
                 rejected=report.rejected,
-                fingerprint=fingerprint,
+                fingerprint=fingerprint(source, contract),
                 quarantine_uri=quarantine_uri,
                 report=report.to_dict(),
             )
@@ -246,9 +234,3 @@ class _QuarantineFile:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-
-
-def _fingerprint(source: Source, contract: Contract) -> str | None:
-    if not isinstance(source, Fingerprinted):
-        return None  # e.g. a SQL query: only reading it tells whether it changed
-    return hashlib.sha256(f"{source.fingerprint()}|{contract.version}".encode()).hexdigest()

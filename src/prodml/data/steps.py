@@ -21,12 +21,14 @@ import hashlib
 import importlib
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from prodml.errors import ConfigError, DataValidationError
+
+if TYPE_CHECKING:  # pandas is imported by the code that runs steps, not by contracts
+    import pandas as pd
 
 ColumnType = Literal["string", "integer", "float", "boolean", "timestamp"]
 
@@ -122,6 +124,8 @@ def derive(
                     f"derive {step.derive!r}: {step.function} returned {len(values)} values for "
                     f"{len(frame)} rows; it must return one value per row."
                 )
+            import pandas as pd  # loaded already: steps run on pandas frames
+
             frame[step.derive] = cast(pd.Series(values, index=frame.index), step.type)
     return frame
 

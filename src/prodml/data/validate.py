@@ -22,7 +22,7 @@ import pyarrow as pa
 from prodml.data import steps
 from prodml.data.contract import ColumnContract, Contract
 from prodml.data.sources.files import FILE_KEY
-from prodml.errors import DataValidationError
+from prodml.errors import BatchRejected, DataValidationError
 
 REASON, ROW, FILE, BATCH, EXTRA = "_reject_reason", "_row", "_file", "_batch_id", "_extra"
 EXAMPLES = 5
@@ -77,14 +77,6 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "accepted": self.accepted, "batch_rejected": self.batch_rejected}
-
-
-class BatchRejected(DataValidationError):
-    """The batch failed as a whole; `report` says why, row checks included."""
-
-    def __init__(self, report: ValidationReport, message: str) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 class Validator:
@@ -206,10 +198,10 @@ class Validator:
                 v.message for v in r.violations if v.severity == "error" and v.column is None
             )
             raise BatchRejected(
-                r,
                 f"{r.source}: the whole batch is rejected ({problems}); nothing was written. "
                 "Its report (`prodml data validate`) lists every failing check: fix the source "
                 "or the contract.",
+                r,
             )
         return r
 

@@ -8,11 +8,13 @@ given; each implementation lives in its own module and is imported only when use
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import pandas as pd
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 DEFAULT_CHUNK_ROWS = 100_000
 _SQL_SCHEMES = ("postgresql", "sqlite", "mysql", "mariadb", "mssql", "oracle", "duckdb")
@@ -44,14 +46,15 @@ def open_source(
     """The source for `spec`: a DataFrame or Arrow table, a database URL with `query`, or
     a file, folder or glob (local or any fsspec URL) of CSV or Parquet.
 
+    >>> import pandas as pd
     >>> open_source(pd.DataFrame({"a": [1, 2]})).name
     'DataFrame'
     """
-    if isinstance(spec, pd.DataFrame | pa.Table):
+    if _in_memory(spec):
         from prodml.data.sources.memory import MemorySource
 
         return MemorySource(spec)
-    text = os.fspath(spec)
+    text = os.fspath(spec)  # type: ignore[arg-type]
     if "://" in text and text.split(":", 1)[0].split("+", 1)[0] in _SQL_SCHEMES:
         from prodml.data.sources.sql import SqlSource
 
@@ -61,6 +64,14 @@ def open_source(
     from prodml.data.sources.files import FileSource
 
     return FileSource(text, file_format=file_format, null_values=null_values)
+
+
+def _in_memory(spec: object) -> bool:
+    # Only a loaded pandas or pyarrow can have made a frame: no import needed to ask.
+    pandas, pyarrow = sys.modules.get("pandas"), sys.modules.get("pyarrow")
+    return (pandas is not None and isinstance(spec, pandas.DataFrame)) or (
+        pyarrow is not None and isinstance(spec, pyarrow.Table)
+    )
 
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "Fingerprinted", "Source", "open_source"]
