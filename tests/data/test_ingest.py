@@ -225,3 +225,30 @@ def test_unknown_parents_are_refused_before_reading(workspace):
 
     with pytest.raises(NotFoundError, match="'deadbeef' matches no snapshot"):
         workspace.ingest(open_source(orders(3)), orders_contract(), parents=["deadbeef"])
+
+
+def test_recognising_unchanged_input_does_not_load_the_validation_machinery(workspace, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    orders(50).to_parquet(tmp_path / "o.parquet")
+    orders_contract().save(tmp_path / "o.yaml")
+    workspace.ingest(open_source(tmp_path / "o.parquet"), orders_contract())
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from prodml.data.contract import Contract
+        from prodml.data.sources import open_source
+        from prodml.workspace import Workspace
+        ws = Workspace.open({str(workspace.project_dir)!r})
+        contract = Contract.load(Path({str(tmp_path / "o.yaml")!r}))
+        result = ws.ingest(open_source({str(tmp_path / "o.parquet")!r}), contract)
+        print(result.report is None, "pandas" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["True", "False"]  # answered, and pandas never imported
