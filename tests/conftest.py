@@ -82,3 +82,13 @@ def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'metadata.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def toy_lightgbm():
+    """A small LightGBM model on the toy problem, trained once for the whole session."""
+    from prodml.train import fit_model
+    from tests._data import TOY_SPEC, toy_frame
+
+    frame = toy_frame(np.random.default_rng(1), 2000)
+    return fit_model("lightgbm", frame, "y", TOY_SPEC, params={"num_boost_round": 20})

@@ -7,19 +7,12 @@ import numpy as np
 import pytest
 
 from prodml.errors import InputError, IntegrityError, NotFoundError
-from prodml.train import fit_model
-from tests._data import TOY_SPEC, log_model_run, toy_frame
+from tests._data import log_model_run
 
 
-@pytest.fixture(scope="module")
-def model():
-    return fit_model(
-        "lightgbm",
-        toy_frame(np.random.default_rng(1), 2000),
-        "y",
-        TOY_SPEC,
-        params={"num_boost_round": 20},
-    )
+@pytest.fixture
+def model(toy_lightgbm):
+    return toy_lightgbm
 
 
 def test_registered_versions_and_aliases_are_visible_to_mlflows_own_client(workspace, model):

@@ -4,19 +4,12 @@ import pytest
 
 from prodml.errors import DataValidationError
 from prodml.serve import score_parquet
-from prodml.train import fit_model
-from tests._data import TOY_SPEC, toy_frame
+from tests._data import toy_frame
 
 
-@pytest.fixture(scope="module")
-def model():
-    return fit_model(
-        "lightgbm",
-        toy_frame(np.random.default_rng(3), 2000),
-        "y",
-        TOY_SPEC,
-        params={"num_boost_round": 30},
-    )
+@pytest.fixture
+def model(toy_lightgbm):
+    return toy_lightgbm
 
 
 def test_chunked_scores_equal_scoring_everything_at_once(model, rng, tmp_path):

@@ -97,9 +97,7 @@ def validate(
     """
     from prodml.data.ingest import validate_source
 
-    ws = open_workspace(project)
-    rules = Contract.load(contract)
-    src = _source(source, query, file_format, null_value)
+    ws, rules, src = _open(project, contract, source, query, file_format, null_value)
     with _progress(f"Validating {src.name}") as advance:
         report = validate_source(src, rules, clock=ws.clock, on_rows=advance)
     _show_report(report, as_json)
@@ -124,9 +122,7 @@ def ingest(
 
     [dim]e.g. prodml data ingest exports/flights.parquet -c flights.contract.yaml[/dim]
     """
-    ws = open_workspace(project)
-    rules = Contract.load(contract)
-    src = _source(source, query, file_format, null_value)
+    ws, rules, src = _open(project, contract, source, query, file_format, null_value)
     try:
         with _progress(f"Ingesting {src.name}") as advance:
             result = ws.ingest(src, rules, parents=parent or (), on_rows=advance)
@@ -262,6 +258,19 @@ def diff(old: str, new: str, as_json: Json = False, project: ProjectDir = Path("
             f"{change['psi']:.3f}",
         )
     out.print(table)
+
+
+def _open(
+    project: Path,
+    contract: Path,
+    spec: str,
+    query: str | None,
+    file_format: str | None,
+    null_values: list[str] | None,
+) -> tuple[Any, Contract, Source]:
+    """The workspace, the contract and the source a command works on."""
+    ws = open_workspace(project)
+    return ws, Contract.load(contract), _source(spec, query, file_format, null_values)
 
 
 def _source(
