@@ -162,10 +162,11 @@ class Validator:
         drift: dict[str, float] | None = None,
         raise_on_reject: bool = True,
     ) -> ValidationReport:
-        """Dataset-level checks; raises `DataValidationError` if the batch must be rejected.
+        """Dataset-level checks; raises `BatchRejected` if the batch must be rejected (unless
+        `raise_on_reject` is False: then the report says so in `batch_rejected`).
 
         `profile` and `drift` (PSI per column against the reference) describe the accepted
-        rows; the caller computes them in its one pass over the written snapshot.
+        rows; the caller builds them while the rows stream past.
         """
         c, r = self.contract, self.report
         if r.rows == 0:
