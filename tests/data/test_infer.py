@@ -72,3 +72,13 @@ def test_bare_timestamps_get_a_timezone_to_review_and_zoned_ones_none():
     zoned = pd.DataFrame({"t": ["2024-01-01T10:00:00Z", "2024-01-02T11:00:00+01:00"]})
     assert infer_contract(open_source(bare), "x").columns["t"].timezone == "UTC"
     assert infer_contract(open_source(zoned), "x").columns["t"].timezone is None
+
+
+def test_freshness_is_proposed_for_a_live_feed_only():
+    from datetime import UTC, datetime
+
+    frame = pd.DataFrame({"t": pd.to_datetime(["2024-05-01T08:00Z", "2024-05-02T06:00Z"])})
+    live = infer_contract(open_source(frame), "x", now=datetime(2024, 5, 3, 0, tzinfo=UTC))
+    assert live.max_age == "36h"  # the newest row is 18 h old: twice that
+    old = infer_contract(open_source(frame), "x", now=datetime(2025, 1, 1, tzinfo=UTC))
+    assert old.max_age is None

@@ -73,7 +73,7 @@ def infer(
         src = _source(source, query, file_format, null_value)
         contract = infer_contract(src, name, max_rows=max_rows)
     rows = (contract.reference or {}).get("num_rows", 0)
-    contract.save(path, header=_header(source, rows))
+    contract.save(path, header=_header(source, rows, contract))
     out.print(_contract_table(contract))
     out.print(
         f"Wrote [cyan]{path}[/cyan] (version {contract.version}). Review it: ranges have a "
@@ -353,13 +353,19 @@ def _contract_table(contract: Contract) -> Table:
     return table
 
 
-def _header(source: str, rows: int) -> str:
-    return (
+def _header(source: str, rows: int, contract: Contract) -> str:
+    text = (
         f"Data contract inferred by `prodml data infer` from {rows:,} rows of {source}.\n"
         "Review before committing: ranges carry a margin, `allowed` lists and PII tags are\n"
         "guesses, and every check is an error (the row is quarantined) unless `severity`\n"
         "says warning, e.g. severity: {range: warning}."
     )
+    if contract.event_timestamp and contract.max_age is None:
+        text += (
+            f"\nNo max_age: the newest {contract.event_timestamp} is over a week old, so the\n"
+            "data looks historical. For a live feed, set how old its newest row may be (36h)."
+        )
+    return text
 
 
 def _snapshot_summary(s: Any) -> dict[str, Any]:

@@ -6,7 +6,9 @@ proposed for low-cardinality text, and PII tags are guesses from names and value
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -35,8 +37,15 @@ _PII_VALUES: list[tuple[PiiTag, re.Pattern[str]]] = [
 ]
 
 
-def infer_contract(source: Source, name: str, *, max_rows: int = 1_000_000) -> Contract:
-    """A draft contract from the first `max_rows` rows of `source`, with its profile."""
+def infer_contract(
+    source: Source, name: str, *, max_rows: int = 1_000_000, now: datetime | None = None
+) -> Contract:
+    """A draft contract from the first `max_rows` rows of `source`, with its profile.
+
+    Freshness (`max_age`) is proposed only for a live feed, one whose newest event is
+    at most a week before `now` (default: the wall clock): twice that age, at least a day.
+    Historical data says nothing about how fresh tomorrow's batch must be.
+    """
     frame, truncated = _head(source, max_rows)
     if frame.empty:
         raise SourceError(f"{source.name}: no rows to infer a contract from.")
@@ -51,15 +60,30 @@ def infer_contract(source: Source, name: str, *, max_rows: int = 1_000_000) -> C
     keys = _key(data, columns)
     for key in keys:  # identifiers grow: a range learnt today would reject tomorrow's ids
         columns[key].min = columns[key].max = None
+    event_time = next((c for c, col in columns.items() if col.type == "timestamp"), None)
     return Contract(
         name=name,
         columns=columns,
         keys=keys,
-        event_timestamp=next((c for c, col in columns.items() if col.type == "timestamp"), None),
+        event_timestamp=event_time,
+        max_age=_freshness(data[event_time], now or datetime.now(UTC)) if event_time else None,
         # Seen in full: a plausible range around it. Only the head: at least that much.
         rows=RowCount(min=rows // 2, max=None if truncated else rows * 2),
         reference=profile_frame(data),
     )
+
+
+def _freshness(times: pd.Series, now: datetime) -> str | None:
+    newest = times.max()
+    if pd.isna(newest):
+        return None
+    if newest.tzinfo is None:
+        newest = newest.tz_localize("UTC")
+    age = now - newest.to_pydatetime()
+    if age > timedelta(days=7):
+        return None
+    hours = max(24, math.ceil(2 * max(age, timedelta(0)).total_seconds() / 3600))
+    return f"{hours}h"
 
 
 def _head(source: Source, max_rows: int) -> tuple[pd.DataFrame, bool]:
