@@ -86,7 +86,7 @@ class Validator:
         self.contract = contract
         self.report = ValidationReport(source, contract.name, contract.version, batch_id)
         self._found: dict[tuple[str | None, str], Violation] = {}
-        self._seen: dict[tuple[str, ...], np.ndarray] = {}  # sorted accepted-key hashes so far
+        self._seen: dict[tuple[str, ...], _SeenKeys] = {}  # hashes of accepted keys so far
         self._newest: pd.Timestamp | None = None
         self._file: str | None = None
         self._file_rows = 0
@@ -265,15 +265,12 @@ class Validator:
         repeated = np.zeros(len(typed), bool)
         repeated[candidate] = pd.Series(hashes[candidate]).duplicated().to_numpy()
         seen = self._seen.get(tuple(keys))
-        if seen is not None and seen.size:
-            spot = np.searchsorted(seen, hashes).clip(max=seen.size - 1)
-            repeated |= candidate & (seen[spot] == hashes)
+        if seen is not None:
+            repeated |= candidate & seen.contains(hashes)
         return hashes, repeated
 
     def _remember(self, keys: tuple[str, ...], hashes: np.ndarray) -> None:
-        seen = self._seen.get(keys, np.empty(0, dtype=np.uint64))
-        # Two sorted runs: the stable sort (timsort) merges them in linear time.
-        self._seen[keys] = np.sort(np.concatenate([seen, np.sort(hashes)]), kind="stable")
+        self._seen.setdefault(keys, _SeenKeys()).add(hashes)
 
     def _quarantine(
         self,
@@ -325,6 +322,29 @@ class Validator:
 
     def _dataset(self, check: str, severity: str, message: str, column: str | None = None) -> None:
         self._found[(column, check)] = Violation(check, severity, message, column)
+
+
+class _SeenKeys:
+    """A growing set of 64-bit hashes as sorted runs of doubling size (a binary counter of
+    runs, as in an LSM tree): adding N keys in chunks costs O(N log N), never O(N²)."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def add(self, hashes: np.ndarray) -> None:
+        run = np.sort(hashes)
+        while self._runs and self._runs[-1].size <= 2 * run.size:
+            # Merging two sorted runs: the stable sort (timsort) does it in linear time.
+            run = np.sort(np.concatenate([self._runs.pop(), run]), kind="stable")
+        self._runs.append(run)
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(hashes.size, bool)
+        for run in self._runs:
+            if run.size:
+                spot = np.searchsorted(run, hashes).clip(max=run.size - 1)
+                found |= run[spot] == hashes
+        return found
 
 
 def validate_frame(
