@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prodml.data import open_source
 from prodml.data.snapshots import arrow_schema, content_hash
@@ -252,3 +254,31 @@ def test_recognising_unchanged_input_does_not_load_the_validation_machinery(work
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["True", "False"]  # answered, and pandas never imported
+
+
+# -- property: the id depends on the multiset of rows, nothing else -------------------------
+
+
+_cells = st.tuples(
+    st.integers(-(2**62), 2**62),
+    st.sampled_from(["north", "south"]),
+    st.floats(0, 1000, allow_nan=False),
+    st.one_of(st.none(), st.booleans()),
+)
+
+
+def _frame_of(rows):
+    frame = pd.DataFrame(rows, columns=["order_id", "shop", "amount", "paid"])
+    frame["placed_at"] = pd.Timestamp("2024-01-01", tz="UTC")
+    return _typed(frame.astype({"paid": "boolean"}))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(_cells, min_size=1, max_size=30), seed=st.integers(0, 1000))
+def test_the_id_is_a_function_of_the_multiset_of_rows(rows, seed):
+    frame = _frame_of(rows)
+    shuffled = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    assert content_hash(frame, SCHEMA) == content_hash(shuffled, SCHEMA)
+    changed = frame.copy()
+    changed.loc[0, "amount"] = frame.loc[0, "amount"] + 0.5
+    assert content_hash(changed, SCHEMA) != content_hash(frame, SCHEMA)
