@@ -282,6 +282,8 @@ class Validator:
     ) -> pd.DataFrame:
         """Rejected rows as they arrived: the contract's columns in its order, as text, any
         extra columns folded into one JSON cell, then where they came from and why."""
+        if not bad.any():  # the common case: nothing to copy
+            return pd.DataFrame(columns=[*self.contract.columns, EXTRA, FILE, ROW, REASON, BATCH])
         names = list(self.contract.columns)
         rows = raw.loc[bad]
         out = rows[names].astype("string")
