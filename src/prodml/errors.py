@@ -14,7 +14,6 @@ Each class knows the HTTP status the API answers with, so one handler maps them 
     ├── DataValidationError          422  a batch of data breaks its contract
     │   └── BatchRejected            422  ... so badly that none of it is kept (has `report`)
     └── InputError                   422  a prediction request is malformed (field-level detail)
-        └── PayloadTooLargeError     413  a request carries more rows than allowed
 
 Errors of lower libraries (SQLAlchemy, MLflow, fsspec) are caught at the boundary of the
 module that calls them and re-raised as one of these, with the original chained.
@@ -102,9 +101,3 @@ class InputError(ProdmlError):
     def __init__(self, message: str, errors: Sequence[Mapping[str, Any]] = ()) -> None:
         super().__init__(message)
         self.errors = [dict(e) for e in errors]
-
-
-class PayloadTooLargeError(InputError):
-    """A request carries more rows than the server accepts in one call."""
-
-    http_status = 413
