@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.clock import Clock
@@ -28,7 +29,7 @@ from prodml.data.profile import ProfileBuilder, column_psi
 from prodml.data.results import IngestResult, fingerprint, unchanged
 from prodml.data.snapshots import RowHasher, arrow_schema
 from prodml.data.sources import DEFAULT_CHUNK_ROWS, Source
-from prodml.data.validate import ValidationReport, Validator
+from prodml.data.validate import ROW, ValidationReport, Validator
 from prodml.store import ArtifactStore, IngestionRecord, MetadataStore, SnapshotRecord
 
 OnRows = Callable[[int], None] | None
@@ -228,8 +229,13 @@ class _QuarantineFile:
 
     def write(self, rejected: pd.DataFrame) -> None:
         table = to_arrow(rejected)
+        # Cells as text, so chunks that typed a column differently share one file schema.
+        text = pa.schema(
+            [pa.field(f.name, f.type if f.name == ROW else pa.string()) for f in table.schema]
+        )
+        table = table.cast(text)
         self._writer = self._writer or pq.ParquetWriter(self.path, table.schema)
-        self._writer.write_table(table.cast(self._writer.schema))
+        self._writer.write_table(table)
 
     def close(self) -> None:
         if self._writer is not None:

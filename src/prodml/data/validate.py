@@ -109,7 +109,7 @@ class Validator:
             typed[name] = values
             for check, mask, message, shown in failures:
                 self._record(name, column, check, message, mask, shown, numbers, reasons)
-        accepted = pd.DataFrame(typed)
+        accepted = pd.DataFrame(typed, copy=False)
         # dedup first: a key it drops is expected to repeat, not a duplicate to reject.
         dropped = np.zeros(len(raw), bool)
         dedup_hashes = None
@@ -280,13 +280,13 @@ class Validator:
         reasons: np.ndarray,
         file: str,
     ) -> pd.DataFrame:
-        """Rejected rows as they arrived: the contract's columns in its order, as text, any
-        extra columns folded into one JSON cell, then where they came from and why."""
+        """Rejected rows as they arrived: the contract's columns in its order, any extra
+        columns folded into one JSON cell, then where they came from and why."""
         if not bad.any():  # the common case: nothing to copy
             return pd.DataFrame(columns=[*self.contract.columns, EXTRA, FILE, ROW, REASON, BATCH])
         names = list(self.contract.columns)
         rows = raw.loc[bad]
-        out = rows[names].astype("string")
+        out = rows[names].copy()
         extra = [c for c in raw.columns if c not in self.contract.columns]
         out[EXTRA] = (
             rows[extra].astype("string").apply(lambda r: json.dumps(r.dropna().to_dict()), axis=1)
@@ -409,6 +409,8 @@ def _coerce_number(
     raw: pd.Series, kind: str, present: np.ndarray
 ) -> tuple[pd.Series, np.ndarray, str]:
     text = None
+    if kind == "float" and raw.dtype == np.float64:  # already what is stored: no copy
+        return raw, np.zeros(len(raw), bool), ""
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         floats = raw.astype("float64").to_numpy(na_value=np.nan)
     else:
