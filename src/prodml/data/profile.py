@@ -176,6 +176,10 @@ class ProfileBuilder:
                     self._pruned.add(name)
                 self._counts[name] = merged
         keys = self._rng.random(len(frame))
+        if self._keys.size >= self.sample_rows:
+            # Only rows keyed below the sample's largest key can enter it: copy just those.
+            entering = keys < self._keys.max()
+            frame, keys = frame[entering], keys[entering]
         sample = (
             frame if self._sample is None else pd.concat([self._sample, frame], ignore_index=True)
         )

@@ -7,6 +7,7 @@ sorted order (the snapshot id does not depend on it anyway).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections import Counter
@@ -16,6 +17,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 from prodml.errors import ConfigError, NotFoundError, SourceError
 
@@ -102,7 +104,9 @@ def _format_of(paths: Sequence[str], location: str) -> str:
 def _parquet_batches(
     fs: fsspec.AbstractFileSystem, path: str, chunk_rows: int
 ) -> Iterator[pa.RecordBatch]:
-    with fs.open(path, "rb") as handle:
+    local = isinstance(fs, LocalFileSystem)
+    # A local path is read by Arrow's own I/O (threaded), not through a Python file object.
+    with contextlib.nullcontext(path) if local else fs.open(path, "rb") as handle:
         try:
             reader = pq.ParquetFile(handle)
             check_columns(reader.schema_arrow.names, path)
