@@ -1,5 +1,6 @@
-"""Feature store: point-in-time joins of events with timestamped feature tables."""
+"""Feature store: definitions, point-in-time training sets (offline, DuckDB)."""
 
-from prodml.features.offline import point_in_time_join
+from prodml.features.definitions import Entity, FeatureService, FeatureView
+from prodml.features.offline import get_training_set, point_in_time_join
 
-__all__ = ["point_in_time_join"]
+__all__ = ["Entity", "FeatureService", "FeatureView", "get_training_set", "point_in_time_join"]

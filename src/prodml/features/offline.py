@@ -7,11 +7,15 @@ scanned in place by DuckDB (no copy through Python rows).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from prodml.features.definitions import FeatureService, FeatureView
 
 
 def point_in_time_join(
@@ -54,7 +58,7 @@ def point_in_time_join(
         )
     et, ft = _ident(event_time), _ident(feature_time)
     on_keys = " AND ".join(f"e.{_ident(k)} = f.{_ident(k)}" for k in keys)
-    fresh = "TRUE" if ttl is None else f"e.{et} - f.{ft} <= INTERVAL {ttl.total_seconds()} SECOND"
+    fresh = "TRUE" if ttl is None else f"e.{et} - f.{ft} <= {_interval(ttl)}"
     picked = ", ".join(f"CASE WHEN {fresh} THEN f.{_ident(c)} END AS {_ident(c)}" for c in columns)
     # Only quoted identifiers and a number are interpolated; values never enter the SQL.
     query = f"""
@@ -63,7 +67,7 @@ def point_in_time_join(
         ASOF LEFT JOIN features AS f
           ON {on_keys} AND e.{et} >= f.{ft}
         ORDER BY e.__row
-    """  # noqa: S608
+    """
     with duckdb.connect() as con:
         # Comparisons and results must not depend on the machine's local time zone.
         con.execute("SET TimeZone = 'UTC'")
@@ -91,3 +95,86 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{name} has no column(s) {missing}; it has {list(frame.columns)}.")
+
+
+def get_training_set(
+    events: pd.DataFrame | str | os.PathLike[str],
+    service: FeatureService,
+    *,
+    event_timestamp: str,
+    output: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame | Path:
+    """`events` with every feature of `service` as of each event's time.
+
+    Per view: the latest feature row of the event's entity at or before the event time
+    (never the future), within the view's TTL; rows with the same key and time are told
+    apart by their created timestamp. `events` may be a DataFrame or a Parquet file, folder
+    or glob; with `output`, the result streams to that Parquet file without ever being
+    held in Python, and its path is returned. Row order and count of `events` are kept.
+    """
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        if isinstance(events, pd.DataFrame):
+            con.register("__events", events)
+            relation = "__events"
+            names = list(events.columns)
+        else:
+            relation = f"read_parquet({_literal(os.fspath(events))})"
+            described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+            names = [row[0] for row in described]
+        _require_columns(names, [event_timestamp], "events")
+        ctes, joins, picked = [], [], []
+        for i, view in enumerate(service.views):
+            _require_columns(names, list(view.entity.join_keys), f"events (for view {view.name!r})")
+            ctes.append(f"__v{i} AS ({_latest_rows(view)})")
+            on = " AND ".join(f"e.{_ident(k)} = __v{i}.{_ident(k)}" for k in view.entity.join_keys)
+            joins.append(
+                f"ASOF LEFT JOIN __v{i} ON {on} AND e.{_ident(event_timestamp)} >= __v{i}.__ts"
+            )
+            age = f"e.{_ident(event_timestamp)} - __v{i}.__ts"
+            fresh = "TRUE" if view.ttl is None else f"{age} <= {_interval(view.ttl)}"
+            picked += [
+                f"CASE WHEN {fresh} THEN __v{i}.{_ident(f)} END AS {_ident(f)}"
+                for f in view.features
+            ]
+        clash = sorted(set(service.features) & set(names))
+        if clash:
+            raise ValueError(f"Feature column(s) {clash} already exist in the events; rename them.")
+        # Identifiers are quoted and paths are literals: no value is interpolated as SQL.
+        query = (f"WITH {', '.join(ctes)} " if ctes else "") + (
+            f"SELECT e.* EXCLUDE (__row){''.join(', ' + p for p in picked)} "
+            f"FROM (SELECT *, row_number() OVER () AS __row FROM {relation}) AS e "
+            f"{' '.join(joins)} ORDER BY e.__row"
+        )
+        if output is None:
+            return con.execute(query).df()
+        target = Path(output)
+        con.execute(f"COPY ({query}) TO {_literal(str(target))} (FORMAT parquet)")
+        return target
+
+
+def _latest_rows(view: FeatureView) -> str:
+    """The view's rows, one per key and time: the latest created when there are several."""
+    keys = ", ".join(_ident(k) for k in view.entity.join_keys)
+    features = ", ".join(_ident(f) for f in view.features)
+    order = f"{_ident(view.created_timestamp)} DESC" if view.created_timestamp else features
+    return (
+        f"SELECT {keys}, {_ident(view.timestamp)} AS __ts, {features} "
+        f"FROM read_parquet({_literal(view.source)}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys}, {_ident(view.timestamp)} "
+        f"ORDER BY {order}) = 1"
+    )
+
+
+def _interval(ttl: timedelta) -> str:
+    return f"INTERVAL {ttl.total_seconds()} SECOND"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _require_columns(names: Sequence[str], needed: Sequence[str], where: str) -> None:
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise ValueError(f"{where} has no column(s) {missing}; it has {list(names)}.")
