@@ -20,6 +20,7 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
@@ -92,3 +93,20 @@ def toy_lightgbm():
 
     frame = toy_frame(np.random.default_rng(1), 2000)
     return fit_model("lightgbm", frame, "y", TOY_SPEC, params={"num_boost_round": 20})
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis (database 15, emptied first); skips without one, except in CI."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true but Redis at {REDIS_URL} is unreachable: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable (set TEST_REDIS_URL): {exc}")
+    finally:
+        client.close()
+    return REDIS_URL

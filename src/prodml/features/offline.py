@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -178,3 +178,18 @@ def _require_columns(names: Sequence[str], needed: Sequence[str], where: str) ->
     missing = [c for c in needed if c not in names]
     if missing:
         raise ValueError(f"{where} has no column(s) {missing}; it has {list(names)}.")
+
+
+def latest_per_key(view: FeatureView, start: datetime | None, end: datetime | None) -> str:
+    """SQL for the newest row per entity key with `start <= time < end` (as `__ts`)."""
+    keys = ", ".join(_ident(k) for k in view.entity.join_keys)
+    where = []
+    if start is not None:
+        where.append(f"__ts >= {_literal(start.isoformat())}::TIMESTAMPTZ")
+    if end is not None:
+        where.append(f"__ts < {_literal(end.isoformat())}::TIMESTAMPTZ")
+    return (
+        f"SELECT * FROM ({_latest_rows(view)}) "
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __ts DESC) = 1"
+    )

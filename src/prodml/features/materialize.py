@@ -1,0 +1,48 @@
+"""Load the latest value per entity from a view's offline rows into an online store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import duckdb
+
+from prodml.features.definitions import FeatureView
+from prodml.features.offline import latest_per_key
+from prodml.features.online import OnlineStore
+
+
+def materialize(
+    view: FeatureView,
+    store: OnlineStore,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    chunk_rows: int = 50_000,
+    on_rows: Callable[[int], None] | None = None,
+) -> int:
+    """Write, per entity key, the newest row with `start <= time < end` (both optional).
+
+    Rows stream from DuckDB in chunks, so memory is bounded by `chunk_rows`; the store
+    keeps the newest value, so overlapping or repeated runs are harmless. Returns the
+    number of keys written.
+    """
+    keys = list(view.entity.join_keys)
+    written = 0
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        reader = con.sql(latest_per_key(view, start, end)).to_arrow_reader(chunk_rows)
+        for batch in reader:
+            columns = batch.to_pydict()
+            rows = [
+                (
+                    tuple(columns[k][i] for k in keys),
+                    columns["__ts"][i],
+                    {f: columns[f][i] for f in view.features},
+                )
+                for i in range(batch.num_rows)
+            ]
+            written += store.write(view, rows)
+            if on_rows:
+                on_rows(batch.num_rows)
+    return written

@@ -1,0 +1,48 @@
+"""Feature values to and from JSON text, keeping their types (timestamps included)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+
+def encode(values: dict[str, Any]) -> str:
+    return json.dumps({k: _plain(v) for k, v in values.items()}, separators=(",", ":"))
+
+
+def decode(text: str | bytes) -> dict[str, Any]:
+    return {k: _typed(v) for k, v in json.loads(text).items()}
+
+
+def key_text(key: tuple[Any, ...]) -> str:
+    """A stable text form of an entity key (also the Redis and SQLite key)."""
+    return json.dumps([_plain(part) for part in key], separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, datetime):
+        return {"__ts__": value.isoformat()}
+    return value
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict) and "__ts__" in value:
+        return datetime.fromisoformat(value["__ts__"])
+    return value
+
+
+def micros(ts: datetime) -> int:
+    """An event time as integer microseconds since the epoch (how stores keep it)."""
+    return int(ts.timestamp() * 1_000_000)
+
+
+def from_micros(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1_000_000, UTC)

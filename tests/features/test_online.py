@@ -1,0 +1,140 @@
+"""The online store contract (SQLite and Redis), materialization, lookup, and parity with
+the offline store at the same moment."""
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from prodml.errors import ConfigError
+from prodml.features import Entity, FeatureService, FeatureView, get_training_set
+from prodml.features.lookup import get_online_features
+from prodml.features.materialize import materialize
+from prodml.features.online import open_online_store
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+AIRPORT = Entity("airport", join_keys=("airport",))
+ROUTE = Entity("route", join_keys=("origin", "dest"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request, tmp_path):
+    url = (
+        f"sqlite:///{tmp_path / 'online.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("redis_url")
+    )
+    store = open_online_store(url)
+    yield store
+    store.close()
+
+
+def _view(path, entity=AIRPORT, features=("temp", "wind"), ttl=timedelta(hours=3)):
+    return FeatureView(
+        "weather",
+        entity=entity,
+        source=str(path),
+        timestamp="ts",
+        features=features,
+        ttl=ttl,
+        created_timestamp="created",
+    )
+
+
+def test_the_newest_value_wins_whatever_the_write_order(store, tmp_path):
+    view = _view(tmp_path / "w.parquet")
+    store.write(view, [(("JFK",), T0 + timedelta(hours=2), {"temp": 2.0, "wind": "N"})])
+    store.write(view, [(("JFK",), T0 + timedelta(hours=1), {"temp": 1.0, "wind": "S"})])  # late
+    store.write(view, [(("LGA",), T0, {"temp": None, "wind": "E"})])
+    (jfk, lga, ewr) = store.read(view, [("JFK",), ("LGA",), ("EWR",)])
+    assert jfk == (T0 + timedelta(hours=2), {"temp": 2.0, "wind": "N"})
+    assert lga == (T0, {"temp": None, "wind": "E"})
+    assert ewr is None
+
+
+def test_values_keep_their_types_and_composite_keys_work(store, tmp_path):
+    view = _view(tmp_path / "r.parquet", entity=ROUTE, features=("flights", "share", "since", "ok"))
+    values = {"flights": 12, "share": 0.25, "since": T0, "ok": True}
+    store.write(view, [(("JFK", "LAX"), T0, values)])
+    assert store.read(view, [("JFK", "LAX")]) == [(T0, values)]
+    assert store.read(view, [("LAX", "JFK")]) == [None]
+
+
+def test_materialize_then_lookup_reports_age_and_staleness(store, tmp_path):
+    rows = pd.DataFrame(
+        {
+            "airport": ["JFK", "JFK", "LGA"],
+            "ts": [T0, T0 + timedelta(hours=1), T0 - timedelta(hours=5)],
+            "created": [T0, T0 + timedelta(hours=1), T0],
+            "temp": [1.0, 2.0, 9.0],
+            "wind": ["N", "S", "E"],
+        }
+    )
+    rows.to_parquet(tmp_path / "w.parquet")
+    view = _view(tmp_path / "w.parquet")
+    assert materialize(view, store) == 2  # one newest row per key
+    now = T0 + timedelta(hours=2)
+    jfk, lga, ewr = get_online_features(
+        store,
+        FeatureService("s", views=(view,)),
+        [{"airport": "JFK"}, {"airport": "LGA"}, {"airport": "EWR"}],
+        now=now,
+    )
+    assert (jfk["temp"], jfk["weather__status"], jfk["weather__age_seconds"]) == (
+        2.0,
+        "fresh",
+        3600,
+    )
+    assert (lga["temp"], lga["weather__status"]) == (None, "stale")  # 7 h old, TTL 3 h
+    assert (ewr["temp"], ewr["weather__status"], ewr["weather__age_seconds"]) == (
+        None,
+        "missing",
+        None,
+    )
+
+
+def test_materialize_respects_the_time_range(store, tmp_path):
+    pd.DataFrame(
+        {
+            "airport": ["JFK", "JFK"],
+            "ts": [T0, T0 + timedelta(days=1)],
+            "created": [T0, T0],
+            "temp": [1.0, 2.0],
+            "wind": ["N", "S"],
+        }
+    ).to_parquet(tmp_path / "w.parquet")
+    view = _view(tmp_path / "w.parquet")
+    materialize(view, store, end=T0 + timedelta(hours=1))
+    assert store.read(view, [("JFK",)])[0][1]["temp"] == 1.0
+    materialize(view, store, start=T0 + timedelta(hours=1))
+    assert store.read(view, [("JFK",)])[0][1]["temp"] == 2.0
+
+
+def test_online_equals_offline_at_the_same_moment(store, tmp_path):
+    rows = pd.DataFrame(
+        {
+            "airport": ["JFK", "JFK", "LGA", "EWR"],
+            "ts": [T0, T0 + timedelta(hours=1), T0 - timedelta(hours=5), T0],
+            "created": [T0, T0 + timedelta(hours=1), T0, T0],
+            "temp": [1.0, 2.0, 9.0, 4.0],
+            "wind": ["N", "S", "E", "W"],
+        }
+    )
+    rows.to_parquet(tmp_path / "w.parquet")
+    view = _view(tmp_path / "w.parquet")
+    service = FeatureService("s", views=(view,))
+    now = T0 + timedelta(hours=2)
+    materialize(view, store, end=now)
+    keys = [{"airport": a} for a in ("JFK", "LGA", "EWR", "SFO")]
+    online = get_online_features(store, service, keys, now=now)
+    events = pd.DataFrame({"airport": [k["airport"] for k in keys], "t": [pd.Timestamp(now)] * 4})
+    offline = get_training_set(events, service, event_timestamp="t")
+    for name in service.features:
+        got = [row[name] for row in online]
+        expected = [None if pd.isna(v) else v for v in offline[name]]
+        assert got == expected, name
+
+
+def test_an_unknown_store_url_says_which_are_known():
+    with pytest.raises(ConfigError, match=r"sqlite:///path/online\.db or redis://"):
+        open_online_store("mongodb://x")
