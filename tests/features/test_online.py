@@ -138,3 +138,28 @@ def test_online_equals_offline_at_the_same_moment(store, tmp_path):
 def test_an_unknown_store_url_says_which_are_known():
     with pytest.raises(ConfigError, match=r"sqlite:///path/online\.db or redis://"):
         open_online_store("mongodb://x")
+
+
+def test_pushed_rows_reach_serving_and_training_alike(store, tmp_path):
+    from prodml.features.push import push
+
+    log = tmp_path / "weather"
+    view = FeatureView(
+        "weather",
+        entity=AIRPORT,
+        source=str(log / "*.parquet"),
+        timestamp="ts",
+        features=("temp", "wind"),
+        ttl=timedelta(hours=3),
+    )
+    fresh = pd.DataFrame({"airport": ["JFK"], "ts": [T0], "temp": [3.5], "wind": ["N"]})
+    assert push(view, fresh, store=store, log_dir=log) == 1
+    now = T0 + timedelta(minutes=30)
+    (served,) = get_online_features(
+        store, FeatureService("s", views=(view,)), [{"airport": "JFK"}], now=now
+    )
+    events = pd.DataFrame({"airport": ["JFK"], "t": [pd.Timestamp(now)]})
+    trained = get_training_set(events, FeatureService("s", views=(view,)), event_timestamp="t")
+    assert served["temp"] == trained["temp"].iloc[0] == 3.5
+    with pytest.raises(ValueError, match=r"rows lack \['wind'\]"):
+        push(view, fresh.drop(columns=["wind"]), store=store, log_dir=log)
