@@ -67,9 +67,10 @@ class FeatureView:
 
     @property
     def version(self) -> str:
-        return _digest(self._definition())
+        return _digest(self.definition())
 
-    def _definition(self) -> dict[str, Any]:
+    def definition(self) -> dict[str, Any]:
+        """The view as plain data (what is hashed, and what the registry records)."""
         return {
             "name": self.name,
             "entity": {"name": self.entity.name, "join_keys": list(self.entity.join_keys)},
@@ -105,7 +106,7 @@ class FeatureService:
 
     @property
     def version(self) -> str:
-        return _digest({"name": self.name, "views": [v._definition() for v in self.views]})
+        return _digest({"name": self.name, "views": [v.definition() for v in self.views]})
 
 
 def _digest(body: dict[str, Any]) -> str:

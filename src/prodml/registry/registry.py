@@ -25,6 +25,7 @@ from prodml.train.model import TrainedModel
 from prodml.train.tracking import mlflow_errors
 
 MODEL_ARTIFACT = "model"
+FEATURE_SERVICE_TAG = "prodml.feature_service"  # the service a version was trained on
 _REF = re.compile(r"^(?P<name>[\w.-]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))?$")
 
 
@@ -101,6 +102,15 @@ class ModelRegistry:
             self._download(info, folder)
         model = TrainedModel.load(folder, what=f"model {info.name} v{info.version}")
         return info, model
+
+    def versions_using(self, feature_service: str) -> list[str]:
+        """Model versions (as name/version) trained on `feature_service`, by their
+        `prodml.feature_service` tag."""
+        with self._mlflow(f"finding models that use feature service {feature_service}"):
+            found = self.client.search_model_versions(
+                f"tags.`{FEATURE_SERVICE_TAG}` = '{feature_service}'"
+            )
+        return sorted(f"{mv.name}/{mv.version}" for mv in found)
 
     def list_versions(self) -> list[ModelVersionInfo]:
         with self._mlflow("listing registered models"):

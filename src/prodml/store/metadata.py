@@ -26,13 +26,13 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from prodml.errors import ConfigError, NotFoundError, SchemaVersionError, StoreUnavailableError
-from prodml.store.models import FindingRow, IngestionRow, SnapshotRow
+from prodml.store.models import FeatureDefinitionRow, FindingRow, IngestionRow, SnapshotRow
 from prodml.store.records import Finding, IngestionRecord, SnapshotRecord
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a database already there skips Alembic (and its import,
 # a quarter of a second); tests/store checks this against the migration scripts.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
 # Serialises concurrent first opens of one PostgreSQL database (any constant will do).
@@ -120,6 +120,28 @@ class MetadataStore:
             query = query.where(IngestionRow.snapshot_id == snapshot_id)
         with self._session() as session:
             return [_ingestion(row) for row in session.scalars(query)]
+
+    def feature_definitions(self, kind: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Applied definitions of `kind` ("view" or "service"): name -> (version, body)."""
+        query = select(FeatureDefinitionRow).where(FeatureDefinitionRow.kind == kind)
+        with self._session() as session:
+            return {r.name: (r.version, dict(r.definition)) for r in session.scalars(query)}
+
+    def apply_feature_definitions(
+        self, kind: str, definitions: dict[str, tuple[str, dict[str, Any]]], applied_at: datetime
+    ) -> None:
+        """Record each (version, body) under its name, replacing an older version."""
+        with self._session() as session:
+            for name, (version, body) in definitions.items():
+                session.merge(
+                    FeatureDefinitionRow(
+                        kind=kind,
+                        name=name,
+                        version=version,
+                        definition=body,
+                        applied_at=_to_utc(applied_at),
+                    )
+                )
 
     def find_by_fingerprint(self, fingerprint: str, contract_version: str) -> SnapshotRecord | None:
         """The snapshot last made from exactly this input under this contract, if any."""

@@ -58,3 +58,13 @@ class FindingRow(Base):
     feature: Mapped[str | None] = mapped_column(String(255), nullable=True)
     value: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeatureDefinitionRow(Base):
+    __tablename__ = "feature_definitions"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
