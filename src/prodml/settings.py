@@ -42,6 +42,10 @@ artifacts_url: null         # null = <state_dir>/artifacts
 # MLflow tracking and model registry: a database URI or a tracking server URL.
 tracking_uri: null          # null = sqlite:///<state_dir>/mlflow.db
 
+# Online feature store: SQLite, or Redis (needs: pip install 'prodml[redis]'), e.g.
+#   redis://cache-host:6379/0
+online_store_url: null      # null = sqlite:///<state_dir>/online.db
+
 serving:
   host: 127.0.0.1
   port: 8000
@@ -72,6 +76,7 @@ class Settings(BaseSettings):
     metadata_url: str | None = None
     artifacts_url: str | None = None
     tracking_uri: str | None = None
+    online_store_url: str | None = None
     serving: ServingSettings = Field(default_factory=ServingSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -116,6 +121,8 @@ def load_settings(project_dir: str | os.PathLike[str] = ".") -> Settings:
             "artifacts_url": _anchor(settings.artifacts_url, root) or str(state / "artifacts"),
             "tracking_uri": _anchor(settings.tracking_uri, root)
             or f"sqlite:///{state / 'mlflow.db'}",
+            "online_store_url": _anchor(settings.online_store_url, root)
+            or f"sqlite:///{state / 'online.db'}",
         }
     )
 

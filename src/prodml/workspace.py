@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from prodml.data import Contract, IngestResult, Source
+    from prodml.features.online import OnlineStore
     from prodml.registry import ModelRegistry
     from prodml.serve.predlog import PredictionLog
     from prodml.train.tracking import Tracker
@@ -93,6 +94,12 @@ class Workspace:
 
         return ModelRegistry(self.tracking_uri, self.state_dir / "cache" / "models")
 
+    @cached_property
+    def online_store(self) -> OnlineStore:
+        from prodml.features.online import open_online_store
+
+        return open_online_store(self._url(self.settings.online_store_url))
+
     @property
     def tracking_uri(self) -> str:
         return self._url(self.settings.tracking_uri)
@@ -105,6 +112,8 @@ class Workspace:
     def close(self) -> None:
         if "metadata" in self.__dict__:
             self.metadata.close()
+        if "online_store" in self.__dict__:
+            self.online_store.close()
 
     def _url(self, value: str | None) -> str:
         if value is None:  # load_settings fills every URL; a hand-built Settings may not

@@ -92,3 +92,47 @@ def test_the_cli_applies_lists_and_shows(tmp_path, monkeypatch):
     assert json.loads(shown.output)["ttl_seconds"] == 3 * 3600
     missing = runner.invoke(app, ["features", "show", "nope", "-C", project])
     assert missing.exit_code != 0
+
+
+def test_materialize_then_parity_passes_and_detects_skew(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from prodml.features.registry import load_service
+    from prodml.workspace import Workspace
+
+    monkeypatch.setenv("COLUMNS", "150")
+    (tmp_path / "exports" / "weather").mkdir(parents=True)
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pd.DataFrame(
+        {
+            "airport": ["JFK", "LGA", "EWR", "JFK"],
+            "ts": [
+                now - pd.Timedelta("2h"),
+                now - pd.Timedelta("1h"),
+                now - pd.Timedelta("30min"),
+                now - pd.Timedelta("1h"),
+            ],
+            "temp": [1.0, 2.0, 3.0, 4.0],
+        }
+    ).to_parquet(tmp_path / "exports" / "weather" / "part-0.parquet")
+    monkeypatch.chdir(tmp_path)  # the view's source is relative to the project
+    project = str(tmp_path)
+    assert (
+        runner.invoke(
+            app, ["features", "apply", str(_features_file(tmp_path)), "-C", project]
+        ).exit_code
+        == 0
+    )
+    loaded = runner.invoke(app, ["features", "materialize", "delays", "-C", project])
+    assert loaded.exit_code == 0, loaded.output
+    parity = runner.invoke(app, ["features", "check-parity", "delays", "-C", project])
+    assert parity.exit_code == 0, parity.output
+    # Skew: serving gets a value training would never see for that moment.
+    ws = Workspace.open(tmp_path)
+    view = load_service(ws.metadata, "delays").views[0]
+    ws.online_store.write(view, [(("LGA",), now.to_pydatetime(), {"temp": 99.0})])
+    ws.close()
+    skewed = runner.invoke(app, ["features", "check-parity", "delays", "-C", project])
+    assert skewed.exit_code != 0
+    assert "temp" in skewed.output
+    assert "99.0" in skewed.output

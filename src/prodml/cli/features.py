@@ -94,3 +94,69 @@ def show(name: str, project: ProjectDir = Path(".")) -> None:
             )
             return
     raise NotFoundError(f"No feature view or service named {name!r}. See `prodml features list`.")
+
+
+@features_app.command()
+def materialize(
+    service: Annotated[str, typer.Argument(help="The registered feature service to load.")],
+    project: ProjectDir = Path("."),
+) -> None:
+    """Load the newest value per entity of every view of a service into the online store.
+
+    [dim]e.g. prodml features materialize delays[/dim]
+    """
+    from rich.progress import Progress
+
+    from prodml.cli._common import err
+    from prodml.features.materialize import materialize as load
+    from prodml.features.registry import load_service
+
+    ws = open_workspace(project)
+    for view in load_service(ws.metadata, service).views:
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task(f"Materializing {view.name}", total=None)
+            keys = load(
+                view,
+                ws.online_store,
+                end=ws.clock.now(),
+                on_rows=lambda n, task=task: progress.advance(task, n),
+            )
+        out.print(f"{view.name}: {keys:,} entities in {ws.settings.online_store_url}")
+
+
+@features_app.command("check-parity")
+def check_parity(
+    service: Annotated[str, typer.Argument(help="The registered feature service to check.")],
+    sample: Annotated[int, typer.Option(min=1, help="Entities sampled per view.")] = 1000,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Compare what serving would see now with what training would see for the same moment.
+
+    [dim]e.g. prodml features check-parity delays[/dim]
+    """
+    from prodml.errors import DataValidationError
+    from prodml.features.parity import check_parity as compare
+    from prodml.features.registry import load_service
+
+    ws = open_workspace(project)
+    report = compare(
+        ws.online_store, load_service(ws.metadata, service), now=ws.clock.now(), sample=sample
+    )
+    table = Table(
+        title=f"Parity of {service} at {report.at:%Y-%m-%d %H:%M} UTC "
+        f"({report.checked:,} entities)",
+        title_justify="left",
+    )
+    table.add_column("feature")
+    table.add_column("mismatches")
+    for name, count in report.mismatches.items():
+        table.add_row(name, f"[red]{count}[/red]" if count else "0")
+    out.print(table)
+    for example in report.examples:
+        out.print(f"  {example}")
+    if not report.ok:
+        raise DataValidationError(
+            f"Training and serving disagree for service {service!r}. If the online store is "
+            "behind, run `prodml features materialize`; otherwise the two paths compute "
+            "features differently."
+        )

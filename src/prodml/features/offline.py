@@ -193,3 +193,13 @@ def latest_per_key(view: FeatureView, start: datetime | None, end: datetime | No
         f"{'WHERE ' + ' AND '.join(where) if where else ''} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __ts DESC) = 1"
     )
+
+
+def sample_entities(view: FeatureView, sample: int, seed: int = 0) -> pd.DataFrame:
+    """Up to `sample` distinct entity keys of the view's rows, a seeded pseudo-random pick."""
+    keys = ", ".join(_ident(k) for k in view.entity.join_keys)
+    with duckdb.connect() as con:
+        return con.execute(
+            f"SELECT DISTINCT {keys} FROM read_parquet({_literal(view.source)}) "
+            f"ORDER BY hash({keys}, {int(seed)}) LIMIT {int(sample)}"
+        ).df()

@@ -12,12 +12,12 @@ import importlib.util
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prodml.errors import ConfigError
-from prodml.features.definitions import FeatureService, FeatureView
+from prodml.errors import ConfigError, NotFoundError
+from prodml.features.definitions import Entity, FeatureService, FeatureView
 from prodml.store import MetadataStore
 
 VIEW, SERVICE = "view", "service"
@@ -120,3 +120,27 @@ def _refuse_if_used(
             "models would be served different features than they were trained on. Give the "
             "changed view a new name, or pass --force if you mean it."
         )
+
+
+def load_service(metadata: MetadataStore, name: str) -> FeatureService:
+    """A registered feature service, rebuilt from its recorded definitions."""
+    services = metadata.feature_definitions(SERVICE)
+    if name not in services:
+        raise NotFoundError(
+            f"No feature service {name!r} is registered; see `prodml features list`."
+        )
+    views = metadata.feature_definitions(VIEW)
+    return FeatureService(name, views=tuple(_view(views[v][1]) for v in services[name][1]["views"]))
+
+
+def _view(body: dict[str, Any]) -> FeatureView:
+    ttl = body["ttl_seconds"]
+    return FeatureView(
+        body["name"],
+        entity=Entity(body["entity"]["name"], join_keys=tuple(body["entity"]["join_keys"])),
+        source=body["source"],
+        timestamp=body["timestamp"],
+        features=tuple(body["features"]),
+        ttl=None if ttl is None else timedelta(seconds=ttl),
+        created_timestamp=body["created_timestamp"],
+    )
