@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated
@@ -119,7 +120,7 @@ def materialize(
                 view,
                 ws.online_store,
                 end=ws.clock.now(),
-                on_rows=lambda n, task=task: progress.advance(task, n),
+                on_rows=functools.partial(progress.advance, task),
             )
         out.print(f"{view.name}: {keys:,} entities in {ws.settings.online_store_url}")
 
