@@ -115,7 +115,7 @@ def test_materialize_then_parity_passes_and_detects_skew(tmp_path, monkeypatch):
             "temp": [1.0, 2.0, 3.0, 4.0],
         }
     ).to_parquet(tmp_path / "exports" / "weather" / "part-0.parquet")
-    monkeypatch.chdir(tmp_path)  # the view's source is relative to the project
+    monkeypatch.chdir("/")  # the view's relative source is read from the project folder
     project = str(tmp_path)
     assert (
         runner.invoke(
@@ -129,7 +129,7 @@ def test_materialize_then_parity_passes_and_detects_skew(tmp_path, monkeypatch):
     assert parity.exit_code == 0, parity.output
     # Skew: serving gets a value training would never see for that moment.
     ws = Workspace.open(tmp_path)
-    view = load_service(ws.metadata, "delays").views[0]
+    view = load_service(ws.metadata, "delays", root=tmp_path).views[0]
     ws.online_store.write(view, [(("LGA",), now.to_pydatetime(), {"temp": 99.0})])
     ws.close()
     skewed = runner.invoke(app, ["features", "check-parity", "delays", "-C", project])

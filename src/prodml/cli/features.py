@@ -113,7 +113,7 @@ def materialize(
     from prodml.features.registry import load_service
 
     ws = open_workspace(project)
-    for view in load_service(ws.metadata, service).views:
+    for view in load_service(ws.metadata, service, root=ws.project_dir).views:
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task(f"Materializing {view.name}", total=None)
             keys = load(
@@ -141,7 +141,10 @@ def check_parity(
 
     ws = open_workspace(project)
     report = compare(
-        ws.online_store, load_service(ws.metadata, service), now=ws.clock.now(), sample=sample
+        ws.online_store,
+        load_service(ws.metadata, service, root=ws.project_dir),
+        now=ws.clock.now(),
+        sample=sample,
     )
     table = Table(
         title=f"Parity of {service} at {report.at:%Y-%m-%d %H:%M} UTC "

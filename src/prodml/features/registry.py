@@ -122,23 +122,28 @@ def _refuse_if_used(
         )
 
 
-def load_service(metadata: MetadataStore, name: str) -> FeatureService:
-    """A registered feature service, rebuilt from its recorded definitions."""
+def load_service(metadata: MetadataStore, name: str, *, root: Path | None = None) -> FeatureService:
+    """A registered feature service, rebuilt from its recorded definitions; relative view
+    sources are read from `root` (the project folder), wherever the command runs."""
     services = metadata.feature_definitions(SERVICE)
     if name not in services:
         raise NotFoundError(
             f"No feature service {name!r} is registered; see `prodml features list`."
         )
     views = metadata.feature_definitions(VIEW)
-    return FeatureService(name, views=tuple(_view(views[v][1]) for v in services[name][1]["views"]))
+    names = services[name][1]["views"]
+    return FeatureService(name, views=tuple(_view(views[v][1], root) for v in names))
 
 
-def _view(body: dict[str, Any]) -> FeatureView:
+def _view(body: dict[str, Any], root: Path | None) -> FeatureView:
     ttl = body["ttl_seconds"]
+    source = body["source"]
+    if root is not None and "://" not in source and not Path(source).is_absolute():
+        source = str(root / source)
     return FeatureView(
         body["name"],
         entity=Entity(body["entity"]["name"], join_keys=tuple(body["entity"]["join_keys"])),
-        source=body["source"],
+        source=source,
         timestamp=body["timestamp"],
         features=tuple(body["features"]),
         ttl=None if ttl is None else timedelta(seconds=ttl),
