@@ -1,0 +1,37 @@
+"""One prodml run of benchmarks/pit_join.py: DATA_DIR OUT_PARQUET TTL_HOURS."""
+
+import json
+import resource
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from _pit_data import VIEWS
+
+from prodml.features import Entity, FeatureService, FeatureView, get_training_set
+
+if __name__ == "__main__":
+    data, out, ttl = Path(sys.argv[1]), Path(sys.argv[2]), timedelta(hours=float(sys.argv[3]))
+    views = tuple(
+        FeatureView(
+            name,
+            entity=Entity(key, join_keys=(key,)),
+            source=str(data / f"{name}.parquet"),
+            timestamp="event_timestamp",
+            features=features,
+            ttl=ttl,
+            created_timestamp="created",
+        )
+        for name, (key, _, _, features) in VIEWS.items()
+    )
+    started = time.perf_counter()
+    get_training_set(
+        data / "events.parquet",
+        FeatureService("bench", views=views),
+        event_timestamp="event_timestamp",
+        output=out,
+    )
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
