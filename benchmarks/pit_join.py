@@ -112,7 +112,8 @@ def _child(python: str, script: str, *args: str) -> dict:
     command = [python, str(HERE / script), *args]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=HERE)
     if done.returncode != 0:
-        raise SystemExit(f"{script} failed:\n{done.stderr[-3000:]}")
+        killed = " (killed: out of memory?)" if done.returncode in (-9, 137) else ""
+        raise SystemExit(f"{script} exited {done.returncode}{killed}:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
