@@ -1,0 +1,38 @@
+"""One pandas run of benchmarks/pit_join.py (merge_asof per view): DATA_DIR OUT TTL_HOURS."""
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from _pit_data import VIEWS
+
+if __name__ == "__main__":
+    data, out, ttl = Path(sys.argv[1]), Path(sys.argv[2]), pd.Timedelta(hours=float(sys.argv[3]))
+    events = pd.read_parquet(data / "events.parquet")
+    views = {name: pd.read_parquet(data / f"{name}.parquet") for name in VIEWS}
+    started = time.perf_counter()
+    result = events.sort_values("event_timestamp")
+    for name, (key, _, _, features) in VIEWS.items():
+        rows = (
+            views[name]
+            .sort_values("created")
+            .drop_duplicates([key, "event_timestamp"], keep="last")
+        )
+        rows = rows.rename(columns={"event_timestamp": "_ts"}).sort_values("_ts")
+        result = pd.merge_asof(
+            result,
+            rows[[key, "_ts", *features]],
+            left_on="event_timestamp",
+            right_on="_ts",
+            by=key,
+            direction="backward",
+            tolerance=ttl,
+        )
+        result = result.drop(columns="_ts")
+    seconds = time.perf_counter() - started
+    result.to_parquet(out, index=False)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
