@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -56,9 +57,7 @@ def postgres_server() -> str:
         with engine.connect():
             pass
     except (OperationalError, ModuleNotFoundError) as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable (set TEST_POSTGRES_URL): {exc}")
+        _unreachable("PostgreSQL", POSTGRES_URL, "TEST_POSTGRES_URL", exc)
     finally:
         engine.dispose()
     return POSTGRES_URL
@@ -104,9 +103,14 @@ def redis_url() -> str:
     try:
         client.flushdb()
     except redis.RedisError as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true but Redis at {REDIS_URL} is unreachable: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable (set TEST_REDIS_URL): {exc}")
+        _unreachable("Redis", REDIS_URL, "TEST_REDIS_URL", exc)
     finally:
         client.close()
     return REDIS_URL
+
+
+def _unreachable(service: str, url: str, variable: str, exc: Exception) -> NoReturn:
+    """A service test without its service: a skip on a laptop, a failure in CI."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {service} at {url} is unreachable: {exc}")
+    pytest.skip(f"{service} at {url} is unreachable (set {variable}): {exc}")
