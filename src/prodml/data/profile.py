@@ -59,10 +59,13 @@ def profile_column(values: pd.Series) -> dict[str, Any]:
             "edges": edges,
             "fractions": numeric_fractions(data, edges).tolist(),
         }
-    shares = _as_text(present).value_counts(normalize=True)
+    return {**base, **_categorical(_as_text(present).value_counts(normalize=True))}
+
+
+def _categorical(shares: pd.Series) -> dict[str, Any]:
+    """The categorical part of a profile from value shares sorted most frequent first."""
     top = shares.head(TOP_CATEGORIES)
     return {
-        **base,
         "kind": "categorical",
         "distinct": int(shares.size),
         "top": {str(k): float(v) for k, v in top.items()},
@@ -198,18 +201,10 @@ class ProfileBuilder:
             nulls = self._nulls[name]
             base = {"nulls": nulls, "null_fraction": nulls / self._rows if self._rows else 0.0}
             if name in self._counts:
-                shares = self._counts[name].sort_values(ascending=False) / max(
-                    1, self._rows - nulls
-                )
-                top = shares.head(TOP_CATEGORIES)
-                columns[name] = {
-                    **base,
-                    "kind": "categorical",
-                    "distinct": int(shares.size),
-                    "distinct_is_lower_bound": name in self._pruned,
-                    "top": {str(k): float(v) for k, v in top.items()},
-                    "other_fraction": float(max(0.0, 1.0 - top.sum())),
-                }
+                counts = self._counts[name].sort_values(ascending=False)
+                shares = _categorical(counts / max(1, self._rows - nulls))
+                pruned = {"distinct_is_lower_bound": name in self._pruned}
+                columns[name] = {**base, **shares, **pruned}
                 continue
             sampled = profile_column(self.sample(name))
             n, mean, m2, low, high = self._moments.get(name, (0, 0.0, 0.0, np.nan, np.nan))
