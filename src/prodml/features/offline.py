@@ -48,8 +48,8 @@ def point_in_time_join(
     ... ].tolist()
     [1.0]
     """
-    _require(events, [*keys, event_time], "events")
-    _require(features, [*keys, feature_time, *columns], "features")
+    _require_columns(list(events.columns), [*keys, event_time], "events")
+    _require_columns(list(features.columns), [*keys, feature_time, *columns], "features")
     _same_kind_of_time(events[event_time], features[feature_time], event_time, feature_time)
     clash = sorted(set(columns) & set(events.columns))
     if clash:
@@ -89,12 +89,6 @@ def _same_kind_of_time(left: pd.Series, right: pd.Series, lname: str, rname: str
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} has no column(s) {missing}; it has {list(frame.columns)}.")
 
 
 def get_training_set(
