@@ -123,7 +123,7 @@ def _peer_python() -> str:
         print(f"Creating {PEER_ENV} with Feast (first run only)…", file=sys.stderr)
         venv.create(PEER_ENV, with_pip=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "feast", "pyarrow", "pandas"], check=True
+            [str(python), "-m", "pip", "install", "-q", "feast[redis]", "pyarrow", "pandas"], check=True
         )
     return str(python)
 
