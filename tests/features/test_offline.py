@@ -1,107 +1,160 @@
-"""The point-in-time join against a slow, obviously correct reference loop."""
+"""The offline store's guarantees beyond the reference comparison: no future values, no
+dependence on the machine's time zone, transformations and on-demand features."""
 
+import time
 from datetime import timedelta
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from prodml.features.offline import point_in_time_join
-
-T0 = pd.Timestamp("2013-01-01", tz="UTC")
-
-
-def _reference(events, features, ttl):
-    """For each event: the latest feature row of its key at or before it, within the TTL."""
-    out = []
-    for _, event in events.iterrows():
-        past = features[(features["k"] == event["k"]) & (features["ts"] <= event["t"])]
-        if ttl is not None:
-            past = past[event["t"] - past["ts"] <= ttl]
-        out.append(past.sort_values("ts", kind="stable")["x"].iloc[-1] if len(past) else None)
-    return out
-
-
-def _frames(draw_events, draw_features):
-    events = pd.DataFrame(draw_events, columns=["k", "minute"])
-    events["t"] = T0 + pd.to_timedelta(events["minute"], unit="min")
-    features = pd.DataFrame(draw_features, columns=["k", "minute", "x"])
-    # One value per (key, time): ties on time are the created-timestamp case of a later issue.
-    features = features.drop_duplicates(["k", "minute"])
-    features["ts"] = T0 + pd.to_timedelta(features["minute"], unit="min")
-    return events[["k", "t"]], features[["k", "ts", "x"]]
-
-
-keys = st.sampled_from(["a", "b", "c"])
-minutes = st.integers(0, 120)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    draw_events=st.lists(st.tuples(keys, minutes), min_size=1, max_size=30),
-    draw_features=st.lists(
-        st.tuples(keys, minutes, st.floats(-1e6, 1e6, allow_nan=False)), max_size=30
-    ),
-    ttl_minutes=st.one_of(st.none(), st.integers(0, 60)),
+from prodml.features import (
+    Entity,
+    FeatureService,
+    FeatureView,
+    OnDemandFeatureView,
+    get_training_set,
 )
-def test_matches_the_reference_loop(draw_events, draw_features, ttl_minutes):
-    events, features = _frames(draw_events, draw_features)
-    ttl = None if ttl_minutes is None else timedelta(minutes=ttl_minutes)
-    got = point_in_time_join(
-        events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"], ttl=ttl
+
+T0 = pd.Timestamp("2013-01-01 10:00", tz="UTC")
+AIRPORT = Entity("airport", join_keys=("airport",))
+
+
+def _weather(tmp_path, rows, **view):
+    pd.DataFrame(rows).to_parquet(tmp_path / "w.parquet")
+    defaults = {"features": ("temp",), "ttl": timedelta(hours=3)}
+    return FeatureView(
+        "weather",
+        entity=AIRPORT,
+        source=str(tmp_path / "w.parquet"),
+        timestamp="ts",
+        **{**defaults, **view},
     )
-    expected = _reference(events, features, ttl)
-    assert len(got) == len(events)
-    assert got["t"].tolist() == events["t"].tolist()  # order and count kept
-    assert [None if pd.isna(v) else v for v in got["x"]] == expected
 
 
-def test_never_returns_a_value_from_the_future():
-    events = pd.DataFrame({"k": ["a"], "t": [T0]})
-    features = pd.DataFrame({"k": ["a"], "ts": [T0 + pd.Timedelta(seconds=1)], "x": [1.0]})
-    got = point_in_time_join(
-        events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"]
+def _one(view, *on_demand):
+    return FeatureService("s", views=(view,), on_demand=on_demand)
+
+
+def test_never_returns_a_value_from_the_future(tmp_path):
+    view = _weather(tmp_path, {"airport": ["a"], "ts": [T0 + pd.Timedelta("1s")], "temp": [1.0]})
+    events = pd.DataFrame({"airport": ["a"], "t": [T0]})
+    assert get_training_set(events, _one(view), event_timestamp="t")["temp"].isna().all()
+
+
+def test_results_do_not_depend_on_the_local_time_zone(tmp_path, monkeypatch):
+    view = _weather(
+        tmp_path,
+        {
+            "airport": ["a", "a"],
+            "ts": [T0 - pd.Timedelta("1h"), T0 + pd.Timedelta("2h")],
+            "temp": [1.0, 2.0],
+        },
     )
-    assert got["x"].isna().all()
-
-
-def test_missing_columns_and_name_clashes_are_explained():
-    events = pd.DataFrame({"k": ["a"], "t": [T0], "x": [0.0]})
-    features = pd.DataFrame({"k": ["a"], "ts": [T0], "x": [1.0]})
-    with pytest.raises(ValueError, match=r"features has no column\(s\) \['y'\]"):
-        point_in_time_join(
-            events, features, keys=["k"], event_time="t", feature_time="ts", columns=["y"]
-        )
-    with pytest.raises(ValueError, match="already exist in the events"):
-        point_in_time_join(
-            events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"]
-        )
-
-
-def test_results_do_not_depend_on_the_local_time_zone(monkeypatch):
-    import time
-
-    events = pd.DataFrame({"k": ["a"], "t": [pd.Timestamp("2013-01-01 10:00", tz="UTC")]})
-    times = pd.to_datetime(["2013-01-01 09:00", "2013-01-01 12:00"], utc=True)
-    features = pd.DataFrame({"k": ["a", "a"], "ts": times, "x": [1.0, 2.0]})
+    events = pd.DataFrame({"airport": ["a"], "t": [T0]})
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     time.tzset()
     try:
-        got = point_in_time_join(
-            events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"]
-        )
+        got = get_training_set(events, _one(view), event_timestamp="t")
     finally:
         monkeypatch.undo()
         time.tzset()
-    assert got["x"].tolist() == [1.0]
+    assert got["temp"].tolist() == [1.0]
     assert str(got["t"].dt.tz) in {"UTC", "Etc/UTC"}
 
 
-def test_naive_and_aware_times_are_not_compared():
-    events = pd.DataFrame({"k": ["a"], "t": [pd.Timestamp("2013-01-01 10:00", tz="UTC")]})
-    features = pd.DataFrame({"k": ["a"], "ts": [pd.Timestamp("2013-01-01 09:00")], "x": [1.0]})
-    with pytest.raises(ValueError, match=r"timezone-aware but features\.ts is naive"):
-        point_in_time_join(
-            events, features, keys=["k"], event_time="t", feature_time="ts", columns=["x"]
+def test_naive_and_aware_times_are_not_compared(tmp_path):
+    view = _weather(tmp_path, {"airport": ["a"], "ts": [pd.Timestamp("2013-01-01")], "temp": [1.0]})
+    events = pd.DataFrame({"airport": ["a"], "t": [T0]})
+    with pytest.raises(ValueError, match=r"events\.t is timezone-aware but view 'weather'"):
+        get_training_set(events, _one(view), event_timestamp="t")
+
+
+def test_name_clashes_are_explained(tmp_path):
+    view = _weather(tmp_path, {"airport": ["a"], "ts": [T0], "temp": [1.0]})
+    events = pd.DataFrame({"airport": ["a"], "t": [T0], "temp": [0.0]})
+    with pytest.raises(ValueError, match=r"\['temp'\] already exist in the events"):
+        get_training_set(events, _one(view), event_timestamp="t")
+
+
+def _celsius(frame):
+    return frame.assign(temp_c=(frame["temp_f"] - 32) / 1.8)
+
+
+def test_a_view_transformation_runs_before_the_join(tmp_path):
+    view = _weather(
+        tmp_path,
+        {"airport": ["a", "b"], "ts": [T0, T0], "temp_f": [212.0, 32.0]},
+        features=("temp_c",),
+        transformation=_celsius,
+    )
+    events = pd.DataFrame({"airport": ["b", "a"], "t": [T0, T0]})
+    got = get_training_set(events, _one(view), event_timestamp="t")
+    assert got["temp_c"].tolist() == [0.0, 100.0]
+
+
+def test_a_transformation_missing_a_feature_is_explained(tmp_path):
+    view = _weather(
+        tmp_path,
+        {"airport": ["a"], "ts": [T0], "temp_f": [212.0]},
+        features=("temp_k",),
+        transformation=_celsius,
+    )
+    events = pd.DataFrame({"airport": ["a"], "t": [T0]})
+    with pytest.raises(ValueError, match=r"transformation output has no column\(s\) \['temp_k'\]"):
+        get_training_set(events, _one(view), event_timestamp="t")
+
+
+def _feels_cold(row):
+    temp = row["temp"]
+    return {"cold_for_season": None if temp is None else temp < row["season_mean"] - 5}
+
+
+COLD = OnDemandFeatureView(
+    "cold", inputs=("temp", "season_mean"), features=("cold_for_season",), function=_feels_cold
+)
+
+
+def test_on_demand_features_read_request_fields_and_view_features(tmp_path):
+    view = _weather(tmp_path, {"airport": ["a", "b"], "ts": [T0, T0], "temp": [0.0, 20.0]})
+    service = _one(view, COLD)
+    assert service.request_inputs == ("season_mean",)
+    events = pd.DataFrame(
+        {"airport": ["a", "b", "c"], "t": [T0] * 3, "season_mean": [10.0, 10.0, 10.0]}
+    )
+    got = get_training_set(events, service, event_timestamp="t")
+    assert got["cold_for_season"].tolist() == [True, False, None]
+    # Streamed to Parquet, the same function gives the same values.
+    events.to_parquet(tmp_path / "events.parquet")
+    out = get_training_set(
+        tmp_path / "events.parquet",
+        service,
+        event_timestamp="t",
+        output=tmp_path / "train.parquet",
+        chunk_rows=2,
+    )
+    assert pd.read_parquet(out)["cold_for_season"].tolist() == [True, False, None]
+
+
+def test_on_demand_inputs_must_be_in_the_events(tmp_path):
+    view = _weather(tmp_path, {"airport": ["a"], "ts": [T0], "temp": [0.0]})
+    with pytest.raises(
+        ValueError, match=r"on-demand features\) has no column\(s\) \['season_mean'"
+    ):
+        get_training_set(
+            pd.DataFrame({"airport": ["a"], "t": [T0]}), _one(view, COLD), event_timestamp="t"
         )
+
+
+def test_code_is_part_of_the_version(tmp_path):
+    def warmer(frame):
+        return frame.assign(temp_c=(frame["temp_f"] - 30) / 1.8)
+
+    rows = {"airport": ["a"], "ts": [T0], "temp_f": [212.0]}
+    one = _weather(tmp_path, rows, features=("temp_c",), transformation=_celsius)
+    other = _weather(tmp_path, rows, features=("temp_c",), transformation=warmer)
+    assert one.version != other.version
+    assert _one(one).version != _one(other).version
+    assert (
+        _one(one).version
+        == _one(_weather(tmp_path, rows, features=("temp_c",), transformation=_celsius)).version
+    )

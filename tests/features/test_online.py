@@ -163,3 +163,76 @@ def test_pushed_rows_reach_serving_and_training_alike(store, tmp_path):
     assert served["temp"] == trained["temp"].iloc[0] == 3.5
     with pytest.raises(ValueError, match=r"rows lack \['wind'\]"):
         push(view, fresh.drop(columns=["wind"]), store=store, log_dir=log)
+
+
+def _fahrenheit_to_celsius(frame):
+    return frame.assign(temp=(frame["temp_f"] - 32) / 1.8)
+
+
+def _kelvin(frame):  # a second, different transformation of the same source
+    return frame.assign(temp=(frame["temp_f"] - 32) / 1.8 + 273.15)
+
+
+def _windy_and_cold(row):
+    temp, wind = row["temp"], row["wind"]
+    return {"harsh": None if temp is None else bool(temp < row["threshold"] and wind == "N")}
+
+
+def _transformed_view(path, transformation):
+    return FeatureView(
+        "weather",
+        entity=AIRPORT,
+        source=str(path),
+        timestamp="ts",
+        features=("temp", "wind"),
+        ttl=timedelta(hours=3),
+        transformation=transformation,
+    )
+
+
+def test_transformations_and_on_demand_features_agree_online_and_offline(store, tmp_path):
+    from prodml.features import OnDemandFeatureView
+    from prodml.features.parity import check_parity
+    from prodml.features.push import push
+
+    pd.DataFrame(
+        {"airport": ["JFK", "LGA"], "ts": [T0, T0], "temp_f": [23.0, 50.0], "wind": ["N", "N"]}
+    ).to_parquet(tmp_path / "w.parquet")
+    view = _transformed_view(tmp_path / "w.parquet", _fahrenheit_to_celsius)
+    harsh = OnDemandFeatureView(
+        "harsh", inputs=("temp", "wind", "threshold"), features=("harsh",), function=_windy_and_cold
+    )
+    service = FeatureService("s", views=(view,), on_demand=(harsh,))
+    now = T0 + timedelta(hours=1)
+    materialize(view, store, end=now)
+    requests = [{"airport": a, "threshold": 0.0} for a in ("JFK", "LGA", "SFO")]
+    online = get_online_features(store, service, requests, now=now)
+    events = pd.DataFrame(requests).assign(t=pd.Timestamp(now))
+    offline = get_training_set(events, service, event_timestamp="t")
+    assert [row["temp"] for row in online] == pytest.approx([-5.0, 10.0, None])
+    assert [row["harsh"] for row in online] == [True, False, None]
+    assert offline["harsh"].tolist() == [True, False, None]
+    assert check_parity(store, service, now=now).ok
+    # A push goes through the same transformation: raw rows in the log, converted online.
+    log = tmp_path / "pushed"
+    pushed = _transformed_view(log / "*.parquet", _fahrenheit_to_celsius)
+    rows = pd.DataFrame({"airport": ["EWR"], "ts": [T0], "temp_f": [212.0], "wind": ["S"]})
+    push(pushed, rows, store=store, log_dir=log)
+    assert store.read(pushed, [("EWR",)])[0][1]["temp"] == pytest.approx(100.0)
+    assert check_parity(store, FeatureService("p", views=(pushed,)), now=now).ok
+
+
+def test_parity_fails_when_serving_used_a_different_transformation(store, tmp_path):
+    from prodml.features.parity import check_parity
+
+    pd.DataFrame(
+        {"airport": ["JFK", "LGA"], "ts": [T0, T0], "temp_f": [23.0, 50.0], "wind": ["N", "S"]}
+    ).to_parquet(tmp_path / "w.parquet")
+    served = _transformed_view(tmp_path / "w.parquet", _kelvin)
+    trained = _transformed_view(tmp_path / "w.parquet", _fahrenheit_to_celsius)
+    now = T0 + timedelta(hours=1)
+    materialize(served, store, end=now)  # the online store was loaded by other code
+    report = check_parity(store, FeatureService("s", views=(trained,)), now=now)
+    assert not report.ok
+    assert report.mismatches == {"temp": 2, "wind": 0}
+    assert {e["feature"] for e in report.examples} == {"temp"}

@@ -31,13 +31,13 @@ def _features_file(tmp_path, ttl_hours: int = 3):
 
 
 def test_apply_records_and_reports_what_changed(workspace, tmp_path):
-    views, services = load_definitions(_features_file(tmp_path))
-    first = apply(workspace.metadata, views, services, now=workspace.clock.now())
+    views, services = load_definitions(path := _features_file(tmp_path))
+    first = apply(workspace.metadata, views, services, now=workspace.clock.now(), file=path)
     assert first.added == ["view weather", "service delays"]
-    again = apply(workspace.metadata, views, services, now=workspace.clock.now())
+    again = apply(workspace.metadata, views, services, now=workspace.clock.now(), file=path)
     assert again.unchanged == ["view weather", "service delays"]
-    views, services = load_definitions(_features_file(tmp_path, ttl_hours=6))
-    changed = apply(workspace.metadata, views, services, now=workspace.clock.now())
+    views, services = load_definitions(path := _features_file(tmp_path, ttl_hours=6))
+    changed = apply(workspace.metadata, views, services, now=workspace.clock.now(), file=path)
     assert changed.changed == ["view weather", "service delays"]
     assert workspace.metadata.feature_definitions("view")["weather"][0] == views[0].version
 
@@ -45,14 +45,14 @@ def test_apply_records_and_reports_what_changed(workspace, tmp_path):
 def test_changing_a_view_a_registered_model_uses_is_refused_unless_forced(
     workspace, tmp_path, toy_lightgbm
 ):
-    views, services = load_definitions(_features_file(tmp_path))
-    apply(workspace.metadata, views, services, now=workspace.clock.now())
+    views, services = load_definitions(path := _features_file(tmp_path))
+    apply(workspace.metadata, views, services, now=workspace.clock.now(), file=path)
     workspace.registry.register(
         "delay-model",
         log_model_run(workspace, toy_lightgbm),
         tags={"prodml.feature_service": "delays"},
     )
-    views, services = load_definitions(_features_file(tmp_path, ttl_hours=6))
+    views, services = load_definitions(path := _features_file(tmp_path, ttl_hours=6))
     with pytest.raises(
         ConfigError, match=r"weather: service delays is used by delay-model/1.*--force"
     ):
@@ -61,6 +61,7 @@ def test_changing_a_view_a_registered_model_uses_is_refused_unless_forced(
             views,
             services,
             now=workspace.clock.now(),
+            file=path,
             models_using=workspace.registry.versions_using,
         )
     forced = apply(
@@ -68,6 +69,7 @@ def test_changing_a_view_a_registered_model_uses_is_refused_unless_forced(
         views,
         services,
         now=workspace.clock.now(),
+        file=path,
         models_using=workspace.registry.versions_using,
         force=True,
     )
@@ -136,3 +138,16 @@ def test_materialize_then_parity_passes_and_detects_skew(tmp_path, monkeypatch):
     assert skewed.exit_code != 0
     assert "temp" in skewed.output
     assert "99.0" in skewed.output
+
+
+def test_a_service_is_loaded_from_its_file_only_if_unchanged(workspace, tmp_path):
+    from prodml.features.registry import load_service
+
+    views, services = load_definitions(path := _features_file(tmp_path))
+    apply(workspace.metadata, views, services, now=workspace.clock.now(), file=path)
+    assert load_service(workspace.metadata, "delays").version == services[0].version
+    service = load_service(workspace.metadata, "delays", root=tmp_path)
+    assert service.views[0].source == str(tmp_path / "exports/weather/*.parquet")
+    _features_file(tmp_path, ttl_hours=6)  # edited after apply
+    with pytest.raises(ConfigError, match=r"has changed since it was applied.*features apply"):
+        load_service(workspace.metadata, "delays")

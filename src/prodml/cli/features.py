@@ -43,6 +43,7 @@ def apply(
         views,
         services,
         now=ws.clock.now(),
+        file=file,
         models_using=ws.registry.versions_using,
         force=force,
     )

@@ -1,6 +1,6 @@
-"""Feature store: definitions, point-in-time training sets (offline, DuckDB)."""
+"""Feature store: definitions, point-in-time training sets (offline, DuckDB), online serving."""
 
-from prodml.features.definitions import Entity, FeatureService, FeatureView
-from prodml.features.offline import get_training_set, point_in_time_join
+from prodml.features.definitions import Entity, FeatureService, FeatureView, OnDemandFeatureView
+from prodml.features.offline import get_training_set
 
-__all__ = ["Entity", "FeatureService", "FeatureView", "get_training_set", "point_in_time_join"]
+__all__ = ["Entity", "FeatureService", "FeatureView", "OnDemandFeatureView", "get_training_set"]

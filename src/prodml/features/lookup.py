@@ -23,7 +23,9 @@ def get_online_features(
     and per view `<view>__age_seconds` and `<view>__status` (fresh, stale or missing).
 
     A value older than its view's TTL at `now` is withheld as stale, exactly as the
-    offline store would withhold it for an event at `now`.
+    offline store would withhold it for an event at `now`. Entity rows also carry the
+    request fields on-demand features read; those features are computed last, per row,
+    by the function training uses.
     """
     out: list[dict[str, Any]] = [{} for _ in entity_rows]
     for view in service.views:
@@ -44,4 +46,11 @@ def get_online_features(
             result.update({f: values.get(f) if status == FRESH else None for f in view.features})
             result[f"{view.name}__age_seconds"] = age
             result[f"{view.name}__status"] = status
+    if service.on_demand:
+        for i, (row, result) in enumerate(zip(entity_rows, out, strict=True)):
+            absent = [f for f in service.request_inputs if f not in row]
+            if absent:
+                raise KeyError(f"entity row {i} has no {absent} (read by on-demand features)")
+            full = service.add_on_demand({**{f: row[f] for f in service.request_inputs}, **result})
+            result.update({f: full[f] for odf in service.on_demand for f in odf.features})
     return out

@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 
 from prodml.features.definitions import FeatureView
-from prodml.features.offline import latest_per_key
+from prodml.features.offline import latest_per_key, view_sources
 from prodml.features.online import OnlineStore
 
 
@@ -25,24 +25,26 @@ def materialize(
 
     Rows stream from DuckDB in chunks, so memory is bounded by `chunk_rows`; the store
     keeps the newest value, so overlapping or repeated runs are harmless. Returns the
-    number of keys written.
+    number of keys written. A view's transformation runs first, as it does for training.
     """
     keys = list(view.entity.join_keys)
     written = 0
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        reader = con.sql(latest_per_key(view, start, end)).to_arrow_reader(chunk_rows)
-        for batch in reader:
-            columns = batch.to_pydict()
-            rows = [
-                (
-                    tuple(columns[k][i] for k in keys),
-                    columns["__ts"][i],
-                    {f: columns[f][i] for f in view.features},
-                )
-                for i in range(batch.num_rows)
-            ]
-            written += store.write(view, rows)
-            if on_rows:
-                on_rows(batch.num_rows)
+        with view_sources(con, [view]) as sources:
+            query = latest_per_key(view, sources[view.name], start, end)
+            reader = con.sql(query).to_arrow_reader(chunk_rows)
+            for batch in reader:
+                columns = batch.to_pydict()
+                rows = [
+                    (
+                        tuple(columns[k][i] for k in keys),
+                        columns["__ts"][i],
+                        {f: columns[f][i] for f in view.features},
+                    )
+                    for i in range(batch.num_rows)
+                ]
+                written += store.write(view, rows)
+                if on_rows:
+                    on_rows(batch.num_rows)
     return written

@@ -1,94 +1,27 @@
-"""Point-in-time joins on DuckDB: each event sees only feature values from its past.
+"""The offline store: point-in-time training sets on DuckDB over Parquet.
 
 DuckDB's ASOF JOIN picks, per event, the latest feature row at or before the event's
-timestamp for the same key; a TTL then drops values too old to trust. The frames are
-scanned in place by DuckDB (no copy through Python rows).
+timestamp for the same key; a TTL then drops values too old to trust. Events and feature
+files are scanned in place by DuckDB: nothing is pulled into Python rows except for
+on-demand features, which run per row exactly as at serving.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from prodml.features.definitions import FeatureService, FeatureView
-
-
-def point_in_time_join(
-    events: pd.DataFrame,
-    features: pd.DataFrame,
-    *,
-    keys: Sequence[str],
-    event_time: str,
-    feature_time: str,
-    columns: Sequence[str],
-    ttl: timedelta | None = None,
-) -> pd.DataFrame:
-    """`events` with `columns` of the latest `features` row at or before each event.
-
-    A feature row counts only if ``feature_time <= event_time`` (never the future) and,
-    with a `ttl`, ``event_time - feature_time <= ttl``; otherwise the columns are null.
-    Row order and count of `events` are kept.
-
-    >>> import pandas as pd
-    >>> ev = pd.DataFrame({"k": ["a"], "t": pd.to_datetime(["2013-01-01 10:00"])})
-    >>> ft = pd.DataFrame(
-    ...     {
-    ...         "k": ["a", "a"],
-    ...         "ts": pd.to_datetime(["2013-01-01 09:00", "2013-01-01 11:00"]),
-    ...         "x": [1.0, 2.0],
-    ...     }
-    ... )
-    >>> point_in_time_join(ev, ft, keys=["k"], event_time="t", feature_time="ts", columns=["x"])[
-    ...     "x"
-    ... ].tolist()
-    [1.0]
-    """
-    _require_columns(list(events.columns), [*keys, event_time], "events")
-    _require_columns(list(features.columns), [*keys, feature_time, *columns], "features")
-    _same_kind_of_time(events[event_time], features[feature_time], event_time, feature_time)
-    clash = sorted(set(columns) & set(events.columns))
-    if clash:
-        raise ValueError(
-            f"Feature column(s) {clash} already exist in the events; rename them first."
-        )
-    et, ft = _ident(event_time), _ident(feature_time)
-    on_keys = " AND ".join(f"e.{_ident(k)} = f.{_ident(k)}" for k in keys)
-    fresh = "TRUE" if ttl is None else f"e.{et} - f.{ft} <= {_interval(ttl)}"
-    picked = ", ".join(f"CASE WHEN {fresh} THEN f.{_ident(c)} END AS {_ident(c)}" for c in columns)
-    # Only quoted identifiers and a number are interpolated; values never enter the SQL.
-    query = f"""
-        SELECT e.* EXCLUDE (__row), {picked}
-        FROM (SELECT *, row_number() OVER () AS __row FROM events) AS e
-        ASOF LEFT JOIN features AS f
-          ON {on_keys} AND e.{et} >= f.{ft}
-        ORDER BY e.__row
-    """
-    with duckdb.connect() as con:
-        # Comparisons and results must not depend on the machine's local time zone.
-        con.execute("SET TimeZone = 'UTC'")
-        con.register("events", events)
-        con.register("features", features)
-        return con.execute(query).df()
-
-
-def _same_kind_of_time(left: pd.Series, right: pd.Series, lname: str, rname: str) -> None:
-    aware = [isinstance(s.dtype, pd.DatetimeTZDtype) for s in (left, right)]
-    if aware[0] != aware[1]:
-        which = lambda flag: "timezone-aware" if flag else "naive"  # noqa: E731
-        raise ValueError(
-            f"events.{lname} is {which(aware[0])} but features.{rname} is {which(aware[1])}; "
-            "comparing them would shift one by the local offset. Make both UTC, e.g. "
-            "pd.to_datetime(col, utc=True)."
-        )
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def get_training_set(
@@ -97,30 +30,49 @@ def get_training_set(
     *,
     event_timestamp: str,
     output: str | os.PathLike[str] | None = None,
+    chunk_rows: int = 100_000,
 ) -> pd.DataFrame | Path:
     """`events` with every feature of `service` as of each event's time.
 
     Per view: the latest feature row of the event's entity at or before the event time
     (never the future), within the view's TTL; rows with the same key and time are told
-    apart by their created timestamp. `events` may be a DataFrame or a Parquet file, folder
-    or glob; with `output`, the result streams to that Parquet file without ever being
-    held in Python, and its path is returned. Row order and count of `events` are kept.
+    apart by their created timestamp. On-demand features are then computed per row by the
+    same function serving uses. `events` may be a DataFrame or a Parquet file, folder or
+    glob; with `output`, the result streams to that Parquet file in chunks of `chunk_rows`
+    and its path is returned. Row order and count of `events` are kept.
     """
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
+        return _training_set(con, events, service, event_timestamp, output, chunk_rows)
+
+
+def _training_set(
+    con: duckdb.DuckDBPyConnection,
+    events: pd.DataFrame | str | os.PathLike[str],
+    service: FeatureService,
+    event_timestamp: str,
+    output: str | os.PathLike[str] | None,
+    chunk_rows: int,
+) -> pd.DataFrame | Path:
+    with view_sources(con, service.views) as sources:
         if isinstance(events, pd.DataFrame):
             con.register("__events", events)
             relation = "__events"
-            names = list(events.columns)
         else:
             relation = f"read_parquet({_literal(os.fspath(events))})"
-            described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-            names = [row[0] for row in described]
+        types = _column_types(con, relation)
+        names = list(types)
         _require_columns(names, [event_timestamp], "events")
         ctes, joins, picked = [], [], []
         for i, view in enumerate(service.views):
             _require_columns(names, list(view.entity.join_keys), f"events (for view {view.name!r})")
-            ctes.append(f"__v{i} AS ({_latest_rows(view)})")
+            _same_kind_of_time(
+                types[event_timestamp],
+                _column_types(con, sources[view.name])[view.timestamp],
+                f"events.{event_timestamp}",
+                f"view {view.name!r}'s {view.timestamp}",
+            )
+            ctes.append(f"__v{i} AS ({_latest_rows(view, sources[view.name])})")
             on = " AND ".join(f"e.{_ident(k)} = __v{i}.{_ident(k)}" for k in view.entity.join_keys)
             joins.append(
                 f"ASOF LEFT JOIN __v{i} ON {on} AND e.{_ident(event_timestamp)} >= __v{i}.__ts"
@@ -131,6 +83,7 @@ def get_training_set(
                 f"CASE WHEN {fresh} THEN __v{i}.{_ident(f)} END AS {_ident(f)}"
                 for f in view.features
             ]
+        _require_columns(names, list(service.request_inputs), "events (for on-demand features)")
         clash = sorted(set(service.features) & set(names))
         if clash:
             raise ValueError(f"Feature column(s) {clash} already exist in the events; rename them.")
@@ -141,20 +94,124 @@ def get_training_set(
             f"{' '.join(joins)} ORDER BY e.__row"
         )
         if output is None:
-            return con.execute(query).df()
+            return _with_on_demand(con.execute(query).df(), service)
         target = Path(output)
-        con.execute(f"COPY ({query}) TO {_literal(str(target))} (FORMAT parquet)")
+        if not service.on_demand:
+            con.execute(f"COPY ({query}) TO {_literal(str(target))} (FORMAT parquet)")
+            return target
+        _write_chunks(
+            con.sql(query).to_arrow_reader(chunk_rows),
+            target,
+            lambda batch: _with_on_demand(batch.to_pandas(), service),
+        )
         return target
 
 
-def _latest_rows(view: FeatureView) -> str:
+def _with_on_demand(frame: pd.DataFrame, service: FeatureService) -> pd.DataFrame:
+    """`frame` with the service's on-demand features, computed row by row as serving does."""
+    if not service.on_demand:
+        return frame
+    # Missing values reach the function as None, as they do at serving.
+    plain = frame.astype(object).where(frame.notna(), None)
+    rows = [
+        service.add_on_demand({str(k): v for k, v in r.items()}) for r in plain.to_dict("records")
+    ]
+    added = [f for odf in service.on_demand for f in odf.features]
+    return frame.assign(**{f: [row[f] for row in rows] for f in added})
+
+
+@contextmanager
+def view_sources(
+    con: duckdb.DuckDBPyConnection, views: Iterable[FeatureView]
+) -> Iterator[dict[str, str]]:
+    """The SQL relation of each view's rows: its Parquet source or, for a view with a
+    transformation, that source transformed once, in chunks, into a temporary file."""
+    with tempfile.TemporaryDirectory(prefix="prodml-views-") as tmp:
+        relations = {}
+        for i, view in enumerate(views):
+            relation = f"read_parquet({_literal(view.source)})"
+            if view.transformation is not None:
+                path = Path(tmp) / f"{i}.parquet"
+                _transform(con, view, relation, path)
+                relation = f"read_parquet({_literal(str(path))})"
+            relations[view.name] = relation
+        yield relations
+
+
+def _transform(
+    con: duckdb.DuckDBPyConnection, view: FeatureView, relation: str, path: Path
+) -> None:
+    assert view.transformation is not None
+    transformation = view.transformation
+    needed = [*view.entity.join_keys, view.timestamp, *view.features]
+    if view.created_timestamp:
+        needed.append(view.created_timestamp)
+
+    def apply(batch: pa.RecordBatch) -> pd.DataFrame:
+        frame = transformation(batch.to_pandas())
+        _require_columns(list(frame.columns), needed, f"view {view.name!r}'s transformation output")
+        return frame[needed]
+
+    reader = con.sql(f"SELECT * FROM {relation}").to_arrow_reader(100_000)
+    _write_chunks(reader, path, apply)
+
+
+def _write_chunks(
+    reader: pa.RecordBatchReader, path: Path, convert: Callable[[pa.RecordBatch], pd.DataFrame]
+) -> None:
+    """Write `convert(batch)` for every batch to one Parquet file, in the first chunk's
+    schema (an all-null column in a later chunk would otherwise change type)."""
+    writer: pq.ParquetWriter | None = None
+    try:
+        for batch in reader:
+            table = _to_arrow(convert(batch))
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table.cast(writer.schema))
+        if writer is None:  # no rows: still a file with the right columns
+            empty = convert(pa.RecordBatch.from_pylist([], schema=reader.schema))
+            pq.write_table(_to_arrow(empty), path)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    with warnings.catch_warnings():
+        # pyarrow reads a time-zone-aware column through `Series.values` (UTC instants, the
+        # zone taken from the dtype), which pandas 3.1 flags as deprecated; the result is
+        # right, so the warning is not the user's concern.
+        warnings.filterwarnings("ignore", "Series.values returning", category=Warning)
+        return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+
+
+def _same_kind_of_time(left: str, right: str, lname: str, rname: str) -> None:
+    aware = ["TIME ZONE" in t for t in (left, right)]
+    if aware[0] != aware[1]:
+        which = lambda flag: "timezone-aware" if flag else "naive"  # noqa: E731
+        raise ValueError(
+            f"{lname} is {which(aware[0])} but {rname} is {which(aware[1])}; comparing them "
+            "would shift one by the local offset. Make both UTC, e.g. "
+            "pd.to_datetime(col, utc=True)."
+        )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _latest_rows(view: FeatureView, relation: str) -> str:
     """The view's rows, one per key and time: the latest created when there are several."""
     keys = ", ".join(_ident(k) for k in view.entity.join_keys)
     features = ", ".join(_ident(f) for f in view.features)
     order = f"{_ident(view.created_timestamp)} DESC" if view.created_timestamp else features
     return (
         f"SELECT {keys}, {_ident(view.timestamp)} AS __ts, {features} "
-        f"FROM read_parquet({_literal(view.source)}) "
+        f"FROM {relation} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys}, {_ident(view.timestamp)} "
         f"ORDER BY {order}) = 1"
     )
@@ -174,8 +231,11 @@ def _require_columns(names: Sequence[str], needed: Sequence[str], where: str) ->
         raise ValueError(f"{where} has no column(s) {missing}; it has {list(names)}.")
 
 
-def latest_per_key(view: FeatureView, start: datetime | None, end: datetime | None) -> str:
-    """SQL for the newest row per entity key with `start <= time < end` (as `__ts`)."""
+def latest_per_key(
+    view: FeatureView, relation: str, start: datetime | None, end: datetime | None
+) -> str:
+    """SQL for the newest row per entity key with `start <= time < end` (as `__ts`), from
+    the view's rows at `relation` (see `view_sources`)."""
     keys = ", ".join(_ident(k) for k in view.entity.join_keys)
     where = []
     if start is not None:
@@ -183,14 +243,15 @@ def latest_per_key(view: FeatureView, start: datetime | None, end: datetime | No
     if end is not None:
         where.append(f"__ts < {_literal(end.isoformat())}::TIMESTAMPTZ")
     return (
-        f"SELECT * FROM ({_latest_rows(view)}) "
+        f"SELECT * FROM ({_latest_rows(view, relation)}) "
         f"{'WHERE ' + ' AND '.join(where) if where else ''} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __ts DESC) = 1"
     )
 
 
 def sample_entities(view: FeatureView, sample: int, seed: int = 0) -> pd.DataFrame:
-    """Up to `sample` distinct entity keys of the view's rows, a seeded pseudo-random pick."""
+    """Up to `sample` distinct entity keys of the view's source rows, a seeded pseudo-random
+    pick (a transformation never changes keys, so the raw source is enough)."""
     keys = ", ".join(_ident(k) for k in view.entity.join_keys)
     with duckdb.connect() as con:
         return con.execute(

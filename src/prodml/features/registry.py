@@ -8,16 +8,17 @@ forced; the message names the models.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prodml.errors import ConfigError, NotFoundError
-from prodml.features.definitions import Entity, FeatureService, FeatureView
+from prodml.features.definitions import FeatureService, FeatureView
 from prodml.store import MetadataStore
 
 VIEW, SERVICE = "view", "service"
@@ -59,11 +60,14 @@ def apply(
     services: Iterable[FeatureService],
     *,
     now: datetime,
+    file: Path,
     models_using: Callable[[str], list[str]] = lambda service: [],
     force: bool = False,
 ) -> ApplyResult:
-    """Record the definitions; refuse to change a view a registered model uses unless
-    `force`. `models_using(service_name)` lists the model versions trained on a service."""
+    """Record the definitions from `file`; refuse to change a view a registered model uses
+    unless `force`. `models_using(service_name)` lists the model versions trained on a
+    service. The file is recorded too: code (transformations, on-demand features) cannot be
+    stored as data, so `load_service` imports it again and checks it is unchanged."""
     views, services = list(views), list(services)
     applied_views = metadata.feature_definitions(VIEW)
     applied_services = metadata.feature_definitions(SERVICE)
@@ -95,7 +99,17 @@ def apply(
     )
     metadata.apply_feature_definitions(
         SERVICE,
-        {s.name: (s.version, {"views": [v.name for v in s.views]}) for s in services},
+        {
+            s.name: (
+                s.version,
+                {
+                    "views": [v.name for v in s.views],
+                    "on_demand": [odf.definition() for odf in s.on_demand],
+                    "file": str(file.resolve()),
+                },
+            )
+            for s in services
+        },
         now,
     )
     return result
@@ -123,29 +137,33 @@ def _refuse_if_used(
 
 
 def load_service(metadata: MetadataStore, name: str, *, root: Path | None = None) -> FeatureService:
-    """A registered feature service, rebuilt from its recorded definitions; relative view
-    sources are read from `root` (the project folder), wherever the command runs."""
+    """A registered feature service, imported again from the file it was applied from and
+    checked to be exactly what was applied; relative view sources are read from `root`
+    (the project folder), wherever the command runs."""
     services = metadata.feature_definitions(SERVICE)
     if name not in services:
         raise NotFoundError(
             f"No feature service {name!r} is registered; see `prodml features list`."
         )
-    views = metadata.feature_definitions(VIEW)
-    names = services[name][1]["views"]
-    return FeatureService(name, views=tuple(_view(views[v][1], root) for v in names))
+    version, body = services[name]
+    file = Path(body["file"])
+    _, loaded = load_definitions(file)
+    found = {s.name: s for s in loaded}.get(name)
+    if found is None or found.version != version:
+        what = "no longer defines it" if found is None else "has changed since it was applied"
+        raise ConfigError(
+            f"Feature service {name!r} was applied from {file}, which {what}. Run "
+            f"`prodml features apply {file}` to register the current definitions."
+        )
+    return found if root is None else resolve_sources(found, root)
 
 
-def _view(body: dict[str, Any], root: Path | None) -> FeatureView:
-    ttl = body["ttl_seconds"]
-    source = body["source"]
-    if root is not None and "://" not in source and not Path(source).is_absolute():
-        source = str(root / source)
-    return FeatureView(
-        body["name"],
-        entity=Entity(body["entity"]["name"], join_keys=tuple(body["entity"]["join_keys"])),
-        source=source,
-        timestamp=body["timestamp"],
-        features=tuple(body["features"]),
-        ttl=None if ttl is None else timedelta(seconds=ttl),
-        created_timestamp=body["created_timestamp"],
-    )
+def resolve_sources(service: FeatureService, root: Path) -> FeatureService:
+    """`service` with each relative view source made absolute under `root`."""
+
+    def resolved(view: FeatureView) -> FeatureView:
+        if "://" in view.source or Path(view.source).is_absolute():
+            return view
+        return dataclasses.replace(view, source=str(root / view.source))
+
+    return dataclasses.replace(service, views=tuple(resolved(v) for v in service.views))
