@@ -7,17 +7,19 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _pit_data import VIEWS
+from _pit_data import load
 
 if __name__ == "__main__":
     data, out, ttl = Path(sys.argv[1]), Path(sys.argv[2]), pd.Timedelta(hours=float(sys.argv[3]))
+    specs = load(data)
     events = pd.read_parquet(data / "events.parquet")
-    views = {name: pd.read_parquet(data / f"{name}.parquet") for name in VIEWS}
+    views = {view["name"]: pd.read_parquet(data / f"{view['name']}.parquet") for view in specs}
     started = time.perf_counter()
     result = events.sort_values("event_timestamp")
-    for name, (key, _, _, features) in VIEWS.items():
+    for view in specs:
+        key, features = view["key"], view["features"]
         rows = (
-            views[name]
+            views[view["name"]]
             .sort_values("created")
             .drop_duplicates([key, "event_timestamp"], keep="last")
         )

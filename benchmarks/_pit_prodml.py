@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from _pit_data import VIEWS
+from _pit_data import load
 
 from prodml.features import Entity, FeatureService, FeatureView, get_training_set
 
@@ -15,15 +15,15 @@ if __name__ == "__main__":
     data, out, ttl = Path(sys.argv[1]), Path(sys.argv[2]), timedelta(hours=float(sys.argv[3]))
     views = tuple(
         FeatureView(
-            name,
-            entity=Entity(key, join_keys=(key,)),
-            source=str(data / f"{name}.parquet"),
+            view["name"],
+            entity=Entity(view["key"], join_keys=(view["key"],)),
+            source=str(data / f"{view['name']}.parquet"),
             timestamp="event_timestamp",
-            features=features,
+            features=tuple(view["features"]),
             ttl=ttl,
             created_timestamp="created",
         )
-        for name, (key, _, _, features) in VIEWS.items()
+        for view in load(data)
     )
     started = time.perf_counter()
     get_training_set(
