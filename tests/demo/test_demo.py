@@ -75,3 +75,23 @@ def test_the_summary_prints_real_figures(demo):
     text = console.file.getvalue()
     assert f"{report.models['lightgbm']['roc_auc']:.4f}" in text
     assert ws.tracking_uri in text
+
+
+@pytest.mark.slow
+def test_serving_takes_keys_and_parity_holds_on_the_demo(demo):
+    ws, report = demo
+    features = report.features
+    assert features["parity_ok"]
+    assert features["parity_checked"] > 0
+    assert "tailnum" in features["request_fields"]
+    assert not {"temp", "seats", "route_delay_rate_28d", "plane_age"} & set(
+        features["request_fields"]
+    )
+    logged = ws.prediction_log("demo").read()
+    enriched = pd.DataFrame(list(logged["features"]))
+    assert (enriched["weather__status"] == "fresh").mean() > 0.9
+    assert enriched["dew_point_spread"].notna().mean() > 0.9
+    # The model was registered with the service it was trained on, so `prodml serve` can
+    # enrich its requests the same way.
+    champion = ws.registry.load("flights-delay@champion")[0]
+    assert champion.feature_service == "flights"

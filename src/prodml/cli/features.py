@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -130,11 +131,18 @@ def materialize(
 def check_parity(
     service: Annotated[str, typer.Argument(help="The registered feature service to check.")],
     sample: Annotated[int, typer.Option(min=1, help="Entities sampled per view.")] = 1000,
+    at: Annotated[
+        datetime | None,
+        typer.Option(
+            help="The moment to compare at (UTC unless it has an offset). Default: now.",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+        ),
+    ] = None,
     project: ProjectDir = Path("."),
 ) -> None:
-    """Compare what serving would see now with what training would see for the same moment.
+    """Compare what serving would see with what training would see for the same moment.
 
-    [dim]e.g. prodml features check-parity delays[/dim]
+    [dim]e.g. prodml features check-parity flights --at 2013-07-31T23:00[/dim]
     """
     from prodml.errors import DataValidationError
     from prodml.features.parity import check_parity as compare
@@ -144,7 +152,7 @@ def check_parity(
     report = compare(
         ws.online_store,
         load_service(ws.metadata, service, root=ws.project_dir),
-        now=ws.clock.now(),
+        now=ws.clock.now() if at is None else at.replace(tzinfo=at.tzinfo or UTC),
         sample=sample,
     )
     table = Table(

@@ -120,8 +120,16 @@ def serve(
     ws = open_workspace(project)
     info, loaded = ws.registry.load(model)
     settings = ws.settings.serving
+    enricher = None
+    if info.feature_service:
+        from prodml.features.registry import load_service
+        from prodml.serve.enrich import Enricher
+
+        service = load_service(ws.metadata, info.feature_service, root=ws.project_dir)
+        enricher = Enricher(ws.online_store, service, ws.clock)
+        err.print(f"Features of service {service.name} come from {ws.settings.online_store_url}.")
     app_ = create_app(
-        Predictor(loaded, info),
+        Predictor(loaded, info, enricher=enricher),
         ws.prediction_log(info.name),
         ws.clock,
         max_batch_rows=settings.max_batch_rows,

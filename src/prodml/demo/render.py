@@ -35,6 +35,17 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         )
     console.print(models)
 
+    f = report.features
+    verdict = "[green]passed[/green]" if f["parity_ok"] else "[red]FAILED[/red]"
+    console.print(
+        f"[bold]Feature store[/bold]: service {f['service']} (version {f['version']}); the API "
+        f"asks only for {', '.join(f['request_fields'])} and looks up the rest online. "
+        f"Training/serving parity at {f['parity_at'][:16]} UTC {verdict} "
+        f"({f['parity_checked']:,} entities, {f['parity_mismatches']} mismatches). Check it "
+        f"yourself: [cyan]prodml features check-parity {f['service']} --at "
+        f"{f['parity_at'][:16]}[/cyan]"
+    )
+
     api = report.api
     console.print(
         f"[bold]HTTP API[/bold]: {api['requests']:.0f} July requests, latency p50 "

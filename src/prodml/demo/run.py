@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,26 @@ from prodml.clock import SimulatedClock
 from prodml.data import open_source
 from prodml.data.profile import profile_frame
 from prodml.demo import flights
+from prodml.features import get_training_set
+from prodml.features.definitions import FeatureService, FeatureView
+from prodml.features.materialize import materialize
+from prodml.features.offline import rows_between
+from prodml.features.online import OnlineStore
+from prodml.features.parity import check_parity
+from prodml.features.registry import apply, resolve_sources
 from prodml.monitor import feature_drift, time_windows
+from prodml.registry.registry import FEATURE_SERVICE_TAG
 from prodml.serve import Predictor, create_app, score_parquet
+from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
 from prodml.store import Finding
 from prodml.train import classification_metrics, fit_model
+from prodml.train.encoding import FeatureSpec
 from prodml.train.model import FLAVORS
 from prodml.workspace import Workspace
 
 _LOCAL = "departure_local"
+_SECOND = timedelta(seconds=1)
 
 
 @dataclass
@@ -44,6 +56,7 @@ class DemoReport:
     run_ids: dict[str, str] = field(default_factory=dict)
     champion: str = ""
     champion_version: str = ""
+    features: dict[str, Any] = field(default_factory=dict)
     api: dict[str, float] = field(default_factory=dict)
     monthly: list[dict[str, Any]] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
@@ -62,17 +75,19 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
     with Progress(*columns, console=console, transient=False) as progress:
         step = _Steps(progress, report)
         with step("Load and validate the flights"):
-            train, valid, later = _ingest(ws, report)
+            snapshots = _ingest(ws, report)
+        with step("Build point-in-time training set"):
+            service, spec, (train, valid, later) = _features(ws, report, snapshots)
         with step("Train baselines and LightGBM", total=len(FLAVORS)) as advance:
-            _train(ws, report, train, valid, advance)
+            _train(ws, report, spec, train, valid, advance)
         with step("Register the champion"):
-            _register(ws, report, train)
+            _register(ws, report, spec, train)
         with step("Serve July flights over HTTP", total=requests) as advance:
-            _serve(ws, report, later, requests, advance)
+            _serve(ws, report, service, later, requests, advance)
         with step("Batch-score July–December", total=len(later)) as advance:
             scores = _batch(ws, report, later, advance)
         with step("Monitor drift and AUC per month"):
-            _monitor(ws, report, scores)
+            _monitor(ws, report, spec, scores)
     return report
 
 
@@ -90,7 +105,7 @@ class _Steps:
         self.report.seconds[name] = time.perf_counter() - started
 
 
-def _ingest(ws: Workspace, report: DemoReport) -> tuple[pd.DataFrame, ...]:
+def _ingest(ws: Workspace, report: DemoReport) -> dict[str, pd.DataFrame]:
     exports = flights.land_raw(ws.state_dir / "demo" / "raw")
     for name, path in exports.items():
         result = ws.ingest(open_source(path), flights.contract(name))
@@ -103,25 +118,44 @@ def _ingest(ws: Workspace, report: DemoReport) -> tuple[pd.DataFrame, ...]:
         if quarantine:
             report.paths[f"{name} quarantine"] = quarantine
     # Features are built from the snapshots as stored (hash-verified), not from memory.
-    examples = flights.build_examples(
-        ws.read_snapshot(report.snapshots["flights"]), ws.read_snapshot(report.snapshots["weather"])
+    return {name: ws.read_snapshot(report.snapshots[name]) for name in flights.EXPORTS}
+
+
+def _features(
+    ws: Workspace, report: DemoReport, snapshots: dict[str, pd.DataFrame]
+) -> tuple[FeatureService, FeatureSpec, tuple[pd.DataFrame, ...]]:
+    file, service = flights.feature_service()
+    resolved = resolve_sources(service, ws.project_dir)
+    flights.build_feature_tables(snapshots, {v.name: Path(v.source) for v in resolved.views})
+    # The demo retrains its model on whatever the definitions now say, so a changed view
+    # (after an upgrade) replaces the old one rather than blocking the run.
+    apply(ws.metadata, service.views, [service], now=ws.clock.now(), file=file, force=True)
+    report.features = {"service": service.name, "version": service.version}
+    examples = get_training_set(
+        flights.events(snapshots["flights"]), resolved, event_timestamp=flights.EVENT_TIME
     )
+    assert isinstance(examples, pd.DataFrame)
     month = examples["month"]
     train, valid, later = examples[month <= 5], examples[month == 6], examples[month >= 7]
     report.rows.update({"train (Jan–May)": len(train), "validation (Jun)": len(valid)})
     report.rows["scored (Jul–Dec)"] = len(later)
-    return train, valid, later
+    return resolved, flights.feature_spec(service), (train, valid, later)
 
 
 def _train(
-    ws: Workspace, report: DemoReport, train: pd.DataFrame, valid: pd.DataFrame, advance: Any
+    ws: Workspace,
+    report: DemoReport,
+    spec: FeatureSpec,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    advance: Any,
 ) -> None:
     lineage = _lineage(report)
     with ws.tracker.run("demo-pipeline", tags=lineage) as parent:
         report.run_ids["pipeline"] = parent
         for flavor in FLAVORS:
             with ws.tracker.run(flavor, parent_id=parent, tags=lineage) as run_id:
-                model = fit_model(flavor, train, flights.LABEL, flights.FEATURES, valid=valid)
+                model = fit_model(flavor, train, flights.LABEL, spec, valid=valid)
                 metrics = classification_metrics(valid[flights.LABEL], model.predict_frame(valid))
                 ws.tracker.log(run_id, params=model.params, metrics=metrics)
                 with tempfile.TemporaryDirectory() as tmp:
@@ -133,16 +167,21 @@ def _train(
 
 
 def _lineage(report: DemoReport) -> dict[str, str]:
-    return {f"prodml.snapshot.{name}": sid for name, sid in report.snapshots.items()}
+    snapshots = {f"prodml.snapshot.{name}": sid for name, sid in report.snapshots.items()}
+    return {
+        **snapshots,
+        FEATURE_SERVICE_TAG: report.features["service"],
+        f"{FEATURE_SERVICE_TAG}_version": report.features["version"],
+    }
 
 
-def _register(ws: Workspace, report: DemoReport, train: pd.DataFrame) -> None:
+def _register(ws: Workspace, report: DemoReport, spec: FeatureSpec, train: pd.DataFrame) -> None:
     best = max(FLAVORS, key=lambda f: report.models[f]["roc_auc"])
     tags = {"prodml.flavor": best, **_lineage(report)}
     info = ws.registry.register(flights.MODEL_NAME, report.run_ids[best], tags=tags)
     ws.registry.set_alias(info.name, "champion", info.version)
     # The drift reference is computed once, at registration, from the training rows.
-    profile = profile_frame(train, flights.FEATURES.names)
+    profile = profile_frame(train, spec.names)
     key = f"profiles/{info.name}/{info.version}.json"
     report.paths["reference profile"] = ws.artifacts.put_bytes(
         key, json.dumps(profile).encode()
@@ -151,22 +190,33 @@ def _register(ws: Workspace, report: DemoReport, train: pd.DataFrame) -> None:
 
 
 def _serve(
-    ws: Workspace, report: DemoReport, later: pd.DataFrame, requests: int, advance: Any
+    ws: Workspace,
+    report: DemoReport,
+    service: FeatureService,
+    later: pd.DataFrame,
+    requests: int,
+    advance: Any,
 ) -> None:
     info, model = ws.registry.load(f"{flights.MODEL_NAME}@champion")
     july = later[later["month"] == 7].sort_values(flights.EVENT_TIME)
     sample = july.iloc[np.linspace(0, len(july) - 1, min(requests, len(july))).astype(int)]
-    clock = SimulatedClock(sample[flights.EVENT_TIME].iloc[0].to_pydatetime())
+    times = sample[flights.EVENT_TIME]
+    clock = SimulatedClock(times.iloc[0].to_pydatetime())
+    feed = _Feed(ws.online_store, service, times.iloc[0], times.iloc[-1])
     log = ws.prediction_log("demo")
     before = log.count()
-    app = create_app(Predictor(model, info), log, clock)
+    predictor = Predictor(model, info, enricher=Enricher(ws.online_store, service, clock))
+    app = create_app(predictor, log, clock)
+    # A client knows the flight, not the weather: it sends the keys and its own fields.
+    asked = list(predictor.row_schema.model_fields)
+    rows = sample[asked].astype(object).where(sample[asked].notna(), None)
     latencies = []
-    rows = sample[list(flights.FEATURES.names)].astype(object).where(sample.notna(), None)
     with log, BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
         for (_, row), when, flight_id in zip(
-            rows.iterrows(), sample[flights.EVENT_TIME], sample["flight_id"], strict=True
+            rows.iterrows(), times, sample["flight_id"], strict=True
         ):
             clock.set(when.to_pydatetime())  # replay: the API sees the flight's own time
+            feed.until(when)
             started = time.perf_counter()
             response = client.post(
                 "/v1/predict",
@@ -178,6 +228,14 @@ def _serve(
                 raise RuntimeError(response.text)
             advance()
         bad = client.post("/v1/predict", json={"rows": [{"carrier": "UA", "distance": "far"}]})
+    parity = check_parity(ws.online_store, service, now=clock.now(), sample=200)
+    report.features.update(
+        parity_ok=parity.ok,
+        parity_checked=parity.checked,
+        parity_mismatches=sum(parity.mismatches.values()),
+        parity_at=parity.at.isoformat(),
+        request_fields=asked,
+    )
     logged = log.count() - before
     ms = np.asarray(latencies) * 1000
     report.api = {
@@ -188,6 +246,35 @@ def _serve(
         "bad_request_status": bad.status_code,
     }
     report.paths["prediction log"] = str(log.folder)
+
+
+class _Feed:
+    """The demo's streaming pipeline: the online store is backfilled up to the first replayed
+    request, then each view's rows are written as the replayed clock reaches their time."""
+
+    def __init__(
+        self, store: OnlineStore, service: FeatureService, start: pd.Timestamp, end: pd.Timestamp
+    ) -> None:
+        self.store = store
+        self.pending: list[tuple[pd.Timestamp, FeatureView, tuple[Any, ...], dict[str, Any]]] = []
+        for view in service.views:
+            materialize(view, store, end=start.to_pydatetime())
+            rows = rows_between(view, start.to_pydatetime(), end.to_pydatetime() + _SECOND)
+            rows = rows.astype(object).where(rows.notna(), None)  # missing is None, as online
+            keys = rows[list(view.entity.join_keys)].itertuples(index=False)
+            values = rows[list(view.features)].to_dict("records")
+            self.pending += [
+                (ts, view, tuple(key), {str(f): v for f, v in row.items()})
+                for ts, key, row in zip(rows["__ts"], keys, values, strict=True)
+            ]
+        self.pending.sort(key=lambda item: item[0])
+        self.next = 0
+
+    def until(self, now: pd.Timestamp) -> None:
+        while self.next < len(self.pending) and self.pending[self.next][0] <= now:
+            ts, view, key, values = self.pending[self.next]
+            self.store.write(view, [(key, ts.to_pydatetime(), values)])
+            self.next += 1
 
 
 def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any) -> pd.DataFrame:
@@ -202,7 +289,7 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
     return pd.read_parquet(scored).merge(later.drop(columns=list(keep[1:])), on="flight_id")
 
 
-def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
+def _monitor(ws: Workspace, report: DemoReport, spec: FeatureSpec, scores: pd.DataFrame) -> None:
     key = f"profiles/{flights.MODEL_NAME}/{report.champion_version}.json"
     reference = json.loads(ws.artifacts.get_bytes(key))
     # Months of the airports' calendar: a flight at 8 pm on Dec 31 belongs to December.
@@ -212,7 +299,7 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
     for window in time_windows(scores, time=_LOCAL, freq="MS"):
         month = window.rows
         auc = classification_metrics(month[flights.LABEL], month["score"])["roc_auc"]
-        drift = feature_drift(reference, month, flights.FEATURES.names)
+        drift = feature_drift(reference, month, spec.names)
         finding = functools.partial(
             Finding,
             model_name=flights.MODEL_NAME,

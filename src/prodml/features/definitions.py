@@ -40,10 +40,12 @@ RowFunction = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 @dataclass(frozen=True)
 class Entity:
-    """What features describe, and the columns that identify it (its join keys)."""
+    """What features describe, the columns that identify it (its join keys) and their
+    type (`str` or `int`; a served request is validated against it)."""
 
     name: str
     join_keys: tuple[str, ...]
+    value_type: type[str] | type[int] = str
 
     def __post_init__(self) -> None:
         if not self.join_keys:
@@ -89,7 +91,11 @@ class FeatureView:
         """The view as plain data (what is hashed, and what the registry records)."""
         return {
             "name": self.name,
-            "entity": {"name": self.entity.name, "join_keys": list(self.entity.join_keys)},
+            "entity": {
+                "name": self.entity.name,
+                "join_keys": list(self.entity.join_keys),
+                "value_type": self.entity.value_type.__name__,
+            },
             "source": self.source,
             "timestamp": self.timestamp,
             "features": list(self.features),

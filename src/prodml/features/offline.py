@@ -111,8 +111,11 @@ def _with_on_demand(frame: pd.DataFrame, service: FeatureService) -> pd.DataFram
     """`frame` with the service's on-demand features, computed row by row as serving does."""
     if not service.on_demand:
         return frame
-    # Missing values reach the function as None, as they do at serving.
-    plain = frame.astype(object).where(frame.notna(), None)
+    # Only the inputs are converted, and missing values reach the function as None, as they
+    # do at serving.
+    names = (i for odf in service.on_demand for i in odf.inputs if i in frame.columns)
+    inputs = frame[list(dict.fromkeys(names))]
+    plain = inputs.astype(object).where(inputs.notna(), None)
     rows = [
         service.add_on_demand({str(k): v for k, v in r.items()}) for r in plain.to_dict("records")
     ]
@@ -237,6 +240,15 @@ def latest_per_key(
     """SQL for the newest row per entity key with `start <= time < end` (as `__ts`), from
     the view's rows at `relation` (see `view_sources`)."""
     keys = ", ".join(_ident(k) for k in view.entity.join_keys)
+    return (
+        f"{_rows_between(view, relation, start, end)} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __ts DESC) = 1"
+    )
+
+
+def _rows_between(
+    view: FeatureView, relation: str, start: datetime | None, end: datetime | None
+) -> str:
     where = []
     if start is not None:
         where.append(f"__ts >= {_literal(start.isoformat())}::TIMESTAMPTZ")
@@ -244,9 +256,18 @@ def latest_per_key(
         where.append(f"__ts < {_literal(end.isoformat())}::TIMESTAMPTZ")
     return (
         f"SELECT * FROM ({_latest_rows(view, relation)}) "
-        f"{'WHERE ' + ' AND '.join(where) if where else ''} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __ts DESC) = 1"
+        f"{'WHERE ' + ' AND '.join(where) if where else ''}"
     )
+
+
+def rows_between(view: FeatureView, start: datetime, end: datetime) -> pd.DataFrame:
+    """The view's rows (transformed, one per key and time) with `start <= time < end`,
+    oldest first, time as `__ts`: what a streaming pipeline would push over that span."""
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        with view_sources(con, [view]) as sources:
+            query = _rows_between(view, sources[view.name], start, end)
+            return con.execute(f"{query} ORDER BY __ts").df()
 
 
 def sample_entities(view: FeatureView, sample: int, seed: int = 0) -> pd.DataFrame:

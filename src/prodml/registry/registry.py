@@ -12,7 +12,8 @@ import hashlib
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -36,10 +37,17 @@ class ModelVersionInfo:
     run_id: str | None
     source: str
     aliases: tuple[str, ...]
+    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def ref(self) -> str:
         return f"{self.name}/{self.version}"
+
+    @property
+    def feature_service(self) -> str | None:
+        """The feature service the version was trained on, if any: serving enriches
+        requests from it."""
+        return self.tags.get(FEATURE_SERVICE_TAG)
 
 
 class ModelRegistry:
@@ -138,4 +146,6 @@ class ModelRegistry:
     def _info(self, mv: ModelVersion) -> ModelVersionInfo:
         # Versions registered by other tools may lack a source; loading them then fails clearly.
         source = mv.source or ""
-        return ModelVersionInfo(mv.name, str(mv.version), mv.run_id, source, tuple(mv.aliases))
+        return ModelVersionInfo(
+            mv.name, str(mv.version), mv.run_id, source, tuple(mv.aliases), dict(mv.tags)
+        )

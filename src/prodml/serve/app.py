@@ -110,7 +110,8 @@ def create_app(
         started = time.perf_counter()
         rows = [row.model_dump() for row in body.rows]  # type: ignore[attr-defined]
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        predictions = predictor.predict(rows)
+        features = predictor.features(rows)
+        predictions = predictor.predict(features)
         latency = time.perf_counter() - started
         now = clock.now().isoformat()
         log.append(
@@ -121,11 +122,12 @@ def create_app(
                 "model": info.name,
                 "version": info.version,
                 "inputs": row,
+                "features": {k: v for k, v in enriched.items() if k not in row},
                 "label": p.label,
                 "probability": p.probability,
                 "latency_ms": latency * 1000,
             }
-            for i, (row, p) in enumerate(zip(rows, predictions, strict=True))
+            for i, (row, enriched, p) in enumerate(zip(rows, features, predictions, strict=True))
         )
         metrics.answered(200)
         metrics.latency.labels(**metrics.labels).observe(time.perf_counter() - started)

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from prodml.registry import ModelVersionInfo
+from prodml.serve.enrich import Enricher
 from prodml.train.model import TrainedModel
 
 
@@ -25,29 +26,52 @@ class Prediction:
 class Predictor:
     """One loaded model version, its request schema and its decision threshold."""
 
-    def __init__(self, model: TrainedModel, info: ModelVersionInfo, *, threshold: float = 0.5):
+    def __init__(
+        self,
+        model: TrainedModel,
+        info: ModelVersionInfo,
+        *,
+        threshold: float = 0.5,
+        enricher: Enricher | None = None,
+    ):
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be a float in (0, 1). Got {threshold} instead.")
         self.model = model
         self.info = info
         self.threshold = threshold
-        self.row_schema = _row_schema(model, info)
+        self.enricher = enricher
+        self.row_schema = _row_schema(model, info, enricher)
+
+    def features(self, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+        """The model's input rows: the request rows, enriched from the feature store when
+        the model was trained on a feature service."""
+        return rows if self.enricher is None else self.enricher.enrich(rows)
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Prediction]:
-        """Score rows already validated against `row_schema`."""
+        """Score rows holding every model feature (see `features`)."""
         scores = self.model.predict_rows(rows)
         return [Prediction(int(p >= self.threshold), float(p)) for p in scores]
 
 
-def _row_schema(model: TrainedModel, info: ModelVersionInfo) -> type[BaseModel]:
+def _row_schema(
+    model: TrainedModel, info: ModelVersionInfo, enricher: Enricher | None
+) -> type[BaseModel]:
     spec = model.spec
+    stored = enricher.provided if enricher else frozenset()
     fields: dict[str, Any] = {}
     for name in spec.categorical:
-        known = len(model.encoder.vocabulary.get(name, {}))
-        description = f"categorical; {known} values seen in training; null when unknown"
-        fields[name] = (str | None, Field(description=description))
+        if name not in stored:
+            known = len(model.encoder.vocabulary.get(name, {}))
+            description = f"categorical; {known} values seen in training; null when unknown"
+            fields[name] = (str | None, Field(description=description))
     for name in spec.numeric:
-        fields[name] = (float | None, Field(description="numeric; null when unknown"))
+        if name not in stored:
+            fields[name] = (float | None, Field(description="numeric; null when unknown"))
+    for name, kind in (enricher.request_fields if enricher else {}).items():
+        fields.setdefault(
+            name,
+            (kind | None, Field(description="feature store key or input; null when unknown")),
+        )
     return create_model(
         f"{_camel(info.name)}Row",
         __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=False),
