@@ -63,7 +63,9 @@ def _training_set(
         types = _column_types(con, relation)
         names = list(types)
         _require_columns(names, [event_timestamp], "events")
-        ctes, joins, picked = [], [], []
+        et = f"e.{_ident(event_timestamp)}"
+        ctes = [f"__e AS MATERIALIZED (SELECT *, row_number() OVER () AS __row FROM {relation})"]
+        joins, picked = [], []
         for i, view in enumerate(service.views):
             _require_columns(names, list(view.entity.join_keys), f"events (for view {view.name!r})")
             _same_kind_of_time(
@@ -72,26 +74,30 @@ def _training_set(
                 f"events.{event_timestamp}",
                 f"view {view.name!r}'s {view.timestamp}",
             )
-            ctes.append(f"__v{i} AS ({_latest_rows(view, sources[view.name])})")
-            on = " AND ".join(f"e.{_ident(k)} = __v{i}.{_ident(k)}" for k in view.entity.join_keys)
-            joins.append(
-                f"ASOF LEFT JOIN __v{i} ON {on} AND e.{_ident(event_timestamp)} >= __v{i}.__ts"
-            )
-            age = f"e.{_ident(event_timestamp)} - __v{i}.__ts"
-            fresh = "TRUE" if view.ttl is None else f"{age} <= {_interval(view.ttl)}"
-            picked += [
-                f"CASE WHEN {fresh} THEN __v{i}.{_ident(f)} END AS {_ident(f)}"
-                for f in view.features
+            # The ASOF join matches narrow rows (keys, time, position) and the features are
+            # fetched by position afterwards, so no join ever carries another view's columns.
+            on = " AND ".join(f"e.{_ident(k)} = n.{_ident(k)}" for k in view.entity.join_keys)
+            fresh = "" if view.ttl is None else f"WHERE {et} - n.__ts <= {_interval(view.ttl)}"
+            ctes += [
+                f"__n{i} AS ({_latest_rows(view, sources[view.name], features=False)})",
+                f"__m{i} AS (SELECT e.__row, n.__file, n.__pos FROM __e AS e "
+                f"ASOF JOIN __n{i} AS n ON {on} AND {et} >= n.__ts {fresh})",
+                f"__j{i} AS (SELECT m.__row, "
+                + ", ".join(f"f.{_ident(f)}" for f in view.features)
+                + f" FROM __m{i} AS m JOIN {sources[view.name]} AS f "
+                "ON f.__file = m.__file AND f.__pos = m.__pos)",
             ]
+            joins.append(f"LEFT JOIN __j{i} ON __j{i}.__row = e.__row")
+            picked += [f"__j{i}.{_ident(f)}" for f in view.features]
         _require_columns(names, list(service.request_inputs), "events (for on-demand features)")
         clash = sorted(set(service.features) & set(names))
         if clash:
             raise ValueError(f"Feature column(s) {clash} already exist in the events; rename them.")
         # Identifiers are quoted and paths are literals: no value is interpolated as SQL.
-        query = (f"WITH {', '.join(ctes)} " if ctes else "") + (
+        query = (
+            f"WITH {', '.join(ctes)} "
             f"SELECT e.* EXCLUDE (__row){''.join(', ' + p for p in picked)} "
-            f"FROM (SELECT *, row_number() OVER () AS __row FROM {relation}) AS e "
-            f"{' '.join(joins)} ORDER BY e.__row"
+            f"FROM __e AS e {' '.join(joins)} ORDER BY e.__row"
         )
         if output is None:
             return _with_on_demand(con.execute(query).df(), service)
@@ -128,16 +134,20 @@ def view_sources(
     con: duckdb.DuckDBPyConnection, views: Iterable[FeatureView]
 ) -> Iterator[dict[str, str]]:
     """The SQL relation of each view's rows: its Parquet source or, for a view with a
-    transformation, that source transformed once, in chunks, into a temporary file."""
+    transformation, that source transformed once, in chunks, into a temporary file. Each
+    row carries its position (`__file`, `__pos`): among rows with the same key and time
+    and no created timestamp to tell them apart, the last written wins."""
     with tempfile.TemporaryDirectory(prefix="prodml-views-") as tmp:
         relations = {}
         for i, view in enumerate(views):
-            relation = f"read_parquet({_literal(view.source)})"
+            path = view.source
             if view.transformation is not None:
-                path = Path(tmp) / f"{i}.parquet"
-                _transform(con, view, relation, path)
-                relation = f"read_parquet({_literal(str(path))})"
-            relations[view.name] = relation
+                path = str(Path(tmp) / f"{i}.parquet")
+                _transform(con, view, f"read_parquet({_literal(view.source)})", Path(path))
+            relations[view.name] = (
+                f"(SELECT * RENAME (file_row_number AS __pos) FROM read_parquet("
+                f"{_literal(path)}, filename = '__file', file_row_number = true))"
+            )
         yield relations
 
 
@@ -207,16 +217,17 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _latest_rows(view: FeatureView, relation: str) -> str:
-    """The view's rows, one per key and time: the latest created when there are several."""
+def _latest_rows(view: FeatureView, relation: str, *, features: bool = True) -> str:
+    """The view's rows, one per key and time (the latest created, then the last written),
+    with their position; `features=False` leaves the feature columns out."""
     keys = ", ".join(_ident(k) for k in view.entity.join_keys)
-    features = ", ".join(_ident(f) for f in view.features)
-    order = f"{_ident(view.created_timestamp)} DESC" if view.created_timestamp else features
+    columns = "".join(f", {_ident(f)}" for f in view.features) if features else ""
+    created = f"{_ident(view.created_timestamp)} DESC, " if view.created_timestamp else ""
     return (
-        f"SELECT {keys}, {_ident(view.timestamp)} AS __ts, {features} "
+        f"SELECT {keys}, {_ident(view.timestamp)} AS __ts{columns}, __file, __pos "
         f"FROM {relation} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys}, {_ident(view.timestamp)} "
-        f"ORDER BY {order}) = 1"
+        f"ORDER BY {created}__file DESC, __pos DESC) = 1"
     )
 
 
