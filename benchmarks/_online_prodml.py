@@ -2,7 +2,9 @@
 
 With "load" in the spec, first materializes the view into SQLite and Redis. Then times
 `get_online_features` (what the serving endpoint calls) per request, for each store and
-batch size, and reads the sampled entities back for the value check.
+batch size, and reads the sampled entities back for the value check. Also times a bare
+Redis PING from a plain redis-py client: the round trip any Python client pays, so the
+part of a tail that comes from the machine (a busy CPU delaying Redis or us) shows.
 """
 
 import json
@@ -10,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+import redis
 from _online_data import KEY, TTL_DAYS, VIEW, feature_names, requests, summary
 
 from prodml.features import Entity, FeatureService, FeatureView
@@ -62,6 +65,14 @@ if __name__ == "__main__":
             str(i): {f: r[f] for f in features} | {"status": r[f"{VIEW}__status"]}
             for i, r in zip(spec["sample"], got, strict=True)
         }
+    ping = redis.Redis.from_url(spec["redis"]).ping
+    nanos = []
+    for n in range(spec["warmup"] + spec["calls"]):
+        started = time.perf_counter_ns()
+        ping()
+        if n >= spec["warmup"]:
+            nanos.append(time.perf_counter_ns() - started)
+    out["cases"]["ping"] = summary(nanos)
     for store in stores.values():
         store.close()
     print(json.dumps(out))

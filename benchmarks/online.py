@@ -201,6 +201,8 @@ def _table(args, figures: dict, batches: list[int], feast: bool) -> None:
                 + "".join(f"{c:>12.3f}" if c is not None else f"{'—':>12}" for c in cells)
                 + (f"{ratio:>17.1f}×" if ratio is not None else f"{'—':>18}")
             )
+    floor = [figures["ping_p50_ms"], figures["ping_p99_ms"]]
+    print(f"{'redis PING (floor)':<22}" + "".join(f"{c:>12.3f}" for c in floor))
     got = f"got {figures['redis_1_p99_ms']:.3f} ms"
     if feast:
         got += f" and {figures['redis_1_p99_ratio']:.1f}×"
