@@ -74,18 +74,16 @@ def _training_set(
                 f"events.{event_timestamp}",
                 f"view {view.name!r}'s {view.timestamp}",
             )
-            # The ASOF join matches narrow rows (keys, time, position) and the features are
-            # fetched by position afterwards, so no join ever carries another view's columns.
-            on = " AND ".join(f"e.{_ident(k)} = n.{_ident(k)}" for k in view.entity.join_keys)
-            fresh = "" if view.ttl is None else f"WHERE {et} - n.__ts <= {_interval(view.ttl)}"
+            # Each view is ASOF-joined to the events' keys and times alone, then joined back by
+            # row number: no join carries another view's columns (with ten wide views the
+            # chain of joins otherwise drags every earlier view through every later one).
+            on = " AND ".join(f"e.{_ident(k)} = v.{_ident(k)}" for k in view.entity.join_keys)
+            fresh = "" if view.ttl is None else f"WHERE {et} - v.__ts <= {_interval(view.ttl)}"
+            columns = ", ".join(f"v.{_ident(f)}" for f in view.features)
             ctes += [
-                f"__n{i} AS ({_latest_rows(view, sources[view.name], features=False)})",
-                f"__m{i} AS (SELECT e.__row, n.__file, n.__pos FROM __e AS e "
-                f"ASOF JOIN __n{i} AS n ON {on} AND {et} >= n.__ts {fresh})",
-                f"__j{i} AS (SELECT m.__row, "
-                + ", ".join(f"f.{_ident(f)}" for f in view.features)
-                + f" FROM __m{i} AS m JOIN {sources[view.name]} AS f "
-                "ON f.__file = m.__file AND f.__pos = m.__pos)",
+                f"__v{i} AS ({_latest_rows(view, sources[view.name])})",
+                f"__j{i} AS (SELECT e.__row, {columns} FROM __e AS e "
+                f"ASOF JOIN __v{i} AS v ON {on} AND {et} >= v.__ts {fresh})",
             ]
             joins.append(f"LEFT JOIN __j{i} ON __j{i}.__row = e.__row")
             picked += [f"__j{i}.{_ident(f)}" for f in view.features]
@@ -134,9 +132,9 @@ def view_sources(
     con: duckdb.DuckDBPyConnection, views: Iterable[FeatureView]
 ) -> Iterator[dict[str, str]]:
     """The SQL relation of each view's rows: its Parquet source or, for a view with a
-    transformation, that source transformed once, in chunks, into a temporary file. Each
-    row carries its position (`__file`, `__pos`): among rows with the same key and time
-    and no created timestamp to tell them apart, the last written wins."""
+    transformation, that source transformed once, in chunks, into a temporary file. Without
+    a created timestamp, each row carries its position (`__file`, `__pos`) so that among
+    rows with the same key and time the last written wins."""
     with tempfile.TemporaryDirectory(prefix="prodml-views-") as tmp:
         relations = {}
         for i, view in enumerate(views):
@@ -145,7 +143,9 @@ def view_sources(
                 path = str(Path(tmp) / f"{i}.parquet")
                 _transform(con, view, f"read_parquet({_literal(view.source)})", Path(path))
             relations[view.name] = (
-                f"(SELECT * RENAME (file_row_number AS __pos) FROM read_parquet("
+                f"read_parquet({_literal(path)})"
+                if view.created_timestamp
+                else f"(SELECT * RENAME (file_row_number AS __pos) FROM read_parquet("
                 f"{_literal(path)}, filename = '__file', file_row_number = true))"
             )
         yield relations
@@ -217,17 +217,21 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _latest_rows(view: FeatureView, relation: str, *, features: bool = True) -> str:
-    """The view's rows, one per key and time (the latest created, then the last written),
-    with their position; `features=False` leaves the feature columns out."""
+def _latest_rows(view: FeatureView, relation: str) -> str:
+    """The view's rows, one per key and time: the latest created or, without a created
+    timestamp, the last written."""
     keys = ", ".join(_ident(k) for k in view.entity.join_keys)
-    columns = "".join(f", {_ident(f)}" for f in view.features) if features else ""
-    created = f"{_ident(view.created_timestamp)} DESC, " if view.created_timestamp else ""
+    features = ", ".join(_ident(f) for f in view.features)
+    order = (
+        f"{_ident(view.created_timestamp)} DESC"
+        if view.created_timestamp
+        else "__file DESC, __pos DESC"
+    )
     return (
-        f"SELECT {keys}, {_ident(view.timestamp)} AS __ts{columns}, __file, __pos "
+        f"SELECT {keys}, {_ident(view.timestamp)} AS __ts, {features} "
         f"FROM {relation} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys}, {_ident(view.timestamp)} "
-        f"ORDER BY {created}__file DESC, __pos DESC) = 1"
+        f"ORDER BY {order}) = 1"
     )
 
 
