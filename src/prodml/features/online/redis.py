@@ -55,13 +55,18 @@ class RedisOnlineStore:
     def read(
         self, view: FeatureView, keys: Sequence[Any]
     ) -> list[tuple[datetime, dict[str, Any]] | None]:
-        pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.hmget(_name(view, key), "ts", "features")
-        out: list[tuple[datetime, dict[str, Any]] | None] = []
-        for ts, features in pipe.execute():
-            out.append(None if ts is None else (from_micros(int(ts)), decode(features)))
-        return out
+        names = [_name(view, key) for key in keys]
+        if len(names) == 1:  # the common serving case: one round trip, no pipeline to build
+            replies = [self._redis.hmget(names[0], "ts", "features")]
+        else:
+            pipe = self._redis.pipeline(transaction=False)
+            for name in names:
+                pipe.hmget(name, "ts", "features")
+            replies = pipe.execute()
+        return [
+            None if ts is None else (from_micros(int(ts)), decode(features))
+            for ts, features in replies
+        ]
 
     def close(self) -> None:
         self._redis.close()
