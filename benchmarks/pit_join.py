@@ -32,20 +32,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-import venv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-PEER_ENV = HERE / ".venvs" / "feast"
+sys.path.insert(0, str(HERE))  # the runners and helpers beside this file
+
+from _peer import Unfinished, child, peer_python  # noqa: E402
+
 TARGET_RATIO = 10.0  # default shape: at least 10× Feast's speed
 TARGET_SECONDS, TARGET_MB = 5.0, 2_000.0  # feast-issue shape: prodml's own budget
 SHAPES = {
@@ -64,14 +62,6 @@ SHAPES = {
         "entities": 100,
     },
 }
-
-
-class Unfinished(Exception):
-    """A runner that was stopped or failed: why, and what it had used by then."""
-
-    def __init__(self, reason: str, timed_seconds: float | None, peak_mb: float) -> None:
-        super().__init__(reason)
-        self.timed_seconds, self.peak_mb = timed_seconds, peak_mb
 
 
 def main() -> None:
@@ -101,15 +91,15 @@ def main() -> None:
         entities=args.entities,
     )
     features = [f for view in spec["views"] for f in view["features"]]
-    feast_python = None if args.skip_feast else _peer_python()
+    feast_python = None if args.skip_feast else peer_python()
     with tempfile.TemporaryDirectory(prefix="prodml-pit-") as tmp:
         data, ttl = Path(tmp, "data"), str(args.ttl_hours)
         write(data, events=args.events, spec=spec)
         parquet_mb = sum(f.stat().st_size for f in data.glob("*.parquet")) / 2**20
         out = {side: str(Path(tmp, f"{side}.parquet")) for side in ("prodml", "pandas", "feast")}
-        ours = _child(sys.executable, "_pit_prodml.py", str(data), out["prodml"], ttl)
+        ours = child(sys.executable, "_pit_prodml.py", str(data), out["prodml"], ttl)
         # pandas merge_asof, in our own environment: the issue's fallback peer.
-        pandas = _child(sys.executable, "_pit_pandas.py", str(data), out["pandas"], ttl)
+        pandas = child(sys.executable, "_pit_pandas.py", str(data), out["pandas"], ttl)
         figures: dict[str, object] = {
             "shape": args.shape,
             "events": args.events,
@@ -163,7 +153,7 @@ def _feast(python: str, data: Path, out: dict, ttl: str, ours: dict, args) -> di
 
     limit_mb = args.feast_memory_gb * 1024 or None
     try:
-        theirs = _child(
+        theirs = child(
             python,
             "_pit_feast.py",
             str(data),
@@ -235,75 +225,6 @@ def _same(ours: Path, theirs: Path, data: Path, views: list[dict]) -> bool:
         for view in views
         for f in view["features"]
     )
-
-
-def _peer_python() -> str:
-    python = PEER_ENV / "bin" / "python"
-    if not python.exists():
-        print(f"Creating {PEER_ENV} with Feast (first run only)…", file=sys.stderr)
-        venv.create(PEER_ENV, with_pip=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "feast[redis]", "pyarrow", "pandas"],
-            check=True,
-        )
-    return str(python)
-
-
-def _child(
-    python: str,
-    script: str,
-    *args: str,
-    timeout: float | None = None,
-    memory_mb: float | None = None,
-) -> dict:
-    """Run one runner; its last stdout line is its JSON figures.
-
-    With `timeout` or `memory_mb`, the runner (and anything it started) is stopped once it
-    passes either; Unfinished then says which, how long its timed part had run (from its
-    first stdout line) and the largest resident memory seen.
-    """
-    command = [python, str(HERE / script), *args]
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        child = subprocess.Popen(
-            command, stdout=stdout, stderr=stderr, text=True, cwd=HERE, start_new_session=True
-        )
-        started, timing_from, peak, reason = time.monotonic(), None, 0.0, None
-        while child.poll() is None:
-            rss = _resident_mb(child.pid)
-            peak = max(peak, rss)
-            if timing_from is None and os.fstat(stdout.fileno()).st_size:
-                timing_from = time.monotonic()
-            if timeout and time.monotonic() - started > timeout:
-                reason = f"stopped at the {timeout:.0f} s time limit"
-            elif memory_mb and rss > memory_mb:
-                reason = f"stopped at the {memory_mb:,.0f} MB memory limit"
-            if reason:
-                os.killpg(child.pid, signal.SIGKILL)  # its own session: only what it started
-                child.wait()
-                timed = None if timing_from is None else time.monotonic() - timing_from
-                raise Unfinished(f"{script} {reason}", timed, peak)
-            time.sleep(0.2)
-        stdout.seek(0)
-        stderr.seek(0)
-        output, errors = stdout.read(), stderr.read()
-    if child.returncode != 0:
-        killed = " (killed: out of memory?)" if child.returncode in (-9, 137) else ""
-        message = f"{script} exited {child.returncode}{killed}:\n{errors[-2000:]}"
-        if timeout or memory_mb:
-            raise Unfinished(message, None, peak)
-        raise SystemExit(message)
-    return json.loads(output.strip().splitlines()[-1])
-
-
-def _resident_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 if __name__ == "__main__":

@@ -43,7 +43,10 @@ def get_online_features(
                 age = (now - ts).total_seconds()
                 stale = age < 0 or (view.ttl is not None and age > view.ttl.total_seconds())
                 status = STALE if stale else FRESH
-            result.update({f: values.get(f) if status == FRESH else None for f in view.features})
+            if status == FRESH:
+                result.update(zip(view.features, map(values.get, view.features), strict=True))
+            else:
+                result.update(dict.fromkeys(view.features))
             result[f"{view.name}__age_seconds"] = age
             result[f"{view.name}__status"] = status
     if service.on_demand:
