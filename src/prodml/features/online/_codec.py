@@ -22,7 +22,7 @@ def encode(values: dict[str, Any]) -> str:
 def decode(text: str | bytes) -> dict[str, Any]:
     values: dict[str, Any] = orjson.loads(text)
     # Only a timestamp needs a second pass; most rows have none, and serving reads many.
-    if (b"__ts__" if isinstance(text, bytes) else "__ts__") in text:
+    if b"__ts__" in text if isinstance(text, bytes) else "__ts__" in text:
         return {k: _typed(v) for k, v in values.items()}
     return values
 

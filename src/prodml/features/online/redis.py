@@ -64,7 +64,7 @@ class RedisOnlineStore:
                 pipe.hmget(name, "ts", "features")
             replies = pipe.execute()
         return [
-            None if ts is None else (from_micros(int(ts)), decode(features))
+            None if ts is None or features is None else (from_micros(int(ts)), decode(features))
             for ts, features in replies
         ]
 
