@@ -236,3 +236,23 @@ def test_parity_fails_when_serving_used_a_different_transformation(store, tmp_pa
     assert not report.ok
     assert report.mismatches == {"temp": 2, "wind": 0}
     assert {e["feature"] for e in report.examples} == {"temp"}
+
+
+def test_incremental_materialization_goes_on_from_the_stores_mark(store, tmp_path):
+    from prodml.features.materialize import materialize_incremental
+
+    path = tmp_path / "w.parquet"
+    rows = {"airport": ["JFK", "LGA"], "ts": [T0, T0 + timedelta(hours=5)], "created": [T0] * 2}
+    pd.DataFrame({**rows, "temp": [1.0, 2.0], "wind": ["N", "S"]}).to_parquet(path)
+    view = _view(path)
+    assert store.materialized_until(view) is None
+    assert materialize_incremental(view, store, end=T0 + timedelta(hours=1)) == (None, 1)
+    assert store.materialized_until(view) == T0 + timedelta(hours=1)
+    # Only what arrived since the mark is read again.
+    since, written = materialize_incremental(view, store, end=T0 + timedelta(hours=6))
+    assert (since, written) == (T0 + timedelta(hours=1), 1)
+    assert store.read(view, [("LGA",)])[0][1]["temp"] == 2.0
+    # A changed view (here a longer TTL) starts from the beginning again.
+    changed = _view(path, ttl=timedelta(hours=6))
+    assert store.materialized_until(changed) is None
+    assert materialize_incremental(changed, store, end=T0 + timedelta(hours=6)) == (None, 2)

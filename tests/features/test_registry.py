@@ -125,8 +125,11 @@ def test_materialize_then_parity_passes_and_detects_skew(tmp_path, monkeypatch):
         ).exit_code
         == 0
     )
-    loaded = runner.invoke(app, ["features", "materialize", "delays", "-C", project])
+    loaded = runner.invoke(app, ["features", "materialize-incremental", "delays", "-C", project])
     assert loaded.exit_code == 0, loaded.output
+    assert "weather: 3 entities from the start" in loaded.output
+    again = runner.invoke(app, ["features", "materialize-incremental", "delays", "-C", project])
+    assert "weather: 0 entities from" in again.output
     parity = runner.invoke(app, ["features", "check-parity", "delays", "-C", project])
     assert parity.exit_code == 0, parity.output
     # Skew: serving gets a value training would never see for that moment.

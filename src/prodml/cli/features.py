@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from prodml.cli._common import ProjectDir, open_workspace, out
 from prodml.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from prodml.features.definitions import FeatureService
+    from prodml.workspace import Workspace
 
 features_app = typer.Typer(
     help="Feature store: register entities, feature views and services defined in Python.",
@@ -99,45 +105,85 @@ def show(name: str, project: ProjectDir = Path(".")) -> None:
     raise NotFoundError(f"No feature view or service named {name!r}. See `prodml features list`.")
 
 
+_TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]
+
+
+def _moment(what: str) -> Any:
+    """A time option: ISO 8601, e.g. 2013-07-01 or 2013-07-01T06:00."""
+    return typer.Option(
+        help=f"{what} (UTC unless it has an offset).", formats=_TIME_FORMATS, metavar="TIME"
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=moment.tzinfo or UTC)
+
+
 @features_app.command()
 def materialize(
     service: Annotated[str, typer.Argument(help="The registered feature service to load.")],
+    start: Annotated[datetime | None, _moment("Only rows at or after this time")] = None,
+    end: Annotated[datetime | None, _moment("Only rows before this time; default: now")] = None,
     project: ProjectDir = Path("."),
 ) -> None:
     """Load the newest value per entity of every view of a service into the online store.
 
-    [dim]e.g. prodml features materialize delays[/dim]
+    [dim]e.g. prodml features materialize flights --end 2013-07-01[/dim]
     """
+    from prodml.features.materialize import materialize as load
+
+    ws = open_workspace(project)
+    until = _utc(end) or ws.clock.now()
+    for view in _service(ws, service).views:
+        with _progress(view.name) as on_rows:
+            keys = load(view, ws.online_store, start=_utc(start), end=until, on_rows=on_rows)
+        out.print(f"{view.name}: {keys:,} entities in {ws.settings.online_store_url}")
+
+
+@features_app.command("materialize-incremental")
+def materialize_incremental(
+    service: Annotated[str, typer.Argument(help="The registered feature service to load.")],
+    end: Annotated[datetime | None, _moment("Up to this time; default: now")] = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Load what arrived since the last materialization of each view, up to END.
+
+    A view never materialized into this store (or changed since) is loaded from the start.
+    [dim]e.g. prodml features materialize-incremental flights[/dim]
+    """
+    from prodml.features.materialize import materialize_incremental as load
+
+    ws = open_workspace(project)
+    until = _utc(end) or ws.clock.now()
+    for view in _service(ws, service).views:
+        with _progress(view.name) as on_rows:
+            since, keys = load(view, ws.online_store, end=until, on_rows=on_rows)
+        begun = "the start" if since is None else f"{since:%Y-%m-%d %H:%M}"
+        out.print(f"{view.name}: {keys:,} entities from {begun} to {until:%Y-%m-%d %H:%M} UTC")
+
+
+def _service(ws: Workspace, name: str) -> FeatureService:
+    from prodml.features.registry import load_service
+
+    return load_service(ws.metadata, name, root=ws.project_dir)
+
+
+@contextmanager
+def _progress(view: str) -> Iterator[Callable[[int], None]]:
     from rich.progress import Progress
 
     from prodml.cli._common import err
-    from prodml.features.materialize import materialize as load
-    from prodml.features.registry import load_service
 
-    ws = open_workspace(project)
-    for view in load_service(ws.metadata, service, root=ws.project_dir).views:
-        with Progress(console=err, transient=True) as progress:
-            task = progress.add_task(f"Materializing {view.name}", total=None)
-            keys = load(
-                view,
-                ws.online_store,
-                end=ws.clock.now(),
-                on_rows=functools.partial(progress.advance, task),
-            )
-        out.print(f"{view.name}: {keys:,} entities in {ws.settings.online_store_url}")
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"Materializing {view}", total=None)
+        yield functools.partial(progress.advance, task)
 
 
 @features_app.command("check-parity")
 def check_parity(
     service: Annotated[str, typer.Argument(help="The registered feature service to check.")],
     sample: Annotated[int, typer.Option(min=1, help="Entities sampled per view.")] = 1000,
-    at: Annotated[
-        datetime | None,
-        typer.Option(
-            help="The moment to compare at (UTC unless it has an offset). Default: now.",
-            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
-        ),
-    ] = None,
+    at: Annotated[datetime | None, _moment("The moment to compare at; default: now")] = None,
     project: ProjectDir = Path("."),
 ) -> None:
     """Compare what serving would see with what training would see for the same moment.
@@ -146,13 +192,12 @@ def check_parity(
     """
     from prodml.errors import DataValidationError
     from prodml.features.parity import check_parity as compare
-    from prodml.features.registry import load_service
 
     ws = open_workspace(project)
     report = compare(
         ws.online_store,
-        load_service(ws.metadata, service, root=ws.project_dir),
-        now=ws.clock.now() if at is None else at.replace(tzinfo=at.tzinfo or UTC),
+        _service(ws, service),
+        now=_utc(at) or ws.clock.now(),
         sample=sample,
     )
     table = Table(

@@ -26,6 +26,8 @@ def materialize(
     Rows stream from DuckDB in chunks, so memory is bounded by `chunk_rows`; the store
     keeps the newest value, so overlapping or repeated runs are harmless. Returns the
     number of keys written. A view's transformation runs first, as it does for training.
+    A run from the beginning (no `start`) up to `end` is recorded as the store's mark for
+    the view, where `materialize_incremental` goes on from.
     """
     keys = list(view.entity.join_keys)
     written = 0
@@ -47,4 +49,23 @@ def materialize(
                 written += store.write(view, rows)
                 if on_rows:
                     on_rows(batch.num_rows)
+    if start is None and end is not None:
+        store.set_materialized_until(view, end)
     return written
+
+
+def materialize_incremental(
+    view: FeatureView,
+    store: OnlineStore,
+    *,
+    end: datetime,
+    chunk_rows: int = 50_000,
+    on_rows: Callable[[int], None] | None = None,
+) -> tuple[datetime | None, int]:
+    """Materialize what arrived since the store's mark for `view` (everything, the first
+    time or after the view changed) up to `end`, and move the mark to `end`. Returns the
+    start used and the number of keys written."""
+    start = store.materialized_until(view)
+    written = materialize(view, store, start=start, end=end, chunk_rows=chunk_rows, on_rows=on_rows)
+    store.set_materialized_until(view, end)
+    return start, written

@@ -3,7 +3,9 @@
 One small interface, one module per backend, chosen by URL when first used:
 ``sqlite:///path/online.db`` (the embedded default) or ``redis://host:6379/0``.
 Writes keep the newest value per key (an older row never overwrites a newer one), so
-materializing twice, or out of order, gives the same state.
+materializing twice, or out of order, gives the same state. Each store also keeps, per view,
+how far it has been materialized: the mark lives with the data it describes, so an emptied
+store starts again from the beginning.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ class OnlineStore(Protocol):
     ) -> list[tuple[datetime, dict[str, Any]] | None]:
         """(event time, features) per key, None where the store has nothing."""
         ...
+
+    def materialized_until(self, view: FeatureView) -> datetime | None:
+        """Up to when this view (at its current version) was materialized into the store:
+        where `materialize_incremental` starts. None when never, or the view changed since."""
+        ...
+
+    def set_materialized_until(self, view: FeatureView, until: datetime) -> None: ...
 
     def close(self) -> None: ...
 

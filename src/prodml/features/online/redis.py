@@ -68,9 +68,24 @@ class RedisOnlineStore:
             for ts, features in replies
         ]
 
+    def materialized_until(self, view: FeatureView) -> datetime | None:
+        version, until = self._redis.hmget(_watermark(view), "version", "until")
+        if until is None or version not in (view.version, view.version.encode()):
+            return None
+        return from_micros(int(until))
+
+    def set_materialized_until(self, view: FeatureView, until: datetime) -> None:
+        self._redis.hset(
+            _watermark(view), mapping={"version": view.version, "until": micros(until)}
+        )
+
     def close(self) -> None:
         self._redis.close()
 
 
 def _name(view: FeatureView, key: Any) -> str:
     return f"prodml:fv:{view.name}:{key_text(key)}"
+
+
+def _watermark(view: FeatureView) -> str:
+    return f"prodml:materialized:{view.name}"

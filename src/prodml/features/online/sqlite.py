@@ -55,8 +55,32 @@ class SqliteOnlineStore:
                     found[key] = (from_micros(ts), decode(features))
         return [found.get(t) for t in texts]
 
+    def materialized_until(self, view: FeatureView) -> datetime | None:
+        with self._lock:
+            self._watermarks()
+            row = self._db.execute(
+                "SELECT until FROM watermarks WHERE view = ? AND version = ?",
+                (view.name, view.version),
+            ).fetchone()
+        return None if row is None else from_micros(row[0])
+
+    def set_materialized_until(self, view: FeatureView, until: datetime) -> None:
+        with self._lock:
+            self._watermarks()
+            self._db.execute(
+                "INSERT INTO watermarks (view, version, until) VALUES (?, ?, ?) ON CONFLICT(view) "
+                "DO UPDATE SET version = excluded.version, until = excluded.until",
+                (view.name, view.version, micros(until)),
+            )
+
     def close(self) -> None:
         self._db.close()
+
+    def _watermarks(self) -> None:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS watermarks "
+            "(view TEXT PRIMARY KEY, version TEXT NOT NULL, until INTEGER NOT NULL)"
+        )
 
     def _table(self, view: FeatureView) -> str:
         name = f"fv_{view.name}"
