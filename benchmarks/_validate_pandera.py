@@ -1,5 +1,6 @@
 """One pandera run of benchmarks/validate.py: the same checks on DATA, lazily, in memory."""
 
+import contextlib
 import json
 import resource
 import sys
@@ -29,12 +30,18 @@ def schema() -> pa.DataFrameSchema:
 if __name__ == "__main__":
     frame = pd.read_parquet(sys.argv[1])
     checks = schema()
-    started = time.perf_counter()
-    try:
-        checks.validate(frame, lazy=True)
-        rejected = 0
-    except pa.errors.SchemaErrors as exc:
-        rejected = int(exc.failure_cases["index"].dropna().nunique())
-    seconds = time.perf_counter() - started
+    # Warm-up, untimed, as on prodml's side: first-call set-up is not throughput.
+    with contextlib.suppress(pa.errors.SchemaErrors):
+        checks.validate(frame.head(1000), lazy=True)
+    best = float("inf")
+    for _ in range(2):  # the better of two, as on prodml's side: a fresh process pays page faults
+        started = time.perf_counter()
+        try:
+            checks.validate(frame, lazy=True)
+            rejected = 0
+        except pa.errors.SchemaErrors as exc:
+            rejected = int(exc.failure_cases["index"].dropna().nunique())
+        best = min(best, time.perf_counter() - started)
+    seconds = best
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "rejected": rejected, "peak_mb": peak_mb}))

@@ -47,9 +47,14 @@ def ingest(data: str, workdir: str) -> tuple[float, int]:
 
 def checks_only(data: str) -> tuple[float, int]:
     frame = pd.read_parquet(data)
-    started = time.perf_counter()
-    _, rejected, _ = validate_frame(frame, contract())
-    return time.perf_counter() - started, len(rejected)
+    rules = contract()
+    validate_frame(frame.head(1000), rules)  # warm-up, untimed, as on pandera's side
+    best = float("inf")
+    for _ in range(2):  # the better of two, as on pandera's side
+        started = time.perf_counter()
+        _, rejected, _ = validate_frame(frame, rules)
+        best = min(best, time.perf_counter() - started)
+    return best, len(rejected)
 
 
 if __name__ == "__main__":

@@ -259,9 +259,12 @@ class Validator:
         self, typed: pd.DataFrame, keys: list[str], valid: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Key hashes of every row, and which valid rows repeat a key seen before them."""
-        hashes = pd.util.hash_pandas_object(typed[keys], index=False).to_numpy(np.uint64)
+        # One key column (the usual case) is hashed alone: no per-row combining of columns.
+        frame = typed[keys[0]] if len(keys) == 1 else typed[keys]
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)
         # A missing key is the null check's business, never a duplicate.
-        candidate = valid & typed[keys].notna().all(axis=1).to_numpy()
+        present = frame.notna() if len(keys) == 1 else frame.notna().all(axis=1)
+        candidate = valid & present.to_numpy()
         repeated = np.zeros(len(typed), bool)
         repeated[candidate] = pd.Series(hashes[candidate]).duplicated().to_numpy()
         seen = self._seen.get(tuple(keys))
