@@ -260,11 +260,11 @@ class Validator:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Key hashes of every row, and which valid rows repeat a key seen before them."""
         # One key column (the usual case) is hashed alone: no per-row combining of columns.
-        frame = typed[keys[0]] if len(keys) == 1 else typed[keys]
-        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)
+        key: pd.Series | pd.DataFrame = typed[keys[0]] if len(keys) == 1 else typed[keys]
+        hashes = pd.util.hash_pandas_object(key, index=False).to_numpy(np.uint64)
         # A missing key is the null check's business, never a duplicate.
-        present = frame.notna() if len(keys) == 1 else frame.notna().all(axis=1)
-        candidate = valid & present.to_numpy()
+        present = key.notna() if isinstance(key, pd.Series) else key.notna().all(axis=1)
+        candidate = valid & np.asarray(present, dtype=bool)
         repeated = np.zeros(len(typed), bool)
         repeated[candidate] = pd.Series(hashes[candidate]).duplicated().to_numpy()
         seen = self._seen.get(tuple(keys))
