@@ -13,6 +13,7 @@ Each class knows the HTTP status the API answers with, so one handler maps them 
     ├── SourceError                  422  a source cannot be read (missing, corrupt, malformed)
     ├── DataValidationError          422  a batch of data breaks its contract
     │   └── BatchRejected            422  ... so badly that none of it is kept (has `report`)
+    ├── TrainingError                422  a model cannot be trained (bad label, a step failed)
     └── InputError                   422  a prediction request is malformed (field-level detail)
 
 Errors of lower libraries (SQLAlchemy, MLflow, fsspec) are caught at the boundary of the
@@ -87,6 +88,13 @@ class BatchRejected(DataValidationError):
     def __init__(self, message: str, report: Any) -> None:
         super().__init__(message)
         self.report = report
+
+
+class TrainingError(ProdmlError):
+    """A model cannot be trained: a missing or constant label, an empty split, a step that
+    failed (the message names it)."""
+
+    http_status = 422
 
 
 class InputError(ProdmlError):
