@@ -1,0 +1,69 @@
+"""Confidence intervals by bootstrap: a metric's uncertainty on the evaluation rows, and a
+paired interval for the difference between two models scored on the same rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from prodml.train.evaluate import Metric
+
+
+def bootstrap_interval(
+    metric: Metric,
+    y_true: ArrayLike,
+    score: ArrayLike,
+    *,
+    resamples: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """The percentile interval of `metric(y, score)` over rows resampled with replacement;
+    resamples where the metric is undefined (NaN, e.g. AUC with one class) are skipped."""
+    y, s = np.asarray(y_true), np.asarray(score, dtype=float)
+    values = _resampled(lambda idx: metric(y[idx], s[idx]), len(y), resamples, seed)
+    return _percentiles(values, level)
+
+
+def paired_difference_interval(
+    metric: Metric,
+    y_true: ArrayLike,
+    candidate: ArrayLike,
+    reference: ArrayLike,
+    *,
+    resamples: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """`metric(candidate) - metric(reference)` on the same rows, and its interval from the
+    same resampled rows for both models (pairing removes the rows' own luck)."""
+    y = np.asarray(y_true)
+    a, b = np.asarray(candidate, dtype=float), np.asarray(reference, dtype=float)
+    observed = metric(y, a) - metric(y, b)
+    values = _resampled(
+        lambda idx: metric(y[idx], a[idx]) - metric(y[idx], b[idx]), len(y), resamples, seed
+    )
+    low, high = _percentiles(values, level)
+    return float(observed), low, high
+
+
+def _resampled(
+    one: Callable[[np.ndarray], float], rows: int, resamples: int, seed: int
+) -> np.ndarray:
+    if rows == 0:
+        return np.empty(0)
+    rng = np.random.default_rng(seed)
+    values = np.array([one(rng.integers(0, rows, rows)) for _ in range(resamples)], dtype=float)
+    return values[~np.isnan(values)]
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level}.")
+    if values.size == 0:
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
