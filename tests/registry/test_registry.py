@@ -70,3 +70,57 @@ def test_a_tampered_cached_model_is_refused(workspace, model):
     cached.write_text(cached.read_text().replace("lightgbm", "logistic"))
     with pytest.raises(IntegrityError, match=r"model toy v1: model\.json has SHA-256"):
         workspace.registry.load("toy")
+
+
+def test_promote_moves_an_alias_and_archive_retires_a_version(workspace, model, clock):
+    run_id = log_model_run(workspace, model)
+    v1 = workspace.registry.register("toy", run_id)
+    v2 = workspace.registry.register("toy", run_id)
+    workspace.registry.promote("toy/1", "champion", now=clock.now())
+    promoted = workspace.registry.promote(f"toy/{v2.version}", "champion", now=clock.now())
+    assert promoted.aliases == ("champion",)
+    assert promoted.tags["prodml.promoted.champion"] == clock.now().isoformat()
+    listed = {v.version: v for v in workspace.registry.list_versions()}
+    assert listed[v2.version].aliases == ("champion",)
+    assert listed[v1.version].aliases == ()
+    with pytest.raises(InputError, match=r"toy/2 is @champion: serving may follow it.*--force"):
+        workspace.registry.archive("toy@champion", now=clock.now())
+    archived = workspace.registry.archive("toy/1", now=clock.now())
+    assert "prodml.archived" in archived.tags
+    with pytest.raises(InputError, match=r"toy/1 was archived on .*promote another version"):
+        workspace.registry.promote("toy/1", "challenger", now=clock.now())
+    with pytest.raises(InputError, match="Alias 'not ok!' must be letters"):
+        workspace.registry.promote("toy/2", "not ok!", now=clock.now())
+
+
+def test_the_models_cli_lists_shows_promotes_and_archives(tmp_path, model, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from prodml.cli import app
+    from prodml.workspace import Workspace
+
+    monkeypatch.setenv("COLUMNS", "150")
+    ws = Workspace.open(tmp_path)
+    run_id = log_model_run(ws, model)
+    ws.registry.register("toy", run_id, tags={"prodml.flavor": "lightgbm"})
+    ws.registry.register("toy", run_id)
+    ws.close()
+    runner, project = CliRunner(), ["-C", str(tmp_path)]
+    assert runner.invoke(app, ["models", "promote", "toy/1", *project]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["models", "list", "--json", *project]).output)
+    assert [(v["version"], v["aliases"]) for v in listed] == [("2", []), ("1", ["champion"])]
+    shown = json.loads(
+        runner.invoke(app, ["models", "show", "toy@champion", "--json", *project]).output
+    )
+    assert shown["metrics"] == {"roc_auc": 0.8}
+    assert shown["tags"]["prodml.flavor"] == "lightgbm"
+    refused = runner.invoke(app, ["models", "archive", "toy/1", *project])
+    assert refused.exit_code == 1
+    assert "--force" in str(refused.exception)
+    assert runner.invoke(app, ["models", "archive", "toy/2", *project]).exit_code == 0
+    table = runner.invoke(app, ["models", "list", *project]).output
+    assert "@champion" in table
+    assert "archived" not in table
+    assert "(archived)" in runner.invoke(app, ["models", "list", "--archived", *project]).output

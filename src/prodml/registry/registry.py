@@ -8,12 +8,14 @@ cache and verifies every file against its manifest before deserializing anything
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import re
 import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -27,6 +29,8 @@ from prodml.train.tracking import mlflow_errors
 
 MODEL_ARTIFACT = "model"
 FEATURE_SERVICE_TAG = "prodml.feature_service"  # the service a version was trained on
+ARCHIVED_TAG = "prodml.archived"  # when a version was retired
+_ALIAS = re.compile(r"^[\w-]+$")
 _REF = re.compile(r"^(?P<name>[\w.-]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))?$")
 
 
@@ -38,6 +42,7 @@ class ModelVersionInfo:
     source: str
     aliases: tuple[str, ...]
     tags: Mapping[str, str] = field(default_factory=dict, compare=False)
+    created_at: str = ""  # ISO 8601, UTC
 
     @property
     def ref(self) -> str:
@@ -76,6 +81,40 @@ class ModelRegistry:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         with self._mlflow(f"pointing {name}@{alias} at version {version}"):
             self.client.set_registered_model_alias(name, alias, version)
+
+    def set_tags(self, name: str, version: str, tags: Mapping[str, str]) -> None:
+        with self._mlflow(f"tagging {name}/{version}"):
+            for key, value in tags.items():
+                self.client.set_model_version_tag(name, version, key, value)
+
+    def promote(self, ref: str, alias: str, *, now: datetime) -> ModelVersionInfo:
+        """Point `alias` (champion, challenger, ...) at the version `ref` names, and record
+        when on the version (MLflow keeps no history of aliases)."""
+        if not _ALIAS.match(alias):
+            raise InputError(f"Alias {alias!r} must be letters, digits, _ or - (e.g. champion).")
+        info = self.resolve(ref)
+        if ARCHIVED_TAG in info.tags:
+            raise InputError(
+                f"{info.ref} was archived on {info.tags[ARCHIVED_TAG]}; promote another version."
+            )
+        self.set_alias(info.name, alias, info.version)
+        self.set_tags(info.name, info.version, {f"prodml.promoted.{alias}": now.isoformat()})
+        return self.resolve(f"{info.name}/{info.version}")
+
+    def archive(self, ref: str, *, now: datetime, force: bool = False) -> ModelVersionInfo:
+        """Retire a version: its aliases are removed and it is tagged archived. A version an
+        alias still points to is refused unless `force`, since serving may follow it."""
+        info = self.resolve(ref)
+        if info.aliases and not force:
+            raise InputError(
+                f"{info.ref} is {', '.join('@' + a for a in info.aliases)}: serving may follow "
+                "it. Promote another version first, or pass --force."
+            )
+        with self._mlflow(f"archiving {info.ref}"):
+            for alias in info.aliases:
+                self.client.delete_registered_model_alias(info.name, alias)
+        self.set_tags(info.name, info.version, {ARCHIVED_TAG: now.isoformat()})
+        return self.resolve(f"{info.name}/{info.version}")
 
     def resolve(self, ref: str) -> ModelVersionInfo:
         """The version `ref` points to now (aliases move, so resolve at use)."""
@@ -122,11 +161,20 @@ class ModelRegistry:
 
     def list_versions(self) -> list[ModelVersionInfo]:
         with self._mlflow("listing registered models"):
-            return [
-                self._info(mv)
-                for rm in self.client.search_registered_models()
-                for mv in self.client.search_model_versions(f"name = '{rm.name}'")
-            ]
+            found = []
+            for rm in self.client.search_registered_models():
+                # A version found by search carries no aliases; its model knows them.
+                aliases: dict[str, list[str]] = {}
+                for alias, version in (rm.aliases or {}).items():
+                    aliases.setdefault(str(version), []).append(alias)
+                for mv in self.client.search_model_versions(f"name = '{rm.name}'"):
+                    info = self._info(mv)
+                    found.append(
+                        dataclasses.replace(
+                            info, aliases=tuple(sorted(aliases.get(info.version, [])))
+                        )
+                    )
+            return found
 
     def _download(self, info: ModelVersionInfo, folder: Path) -> None:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -146,6 +194,11 @@ class ModelRegistry:
     def _info(self, mv: ModelVersion) -> ModelVersionInfo:
         # Versions registered by other tools may lack a source; loading them then fails clearly.
         source = mv.source or ""
+        created = (
+            datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds")
+            if mv.creation_timestamp
+            else ""
+        )
         return ModelVersionInfo(
-            mv.name, str(mv.version), mv.run_id, source, tuple(mv.aliases), dict(mv.tags)
+            mv.name, str(mv.version), mv.run_id, source, tuple(mv.aliases), dict(mv.tags), created
         )

@@ -1,0 +1,131 @@
+"""`prodml models ...`: the registered versions, their lineage, and moving aliases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from prodml.cli._common import ProjectDir, open_workspace, out
+from prodml.registry.registry import ModelVersionInfo
+
+models_app = typer.Typer(
+    help="Registered models: list and show versions, promote them to an alias, archive them.",
+    no_args_is_help=True,
+)
+
+Ref = Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (the latest).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@models_app.command("list")
+def list_(
+    name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    archived: Annotated[bool, typer.Option(help="Include archived versions.")] = False,
+    as_json: AsJson = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Every registered version, newest first, with its aliases and lineage.
+
+    [dim]e.g. prodml models list flights-delay[/dim]
+    """
+    ws = open_workspace(project)
+    versions = [
+        v
+        for v in ws.registry.list_versions()
+        if (name is None or v.name == name) and (archived or "prodml.archived" not in v.tags)
+    ]
+    versions.sort(key=lambda v: (v.name, -int(v.version)))
+    if as_json:
+        out.print_json(json.dumps([_plain(v) for v in versions]))
+        return
+    if not versions:
+        out.print("No registered versions yet: `prodml demo` registers one.")
+        return
+    table = Table(title="Registered model versions", title_justify="left")
+    for column in ("model", "version", "aliases", "registered", "flavor", "features", "run"):
+        table.add_column(column)
+    for v in versions:
+        table.add_row(
+            v.name,
+            v.version,
+            " ".join("@" + a for a in v.aliases)
+            + (" (archived)" if "prodml.archived" in v.tags else ""),
+            v.created_at.replace("T", " ")[:16],
+            v.tags.get("prodml.flavor", ""),
+            v.feature_service or "",
+            (v.run_id or "")[:12],
+        )
+    out.print(table)
+
+
+@models_app.command()
+def show(ref: Ref, as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """One version: aliases, tags (lineage), source, and its run's metrics.
+
+    [dim]e.g. prodml models show flights-delay@champion[/dim]
+    """
+    ws = open_workspace(project)
+    info = ws.registry.resolve(ref)
+    body = _plain(info)
+    metrics = ws.tracker.client.get_run(info.run_id).data.metrics if info.run_id else {}
+    if as_json:
+        out.print_json(json.dumps({**body, "metrics": metrics}))
+        return
+    table = Table(
+        title=f"{info.name} version {info.version}", title_justify="left", show_header=False
+    )
+    table.add_column("what", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key in ("aliases", "created_at", "run_id", "source"):
+        table.add_row(key, str(body[key]))
+    for key, number in sorted(metrics.items()):
+        table.add_row(f"metric {key}", f"{number:.4f}")
+    for key, text in sorted(info.tags.items()):
+        table.add_row(f"tag {key}", text)
+    out.print(table)
+
+
+@models_app.command()
+def promote(
+    ref: Ref,
+    to: Annotated[str, typer.Option("--to", help="The alias to point at it.")] = "champion",
+    project: ProjectDir = Path("."),
+) -> None:
+    """Point an alias (champion by default) at a version; servers following it switch.
+
+    [dim]e.g. prodml models promote flights-delay/3 --to champion[/dim]
+    """
+    ws = open_workspace(project)
+    info = ws.registry.promote(ref, to, now=ws.clock.now())
+    out.print(f"{info.name}@{to} is now version {info.version}.")
+
+
+@models_app.command()
+def archive(
+    ref: Ref,
+    force: Annotated[bool, typer.Option("--force", help="Even if an alias points to it.")] = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Retire a version: remove its aliases and mark it archived (its files are kept).
+
+    [dim]e.g. prodml models archive flights-delay/1[/dim]
+    """
+    ws = open_workspace(project)
+    info = ws.registry.archive(ref, now=ws.clock.now(), force=force)
+    out.print(f"{info.name} version {info.version} is archived.")
+
+
+def _plain(info: ModelVersionInfo) -> dict[str, object]:
+    return {
+        "name": info.name,
+        "version": info.version,
+        "aliases": list(info.aliases),
+        "created_at": info.created_at,
+        "run_id": info.run_id,
+        "source": info.source,
+        "tags": dict(info.tags),
+    }
