@@ -40,6 +40,11 @@ def test_mlflow_reads_the_runs_the_model_and_its_champion_alias(demo):
         assert run.data.tags["mlflow.parentRunId"] == report.run_ids["pipeline"]
         assert run.data.metrics["roc_auc"] == pytest.approx(report.models[flavor]["roc_auc"])
         assert run.data.tags["prodml.snapshot.flights"] == report.snapshots["flights"]
+        assert run.data.tags["prodml.environment"]
+        inputs = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
+        assert set(inputs) == {"flights", "weather", "planes"}
+        assert report.snapshots["flights"].startswith(inputs["flights"].digest)
+        assert report.snapshots["flights"] in inputs["flights"].source
     champion = client.get_model_version_by_alias("flights-delay", "champion")
     assert champion.run_id == report.run_ids["lightgbm"]
 

@@ -151,10 +151,13 @@ def _train(
     advance: Any,
 ) -> None:
     lineage = _lineage(report)
+    snapshots = {name: ws.metadata.get_snapshot(sid) for name, sid in report.snapshots.items()}
     with ws.tracker.run("demo-pipeline", tags=lineage) as parent:
         report.run_ids["pipeline"] = parent
+        ws.tracker.log_inputs(parent, snapshots)
         for flavor in FLAVORS:
             with ws.tracker.run(flavor, parent_id=parent, tags=lineage) as run_id:
+                ws.tracker.log_inputs(run_id, snapshots)
                 model = fit_model(flavor, train, flights.LABEL, spec, valid=valid)
                 metrics = classification_metrics(valid[flights.LABEL], model.predict_frame(valid))
                 ws.tracker.log(run_id, params=model.params, metrics=metrics)

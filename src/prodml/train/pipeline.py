@@ -16,7 +16,6 @@ recorded digest before use; a damaged one is computed again.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import inspect
 import json
 import logging
@@ -33,6 +32,7 @@ import pandas as pd
 
 from prodml.errors import ConfigError, IntegrityError, ProdmlError, TrainingError
 from prodml.store.hashing import MANIFEST, sha256_file
+from prodml.train.environment import environment_digest
 from prodml.train.model import TrainedModel
 
 _RECORD = "record.json"
@@ -205,13 +205,6 @@ def code_digest(function: Callable[..., Any]) -> str:
 def _prodml_source() -> str:
     root = Path(__file__).resolve().parents[1]
     return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(root.rglob("*.py")))).hexdigest()
-
-
-@cache
-def environment_digest() -> str:
-    """A hash of every installed distribution and its version (the lockfile's stand-in)."""
-    found = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
-    return hashlib.sha256("\n".join(found).encode()).hexdigest()[:16]
 
 
 def _write(output: Any, folder: Path) -> tuple[str, str]:

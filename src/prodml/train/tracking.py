@@ -6,6 +6,7 @@ process-global fluent API, so two workspaces in one process cannot cross-talk.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import subprocess
@@ -15,16 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
-from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID
+from mlflow.utils.mlflow_tags import (
+    MLFLOW_DATASET_CONTEXT,
+    MLFLOW_GIT_COMMIT,
+    MLFLOW_PARENT_RUN_ID,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from prodml.clock import Clock
 from prodml.errors import NotFoundError, StoreUnavailableError
+from prodml.store.records import SnapshotRecord
+from prodml.train.environment import environment_digest
 
 EXPERIMENT = "prodml"
+ENVIRONMENT_TAG = "prodml.environment"  # hash of the installed packages
 
 # MLflow logs every schema migration of a new tracking database at INFO.
 for _name in ("alembic", "mlflow.store", "mlflow.tracking"):
@@ -60,7 +68,11 @@ class Tracker:
         self, name: str, *, parent_id: str | None = None, tags: Mapping[str, str] | None = None
     ) -> Iterator[str]:
         """Start a run, yield its id, and end it FINISHED (or FAILED on an exception)."""
-        all_tags = {**git_tags(self.code_dir), **(tags or {})}
+        all_tags = {
+            **git_tags(self.code_dir),
+            ENVIRONMENT_TAG: environment_digest(),
+            **(tags or {}),
+        }
         if parent_id:
             all_tags[MLFLOW_PARENT_RUN_ID] = parent_id
         run = self.client.create_run(
@@ -91,6 +103,30 @@ class Tracker:
             params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
             tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
         )
+
+    def log_inputs(self, run_id: str, snapshots: Mapping[str, SnapshotRecord]) -> None:
+        """Record the snapshots a run read as MLflow dataset inputs (shown in MLflow's UI).
+
+        MLflow keeps at most 36 characters of a digest: that is the start of the snapshot's
+        full-content SHA-256, and the whole id is in the dataset's source.
+        """
+        datasets = [
+            DatasetInput(
+                Dataset(
+                    name=name,
+                    digest=snap.id[:36],
+                    source_type="prodml-snapshot",
+                    source=json.dumps({"snapshot_id": snap.id, "uri": snap.uri}),
+                    profile=json.dumps(
+                        {"num_rows": snap.num_rows, "num_columns": snap.num_columns}
+                    ),
+                ),
+                tags=[InputTag(MLFLOW_DATASET_CONTEXT, "training")],
+            )
+            for name, snap in snapshots.items()
+        ]
+        with mlflow_errors(self.tracking_uri, f"logging the inputs of run {run_id}"):
+            self.client.log_inputs(run_id, datasets=datasets)
 
     def log_folder(self, run_id: str, folder: Path, artifact_path: str) -> str:
         """Upload `folder` under `artifact_path` of the run; returns its artifact URI."""
