@@ -150,6 +150,15 @@ class ModelRegistry:
         model = TrainedModel.load(folder, what=f"model {info.name} v{info.version}")
         return info, model
 
+    def find_version(self, name: str, tag: str, value: str) -> ModelVersionInfo | None:
+        """A version of `name` tagged `tag` = `value` (e.g. the fit it came from), if any."""
+        with self._mlflow(f"looking for a version of {name} with {tag}={value}"):
+            found = self.client.search_model_versions(
+                f"name = '{name}' and tags.`{tag}` = '{value}'"
+            )
+        # Search results carry no aliases: read the version itself.
+        return self.resolve(f"{name}/{found[0].version}") if found else None
+
     def versions_using(self, feature_service: str) -> list[str]:
         """Model versions (as name/version) trained on `feature_service`, by their
         `prodml.feature_service` tag."""

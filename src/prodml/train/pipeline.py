@@ -42,12 +42,20 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Step:
     """One step: `run(**inputs, **params)` returns a DataFrame, a `TrainedModel`, or
-    JSON-able data; `inputs` name earlier steps or the pipeline's external inputs."""
+    JSON-able data; `inputs` name earlier steps or the pipeline's external inputs (as a
+    mapping when the argument is named differently)."""
 
     name: str
     run: Callable[..., Any]
-    inputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] | Mapping[str, str] = ()  # or {argument: input name}
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def arguments(self) -> dict[str, str]:
+        """Argument name -> the step or external input it is given."""
+        if isinstance(self.inputs, Mapping):
+            return dict(self.inputs)
+        return {name: name for name in self.inputs}
 
 
 @dataclass
@@ -98,18 +106,19 @@ class Pipeline:
         digests = {name: digest for name, (_, digest) in external.items()}
         records = []
         for step in self.steps:
-            unknown = [i for i in step.inputs if i not in values]
+            arguments = step.arguments
+            unknown = [i for i in arguments.values() if i not in values]
             if unknown:
                 raise ConfigError(
                     f"Step {step.name!r} needs {unknown}, which is neither an external input "
                     f"({sorted(external)}) nor the output of an earlier step."
                 )
-            inputs = {i: digests[i] for i in step.inputs}
+            inputs = {arg: digests[name] for arg, name in arguments.items()}
             key = _key(step, inputs)
             started = time.perf_counter()
             loaded = self._load(key)
             if loaded is None:
-                output = _call(step, {i: values[i] for i in step.inputs})
+                output = _call(step, {arg: values[name] for arg, name in arguments.items()})
                 kind, digest = self._store(key, step, output, inputs, time.perf_counter() - started)
                 record = StepRecord(
                     step.name, key, False, time.perf_counter() - started, inputs, digest, kind

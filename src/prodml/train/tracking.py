@@ -128,6 +128,21 @@ class Tracker:
         with mlflow_errors(self.tracking_uri, f"logging the inputs of run {run_id}"):
             self.client.log_inputs(run_id, datasets=datasets)
 
+    def log_json(self, run_id: str, name: str, body: Any) -> None:
+        """One JSON document as a run artifact (an evaluation, a pipeline record)."""
+        with mlflow_errors(self.tracking_uri, f"logging {name} to run {run_id}"):
+            self.client.log_text(run_id, json.dumps(body, indent=2, default=str), name)
+
+    def find_run(self, tag: str, value: str) -> str | None:
+        """The id of a finished run of this experiment with `tag` = `value`, if any."""
+        with mlflow_errors(self.tracking_uri, f"looking for a run with {tag}={value}"):
+            found = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=f"tags.`{tag}` = '{value}' and attributes.status = 'FINISHED'",
+                max_results=1,
+            )
+        return found[0].info.run_id if found else None
+
     def log_folder(self, run_id: str, folder: Path, artifact_path: str) -> str:
         """Upload `folder` under `artifact_path` of the run; returns its artifact URI."""
         self.client.log_artifacts(run_id, str(folder), artifact_path)

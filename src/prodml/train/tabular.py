@@ -1,0 +1,339 @@
+"""The standard pipeline for a tabular classifier, as declared, cached steps:
+
+    examples ─▶ train_rows, valid_rows (split by time, never shuffled across it)
+             ─▶ fit_<model> for the baselines (majority, logistic) and each candidate
+             ─▶ evaluate_<model> (metrics, slices with intervals, calibration, best cost)
+             ─▶ gate (the best candidate against every baseline and the champion)
+
+`train()` runs it, records each model in MLflow (a run per model under the pipeline run,
+reused when its step was), and registers the best candidate with its gate report: as
+`challenger` if it passed (`champion` when there is none yet), without an alias if not.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prodml.errors import NotFoundError, TrainingError
+from prodml.registry.registry import FEATURE_SERVICE_TAG, ModelRegistry, ModelVersionInfo
+from prodml.store.records import SnapshotRecord
+from prodml.train.encoding import FeatureSpec
+from prodml.train.evaluate import (
+    best_threshold,
+    calibration_table,
+    classification_metrics,
+    metric,
+)
+from prodml.train.gate import gate
+from prodml.train.model import TrainedModel, fit_model
+from prodml.train.pipeline import Pipeline, PipelineResult, Step, StepRecord
+from prodml.train.slices import slice_metrics
+from prodml.train.tracking import Tracker
+
+BASELINES = ("majority", "logistic")
+STEP_KEY_TAG = "prodml.step_key"  # the fit step a run or version came from
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    flavor: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What to train and how to judge it."""
+
+    model_name: str
+    label: str
+    features: FeatureSpec
+    time_column: str
+    valid_from: datetime  # rows from here on are held out for validation
+    valid_until: datetime | None = None  # ... up to here (later rows are not used at all)
+    candidates: tuple[Candidate, ...] = (Candidate("lightgbm", "lightgbm"),)
+    slices: tuple[str, ...] = ()
+    min_slice_rows: int = 200
+    cost_false_negative: float = 1.0
+    cost_false_positive: float = 1.0
+    gate_metric: str = "roc_auc"
+    gate_margin: float = 0.01
+    seed: int = 0
+
+    @property
+    def models(self) -> tuple[Candidate, ...]:
+        return (*(Candidate(b, b) for b in BASELINES), *self.candidates)
+
+
+@dataclass
+class TrainResult:
+    pipeline: PipelineResult
+    evaluations: dict[str, dict[str, Any]]
+    run_ids: dict[str, str]
+    best: str
+    gate: dict[str, Any]
+    version: ModelVersionInfo
+
+
+def steps(spec: TrainSpec) -> list[Step]:
+    """The pipeline's steps for `spec`, in order."""
+    time = {"time_column": spec.time_column}
+    common = {"label": spec.label, "seed": spec.seed}
+    out = [
+        Step(
+            "train_rows",
+            _rows,
+            inputs=("examples",),
+            params={**time, "start": None, "end": spec.valid_from},
+        ),
+        Step(
+            "valid_rows",
+            _rows,
+            inputs=("examples",),
+            params={**time, "start": spec.valid_from, "end": spec.valid_until},
+        ),
+    ]
+    for model in spec.models:
+        out.append(
+            Step(
+                f"fit_{model.name}",
+                _fit,
+                inputs=("train_rows", "valid_rows"),
+                params={
+                    **common,
+                    "flavor": model.flavor,
+                    "params": dict(model.params),
+                    "features": asdict(spec.features),
+                },
+            )
+        )
+        out.append(
+            Step(
+                f"evaluate_{model.name}",
+                _evaluate,
+                inputs={"model": f"fit_{model.name}", "valid_rows": "valid_rows"},
+                params={
+                    **common,
+                    "slices": list(spec.slices),
+                    "min_slice_rows": spec.min_slice_rows,
+                    "costs": [spec.cost_false_negative, spec.cost_false_positive],
+                },
+            )
+        )
+    return out
+
+
+def train(
+    spec: TrainSpec,
+    examples: pd.DataFrame,
+    *,
+    inputs: Mapping[str, SnapshotRecord],
+    feature_service: tuple[str, str] | None,
+    cache_dir: Path,
+    tracker: Tracker,
+    registry: ModelRegistry,
+    now: datetime,
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> TrainResult:
+    """Run the pipeline on `examples` (read from the `inputs` snapshots, built with the
+    feature service (name, version)), track every model, gate the best, register it."""
+    _check_label(examples, spec.label)
+    digest = "|".join(f"{n}={s.id}" for n, s in sorted(inputs.items()))
+    digest += f"|features={feature_service[1] if feature_service else '-'}"
+    result = Pipeline(steps(spec), cache_dir=cache_dir).run(
+        {"examples": (examples, digest)}, on_step=on_step
+    )
+    keys = {r.name: r.key for r in result.records}
+    evaluations = {m.name: result.outputs[f"evaluate_{m.name}"] for m in spec.models}
+    lineage = {f"prodml.snapshot.{n}": s.id for n, s in inputs.items()}
+    if feature_service:
+        lineage |= {
+            FEATURE_SERVICE_TAG: feature_service[0],
+            f"{FEATURE_SERVICE_TAG}_version": feature_service[1],
+        }
+    run_ids = _track(spec, result, evaluations, keys, inputs, lineage, tracker)
+    _, higher_is_better = metric(spec.gate_metric)
+    best = max(
+        (m.name for m in spec.candidates),
+        key=lambda n: evaluations[n]["metrics"][spec.gate_metric] * (1 if higher_is_better else -1),
+    )
+    valid = result.outputs["valid_rows"]
+    champion = _champion(registry, spec.model_name)
+    y = valid[spec.label].to_numpy()
+    report = gate(
+        y,
+        (best, result.outputs[f"fit_{best}"].predict_frame(valid)),
+        baselines={b: result.outputs[f"fit_{b}"].predict_frame(valid) for b in BASELINES},
+        champion=None if champion is None else (champion[0].ref, champion[1].predict_frame(valid)),
+        metric_name=spec.gate_metric,
+        margin=spec.gate_margin,
+        now=now,
+        seed=spec.seed,
+    ).to_dict()
+    flavor = next(m.flavor for m in spec.models if m.name == best)
+    lineage["prodml.flavor"] = flavor
+    version = _register(
+        spec, registry, run_ids[best], keys[f"fit_{best}"], lineage, report, champion is None
+    )
+    return TrainResult(result, evaluations, run_ids, best, report, version)
+
+
+def _check_label(examples: pd.DataFrame, label: str) -> None:
+    if label not in examples.columns:
+        raise TrainingError(
+            f"The label column {label!r} is not in the training data; it has "
+            f"{list(examples.columns)}."
+        )
+    classes = examples[label].dropna().unique()
+    if len(classes) < 2:
+        raise TrainingError(
+            f"The label {label!r} has {len(classes)} distinct value(s) ({list(classes)[:3]}): a "
+            "classifier needs both classes. Check the label's definition and the time range."
+        )
+
+
+def _rows(examples: pd.DataFrame, time_column: str, start: Any, end: Any) -> pd.DataFrame:
+    times = examples[time_column]
+    keep = np.ones(len(examples), bool)
+    if start is not None:
+        keep &= (times >= pd.Timestamp(start)).to_numpy()
+    if end is not None:
+        keep &= (times < pd.Timestamp(end)).to_numpy()
+    if not keep.any():
+        raise TrainingError(
+            f"No rows with {start or 'any time'} <= {time_column} < {end or 'any time'}: the "
+            f"data spans {times.min()} to {times.max()}. Move the split dates inside it."
+        )
+    return examples[keep].reset_index(drop=True)
+
+
+def _fit(
+    train_rows: pd.DataFrame,
+    valid_rows: pd.DataFrame,
+    flavor: str,
+    params: dict[str, Any],
+    features: dict[str, Any],
+    label: str,
+    seed: int,
+) -> TrainedModel:
+    spec = FeatureSpec(tuple(features["categorical"]), tuple(features["numeric"]))
+    _check_label(train_rows, label)
+    return fit_model(flavor, train_rows, label, spec, valid=valid_rows, params=params, seed=seed)
+
+
+def _evaluate(
+    model: TrainedModel,
+    valid_rows: pd.DataFrame,
+    label: str,
+    seed: int,
+    slices: list[str],
+    min_slice_rows: int,
+    costs: list[float],
+) -> dict[str, Any]:
+    y = valid_rows[label].to_numpy()
+    score = model.predict_frame(valid_rows)
+    scored = valid_rows.assign(__score=score)
+    per_slice = slice_metrics(
+        scored, label=label, score="__score", slices=slices, min_rows=min_slice_rows, seed=seed
+    )
+    return {
+        "metrics": classification_metrics(y, score),
+        "slices": [asdict(s) for s in per_slice],
+        "calibration": calibration_table(y, score),
+        "best_threshold": best_threshold(
+            y, score, cost_false_negative=costs[0], cost_false_positive=costs[1]
+        ),
+        "rows": len(valid_rows),
+        "params": model.params,
+    }
+
+
+def _champion(registry: ModelRegistry, name: str) -> tuple[ModelVersionInfo, TrainedModel] | None:
+    try:
+        return registry.load(f"{name}@champion")
+    except NotFoundError:
+        return None
+
+
+def _track(
+    spec: TrainSpec,
+    result: PipelineResult,
+    evaluations: dict[str, dict[str, Any]],
+    keys: dict[str, str],
+    inputs: Mapping[str, SnapshotRecord],
+    lineage: dict[str, str],
+    tracker: Tracker,
+) -> dict[str, str]:
+    """One MLflow run per model under a pipeline run; a model whose fit was reused keeps
+    its earlier run (found by the step key), so a cached re-run adds no duplicates."""
+    run_ids = {}
+    with tracker.run(f"train-{spec.model_name}", tags=lineage) as parent:
+        tracker.log_inputs(parent, inputs)
+        tracker.log(
+            parent,
+            params={"seed": spec.seed, "valid_from": spec.valid_from.isoformat()},
+            metrics={"steps_reused": sum(r.cached for r in result.records)},
+        )
+        tracker.log_json(parent, "pipeline.json", result.to_dict())
+        for model in spec.models:
+            key = keys[f"fit_{model.name}"]
+            found = tracker.find_run(STEP_KEY_TAG, key)
+            if found is not None:
+                run_ids[model.name] = found
+                continue
+            evaluation = evaluations[model.name]
+            with tracker.run(
+                model.name, parent_id=parent, tags={**lineage, STEP_KEY_TAG: key}
+            ) as run_id:
+                tracker.log_inputs(run_id, inputs)
+                tracker.log(
+                    run_id,
+                    params={"flavor": model.flavor, "seed": spec.seed, **evaluation["params"]},
+                    metrics={
+                        **evaluation["metrics"],
+                        "best_threshold": evaluation["best_threshold"]["threshold"],
+                        "best_cost_per_row": evaluation["best_threshold"]["cost_per_row"],
+                    },
+                )
+                tracker.log_json(run_id, "evaluation.json", evaluation)
+                with tempfile.TemporaryDirectory() as tmp:
+                    result.outputs[f"fit_{model.name}"].save(Path(tmp))
+                    tracker.log_folder(run_id, Path(tmp), "model")
+            run_ids[model.name] = run_id
+    return run_ids
+
+
+def _register(
+    spec: TrainSpec,
+    registry: ModelRegistry,
+    run_id: str,
+    key: str,
+    lineage: dict[str, str],
+    report: dict[str, Any],
+    first: bool,
+) -> ModelVersionInfo:
+    """The best candidate's version (an existing one if this fit was registered before),
+    its gate report as a tag, and the alias the gate earned."""
+    version = registry.find_version(spec.model_name, STEP_KEY_TAG, key)
+    if version is None:
+        version = registry.register(spec.model_name, run_id, tags={**lineage, STEP_KEY_TAG: key})
+    registry.set_tags(
+        spec.model_name,
+        version.version,
+        {
+            "prodml.gate": json.dumps(report)[:5000],
+            "prodml.gate.passed": str(report["passed"]).lower(),
+        },
+    )
+    if report["passed"] and "champion" not in version.aliases:  # retraining the champion
+        registry.set_alias(spec.model_name, "champion" if first else "challenger", version.version)
+    return registry.resolve(f"{spec.model_name}/{version.version}")
