@@ -108,3 +108,17 @@ def test_slices_report_intervals_and_skip_small_ones():
     assert math.isnan(results["B6"].estimate)
     with pytest.raises(ValueError, match=r"Unknown metric 'auc'; use one of"):
         slice_metrics(frame, label="y", score="score", slices=["carrier"], metric_name="auc")
+
+
+def test_the_rank_auc_used_for_bootstraps_equals_scikit_learns():
+    from sklearn.metrics import roc_auc_score
+
+    from prodml.train.evaluate import metric
+
+    auc, higher_is_better = metric("roc_auc")
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 1000)
+    s = np.round(rng.uniform(size=1000) + 0.3 * y, 1)  # many ties
+    assert auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert higher_is_better
+    assert math.isnan(auc(np.ones(5), s[:5]))

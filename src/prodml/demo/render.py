@@ -7,7 +7,7 @@ from rich.table import Table
 
 from prodml.demo.run import DemoReport
 from prodml.monitor import DRIFT_THRESHOLD
-from prodml.train.model import FLAVORS
+from prodml.train.tabular import BASELINES
 from prodml.workspace import Workspace
 
 
@@ -20,20 +20,37 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
     console.print(data)
 
     models = Table(title="Models (validation: June 2013)", title_justify="left")
-    for column in ("model", "ROC AUC", "PR AUC", "log loss", "Brier", "run id"):
+    for column in ("model", "ROC AUC", "vs best baseline", "PR AUC", "log loss", "Brier", "run id"):
         models.add_column(column)
-    for flavor in FLAVORS:
-        m = report.models[flavor]
-        mark = " ★" if flavor == report.champion else ""
+    baseline = max(report.models[b]["roc_auc"] for b in BASELINES)
+    for name, m in report.models.items():
+        mark = " ★" if name == report.champion else ""
         models.add_row(
-            flavor + mark,
+            name + mark,
             f"{m['roc_auc']:.4f}",
+            "baseline" if name in BASELINES else f"{m['roc_auc'] - baseline:+.4f}",
             f"{m['pr_auc']:.4f}",
             f"{m['log_loss']:.4f}",
             f"{m['brier']:.4f}",
-            report.run_ids[flavor],
+            report.run_ids[name],
         )
     console.print(models)
+    t = report.training
+    cost = t["best_threshold"]
+    slices = [s for s in t["slices"] if not s["skipped"]]
+    worst = min(slices, key=lambda s: s["estimate"]) if slices else None
+    console.print(
+        f"[bold]Training pipeline[/bold]: {t['reused']} of {t['steps']} steps reused from cache; "
+        f"gate {'[green]passed[/green]' if t['gate_passed'] else '[red]failed[/red]'} (better "
+        f"than both baselines, non-inferior to any champion). With a missed delay costing 5× a "
+        f"false alarm, the best threshold is {cost['threshold']:.3f}."
+        + (
+            f" Weakest slice: {worst['column']} {worst['value']}, AUC {worst['estimate']:.3f} "
+            f"[{worst['low']:.3f}, {worst['high']:.3f}] on {worst['rows']:,} flights."
+            if worst
+            else ""
+        )
+    )
 
     f = report.features
     verdict = "[green]passed[/green]" if f["parity_ok"] else "[red]FAILED[/red]"

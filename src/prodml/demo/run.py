@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from prodml.clock import SimulatedClock
 from prodml.data import open_source
 from prodml.data.profile import profile_frame
 from prodml.demo import flights
+from prodml.errors import TrainingError
 from prodml.features import get_training_set
 from prodml.features.definitions import FeatureService, FeatureView
 from prodml.features.materialize import materialize
@@ -32,14 +32,14 @@ from prodml.features.online import OnlineStore
 from prodml.features.parity import check_parity
 from prodml.features.registry import apply, resolve_sources
 from prodml.monitor import feature_drift, time_windows
-from prodml.registry.registry import FEATURE_SERVICE_TAG
 from prodml.serve import Predictor, create_app, score_parquet
 from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
 from prodml.store import Finding
-from prodml.train import classification_metrics, fit_model
+from prodml.train import classification_metrics
 from prodml.train.encoding import FeatureSpec
-from prodml.train.model import FLAVORS
+from prodml.train.tabular import steps as train_steps
+from prodml.train.tabular import train as train_model
 from prodml.workspace import Workspace
 
 _LOCAL = "departure_local"
@@ -53,6 +53,7 @@ class DemoReport:
     rows: dict[str, int] = field(default_factory=dict)
     snapshots: dict[str, str] = field(default_factory=dict)
     models: dict[str, dict[str, float]] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
     champion: str = ""
     champion_version: str = ""
@@ -78,10 +79,12 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
             snapshots = _ingest(ws, report)
         with step("Build point-in-time training set"):
             service, spec, (train, valid, later) = _features(ws, report, snapshots)
-        with step("Train baselines and LightGBM", total=len(FLAVORS)) as advance:
-            _train(ws, report, spec, train, valid, advance)
-        with step("Register the champion"):
-            _register(ws, report, spec, train)
+        with step(
+            "Train, gate and register", total=len(train_steps(flights.train_spec(spec)))
+        ) as advance:
+            _train(ws, report, spec, pd.concat([train, valid]), advance)
+        with step("Reference profile of the champion"):
+            _reference_profile(ws, report, spec, train)
         with step("Serve July flights over HTTP", total=requests) as advance:
             _serve(ws, report, service, later, requests, advance)
         with step("Batch-score July–December", total=len(later)) as advance:
@@ -143,53 +146,46 @@ def _features(
 
 
 def _train(
-    ws: Workspace,
-    report: DemoReport,
-    spec: FeatureSpec,
-    train: pd.DataFrame,
-    valid: pd.DataFrame,
-    advance: Any,
+    ws: Workspace, report: DemoReport, spec: FeatureSpec, examples: pd.DataFrame, advance: Any
 ) -> None:
-    lineage = _lineage(report)
     snapshots = {name: ws.metadata.get_snapshot(sid) for name, sid in report.snapshots.items()}
-    with ws.tracker.run("demo-pipeline", tags=lineage) as parent:
-        report.run_ids["pipeline"] = parent
-        ws.tracker.log_inputs(parent, snapshots)
-        for flavor in FLAVORS:
-            with ws.tracker.run(flavor, parent_id=parent, tags=lineage) as run_id:
-                ws.tracker.log_inputs(run_id, snapshots)
-                model = fit_model(flavor, train, flights.LABEL, spec, valid=valid)
-                metrics = classification_metrics(valid[flights.LABEL], model.predict_frame(valid))
-                ws.tracker.log(run_id, params=model.params, metrics=metrics)
-                with tempfile.TemporaryDirectory() as tmp:
-                    model.save(Path(tmp))
-                    ws.tracker.log_folder(run_id, Path(tmp), "model")
-                report.models[flavor] = metrics
-                report.run_ids[flavor] = run_id
-            advance()
-
-
-def _lineage(report: DemoReport) -> dict[str, str]:
-    snapshots = {f"prodml.snapshot.{name}": sid for name, sid in report.snapshots.items()}
-    return {
-        **snapshots,
-        FEATURE_SERVICE_TAG: report.features["service"],
-        f"{FEATURE_SERVICE_TAG}_version": report.features["version"],
+    result = train_model(
+        flights.train_spec(spec),
+        examples,
+        inputs=snapshots,
+        feature_service=(report.features["service"], report.features["version"]),
+        cache_dir=ws.state_dir / "cache" / "steps",
+        tracker=ws.tracker,
+        registry=ws.registry,
+        now=ws.clock.now(),
+        on_step=lambda _: advance(),
+    )
+    report.models = {name: e["metrics"] for name, e in result.evaluations.items()}
+    report.run_ids = {**result.run_ids, "pipeline": result.pipeline_run_id}
+    report.training = {
+        "reused": len(result.pipeline.records) - len(result.pipeline.ran),
+        "steps": len(result.pipeline.records),
+        "gate_passed": result.gate["passed"],
+        "gate_reasons": result.gate["reasons"],
+        "best_threshold": result.evaluations[result.best]["best_threshold"],
+        "slices": result.evaluations[result.best]["slices"],
     }
+    if "champion" not in result.version.aliases:
+        raise TrainingError(
+            f"The demo's model did not become champion: {'; '.join(result.gate['reasons'])}"
+        )
+    report.champion, report.champion_version = result.best, result.version.version
 
 
-def _register(ws: Workspace, report: DemoReport, spec: FeatureSpec, train: pd.DataFrame) -> None:
-    best = max(FLAVORS, key=lambda f: report.models[f]["roc_auc"])
-    tags = {"prodml.flavor": best, **_lineage(report)}
-    info = ws.registry.register(flights.MODEL_NAME, report.run_ids[best], tags=tags)
-    ws.registry.set_alias(info.name, "champion", info.version)
-    # The drift reference is computed once, at registration, from the training rows.
-    profile = profile_frame(train, spec.names)
-    key = f"profiles/{info.name}/{info.version}.json"
+def _reference_profile(
+    ws: Workspace, report: DemoReport, spec: FeatureSpec, train_rows: pd.DataFrame
+) -> None:
+    """The drift reference, computed once per registered version from its training rows."""
+    key = f"profiles/{flights.MODEL_NAME}/{report.champion_version}.json"
+    profile = profile_frame(train_rows, spec.names)
     report.paths["reference profile"] = ws.artifacts.put_bytes(
         key, json.dumps(profile).encode()
     ).uri
-    report.champion, report.champion_version = best, info.version
 
 
 def _serve(

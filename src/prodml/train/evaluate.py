@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.stats import rankdata
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -103,7 +104,16 @@ def best_threshold(
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    return float(roc_auc_score(y, s)) if np.unique(y).size == 2 else float("nan")
+    """ROC AUC from ranks (Mann–Whitney U, ties as half): equal to scikit-learn's, without
+    its input checks, which dominate when a bootstrap calls it thousands of times."""
+    positives = int(np.count_nonzero(y))
+    negatives = y.size - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    ranks = rankdata(s)
+    return float(
+        (ranks[y.astype(bool)].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    )
 
 
 def _pr_auc(y: np.ndarray, s: np.ndarray) -> float:

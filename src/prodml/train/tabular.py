@@ -78,7 +78,8 @@ class TrainSpec:
 class TrainResult:
     pipeline: PipelineResult
     evaluations: dict[str, dict[str, Any]]
-    run_ids: dict[str, str]
+    run_ids: dict[str, str]  # model name -> its MLflow run
+    pipeline_run_id: str  # this training's pipeline run (its models' runs may be older)
     best: str
     gate: dict[str, Any]
     version: ModelVersionInfo
@@ -161,6 +162,7 @@ def train(
             f"{FEATURE_SERVICE_TAG}_version": feature_service[1],
         }
     run_ids = _track(spec, result, evaluations, keys, inputs, lineage, tracker)
+    pipeline_run = run_ids.pop("")
     _, higher_is_better = metric(spec.gate_metric)
     best = max(
         (m.name for m in spec.candidates),
@@ -184,7 +186,7 @@ def train(
     version = _register(
         spec, registry, run_ids[best], keys[f"fit_{best}"], lineage, report, champion is None
     )
-    return TrainResult(result, evaluations, run_ids, best, report, version)
+    return TrainResult(result, evaluations, run_ids, pipeline_run, best, report, version)
 
 
 def _check_label(examples: pd.DataFrame, label: str) -> None:
@@ -274,9 +276,11 @@ def _track(
     tracker: Tracker,
 ) -> dict[str, str]:
     """One MLflow run per model under a pipeline run; a model whose fit was reused keeps
-    its earlier run (found by the step key), so a cached re-run adds no duplicates."""
+    its earlier run (found by the step key), so a cached re-run adds no duplicates. The
+    pipeline run's own id is under the key ""."""
     run_ids = {}
     with tracker.run(f"train-{spec.model_name}", tags=lineage) as parent:
+        run_ids[""] = parent
         tracker.log_inputs(parent, inputs)
         tracker.log(
             parent,
