@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from prodml.train import FeatureSpec, TrainedModel
 from prodml.workspace import Workspace
+
+if TYPE_CHECKING:
+    from prodml.train.tabular import TrainResult, TrainSpec
 
 TOY_SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
 
@@ -37,3 +42,56 @@ def log_model_run(ws: Workspace, model: TrainedModel) -> str:
             model.save(Path(tmp))
             ws.tracker.log_folder(run_id, Path(tmp), "model")
     return run_id
+
+
+def nonlinear_examples(n: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """The toy columns, hourly from 2024-01-01 UTC in `at`, with a label a linear model
+    cannot fit (so a tree must beat the logistic baseline)."""
+    rng = np.random.default_rng(seed)
+    frame = toy_frame(rng, n)
+    logit = 3.0 * (frame["size"].abs() > 1) + (frame["color"] == "red") - 1.5
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame["at"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="h")
+    return frame
+
+
+def toy_train_spec(**changes: Any) -> TrainSpec:
+    """A small TrainSpec over `nonlinear_examples`: validation from April 2024."""
+    from prodml.train.tabular import Candidate, TrainSpec
+
+    base: dict[str, Any] = {
+        "model_name": "toy",
+        "label": "y",
+        "features": TOY_SPEC,
+        "time_column": "at",
+        "valid_from": datetime(2024, 4, 1, tzinfo=UTC),
+        "candidates": (Candidate("lightgbm", "lightgbm", {"num_boost_round": 30}),),
+        "slices": ("color",),
+        "min_slice_rows": 100,
+        "cost_false_negative": 5.0,
+        "cost_false_positive": 1.0,
+        "intended_use": "Ranking toy rows for review.",
+        "limitations": ("Trained on generated data.",),
+    }
+    return TrainSpec(**{**base, **changes})
+
+
+def toy_train(ws: Workspace, spec: TrainSpec, examples: pd.DataFrame) -> TrainResult:
+    """`train()` as a workspace would call it, against the current champion of `toy`."""
+    from prodml.registry.promotion import champion_of
+    from prodml.store.records import SnapshotRecord
+    from prodml.train.tabular import train
+
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    snap = SnapshotRecord("cd" * 32, "toy.parquet", start, len(examples), 5, "file:///toy.parquet")
+    champion = champion_of(ws.registry, spec.model_name)
+    return train(
+        spec,
+        examples,
+        inputs={"toy": snap},
+        feature_service=None,
+        cache_dir=ws.state_dir / "cache" / "steps",
+        tracker=ws.tracker,
+        champion=None if champion is None else (champion[0].ref, champion[1]),
+        now=ws.clock.now(),
+    )

@@ -32,6 +32,7 @@ from prodml.features.online import OnlineStore
 from prodml.features.parity import check_parity
 from prodml.features.registry import apply, resolve_sources
 from prodml.monitor import feature_drift, time_windows
+from prodml.registry.promotion import champion_of, register_result
 from prodml.serve import Predictor, create_app, score_parquet
 from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
@@ -149,6 +150,7 @@ def _train(
     ws: Workspace, report: DemoReport, spec: FeatureSpec, examples: pd.DataFrame, advance: Any
 ) -> None:
     snapshots = {name: ws.metadata.get_snapshot(sid) for name, sid in report.snapshots.items()}
+    champion = champion_of(ws.registry, flights.MODEL_NAME)
     result = train_model(
         flights.train_spec(spec),
         examples,
@@ -156,9 +158,12 @@ def _train(
         feature_service=(report.features["service"], report.features["version"]),
         cache_dir=ws.state_dir / "cache" / "steps",
         tracker=ws.tracker,
-        registry=ws.registry,
+        champion=None if champion is None else (champion[0].ref, champion[1]),
         now=ws.clock.now(),
         on_step=lambda _: advance(),
+    )
+    version = register_result(
+        result, flights.MODEL_NAME, ws.registry, ws.tracker, first=champion is None
     )
     report.models = {name: e["metrics"] for name, e in result.evaluations.items()}
     report.run_ids = {**result.run_ids, "pipeline": result.pipeline_run_id}
@@ -170,11 +175,11 @@ def _train(
         "best_threshold": result.evaluations[result.best]["best_threshold"],
         "slices": result.evaluations[result.best]["slices"],
     }
-    if "champion" not in result.version.aliases:
+    if "champion" not in version.aliases:
         raise TrainingError(
             f"The demo's model did not become champion: {'; '.join(result.gate['reasons'])}"
         )
-    report.champion, report.champion_version = result.best, result.version.version
+    report.champion, report.champion_version = result.best, version.version
 
 
 def _reference_profile(

@@ -25,10 +25,9 @@ from mlflow.exceptions import MlflowException
 
 from prodml.errors import InputError, NotFoundError
 from prodml.train.model import TrainedModel
-from prodml.train.tracking import mlflow_errors
+from prodml.train.tracking import FEATURE_SERVICE_TAG, mlflow_errors
 
 MODEL_ARTIFACT = "model"
-FEATURE_SERVICE_TAG = "prodml.feature_service"  # the service a version was trained on
 ARCHIVED_TAG = "prodml.archived"  # when a version was retired
 _ALIAS = re.compile(r"^[\w-]+$")
 _REF = re.compile(r"^(?P<name>[\w.-]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))?$")

@@ -6,8 +6,8 @@
              ─▶ gate (the best candidate against every baseline and the champion)
 
 `train()` runs it, records each model in MLflow (a run per model under the pipeline run,
-reused when its step was), and registers the best candidate with its gate report: as
-`challenger` if it passed (`champion` when there is none yet), without an alias if not.
+reused when its step was), and gates the best candidate; `registry.promotion` then
+registers it with its verdict.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prodml.errors import NotFoundError, TrainingError
-from prodml.registry.registry import FEATURE_SERVICE_TAG, ModelRegistry, ModelVersionInfo
+from prodml.errors import TrainingError
 from prodml.store.records import SnapshotRecord
 from prodml.train.encoding import FeatureSpec
 from prodml.train.evaluate import (
@@ -37,7 +36,7 @@ from prodml.train.gate import gate
 from prodml.train.model import TrainedModel, fit_model
 from prodml.train.pipeline import Pipeline, PipelineResult, Step, StepRecord
 from prodml.train.slices import slice_metrics
-from prodml.train.tracking import Tracker
+from prodml.train.tracking import FEATURE_SERVICE_TAG, Tracker
 
 BASELINES = ("majority", "logistic")
 STEP_KEY_TAG = "prodml.step_key"  # the fit step a run or version came from
@@ -68,6 +67,8 @@ class TrainSpec:
     gate_metric: str = "roc_auc"
     gate_margin: float = 0.01
     seed: int = 0
+    intended_use: str = ""  # for the model card: who uses its predictions, for what
+    limitations: tuple[str, ...] = ()  # for the model card: what it must not be used for
 
     @property
     def models(self) -> tuple[Candidate, ...]:
@@ -81,8 +82,9 @@ class TrainResult:
     run_ids: dict[str, str]  # model name -> its MLflow run
     pipeline_run_id: str  # this training's pipeline run (its models' runs may be older)
     best: str
+    best_key: str  # the cache key of the best model's fit: what identifies it
     gate: dict[str, Any]
-    version: ModelVersionInfo
+    tags: dict[str, str]  # lineage and model-card facts for the registered version
 
 
 def steps(spec: TrainSpec) -> list[Step]:
@@ -141,12 +143,13 @@ def train(
     feature_service: tuple[str, str] | None,
     cache_dir: Path,
     tracker: Tracker,
-    registry: ModelRegistry,
+    champion: tuple[str, TrainedModel] | None,
     now: datetime,
     on_step: Callable[[StepRecord], None] | None = None,
 ) -> TrainResult:
     """Run the pipeline on `examples` (read from the `inputs` snapshots, built with the
-    feature service (name, version)), track every model, gate the best, register it."""
+    feature service (name, version)), track every model, and gate the best against the
+    baselines and `champion` (its name and model), if there is one."""
     _check_label(examples, spec.label)
     digest = "|".join(f"{n}={s.id}" for n, s in sorted(inputs.items()))
     digest += f"|features={feature_service[1] if feature_service else '-'}"
@@ -169,13 +172,12 @@ def train(
         key=lambda n: evaluations[n]["metrics"][spec.gate_metric] * (1 if higher_is_better else -1),
     )
     valid = result.outputs["valid_rows"]
-    champion = _champion(registry, spec.model_name)
     y = valid[spec.label].to_numpy()
     report = gate(
         y,
         (best, result.outputs[f"fit_{best}"].predict_frame(valid)),
         baselines={b: result.outputs[f"fit_{b}"].predict_frame(valid) for b in BASELINES},
-        champion=None if champion is None else (champion[0].ref, champion[1].predict_frame(valid)),
+        champion=None if champion is None else (champion[0], champion[1].predict_frame(valid)),
         metric_name=spec.gate_metric,
         margin=spec.gate_margin,
         now=now,
@@ -183,10 +185,29 @@ def train(
     ).to_dict()
     flavor = next(m.flavor for m in spec.models if m.name == best)
     lineage["prodml.flavor"] = flavor
-    version = _register(
-        spec, registry, run_ids[best], keys[f"fit_{best}"], lineage, report, champion is None
+    lineage["prodml.card"] = json.dumps(
+        {
+            "intended_use": spec.intended_use,
+            "limitations": list(spec.limitations),
+            "data": {
+                part: _span(result.outputs[f"{part}_rows"], spec.time_column)
+                for part in ("train", "valid")
+            },
+            "gate_metric": spec.gate_metric,
+            "costs": {
+                "false_negative": spec.cost_false_negative,
+                "false_positive": spec.cost_false_positive,
+            },
+        }
     )
-    return TrainResult(result, evaluations, run_ids, pipeline_run, best, report, version)
+    return TrainResult(
+        result, evaluations, run_ids, pipeline_run, best, keys[f"fit_{best}"], report, lineage
+    )
+
+
+def _span(rows: pd.DataFrame, time_column: str) -> dict[str, Any]:
+    times = rows[time_column]
+    return {"rows": len(rows), "from": str(times.min()), "to": str(times.max())}
 
 
 def _check_label(examples: pd.DataFrame, label: str) -> None:
@@ -256,14 +277,11 @@ def _evaluate(
         ),
         "rows": len(valid_rows),
         "params": model.params,
+        "features": {
+            "categorical": list(model.spec.categorical),
+            "numeric": list(model.spec.numeric),
+        },
     }
-
-
-def _champion(registry: ModelRegistry, name: str) -> tuple[ModelVersionInfo, TrainedModel] | None:
-    try:
-        return registry.load(f"{name}@champion")
-    except NotFoundError:
-        return None
 
 
 def _track(
@@ -314,30 +332,3 @@ def _track(
                     tracker.log_folder(run_id, Path(tmp), "model")
             run_ids[model.name] = run_id
     return run_ids
-
-
-def _register(
-    spec: TrainSpec,
-    registry: ModelRegistry,
-    run_id: str,
-    key: str,
-    lineage: dict[str, str],
-    report: dict[str, Any],
-    first: bool,
-) -> ModelVersionInfo:
-    """The best candidate's version (an existing one if this fit was registered before),
-    its gate report as a tag, and the alias the gate earned."""
-    version = registry.find_version(spec.model_name, STEP_KEY_TAG, key)
-    if version is None:
-        version = registry.register(spec.model_name, run_id, tags={**lineage, STEP_KEY_TAG: key})
-    registry.set_tags(
-        spec.model_name,
-        version.version,
-        {
-            "prodml.gate": json.dumps(report)[:5000],
-            "prodml.gate.passed": str(report["passed"]).lower(),
-        },
-    )
-    if report["passed"] and "champion" not in version.aliases:  # retraining the champion
-        registry.set_alias(spec.model_name, "champion" if first else "challenger", version.version)
-    return registry.resolve(f"{spec.model_name}/{version.version}")

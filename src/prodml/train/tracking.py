@@ -33,6 +33,7 @@ from prodml.train.environment import environment_digest
 
 EXPERIMENT = "prodml"
 ENVIRONMENT_TAG = "prodml.environment"  # hash of the installed packages
+FEATURE_SERVICE_TAG = "prodml.feature_service"  # the service a model was trained on
 
 # MLflow logs every schema migration of a new tracking database at INFO.
 for _name in ("alembic", "mlflow.store", "mlflow.tracking"):

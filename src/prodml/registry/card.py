@@ -1,0 +1,217 @@
+"""Model cards: one page per registered version, for a reader who has never seen the code.
+
+Built only from what the registry and the tracking store hold (the version's tags, its
+run's metrics and `evaluation.json`, its dataset inputs), so any version can be described
+at any time. Markdown with YAML front matter for machines, and the same as HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from mlflow import MlflowClient
+
+from prodml.registry.registry import ModelVersionInfo
+from prodml.train.tracking import FEATURE_SERVICE_TAG, mlflow_errors
+
+
+def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
+    """The Markdown card of one version (front matter first)."""
+    with mlflow_errors(tracking_uri, f"reading the run of {info.ref}"):
+        client = MlflowClient(tracking_uri)
+        run = client.get_run(info.run_id) if info.run_id else None
+        evaluation = _evaluation(client, info.run_id) if info.run_id else {}
+    tags = dict(info.tags)
+    card = json.loads(tags.get("prodml.card", "{}"))
+    gate = json.loads(tags.get("prodml.gate", "{}"))
+    metrics = dict(run.data.metrics) if run else {}
+    inputs = [
+        {
+            "name": d.dataset.name,
+            **json.loads(d.dataset.source or "{}"),
+            **json.loads(d.dataset.profile or "{}"),
+        }
+        for d in (run.inputs.dataset_inputs if run and run.inputs else [])
+    ]
+    front = {
+        "model": info.name,
+        "version": info.version,
+        "aliases": list(info.aliases),
+        "registered": info.created_at,
+        "flavor": tags.get("prodml.flavor"),
+        "run_id": info.run_id,
+        "feature_service": tags.get(FEATURE_SERVICE_TAG),
+        "feature_service_version": tags.get(f"{FEATURE_SERVICE_TAG}_version"),
+        "snapshots": {i["name"]: i.get("snapshot_id") for i in inputs},
+        "metrics": {k: round(v, 6) for k, v in sorted(metrics.items())},
+        "gate_passed": gate.get("passed"),
+        "git_commit": run.data.tags.get("mlflow.source.git.commit") if run else None,
+        "environment": run.data.tags.get("prodml.environment") if run else None,
+    }
+    lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", ""]
+    lines += [f"# {info.name}, version {info.version}", ""]
+    aliases = ", ".join(f"`@{a}`" for a in info.aliases) or "no alias"
+    lines += [
+        f"A {front['flavor'] or 'model'} classifier registered on {info.created_at[:10]} "
+        f"({aliases}).",
+        "",
+        "## Intended use",
+        "",
+        card.get("intended_use") or "_Not stated when it was trained._",
+        "",
+        "## Data",
+        "",
+        "| part | rows | from | to |",
+        "| --- | ---: | --- | --- |",
+    ]
+    for part, span in card.get("data", {}).items():
+        name = {"train": "training", "valid": "validation"}.get(part, part)
+        lines.append(f"| {name} | {span['rows']:,} | {span['from']} | {span['to']} |")
+    lines += [
+        "",
+        "Read from these snapshots (content-addressed: the id is a SHA-256 of every row):",
+        "",
+    ]
+    lines += [
+        f"- **{i['name']}**: `{i.get('snapshot_id', '?')}`, {i.get('num_rows', '?'):,} rows"
+        for i in inputs
+    ]
+    features = evaluation.get("features", {})
+    if features:
+        lines += [
+            "",
+            "## Features",
+            "",
+            f"Categorical: {', '.join(features['categorical']) or 'none'}.",
+            "",
+            f"Numeric: {', '.join(features['numeric']) or 'none'}.",
+        ]
+        if front["feature_service"]:
+            lines += [
+                "",
+                f"Served through feature service `{front['feature_service']}` (version "
+                f"`{front['feature_service_version']}`): a request gives the keys, the rest is "
+                "looked up as of the request's time.",
+            ]
+    lines += [
+        "",
+        "## Performance on the validation rows",
+        "",
+        "| metric | value |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {k} | {v:.4f} |" for k, v in sorted(evaluation.get("metrics", metrics).items())]
+    threshold = evaluation.get("best_threshold")
+    if threshold:
+        costs = card.get("costs", {})
+        lines += [
+            "",
+            f"With a missed positive costing {costs.get('false_negative', '?')} and a false alarm "
+            f"{costs.get('false_positive', '?')}, the threshold that minimises the cost is "
+            f"**{threshold['threshold']:.3f}** ({threshold['cost_per_row']:.4f} per row).",
+        ]
+    if gate:
+        lines += ["", "## Against the baselines and the champion", ""]
+        verdict = "passed" if gate.get("passed") else "did not pass"
+        lines += [
+            f"The promotion gate ({gate.get('metric')}, decided "
+            f"{gate.get('decided_at', '')[:19]}) {verdict}.",
+            "",
+        ]
+        lines += [
+            "| against | role | improvement | 95% interval | needed above |",
+            "| --- | --- | ---: | --- | ---: |",
+        ]
+        for c in gate.get("comparisons", []):
+            lines.append(
+                f"| {c['against']} | {c['role']} | {c['improvement']:+.4f} | "
+                f"[{c['low']:+.4f}, {c['high']:+.4f}] | {c['required_above']:+.4f} |"
+            )
+        lines += [f"- {reason}" for reason in gate.get("reasons", [])]
+    slices = evaluation.get("slices", [])
+    if slices:
+        lines += [
+            "",
+            "## Per slice",
+            "",
+            "| slice | rows | estimate | 95% interval |",
+            "| --- | ---: | ---: | --- |",
+        ]
+        for s in slices:
+            if s["skipped"]:
+                lines.append(
+                    f"| {s['column']} = {s['value']} | {s['rows']:,} | — | {s['skipped']} |"
+                )
+            else:
+                lines.append(
+                    f"| {s['column']} = {s['value']} | {s['rows']:,} | {s['estimate']:.3f} | "
+                    f"[{s['low']:.3f}, {s['high']:.3f}] |"
+                )
+    calibration = evaluation.get("calibration", [])
+    if calibration:
+        lines += ["", "## Calibration", "", "Predicted against observed rate, by score decile:", ""]
+        lines += ["| predicted | observed | rows |", "| ---: | ---: | ---: |"]
+        lines += [
+            f"| {c['mean_predicted']:.3f} | {c['observed']:.3f} | {c['rows']:,} |"
+            for c in calibration
+        ]
+    lines += ["", "## Known limitations", ""]
+    lines += [f"- {item}" for item in card.get("limitations", [])] or ["- _None recorded._"]
+    lines += [
+        "",
+        "## Lineage",
+        "",
+        f"- MLflow run `{info.run_id}`; model files `{info.source}`, each checked against its "
+        "SHA-256 manifest before loading.",
+        f"- Code: git commit `{front['git_commit'] or 'unknown'}`"
+        + (
+            " (with uncommitted changes)"
+            if run and run.data.tags.get("prodml.git_dirty") == "true"
+            else ""
+        )
+        + f"; installed packages hash `{front['environment'] or 'unknown'}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def card_html(markdown: str) -> str:
+    """The card as one self-contained HTML page (the front matter shown as a block)."""
+    _, front, body = markdown.split("---", 2) if markdown.startswith("---") else ("", "", markdown)
+    html = MarkdownIt("commonmark").enable("table").render(body)
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}"
+        "pre{background:#f6f6f6;padding:1rem;overflow:auto}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Model card</title>"
+        f"<style>{style}</style></head><body>{html}"
+        f"<details><summary>Machine-readable summary</summary><pre>{escape(front.strip())}</pre>"
+        f"</details></body></html>"
+    )
+
+
+def write_card(info: ModelVersionInfo, tracking_uri: str, folder: Path) -> tuple[Path, Path]:
+    """Write `model_card.md` and `model_card.html` for `info` into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    markdown = build_card(info, tracking_uri)
+    md, html = folder / "model_card.md", folder / "model_card.html"
+    md.write_text(markdown)
+    html.write_text(card_html(markdown))
+    return md, html
+
+
+def _evaluation(client: MlflowClient, run_id: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "evaluation.json", tmp)
+        except Exception:  # a run logged by other tools has none: the card is shorter
+            return {}
+        return json.loads(Path(path).read_text())

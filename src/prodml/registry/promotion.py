@@ -1,0 +1,52 @@
+"""Registering a trained, gated model: a version with its lineage, gate report and model
+card, and the alias the gate earned. Re-registering the same fit finds its version again."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from prodml.errors import NotFoundError
+from prodml.registry.card import write_card
+from prodml.registry.registry import ModelRegistry, ModelVersionInfo
+from prodml.train.model import TrainedModel
+from prodml.train.tabular import STEP_KEY_TAG, TrainResult
+from prodml.train.tracking import Tracker
+
+
+def champion_of(registry: ModelRegistry, name: str) -> tuple[ModelVersionInfo, TrainedModel] | None:
+    """The current champion of `name` and its model, or None before the first one."""
+    try:
+        return registry.load(f"{name}@champion")
+    except NotFoundError:
+        return None
+
+
+def register_result(
+    result: TrainResult, name: str, registry: ModelRegistry, tracker: Tracker, *, first: bool
+) -> ModelVersionInfo:
+    """The best candidate as a version of `name` (the existing one if this fit was
+    registered before), tagged with its gate report; `challenger` if it passed, or
+    `champion` when it is the `first` model of that name to pass; no alias if it failed."""
+    run_id, report = result.run_ids[result.best], result.gate
+    version = registry.find_version(name, STEP_KEY_TAG, result.best_key)
+    if version is None:
+        version = registry.register(
+            name, run_id, tags={**result.tags, STEP_KEY_TAG: result.best_key}
+        )
+    registry.set_tags(
+        name,
+        version.version,
+        {
+            "prodml.gate": json.dumps(report)[:5000],
+            "prodml.gate.passed": str(report["passed"]).lower(),
+        },
+    )
+    if report["passed"] and "champion" not in version.aliases:  # retraining the champion
+        registry.set_alias(name, "champion" if first else "challenger", version.version)
+    version = registry.resolve(f"{name}/{version.version}")
+    with tempfile.TemporaryDirectory() as tmp:  # the card, beside the model in its run
+        write_card(version, tracker.tracking_uri, Path(tmp))
+        tracker.log_folder(run_id, Path(tmp), "card")
+    return version
