@@ -124,3 +124,9 @@ def test_the_models_cli_lists_shows_promotes_and_archives(tmp_path, model, monke
     assert "@champion" in table
     assert "archived" not in table
     assert "(archived)" in runner.invoke(app, ["models", "list", "--archived", *project]).output
+    written = runner.invoke(
+        app, ["models", "card", "toy@champion", "-o", str(tmp_path / "c"), *project]
+    )
+    assert written.exit_code == 0, written.output
+    # A run logged without prodml's evaluation still gets a (shorter) card.
+    assert "## Lineage" in (tmp_path / "c" / "model_card.md").read_text()

@@ -13,7 +13,7 @@ from prodml.cli._common import ProjectDir, open_workspace, out
 from prodml.registry.registry import ModelVersionInfo
 
 models_app = typer.Typer(
-    help="Registered models: list and show versions, promote them to an alias, archive them.",
+    help="Registered models: list and show versions, their cards, promote them, archive them.",
     no_args_is_help=True,
 )
 
@@ -117,6 +117,23 @@ def archive(
     ws = open_workspace(project)
     info = ws.registry.archive(ref, now=ws.clock.now(), force=force)
     out.print(f"{info.name} version {info.version} is archived.")
+
+
+@models_app.command()
+def card(
+    ref: Ref,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write to.")] = Path("."),
+    project: ProjectDir = Path("."),
+) -> None:
+    """Write a version's model card as Markdown (with front matter) and HTML.
+
+    [dim]e.g. prodml models card flights-delay@champion -o cards/[/dim]
+    """
+    from prodml.registry.card import write_card
+
+    ws = open_workspace(project)
+    md, html = write_card(ws.registry.resolve(ref), ws.tracking_uri, output)
+    out.print(f"Wrote {md} and {html}.")
 
 
 def _plain(info: ModelVersionInfo) -> dict[str, object]:

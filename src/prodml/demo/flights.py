@@ -103,6 +103,21 @@ def train_spec(features: FeatureSpec) -> TrainSpec:
         min_slice_rows=200,
         cost_false_negative=5.0,
         cost_false_positive=1.0,
+        intended_use=(
+            "Flag scheduled flights from New York's three airports (EWR, JFK, LGA) likely to "
+            "arrive 15 minutes or more late, early enough to warn passengers with tight "
+            "connections. A score ranks flights; the threshold is chosen for the cost of a "
+            "missed delay against a needless warning."
+        ),
+        limitations=(
+            "Trained on January–May 2013 and validated on June: summer and winter weather, "
+            "and months it has not seen, drift by construction (see monitoring).",
+            "Cancelled flights have no arrival and are not in the data, so it does not "
+            "predict cancellations.",
+            "Scores run low in the highest deciles (see calibration): read them as a ranking, "
+            "not as probabilities.",
+            "Carriers with fewer than 200 June flights have no reliable per-carrier figure.",
+        ),
     )
 
 
