@@ -14,7 +14,7 @@ from prodml.train import FeatureSpec, TrainedModel
 from prodml.workspace import Workspace
 
 if TYPE_CHECKING:
-    from prodml.train.tabular import TrainResult, TrainSpec
+    from prodml.train.tabular import Recipe, TrainResult, TrainSpec
 
 TOY_SPEC = FeatureSpec(categorical=("color",), numeric=("size", "noise"))
 
@@ -95,3 +95,10 @@ def toy_train(ws: Workspace, spec: TrainSpec, examples: pd.DataFrame) -> TrainRe
         champion=None if champion is None else (champion[0].ref, champion[1]),
         now=ws.clock.now(),
     )
+
+
+def toy_recipe(snapshots: dict[str, pd.DataFrame], workdir: Path) -> Recipe:
+    """The recipe `toy_train` models are recorded with: the toy snapshot as it is."""
+    from prodml.train.tabular import Recipe
+
+    return Recipe(snapshots["toy"], toy_train_spec())

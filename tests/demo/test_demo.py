@@ -100,3 +100,22 @@ def test_serving_takes_keys_and_parity_holds_on_the_demo(demo):
     # enrich its requests the same way.
     champion = ws.registry.load("flights-delay@champion")[0]
     assert champion.feature_service == "flights"
+
+
+@pytest.mark.slow
+def test_the_champion_reproduces_bit_for_bit_and_a_second_training_is_cached(demo):
+    from prodml.registry.reproduce import reproduce
+
+    ws, report = demo
+    found = reproduce(
+        "flights-delay@champion",
+        ws.registry,
+        read_snapshot=ws.read_snapshot,
+        snapshot_record=ws.metadata.get_snapshot,
+        now=ws.clock.now(),
+        code_dir=ws.project_dir,
+    )
+    assert found.identical
+    assert found.same_step_key
+    assert found.rows == report.rows["validation (Jun)"]
+    assert report.training["reused"] == 0  # the first run computed every step

@@ -136,6 +136,43 @@ def card(
     out.print(f"Wrote {md} and {html}.")
 
 
+@models_app.command()
+def reproduce(ref: Ref, as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """Re-run a version's recorded pipeline from its snapshots, without cache, and check
+    that the new model predicts exactly as the registered one.
+
+    [dim]e.g. prodml models reproduce flights-delay/1[/dim]
+    """
+    from dataclasses import asdict
+
+    from prodml.errors import IntegrityError
+    from prodml.registry.reproduce import reproduce as rerun
+
+    ws = open_workspace(project)
+    found = rerun(
+        ref,
+        ws.registry,
+        read_snapshot=ws.read_snapshot,
+        snapshot_record=ws.metadata.get_snapshot,
+        now=ws.clock.now(),
+        code_dir=ws.project_dir,
+    )
+    if as_json:
+        out.print_json(json.dumps(asdict(found)))
+    else:
+        verdict = "[green]identical[/green]" if found.identical else "[red]different[/red]"
+        out.print(
+            f"{found.ref}: predictions on {found.rows:,} validation rows are {verdict} (largest "
+            f"difference {found.max_abs_difference:.3g}); re-run in {found.seconds:.0f} s."
+        )
+        for what, change in found.differences.items():
+            out.print(f"  {what} changed: {change['then']} → {change['now']}")
+        if not found.differences:
+            out.print("  Code, packages and feature definitions are as they were.")
+    if not found.identical:
+        raise IntegrityError(f"{found.ref} did not reproduce; see the differences above.")
+
+
 def _plain(info: ModelVersionInfo) -> dict[str, object]:
     return {
         "name": info.name,

@@ -18,9 +18,10 @@ import pandas as pd
 from prodml.data.contract import Contract
 from prodml.errors import ConfigError
 from prodml.features.definitions import FeatureService
-from prodml.features.registry import load_definitions
+from prodml.features.offline import get_training_set
+from prodml.features.registry import load_definitions, resolve_sources
 from prodml.train.encoding import FeatureSpec
-from prodml.train.tabular import Candidate, TrainSpec
+from prodml.train.tabular import Candidate, Recipe, TrainSpec
 
 MODEL_NAME = "flights-delay"
 SERVICE = "flights"
@@ -119,6 +120,33 @@ def train_spec(features: FeatureSpec) -> TrainSpec:
             "Carriers with fewer than 200 June flights have no reliable per-carrier figure.",
         ),
     )
+
+
+def examples_as_of(
+    snapshots: dict[str, pd.DataFrame], root: Path
+) -> tuple[pd.DataFrame, FeatureService]:
+    """Every flight with its features as of its departure: the feature tables rebuilt
+    under `root` from the snapshots, then a point-in-time join through the service."""
+    _, service = feature_service()
+    resolved = resolve_sources(service, root)
+    build_feature_tables(snapshots, {v.name: Path(v.source) for v in resolved.views})
+    examples = get_training_set(events(snapshots["flights"]), resolved, event_timestamp=EVENT_TIME)
+    assert isinstance(examples, pd.DataFrame)
+    return examples, resolved
+
+
+def recipe(snapshots: dict[str, pd.DataFrame], workdir: Path) -> Recipe:
+    """How a flights model is trained from its snapshots (what `reproduce` re-runs)."""
+    examples, _ = examples_as_of(snapshots, workdir)
+    _, service = feature_service()  # as declared: its version is the one recorded
+    return Recipe(
+        examples[examples["month"] <= 6],
+        train_spec(feature_spec(service)),
+        (service.name, service.version),
+    )
+
+
+RECIPE = f"{__name__}:recipe"
 
 
 def build_feature_tables(snapshots: dict[str, pd.DataFrame], targets: dict[str, Path]) -> None:

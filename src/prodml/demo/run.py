@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,13 +23,12 @@ from prodml.data import open_source
 from prodml.data.profile import profile_frame
 from prodml.demo import flights
 from prodml.errors import TrainingError
-from prodml.features import get_training_set
 from prodml.features.definitions import FeatureService, FeatureView
 from prodml.features.materialize import materialize
 from prodml.features.offline import rows_between
 from prodml.features.online import OnlineStore
 from prodml.features.parity import check_parity
-from prodml.features.registry import apply, resolve_sources
+from prodml.features.registry import apply
 from prodml.monitor import feature_drift, time_windows
 from prodml.registry.promotion import champion_of, register_result
 from prodml.serve import Predictor, create_app, score_parquet
@@ -39,6 +37,7 @@ from prodml.serve.server import BackgroundServer
 from prodml.store import Finding
 from prodml.train import classification_metrics
 from prodml.train.encoding import FeatureSpec
+from prodml.train.tabular import RECIPE_TAG
 from prodml.train.tabular import steps as train_steps
 from prodml.train.tabular import train as train_model
 from prodml.workspace import Workspace
@@ -129,16 +128,11 @@ def _features(
     ws: Workspace, report: DemoReport, snapshots: dict[str, pd.DataFrame]
 ) -> tuple[FeatureService, FeatureSpec, tuple[pd.DataFrame, ...]]:
     file, service = flights.feature_service()
-    resolved = resolve_sources(service, ws.project_dir)
-    flights.build_feature_tables(snapshots, {v.name: Path(v.source) for v in resolved.views})
     # The demo retrains its model on whatever the definitions now say, so a changed view
     # (after an upgrade) replaces the old one rather than blocking the run.
     apply(ws.metadata, service.views, [service], now=ws.clock.now(), file=file, force=True)
     report.features = {"service": service.name, "version": service.version}
-    examples = get_training_set(
-        flights.events(snapshots["flights"]), resolved, event_timestamp=flights.EVENT_TIME
-    )
-    assert isinstance(examples, pd.DataFrame)
+    examples, resolved = flights.examples_as_of(snapshots, ws.project_dir)
     month = examples["month"]
     train, valid, later = examples[month <= 5], examples[month == 6], examples[month >= 7]
     report.rows.update({"train (Jan–May)": len(train), "validation (Jun)": len(valid)})
@@ -162,6 +156,7 @@ def _train(
         now=ws.clock.now(),
         on_step=lambda _: advance(),
     )
+    result.tags[RECIPE_TAG] = flights.RECIPE  # so `prodml models reproduce` can re-run it
     version = register_result(
         result, flights.MODEL_NAME, ws.registry, ws.tracker, first=champion is None
     )

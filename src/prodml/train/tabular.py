@@ -75,6 +75,20 @@ class TrainSpec:
         return (*(Candidate(b, b) for b in BASELINES), *self.candidates)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What a project's recipe function returns from its snapshots: the examples, how to
+    train on them, and the feature service (name, version) that built them. Its import path
+    is recorded on the version, so `reproduce` can run it again."""
+
+    examples: pd.DataFrame
+    spec: TrainSpec
+    feature_service: tuple[str, str] | None = None
+
+
+RECIPE_TAG = "prodml.recipe"  # "module:function" that rebuilds a version's training data
+
+
 @dataclass
 class TrainResult:
     pipeline: PipelineResult
