@@ -102,3 +102,6 @@ def toy_recipe(snapshots: dict[str, pd.DataFrame], workdir: Path) -> Recipe:
     from prodml.train.tabular import Recipe
 
     return Recipe(snapshots["toy"], toy_train_spec())
+
+
+toy_recipe.inputs = ("toy",)  # type: ignore[attr-defined]

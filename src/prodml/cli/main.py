@@ -19,6 +19,7 @@ from prodml.cli._common import ProjectDir, err, open_workspace, out
 from prodml.cli.data import data_app
 from prodml.cli.features import features_app
 from prodml.cli.models import models_app
+from prodml.cli.train import train
 from prodml.errors import ConfigError, ProdmlError
 from prodml.settings import DEFAULT_YAML, SETTINGS_FILE, load_settings
 
@@ -53,6 +54,7 @@ def _version(value: bool) -> None:
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
+app.command()(train)
 
 
 @app.callback()

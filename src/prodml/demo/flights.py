@@ -146,6 +146,7 @@ def recipe(snapshots: dict[str, pd.DataFrame], workdir: Path) -> Recipe:
     )
 
 
+recipe.inputs = EXPORTS  # type: ignore[attr-defined]  # the snapshots it reads
 RECIPE = f"{__name__}:recipe"
 
 

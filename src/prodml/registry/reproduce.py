@@ -8,7 +8,6 @@ When they differ, the report says what changed since the version was trained: th
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,7 +23,14 @@ from prodml.errors import ConfigError
 from prodml.registry.registry import ModelRegistry, ModelVersionInfo
 from prodml.store.records import SnapshotRecord
 from prodml.train.environment import environment_digest
-from prodml.train.tabular import RECIPE_TAG, STEP_KEY_TAG, Recipe, train
+from prodml.train.tabular import (
+    RECIPE_TAG,
+    STEP_KEY_TAG,
+    Recipe,
+    RecipeFunction,
+    load_recipe,
+    train,
+)
 from prodml.train.tracking import ENVIRONMENT_TAG, FEATURE_SERVICE_TAG, Tracker, git_tags
 
 _SNAPSHOT_TAG = "prodml.snapshot."
@@ -94,21 +100,14 @@ def reproduce(
     )
 
 
-def _recipe(info: ModelVersionInfo) -> Callable[[dict[str, pd.DataFrame], Path], Recipe]:
+def _recipe(info: ModelVersionInfo) -> RecipeFunction:
     path = info.tags.get(RECIPE_TAG)
-    if not path or ":" not in path:
+    if not path:
         raise ConfigError(
             f"{info.ref} has no recorded recipe ({RECIPE_TAG} tag), so there is nothing to "
             "re-run: it was registered by hand or by another tool."
         )
-    module, name = path.split(":", 1)
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"{info.ref} was trained by the recipe {path}, which cannot be imported here "
-            f"({exc}); install or check out the code it came from."
-        ) from exc
+    return load_recipe(path)
 
 
 def _differences(

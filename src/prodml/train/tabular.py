@@ -12,6 +12,7 @@ registers it with its verdict.
 
 from __future__ import annotations
 
+import importlib
 import json
 import tempfile
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prodml.errors import TrainingError
+from prodml.errors import ConfigError, TrainingError
 from prodml.store.records import SnapshotRecord
 from prodml.train.encoding import FeatureSpec
 from prodml.train.evaluate import (
@@ -87,6 +88,22 @@ class Recipe:
 
 
 RECIPE_TAG = "prodml.recipe"  # "module:function" that rebuilds a version's training data
+RecipeFunction = Callable[[dict[str, pd.DataFrame], Path], Recipe]
+
+
+def load_recipe(path: str) -> RecipeFunction:
+    """The recipe function at `path` ("module:function"). It takes the snapshots it names in
+    its `inputs` attribute (name -> DataFrame) and a work folder, and returns a `Recipe`."""
+    module, _, name = path.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), name) if name else None
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"Cannot import the recipe {path} ({exc}); install or check out the code it is in."
+        ) from exc
+    if not callable(found):
+        raise ConfigError(f"Recipe {path!r} must name a function as module:function.")
+    return found
 
 
 @dataclass

@@ -1,0 +1,42 @@
+"""`prodml train`: a recipe's pipeline from the newest snapshots, registered; run again
+with nothing changed, every step comes from the cache and no version is added."""
+
+import pytest
+from typer.testing import CliRunner
+
+from prodml.cli import app
+from prodml.data import open_source
+from prodml.data.infer import infer_contract
+from prodml.workspace import Workspace
+from tests._data import nonlinear_examples
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "150")
+    path = tmp_path / "exports" / "toy.parquet"
+    path.parent.mkdir()
+    nonlinear_examples().to_parquet(path, index=False)
+    ws = Workspace.open(tmp_path)
+    ws.ingest(open_source(path), infer_contract(open_source(path), name="toy", now=ws.clock.now()))
+    ws.close()
+    return tmp_path
+
+
+def test_train_registers_then_reuses_every_step(project):
+    first = runner.invoke(app, ["train", "tests._data:toy_recipe", "-C", str(project)])
+    assert first.exit_code == 0, first.output
+    assert "Gate passed. toy version 1 (@champion). 0 of 8 steps from cache" in first.output
+    again = runner.invoke(app, ["train", "tests._data:toy_recipe", "-C", str(project)])
+    assert "toy version 1 (@champion). 8 of 8 steps from cache" in again.output
+
+
+def test_recipe_mistakes_are_explained(project):
+    missing = runner.invoke(app, ["train", "tests._data:nope", "-C", str(project)])
+    assert "Cannot import the recipe tests._data:nope" in str(missing.exception)
+    pinned = runner.invoke(
+        app, ["train", "tests._data:toy_recipe", "-s", "other=1", "-C", str(project)]
+    )
+    assert "give NAME=ID with NAME one of ['toy']" in str(pinned.exception)
