@@ -130,3 +130,14 @@ def test_the_models_cli_lists_shows_promotes_and_archives(tmp_path, model, monke
     assert written.exit_code == 0, written.output
     # A run logged without prodml's evaluation still gets a (shorter) card.
     assert "## Lineage" in (tmp_path / "c" / "model_card.md").read_text()
+
+
+def test_a_registered_version_shows_its_input_signature_in_mlflow(workspace, model, tmp_path):
+    from mlflow.artifacts import download_artifacts
+    from mlflow.models import Model
+
+    version = workspace.registry.register("toy", log_model_run(workspace, model))
+    path = download_artifacts(artifact_uri=f"{version.source}/MLmodel", dst_path=str(tmp_path))
+    signature = Model.load(path).signature
+    inputs = {c.name: c.type.name for c in signature.inputs.inputs}
+    assert inputs == {"color": "string", "size": "double", "noise": "double"}

@@ -99,6 +99,7 @@ class TrainedModel:
             sio.dump(self.estimator, folder / _SKOPS_FILE)
         meta = {"flavor": self.flavor, "encoder": self.encoder.to_dict(), "params": self.params}
         (folder / "model.json").write_text(json.dumps(meta, indent=2, default=str))
+        _write_signature(self.spec, folder)
         return write_manifest(folder)
 
     @classmethod
@@ -112,6 +113,20 @@ class TrainedModel:
         else:
             estimator = sio.load(folder / _SKOPS_FILE, trusted=_TRUSTED_SKOPS_TYPES)
         return cls(meta["flavor"], encoder, estimator, meta.get("params", {}))
+
+
+def _write_signature(spec: FeatureSpec, folder: Path) -> None:
+    """An `MLmodel` file holding only the input signature, so MLflow's UI shows the schema
+    of a registered version (prodml loads the model from its own files, never this one)."""
+    from mlflow.models import Model, ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec("string", name, required=False) for name in spec.categorical
+    ]
+    columns += [ColSpec("double", name, required=False) for name in spec.numeric]
+    signature = ModelSignature(inputs=Schema(columns), outputs=Schema([ColSpec("double", "score")]))
+    Model(signature=signature).save(str(folder / "MLmodel"))
 
 
 def fit_model(
