@@ -154,8 +154,24 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
                     f"[{s['low']:.3f}, {s['high']:.3f}] |"
                 )
     calibration = evaluation.get("calibration", [])
+    decision = evaluation.get("calibration_decision")
     if calibration:
-        lines += ["", "## Calibration", "", "Predicted against observed rate, by score decile:", ""]
+        lines += ["", "## Calibration", ""]
+        if decision:
+            applied = decision["method"] is not None
+            lines += [
+                (
+                    "Isotonic calibration is applied to the scores: "
+                    if applied
+                    else "No calibration is applied: "
+                )
+                + f"on validation rows it was not fitted on, the Brier score "
+                f"{'drops' if applied else 'would go'} from {decision['brier_raw']:.4f} to "
+                f"{decision['brier_calibrated_held_out']:.4f}"
+                + ("." if applied else ", not enough to be worth it."),
+                "",
+            ]
+        lines += ["Raw predicted against observed rate, by score decile:", ""]
         lines += ["| predicted | observed | rows |", "| ---: | ---: | ---: |"]
         lines += [
             f"| {c['mean_predicted']:.3f} | {c['observed']:.3f} | {c['rows']:,} |"

@@ -87,7 +87,7 @@ def reproduce(
         )
     valid = result.pipeline.outputs["valid_rows"]
     before = original.predict_frame(valid)
-    after = result.pipeline.outputs[f"fit_{result.best}"].predict_frame(valid)
+    after = result.models[result.best].predict_frame(valid)
     differences = _differences(info, registry, recipe, code_dir)
     return Reproduction(
         ref=info.ref,

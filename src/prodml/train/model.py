@@ -28,6 +28,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from prodml.store.hashing import verify_manifest, write_manifest
+from prodml.train import calibration
 from prodml.train.encoding import FeatureSpec, TabularEncoder
 
 FLAVORS = ("majority", "logistic", "lightgbm")
@@ -74,6 +75,7 @@ class TrainedModel:
     encoder: TabularEncoder
     estimator: Any
     params: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, list[float]] | None = None  # see train/calibration.py
 
     @property
     def spec(self) -> FeatureSpec:
@@ -81,8 +83,10 @@ class TrainedModel:
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         if self.flavor == "lightgbm":
-            return self.estimator.predict(matrix, num_threads=1)
-        return self.estimator.predict_proba(matrix)[:, 1]
+            raw = self.estimator.predict(matrix, num_threads=1)
+        else:
+            raw = self.estimator.predict_proba(matrix)[:, 1]
+        return calibration.apply(self.calibration, raw)
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         return self.predict_matrix(self.encoder.encode_frame(frame))
@@ -97,7 +101,12 @@ class TrainedModel:
             self.estimator.save_model(str(folder / _LGB_FILE))
         else:
             sio.dump(self.estimator, folder / _SKOPS_FILE)
-        meta = {"flavor": self.flavor, "encoder": self.encoder.to_dict(), "params": self.params}
+        meta = {
+            "flavor": self.flavor,
+            "encoder": self.encoder.to_dict(),
+            "params": self.params,
+            "calibration": self.calibration,
+        }
         (folder / "model.json").write_text(json.dumps(meta, indent=2, default=str))
         _write_signature(self.spec, folder)
         return write_manifest(folder)
@@ -112,7 +121,9 @@ class TrainedModel:
             estimator: Any = lgb.Booster(model_file=str(folder / _LGB_FILE))
         else:
             estimator = sio.load(folder / _SKOPS_FILE, trusted=_TRUSTED_SKOPS_TYPES)
-        return cls(meta["flavor"], encoder, estimator, meta.get("params", {}))
+        return cls(
+            meta["flavor"], encoder, estimator, meta.get("params", {}), meta.get("calibration")
+        )
 
 
 def _write_signature(spec: FeatureSpec, folder: Path) -> None:

@@ -12,6 +12,7 @@ registers it with its verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import tempfile
@@ -26,6 +27,7 @@ import pandas as pd
 
 from prodml.errors import ConfigError, TrainingError
 from prodml.store.records import SnapshotRecord
+from prodml.train import calibration
 from prodml.train.encoding import FeatureSpec
 from prodml.train.evaluate import (
     best_threshold,
@@ -109,6 +111,7 @@ def load_recipe(path: str) -> RecipeFunction:
 @dataclass
 class TrainResult:
     pipeline: PipelineResult
+    models: dict[str, TrainedModel]  # as they would be served (candidates calibrated if it helped)
     evaluations: dict[str, dict[str, Any]]
     run_ids: dict[str, str]  # model name -> its MLflow run
     pipeline_run_id: str  # this training's pipeline run (its models' runs may be older)
@@ -163,6 +166,15 @@ def steps(spec: TrainSpec) -> list[Step]:
                 },
             )
         )
+    for model in spec.candidates:
+        out.append(
+            Step(
+                f"calibrate_{model.name}",
+                _calibrate,
+                inputs={"model": f"fit_{model.name}", "valid_rows": "valid_rows"},
+                params={"label": spec.label, "time_column": spec.time_column},
+            )
+        )
     return out
 
 
@@ -189,13 +201,24 @@ def train(
     )
     keys = {r.name: r.key for r in result.records}
     evaluations = {m.name: result.outputs[f"evaluate_{m.name}"] for m in spec.models}
+    # What would be served: each candidate with its calibration, when it helped.
+    models: dict[str, TrainedModel] = {m.name: result.outputs[f"fit_{m.name}"] for m in spec.models}
+    for candidate in spec.candidates:
+        decision = result.outputs[f"calibrate_{candidate.name}"]
+        evaluations[candidate.name] = {
+            **evaluations[candidate.name],
+            "calibration_decision": decision,
+        }
+        models[candidate.name] = dataclasses.replace(
+            models[candidate.name], calibration=decision["map"]
+        )
     lineage = {f"prodml.snapshot.{n}": s.id for n, s in inputs.items()}
     if feature_service:
         lineage |= {
             FEATURE_SERVICE_TAG: feature_service[0],
             f"{FEATURE_SERVICE_TAG}_version": feature_service[1],
         }
-    run_ids = _track(spec, result, evaluations, keys, inputs, lineage, tracker)
+    run_ids = _track(spec, models, result, evaluations, keys, inputs, lineage, tracker)
     pipeline_run = run_ids.pop("")
     _, higher_is_better = metric(spec.gate_metric)
     best = max(
@@ -206,8 +229,8 @@ def train(
     y = valid[spec.label].to_numpy()
     report = gate(
         y,
-        (best, result.outputs[f"fit_{best}"].predict_frame(valid)),
-        baselines={b: result.outputs[f"fit_{b}"].predict_frame(valid) for b in BASELINES},
+        (best, models[best].predict_frame(valid)),
+        baselines={b: models[b].predict_frame(valid) for b in BASELINES},
         champion=None if champion is None else (champion[0], champion[1].predict_frame(valid)),
         metric_name=spec.gate_metric,
         margin=spec.gate_margin,
@@ -232,8 +255,33 @@ def train(
         }
     )
     return TrainResult(
-        result, evaluations, run_ids, pipeline_run, best, keys[f"fit_{best}"], report, lineage
+        result,
+        models,
+        evaluations,
+        run_ids,
+        pipeline_run,
+        best,
+        keys[f"fit_{best}"],
+        report,
+        lineage,
     )
+
+
+def _calibration_metrics(decision: dict[str, Any] | None) -> dict[str, float]:
+    if decision is None:
+        return {}
+    return {
+        "calibrated": float(decision["method"] is not None),
+        "brier_held_out_raw": decision["brier_raw"],
+        "brier_held_out_calibrated": decision["brier_calibrated_held_out"],
+    }
+
+
+def _calibrate(
+    model: TrainedModel, valid_rows: pd.DataFrame, label: str, time_column: str
+) -> dict[str, Any]:
+    rows = valid_rows.sort_values(time_column, kind="stable")
+    return calibration.decide(model.predict_frame(rows), rows[label].to_numpy())
 
 
 def _span(rows: pd.DataFrame, time_column: str) -> dict[str, Any]:
@@ -317,6 +365,7 @@ def _evaluate(
 
 def _track(
     spec: TrainSpec,
+    models: dict[str, TrainedModel],
     result: PipelineResult,
     evaluations: dict[str, dict[str, Any]],
     keys: dict[str, str],
@@ -355,11 +404,12 @@ def _track(
                         **evaluation["metrics"],
                         "best_threshold": evaluation["best_threshold"]["threshold"],
                         "best_cost_per_row": evaluation["best_threshold"]["cost_per_row"],
+                        **_calibration_metrics(evaluation.get("calibration_decision")),
                     },
                 )
                 tracker.log_json(run_id, "evaluation.json", evaluation)
                 with tempfile.TemporaryDirectory() as tmp:
-                    result.outputs[f"fit_{model.name}"].save(Path(tmp))
+                    models[model.name].save(Path(tmp))
                     tracker.log_folder(run_id, Path(tmp), "model")
             run_ids[model.name] = run_id
     return run_ids
