@@ -27,6 +27,8 @@ def test_train_tracks_and_gates_then_reuses_everything(workspace):
     assert child.data.tags["mlflow.parentRunId"] == first.pipeline_run_id
     assert child.data.params["flavor"] == "lightgbm"
     assert "evaluation.json" in {a.path for a in client.list_artifacts(child.info.run_id)}
+    plots = {a.path for a in client.list_artifacts(child.info.run_id, "plots")}
+    assert plots == {"plots/calibration.png", "plots/roc.png", "plots/slices.png"}
 
     again = toy_train(workspace, toy_train_spec(), examples)
     assert again.pipeline.ran == []

@@ -38,6 +38,7 @@ from prodml.train.evaluate import (
 from prodml.train.gate import gate
 from prodml.train.model import TrainedModel, fit_model
 from prodml.train.pipeline import Pipeline, PipelineResult, Step, StepRecord
+from prodml.train.plots import save_plots
 from prodml.train.slices import slice_metrics
 from prodml.train.tracking import FEATURE_SERVICE_TAG, Tracker
 
@@ -408,6 +409,11 @@ def _track(
                     },
                 )
                 tracker.log_json(run_id, "evaluation.json", evaluation)
+                valid = result.outputs["valid_rows"]
+                with tempfile.TemporaryDirectory() as tmp:
+                    score = models[model.name].predict_frame(valid)
+                    save_plots(valid[spec.label], score, evaluation, Path(tmp))
+                    tracker.log_folder(run_id, Path(tmp), "plots")
                 with tempfile.TemporaryDirectory() as tmp:
                     models[model.name].save(Path(tmp))
                     tracker.log_folder(run_id, Path(tmp), "model")
