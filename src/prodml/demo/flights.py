@@ -115,8 +115,8 @@ def train_spec(features: FeatureSpec) -> TrainSpec:
             "and months it has not seen, drift by construction (see monitoring).",
             "Cancelled flights have no arrival and are not in the data, so it does not "
             "predict cancellations.",
-            "Scores are calibrated on June (isotonic, kept only because it lowered the "
-            "held-out Brier score); in months unlike June they may again run off.",
+            "Probabilities are checked against June only (see Calibration): in months unlike "
+            "June they may run high or low; watch the monitoring.",
             "Carriers with fewer than 200 June flights have no reliable per-carrier figure.",
         ),
     )

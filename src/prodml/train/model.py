@@ -149,15 +149,19 @@ def fit_model(
     valid: pd.DataFrame | None = None,
     params: Mapping[str, Any] | None = None,
     seed: int = 0,
+    callbacks: Sequence[Any] = (),
 ) -> TrainedModel:
-    """Fit one flavor on `train`; LightGBM stops early on `valid` when given."""
+    """Fit one flavor on `train`; LightGBM stops early on `valid` when given, and calls
+    `callbacks` after each round (e.g. to prune a tuning trial)."""
     if flavor not in FLAVORS:
         raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}. Got {flavor!r} instead.")
     encoder = TabularEncoder(spec).fit(train)
     x = encoder.encode_frame(train)
     y = train[label].astype(int).to_numpy()
     if flavor == "lightgbm":
-        booster, used = _fit_lightgbm(encoder, x, y, valid, label, dict(params or {}), seed)
+        booster, used = _fit_lightgbm(
+            encoder, x, y, valid, label, dict(params or {}), seed, list(callbacks)
+        )
         return TrainedModel(flavor, encoder, booster, used)
     estimator, used = _sklearn_estimator(flavor, spec, dict(params or {}), seed)
     estimator.fit(x, y)
@@ -194,6 +198,7 @@ def _fit_lightgbm(
     label: str,
     params: dict[str, Any],
     seed: int,
+    extra_callbacks: list[Any],
 ) -> tuple[lgb.Booster, dict[str, Any]]:
     rounds = int(params.pop("num_boost_round", 1000))
     used = {**DEFAULT_LGB_PARAMS, **params, "seed": seed}
@@ -205,7 +210,7 @@ def _fit_lightgbm(
     if valid is not None:
         xv, yv = encoder.encode_frame(valid), valid[label].astype(int).to_numpy()
         valid_sets = [lgb.Dataset(xv, yv, reference=train_set, categorical_feature=categorical)]
-        callbacks = [lgb.early_stopping(50, verbose=False)]
+        callbacks = [lgb.early_stopping(50, verbose=False), *extra_callbacks]
         used.setdefault("metric", "auc")
     booster = lgb.train(
         used, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks

@@ -41,6 +41,7 @@ from prodml.train.pipeline import Pipeline, PipelineResult, Step, StepRecord
 from prodml.train.plots import save_plots
 from prodml.train.slices import slice_metrics
 from prodml.train.tracking import FEATURE_SERVICE_TAG, Tracker
+from prodml.train.tuning import tune
 
 BASELINES = ("majority", "logistic")
 STEP_KEY_TAG = "prodml.step_key"  # the fit step a run or version came from
@@ -48,9 +49,13 @@ STEP_KEY_TAG = "prodml.step_key"  # the fit step a run or version came from
 
 @dataclass(frozen=True)
 class Candidate:
+    """A model to try: a flavor, fixed parameters, and an optional Optuna budget."""
+
     name: str
     flavor: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    n_trials: int = 0  # > 0: tune first (see train/tuning.py)
+    timeout_seconds: float | None = None  # an upper bound on tuning time, besides n_trials
 
 
 @dataclass(frozen=True)
@@ -141,13 +146,33 @@ def steps(spec: TrainSpec) -> list[Step]:
         ),
     ]
     for model in spec.models:
+        fit_inputs = {"train_rows": "train_rows"}
+        if model.n_trials > 0:
+            out.append(
+                Step(
+                    f"tune_{model.name}",
+                    _tune,
+                    inputs={"train_rows": "train_rows"},
+                    params={
+                        **common,
+                        **time,
+                        "flavor": model.flavor,
+                        "params": dict(model.params),
+                        "features": asdict(spec.features),
+                        "n_trials": model.n_trials,
+                        "timeout_seconds": model.timeout_seconds,
+                    },
+                )
+            )
+            fit_inputs["tuned"] = f"tune_{model.name}"
         out.append(
             Step(
                 f"fit_{model.name}",
                 _fit,
-                inputs=("train_rows", "valid_rows"),
+                inputs=fit_inputs,
                 params={
                     **common,
+                    **time,
                     "flavor": model.flavor,
                     "params": dict(model.params),
                     "features": asdict(spec.features),
@@ -206,9 +231,11 @@ def train(
     models: dict[str, TrainedModel] = {m.name: result.outputs[f"fit_{m.name}"] for m in spec.models}
     for candidate in spec.candidates:
         decision = result.outputs[f"calibrate_{candidate.name}"]
+        tuning = result.outputs.get(f"tune_{candidate.name}")
         evaluations[candidate.name] = {
             **evaluations[candidate.name],
             "calibration_decision": decision,
+            **({"tuning": tuning} if tuning else {}),
         }
         models[candidate.name] = dataclasses.replace(
             models[candidate.name], calibration=decision["map"]
@@ -319,18 +346,56 @@ def _rows(examples: pd.DataFrame, time_column: str, start: Any, end: Any) -> pd.
     return examples[keep].reset_index(drop=True)
 
 
-def _fit(
+def _tune(
     train_rows: pd.DataFrame,
-    valid_rows: pd.DataFrame,
     flavor: str,
     params: dict[str, Any],
     features: dict[str, Any],
     label: str,
     seed: int,
+    time_column: str,
+    n_trials: int,
+    timeout_seconds: float | None,
+) -> dict[str, Any]:
+    return tune(
+        flavor,
+        train_rows,
+        label=label,
+        features=_feature_spec(features),
+        time_column=time_column,
+        n_trials=n_trials,
+        timeout_seconds=timeout_seconds,
+        params=params,
+        seed=seed,
+    )
+
+
+def _fit(
+    train_rows: pd.DataFrame,
+    flavor: str,
+    params: dict[str, Any],
+    features: dict[str, Any],
+    label: str,
+    seed: int,
+    time_column: str,
+    tuned: dict[str, Any] | None = None,
 ) -> TrainedModel:
-    spec = FeatureSpec(tuple(features["categorical"]), tuple(features["numeric"]))
+    """Fit on the training rows; LightGBM stops early on their last tenth (by time), so the
+    validation rows stay unseen until evaluation."""
     _check_label(train_rows, label)
-    return fit_model(flavor, train_rows, label, spec, valid=valid_rows, params=params, seed=seed)
+    chosen = {**params, **(tuned["best_params"] if tuned else {})}
+    rows = train_rows.sort_values(time_column, kind="stable")
+    spec = _feature_spec(features)
+    if flavor != "lightgbm":
+        return fit_model(flavor, rows, label, spec, params=chosen, seed=seed)
+    cut = int(len(rows) * 0.9)
+    return fit_model(
+        flavor, rows.iloc[:cut], label, spec, valid=rows.iloc[cut:], params=chosen, seed=seed
+    )
+
+
+def _feature_spec(features: dict[str, Any]) -> FeatureSpec:
+    return FeatureSpec(tuple(features["categorical"]), tuple(features["numeric"]))
 
 
 def _evaluate(
