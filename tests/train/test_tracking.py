@@ -39,3 +39,22 @@ def test_snapshots_are_logged_as_mlflow_inputs_with_their_full_content_id(tmp_pa
     assert [t.value for t in logged.tags] == ["training"]
     assert run.data.tags["prodml.environment"] == environment_digest()
     assert any(p.startswith("mlflow==") for p in installed_packages())
+
+
+@pytest.mark.parametrize(
+    "uri", ["postgresql+psycopg://nobody@127.0.0.1:1/mlflow", "http://127.0.0.1:1"]
+)
+def test_an_unreachable_tracking_store_is_reported_at_once(tmp_path, uri):
+    import time
+
+    from prodml.errors import StoreUnavailableError
+    from prodml.registry import ModelRegistry
+
+    started = time.perf_counter()
+    with pytest.raises(
+        StoreUnavailableError,
+        match=r"Cannot use the MLflow tracking store at .*Check `tracking_uri`",
+    ):
+        Tracker(uri, str(tmp_path), SimulatedClock(datetime(2024, 1, 1, tzinfo=UTC)))
+    with pytest.raises(StoreUnavailableError, match="while connecting"):
+        ModelRegistry(uri, tmp_path)

@@ -25,7 +25,7 @@ from mlflow.exceptions import MlflowException
 
 from prodml.errors import InputError, NotFoundError
 from prodml.train.model import TrainedModel
-from prodml.train.tracking import FEATURE_SERVICE_TAG, mlflow_errors
+from prodml.train.tracking import FEATURE_SERVICE_TAG, check_reachable, mlflow_errors
 
 MODEL_ARTIFACT = "model"
 ARCHIVED_TAG = "prodml.archived"  # when a version was retired
@@ -60,6 +60,7 @@ class ModelRegistry:
     def __init__(self, tracking_uri: str, cache_dir: Path) -> None:
         self.tracking_uri = tracking_uri
         self.cache_dir = cache_dir
+        check_reachable(tracking_uri)
         with self._mlflow("opening the model registry"):
             self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 

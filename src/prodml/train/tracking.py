@@ -12,9 +12,11 @@ import math
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
@@ -24,6 +26,7 @@ from mlflow.utils.mlflow_tags import (
     MLFLOW_GIT_COMMIT,
     MLFLOW_PARENT_RUN_ID,
 )
+from sqlalchemy import create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from prodml.clock import Clock
@@ -55,6 +58,7 @@ class Tracker:
         self.tracking_uri = tracking_uri
         self.clock = clock
         self.code_dir = code_dir  # whose git commit a run records
+        check_reachable(tracking_uri)
         with mlflow_errors(tracking_uri, "opening the experiment"):
             self.client = MlflowClient(tracking_uri=tracking_uri)
             found = self.client.get_experiment_by_name(experiment)
@@ -181,6 +185,32 @@ def mlflow_errors(tracking_uri: str, doing: str) -> Iterator[None]:
         raise _unavailable(tracking_uri, doing, exc.message) from exc
     except SQLAlchemyError as exc:
         raise _unavailable(tracking_uri, doing, str(exc).splitlines()[0]) from exc
+
+
+@cache
+def check_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, with our message, when the tracking store cannot be reached: MLflow
+    itself retries a refused database or server for minutes before giving up."""
+    scheme = tracking_uri.split(":", 1)[0].split("+", 1)[0]
+    try:
+        if scheme in ("http", "https"):
+            httpx.get(f"{tracking_uri.rstrip('/')}/health", timeout=timeout).raise_for_status()
+        elif scheme in ("postgresql", "mysql", "mssql"):
+            engine = create_engine(
+                tracking_uri, pool_pre_ping=False, connect_args=_timeout(scheme, timeout)
+            )
+            try:
+                with engine.connect():
+                    pass
+            finally:
+                engine.dispose()
+    except (httpx.HTTPError, SQLAlchemyError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _unavailable(tracking_uri, "connecting", reason) from exc
+
+
+def _timeout(scheme: str, seconds: float) -> dict[str, Any]:
+    return {"connect_timeout": int(seconds)} if scheme in ("postgresql", "mysql") else {}
 
 
 def _unavailable(tracking_uri: str, doing: str, message: str) -> StoreUnavailableError:
