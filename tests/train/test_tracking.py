@@ -45,15 +45,12 @@ def test_snapshots_are_logged_as_mlflow_inputs_with_their_full_content_id(tmp_pa
     "uri", ["postgresql+psycopg://nobody@127.0.0.1:1/mlflow", "http://127.0.0.1:1"]
 )
 def test_an_unreachable_tracking_store_is_reported_at_once(tmp_path, uri):
-    import time
-
     from prodml.errors import StoreUnavailableError
     from prodml.registry import ModelRegistry
 
-    started = time.perf_counter()
+    # "while connecting" is our own check, made before MLflow (which retries for minutes).
     with pytest.raises(
-        StoreUnavailableError,
-        match=r"Cannot use the MLflow tracking store at .*Check `tracking_uri`",
+        StoreUnavailableError, match=r"store at .* while connecting: .*Check `tracking_uri`"
     ):
         Tracker(uri, str(tmp_path), SimulatedClock(datetime(2024, 1, 1, tzinfo=UTC)))
     with pytest.raises(StoreUnavailableError, match="while connecting"):
