@@ -68,3 +68,28 @@ def test_the_model_card_tells_a_reader_what_they_need(workspace):
     assert "<h2>Intended use</h2>" in html
     artifacts = mlflow.MlflowClient(workspace.tracking_uri).list_artifacts(version.run_id, "card")
     assert {a.path for a in artifacts} == {"card/model_card.md", "card/model_card.html"}
+
+
+def test_a_failure_after_registering_leaves_a_whole_version_and_a_rerun_completes(
+    workspace, monkeypatch
+):
+    import pytest
+
+    from prodml.errors import StoreUnavailableError
+
+    result = toy_train(workspace, toy_train_spec(), nonlinear_examples())
+    real = workspace.registry.set_alias
+
+    def down(*args, **kwargs):
+        raise StoreUnavailableError("the registry went away")
+
+    monkeypatch.setattr(workspace.registry, "set_alias", down)
+    with pytest.raises(StoreUnavailableError):
+        register_result(result, "toy", workspace.registry, workspace.tracker, first=True)
+    (version,) = workspace.registry.list_versions()
+    assert version.tags["prodml.gate.passed"] == "true"  # lineage and verdict came with it
+    assert version.aliases == ()
+    monkeypatch.setattr(workspace.registry, "set_alias", real)
+    done = register_result(result, "toy", workspace.registry, workspace.tracker, first=True)
+    assert done.version == version.version
+    assert done.aliases == ("champion",)

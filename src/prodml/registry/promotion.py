@@ -30,19 +30,18 @@ def register_result(
     registered before), tagged with its gate report; `challenger` if it passed, or
     `champion` when it is the `first` model of that name to pass; no alias if it failed."""
     run_id, report = result.run_ids[result.best], result.gate
+    verdict = {
+        "prodml.gate": json.dumps(report)[:5000],
+        "prodml.gate.passed": str(report["passed"]).lower(),
+    }
     version = registry.find_version(name, STEP_KEY_TAG, result.best_key)
     if version is None:
-        version = registry.register(
-            name, run_id, tags={**result.tags, STEP_KEY_TAG: result.best_key}
-        )
-    registry.set_tags(
-        name,
-        version.version,
-        {
-            "prodml.gate": json.dumps(report)[:5000],
-            "prodml.gate.passed": str(report["passed"]).lower(),
-        },
-    )
+        # One call with every tag: a version never exists without its lineage and verdict.
+        tags = {**result.tags, STEP_KEY_TAG: result.best_key, **verdict}
+        version = registry.register(name, run_id, tags=tags)
+    else:  # judged again (e.g. against a newer champion): the latest verdict
+        registry.set_tags(name, version.version, verdict)
+    # If what follows fails, running again finds this version by its step key and goes on.
     if report["passed"] and "champion" not in version.aliases:  # retraining the champion
         registry.set_alias(name, "champion" if first else "challenger", version.version)
     version = registry.resolve(f"{name}/{version.version}")
