@@ -53,3 +53,11 @@ def test_bad_training_data_is_explained(workspace):
         toy_train(workspace, toy_train_spec(), examples.assign(y=0))
     with pytest.raises(TrainingError, match="label column 'label' is not in the training data"):
         toy_train(workspace, toy_train_spec(label="label"), examples)
+
+
+def test_a_candidate_that_fails_to_fit_is_named(workspace):
+    from prodml.train.tabular import Candidate
+
+    broken = Candidate("lightgbm", "lightgbm", {"num_leaves": -5})
+    with pytest.raises(TrainingError, match=r"Step 'fit_lightgbm' failed: .*num_leaves"):
+        toy_train(workspace, toy_train_spec(candidates=(broken,)), nonlinear_examples())
