@@ -9,6 +9,8 @@ before anything is deserialized.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -27,11 +29,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from prodml.errors import ConfigError, IntegrityError
 from prodml.store.hashing import verify_manifest, write_manifest
 from prodml.train import calibration
 from prodml.train.encoding import FeatureSpec, TabularEncoder
 
-FLAVORS = ("majority", "logistic", "lightgbm")
+FLAVORS = ("majority", "logistic", "lightgbm")  # ready to use, no parameters needed
+SKLEARN = "sklearn"  # any scikit-learn classifier, named in params["estimator"]
 _SKOPS_FILE = "model.skops"
 _LGB_FILE = "model.txt"
 # Types our sklearn flavors hold beyond skops' own trusted defaults (scikit-learn
@@ -120,7 +124,7 @@ class TrainedModel:
         if meta["flavor"] == "lightgbm":
             estimator: Any = lgb.Booster(model_file=str(folder / _LGB_FILE))
         else:
-            estimator = sio.load(folder / _SKOPS_FILE, trusted=_TRUSTED_SKOPS_TYPES)
+            estimator = sio.load(folder / _SKOPS_FILE, trusted=_trusted(folder / _SKOPS_FILE, what))
         return cls(
             meta["flavor"], encoder, estimator, meta.get("params", {}), meta.get("calibration")
         )
@@ -153,8 +157,9 @@ def fit_model(
 ) -> TrainedModel:
     """Fit one flavor on `train`; LightGBM stops early on `valid` when given, and calls
     `callbacks` after each round (e.g. to prune a tuning trial)."""
-    if flavor not in FLAVORS:
-        raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}. Got {flavor!r} instead.")
+    if flavor not in (*FLAVORS, SKLEARN):
+        known = ", ".join((*FLAVORS, SKLEARN))
+        raise ValueError(f"flavor must be one of {known}. Got {flavor!r} instead.")
     encoder = TabularEncoder(spec).fit(train)
     x = encoder.encode_frame(train)
     y = train[label].astype(int).to_numpy()
@@ -166,6 +171,40 @@ def fit_model(
     estimator, used = _sklearn_estimator(flavor, spec, dict(params or {}), seed)
     estimator.fit(x, y)
     return TrainedModel(flavor, encoder, estimator, used)
+
+
+def _trusted(file: Path, what: str) -> list[str]:
+    """The types a skops file may hold: ours, and any from scikit-learn or numpy (the
+    `sklearn` flavor's estimators); anything else is refused before it is loaded."""
+    found = sio.get_untrusted_types(file=file)
+    foreign = [
+        t
+        for t in found
+        if t not in _TRUSTED_SKOPS_TYPES and not t.startswith(("sklearn.", "numpy."))
+    ]
+    if foreign:
+        raise IntegrityError(
+            f"{what}: {file.name} holds types prodml does not trust ({', '.join(foreign)}); "
+            "refusing to load it. Only scikit-learn and numpy types are loaded."
+        )
+    return [*_TRUSTED_SKOPS_TYPES, *found]
+
+
+def _sklearn_class(path: str) -> Any:
+    """A scikit-learn classifier class by its import path (nothing outside `sklearn.`)."""
+    module, _, name = path.rpartition(".")
+    if not module.startswith("sklearn.") and module != "sklearn":
+        raise ConfigError(
+            f"estimator {path!r}: the sklearn flavor takes scikit-learn classes only (e.g. "
+            "sklearn.ensemble.HistGradientBoostingClassifier), so it can be saved without pickle."
+        )
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"estimator {path!r} cannot be imported: {exc}.") from exc
+    if not hasattr(found, "predict_proba"):
+        raise ConfigError(f"estimator {path!r} has no predict_proba: it must be a classifier.")
+    return found
 
 
 def _sklearn_estimator(
@@ -185,6 +224,21 @@ def _sklearn_estimator(
             ),
         ]
     )
+    if flavor == SKLEARN:
+        kwargs = dict(params)
+        path = kwargs.pop("estimator", None)
+        if not path:
+            raise ConfigError(
+                "the sklearn flavor needs params['estimator'], a scikit-learn class path, "
+                "e.g. sklearn.ensemble.HistGradientBoostingClassifier."
+            )
+        cls = _sklearn_class(path)
+        if "random_state" in inspect.signature(cls).parameters:
+            kwargs["random_state"] = seed
+        return Pipeline([("columns", columns), ("model", cls(**kwargs))]), {
+            "estimator": path,
+            **kwargs,
+        }
     used = {"C": 1.0, "max_iter": 2000, **params, "random_state": seed}
     model = LogisticRegression(**used)
     return Pipeline([("columns", columns), ("model", model)]), used
