@@ -61,3 +61,31 @@ def test_a_candidate_that_fails_to_fit_is_named(workspace):
     broken = Candidate("lightgbm", "lightgbm", {"num_leaves": -5})
     with pytest.raises(TrainingError, match=r"Step 'fit_lightgbm' failed: .*num_leaves"):
         toy_train(workspace, toy_train_spec(candidates=(broken,)), nonlinear_examples())
+
+
+def test_a_regression_is_trained_gated_and_described_as_one(workspace):
+    import mlflow
+
+    from prodml.registry.card import build_card
+    from prodml.registry.promotion import register_result
+
+    examples = nonlinear_examples()
+    examples["minutes"] = 30 * examples["size"].abs() + 10 * (examples["color"] == "red")
+    spec = toy_train_spec(task="regression", label="minutes")
+    result = toy_train(workspace, spec, examples)
+    assert [m.name for m in spec.models] == ["mean", "ridge", "lightgbm"]
+    assert result.gate["metric"] == "rmse"
+    assert result.gate["passed"], result.gate["reasons"]
+    lgbm = result.evaluations["lightgbm"]["metrics"]
+    assert lgbm["rmse"] < result.evaluations["ridge"]["metrics"]["rmse"]
+    assert lgbm["r2"] > 0.5  # 30 rounds at the default rate: good, not perfect
+    assert result.evaluations["lightgbm"]["slices"][0]["metric"] == "rmse"
+    client = mlflow.MlflowClient(workspace.tracking_uri)
+    plots = {a.path for a in client.list_artifacts(result.run_ids["lightgbm"], "plots")}
+    assert plots == {"plots/predicted.png", "plots/slices.png"}
+    version = register_result(result, "toy", workspace.registry, workspace.tracker, first=True)
+    card = build_card(version, workspace.tracking_uri)
+    assert "A lightgbm regressor registered" in card
+    assert "## Calibration" not in card
+    with pytest.raises(TrainingError, match="regression needs a varying number"):
+        toy_train(workspace, spec, examples.assign(minutes=5.0))

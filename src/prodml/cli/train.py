@@ -65,13 +65,13 @@ def train(
     version = register_result(
         result, spec.model_name, ws.registry, ws.tracker, first=champion is None
     )
-    table = Table(title=f"{spec.model_name}: validation {spec.gate_metric}", title_justify="left")
-    for column in ("model", spec.gate_metric, "run"):
+    table = Table(title=f"{spec.model_name}: validation {spec.judged_by}", title_justify="left")
+    for column in ("model", spec.judged_by, "run"):
         table.add_column(column)
     for name, evaluation in result.evaluations.items():
         mark = " ★" if name == result.best else ""
         table.add_row(
-            name + mark, f"{evaluation['metrics'][spec.gate_metric]:.4f}", result.run_ids[name]
+            name + mark, f"{evaluation['metrics'][spec.judged_by]:.4f}", result.run_ids[name]
         )
     out.print(table)
     reused = len(result.pipeline.records) - len(result.pipeline.ran)

@@ -58,7 +58,9 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
     lines += [f"# {info.name}, version {info.version}", ""]
     aliases = ", ".join(f"`@{a}`" for a in info.aliases) or "no alias"
     lines += [
-        f"A {front['flavor'] or 'model'} classifier registered on {info.created_at[:10]} "
+        f"A {front['flavor'] or 'model'} "
+        f"{'regressor' if card.get('task') == 'regression' else 'classifier'} registered on "
+        f"{info.created_at[:10]} "
         f"({aliases}).",
         "",
         "## Intended use",

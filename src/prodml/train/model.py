@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import skops.io as sio
 from sklearn.compose import ColumnTransformer
-from sklearn.dummy import DummyClassifier
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -35,6 +35,8 @@ from prodml.train import calibration
 from prodml.train.encoding import FeatureSpec, TabularEncoder
 
 FLAVORS = ("majority", "logistic", "lightgbm")  # ready to use, no parameters needed
+REGRESSION_FLAVORS = ("mean", "ridge", "lightgbm")  # the same, for a numeric label
+CLASSIFICATION, REGRESSION = "classification", "regression"
 SKLEARN = "sklearn"  # any scikit-learn classifier, named in params["estimator"]
 _SKOPS_FILE = "model.skops"
 _LGB_FILE = "model.txt"
@@ -43,6 +45,8 @@ _LGB_FILE = "model.txt"
 _TRUSTED_SKOPS_TYPES = [
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.dummy.DummyClassifier",
+    "sklearn.dummy.DummyRegressor",
+    "sklearn.linear_model._ridge.Ridge",
     "sklearn.impute._base.SimpleImputer",
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.pipeline.Pipeline",
@@ -73,13 +77,15 @@ DEFAULT_LGB_PARAMS: dict[str, Any] = {
 
 @dataclass
 class TrainedModel:
-    """A fitted model that scores rows by the probability of the positive class."""
+    """A fitted model: it scores rows by the probability of the positive class
+    (classification) or by the predicted value (regression)."""
 
     flavor: str
     encoder: TabularEncoder
     estimator: Any
     params: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, list[float]] | None = None  # see train/calibration.py
+    task: str = CLASSIFICATION
 
     @property
     def spec(self) -> FeatureSpec:
@@ -88,6 +94,8 @@ class TrainedModel:
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         if self.flavor == "lightgbm":
             raw = self.estimator.predict(matrix, num_threads=1)
+        elif self.task == REGRESSION:
+            raw = self.estimator.predict(matrix)
         else:
             raw = self.estimator.predict_proba(matrix)[:, 1]
         return calibration.apply(self.calibration, raw)
@@ -110,6 +118,7 @@ class TrainedModel:
             "encoder": self.encoder.to_dict(),
             "params": self.params,
             "calibration": self.calibration,
+            "task": self.task,
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2, default=str))
         _write_signature(self.spec, folder)
@@ -126,7 +135,12 @@ class TrainedModel:
         else:
             estimator = sio.load(folder / _SKOPS_FILE, trusted=_trusted(folder / _SKOPS_FILE, what))
         return cls(
-            meta["flavor"], encoder, estimator, meta.get("params", {}), meta.get("calibration")
+            meta["flavor"],
+            encoder,
+            estimator,
+            meta.get("params", {}),
+            meta.get("calibration"),
+            meta.get("task", CLASSIFICATION),
         )
 
 
@@ -154,23 +168,33 @@ def fit_model(
     params: Mapping[str, Any] | None = None,
     seed: int = 0,
     callbacks: Sequence[Any] = (),
+    task: str = CLASSIFICATION,
 ) -> TrainedModel:
     """Fit one flavor on `train`; LightGBM stops early on `valid` when given, and calls
     `callbacks` after each round (e.g. to prune a tuning trial)."""
-    if flavor not in (*FLAVORS, SKLEARN):
-        known = ", ".join((*FLAVORS, SKLEARN))
-        raise ValueError(f"flavor must be one of {known}. Got {flavor!r} instead.")
+    known = (*(FLAVORS if task == CLASSIFICATION else REGRESSION_FLAVORS), SKLEARN)
+    if flavor not in known:
+        raise ValueError(
+            f"flavor must be one of {', '.join(known)} for {task}. Got {flavor!r} instead."
+        )
     encoder = TabularEncoder(spec).fit(train)
     x = encoder.encode_frame(train)
-    y = train[label].astype(int).to_numpy()
+    y = _target(train, label, task)
     if flavor == "lightgbm":
         booster, used = _fit_lightgbm(
-            encoder, x, y, valid, label, dict(params or {}), seed, list(callbacks)
+            encoder, x, y, valid, label, dict(params or {}), seed, list(callbacks), task
         )
-        return TrainedModel(flavor, encoder, booster, used)
-    estimator, used = _sklearn_estimator(flavor, spec, dict(params or {}), seed)
+        return TrainedModel(flavor, encoder, booster, used, task=task)
+    estimator, used = _sklearn_estimator(flavor, spec, dict(params or {}), seed, task)
     estimator.fit(x, y)
-    return TrainedModel(flavor, encoder, estimator, used)
+    return TrainedModel(flavor, encoder, estimator, used, task=task)
+
+
+def _target(frame: pd.DataFrame, label: str, task: str) -> np.ndarray:
+    values = frame[label]
+    return (
+        values.astype(int).to_numpy() if task == CLASSIFICATION else values.astype(float).to_numpy()
+    )
 
 
 def _trusted(file: Path, what: str) -> list[str]:
@@ -190,8 +214,8 @@ def _trusted(file: Path, what: str) -> list[str]:
     return [*_TRUSTED_SKOPS_TYPES, *found]
 
 
-def _sklearn_class(path: str) -> Any:
-    """A scikit-learn classifier class by its import path (nothing outside `sklearn.`)."""
+def _sklearn_class(path: str, task: str) -> Any:
+    """A scikit-learn estimator class by its import path (nothing outside `sklearn.`)."""
     module, _, name = path.rpartition(".")
     if not module.startswith("sklearn.") and module != "sklearn":
         raise ConfigError(
@@ -202,17 +226,19 @@ def _sklearn_class(path: str) -> Any:
         found = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"estimator {path!r} cannot be imported: {exc}.") from exc
-    if not hasattr(found, "predict_proba"):
+    if task == CLASSIFICATION and not hasattr(found, "predict_proba"):
         raise ConfigError(f"estimator {path!r} has no predict_proba: it must be a classifier.")
     return found
 
 
 def _sklearn_estimator(
-    flavor: str, spec: FeatureSpec, params: dict[str, Any], seed: int
+    flavor: str, spec: FeatureSpec, params: dict[str, Any], seed: int, task: str
 ) -> tuple[Any, dict[str, Any]]:
     """The estimator and the parameters it was built with (what tracking records)."""
     if flavor == "majority":
         return DummyClassifier(strategy="prior"), {"strategy": "prior"}
+    if flavor == "mean":
+        return DummyRegressor(strategy="mean"), {"strategy": "mean"}
     n_cat = len(spec.categorical)
     columns = ColumnTransformer(
         [
@@ -232,13 +258,16 @@ def _sklearn_estimator(
                 "the sklearn flavor needs params['estimator'], a scikit-learn class path, "
                 "e.g. sklearn.ensemble.HistGradientBoostingClassifier."
             )
-        cls = _sklearn_class(path)
+        cls = _sklearn_class(path, task)
         if "random_state" in inspect.signature(cls).parameters:
             kwargs["random_state"] = seed
         return Pipeline([("columns", columns), ("model", cls(**kwargs))]), {
             "estimator": path,
             **kwargs,
         }
+    if flavor == "ridge":
+        used = {"alpha": 1.0, **params}
+        return Pipeline([("columns", columns), ("model", Ridge(**used))]), used
     used = {"C": 1.0, "max_iter": 2000, **params, "random_state": seed}
     model = LogisticRegression(**used)
     return Pipeline([("columns", columns), ("model", model)]), used
@@ -253,19 +282,21 @@ def _fit_lightgbm(
     params: dict[str, Any],
     seed: int,
     extra_callbacks: list[Any],
+    task: str,
 ) -> tuple[lgb.Booster, dict[str, Any]]:
     rounds = int(params.pop("num_boost_round", 1000))
-    used = {**DEFAULT_LGB_PARAMS, **params, "seed": seed}
+    regression = {"objective": "regression"} if task == REGRESSION else {}
+    used = {**DEFAULT_LGB_PARAMS, **regression, **params, "seed": seed}
     categorical = list(range(len(encoder.spec.categorical)))
     names = list(encoder.spec.names)
     train_set = lgb.Dataset(x, y, feature_name=names, categorical_feature=categorical)
     callbacks: list[Any] = []
     valid_sets = []
     if valid is not None:
-        xv, yv = encoder.encode_frame(valid), valid[label].astype(int).to_numpy()
+        xv, yv = encoder.encode_frame(valid), _target(valid, label, task)
         valid_sets = [lgb.Dataset(xv, yv, reference=train_set, categorical_feature=categorical)]
         callbacks = [lgb.early_stopping(50, verbose=False), *extra_callbacks]
-        used.setdefault("metric", "auc")
+        used.setdefault("metric", "l2" if task == REGRESSION else "auc")
     booster = lgb.train(
         used, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
     )

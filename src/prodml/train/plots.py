@@ -1,5 +1,5 @@
-"""The evaluation as pictures, saved with each model's run: the calibration curve, the ROC
-curve, and the metric per slice with its interval."""
+"""The evaluation as pictures, saved with each model's run: the calibration and ROC curves
+(classification) or predicted against actual (regression), and the metric per slice."""
 
 from __future__ import annotations
 
@@ -14,37 +14,23 @@ from sklearn.metrics import roc_curve
 def save_plots(
     y_true: ArrayLike, score: ArrayLike, evaluation: dict[str, Any], folder: Path
 ) -> list[Path]:
-    """Write calibration.png, roc.png and (with slices) slices.png; return their paths."""
+    """Write the task's plots (and slices.png, with slices) into `folder`; return their paths."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, no GUI toolkit
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    y, s = np.asarray(y_true).astype(int), np.asarray(score, dtype=float)
-    written = []
+    y, s = np.asarray(y_true), np.asarray(score, dtype=float)
+    written: list[Path] = []
 
-    fig, ax = plt.subplots(figsize=(5, 5))
-    points = evaluation["calibration"]
-    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
-    ax.plot(
-        [p["mean_predicted"] for p in points],
-        [p["observed"] for p in points],
-        marker="o",
-        label="model",
-    )
-    ax.set(xlabel="mean predicted", ylabel="observed rate", title="Calibration (by decile)")
-    ax.legend()
-    written.append(_save(fig, folder / "calibration.png"))
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    if np.unique(y).size == 2:
-        fpr, tpr, _ = roc_curve(y, s)
-        ax.plot(fpr, tpr, label=f"AUC {evaluation['metrics']['roc_auc']:.3f}")
-    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-    ax.legend()
-    written.append(_save(fig, folder / "roc.png"))
+    if "calibration" in evaluation:  # a classifier
+        written += _classifier_plots(plt, y, s, evaluation, folder)
+    else:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.scatter(np.asarray(y_true, dtype=float), s, s=4, alpha=0.3)
+        ax.set(xlabel="actual", ylabel="predicted", title="Predicted against actual")
+        written.append(_save(fig, folder / "predicted.png"))
 
     slices = [r for r in evaluation.get("slices", []) if not r["skipped"]]
     if slices:
@@ -58,6 +44,32 @@ def save_plots(
         ax.set(xlabel=f"{slices[0]['metric']} (95% interval)", title="Per slice")
         written.append(_save(fig, folder / "slices.png"))
     return written
+
+
+def _classifier_plots(
+    plt: Any, y: np.ndarray, s: np.ndarray, evaluation: dict[str, Any], folder: Path
+) -> list[Path]:
+    fig, ax = plt.subplots(figsize=(5, 5))
+    points = evaluation["calibration"]
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
+    ax.plot(
+        [p["mean_predicted"] for p in points],
+        [p["observed"] for p in points],
+        marker="o",
+        label="model",
+    )
+    ax.set(xlabel="mean predicted", ylabel="observed rate", title="Calibration (by decile)")
+    ax.legend()
+    calibration = _save(fig, folder / "calibration.png")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    labels = y.astype(int)
+    if np.unique(labels).size == 2:
+        fpr, tpr, _ = roc_curve(labels, s)
+        ax.plot(fpr, tpr, label=f"AUC {evaluation['metrics']['roc_auc']:.3f}")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    ax.legend()
+    return [calibration, _save(fig, folder / "roc.png")]
 
 
 def _save(fig: Any, path: Path) -> Path:

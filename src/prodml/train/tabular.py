@@ -34,16 +34,18 @@ from prodml.train.evaluate import (
     calibration_table,
     classification_metrics,
     metric,
+    regression_metrics,
 )
 from prodml.train.gate import gate
-from prodml.train.model import TrainedModel, fit_model
+from prodml.train.model import CLASSIFICATION, REGRESSION, TrainedModel, fit_model
 from prodml.train.pipeline import Pipeline, PipelineResult, Step, StepRecord
 from prodml.train.plots import save_plots
 from prodml.train.slices import slice_metrics
 from prodml.train.tracking import FEATURE_SERVICE_TAG, Tracker
 from prodml.train.tuning import tune
 
-BASELINES = ("majority", "logistic")
+BASELINES = ("majority", "logistic")  # classification; regression's are mean and ridge
+REGRESSION_BASELINES = ("mean", "ridge")
 STEP_KEY_TAG = "prodml.step_key"  # the fit step a run or version came from
 
 
@@ -73,15 +75,25 @@ class TrainSpec:
     min_slice_rows: int = 200
     cost_false_negative: float = 1.0
     cost_false_positive: float = 1.0
-    gate_metric: str = "roc_auc"
+    gate_metric: str | None = None  # default: roc_auc (classification), rmse (regression)
     gate_margin: float = 0.01
+    task: str = CLASSIFICATION  # or REGRESSION
     seed: int = 0
     intended_use: str = ""  # for the model card: who uses its predictions, for what
     limitations: tuple[str, ...] = ()  # for the model card: what it must not be used for
 
     @property
+    def baselines(self) -> tuple[str, ...]:
+        return BASELINES if self.task == CLASSIFICATION else REGRESSION_BASELINES
+
+    @property
+    def judged_by(self) -> str:
+        """The metric that picks the best candidate and that the gate compares."""
+        return self.gate_metric or ("roc_auc" if self.task == CLASSIFICATION else "rmse")
+
+    @property
     def models(self) -> tuple[Candidate, ...]:
-        return (*(Candidate(b, b) for b in BASELINES), *self.candidates)
+        return (*(Candidate(b, b) for b in self.baselines), *self.candidates)
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,9 @@ class TrainResult:
 def steps(spec: TrainSpec) -> list[Step]:
     """The pipeline's steps for `spec`, in order."""
     time = {"time_column": spec.time_column}
-    common = {"label": spec.label, "seed": spec.seed}
+    common = {"label": spec.label, "seed": spec.seed, "task": spec.task}
+    if spec.task == REGRESSION and any(c.n_trials for c in spec.candidates):
+        raise ConfigError("Tuning (n_trials) is for classification so far; fix the parameters.")
     out = [
         Step(
             "train_rows",
@@ -192,7 +206,7 @@ def steps(spec: TrainSpec) -> list[Step]:
                 },
             )
         )
-    for model in spec.candidates:
+    for model in spec.candidates if spec.task == CLASSIFICATION else ():
         out.append(
             Step(
                 f"calibrate_{model.name}",
@@ -219,7 +233,7 @@ def train(
     """Run the pipeline on `examples` (read from the `inputs` snapshots, built with the
     feature service (name, version)), track every model, and gate the best against the
     baselines and `champion` (its name and model), if there is one."""
-    _check_label(examples, spec.label)
+    _check_label(examples, spec.label, spec.task)
     digest = "|".join(f"{n}={s.id}" for n, s in sorted(inputs.items()))
     digest += f"|features={feature_service[1] if feature_service else '-'}"
     result = Pipeline(steps(spec), cache_dir=cache_dir).run(
@@ -230,16 +244,17 @@ def train(
     # What would be served: each candidate with its calibration, when it helped.
     models: dict[str, TrainedModel] = {m.name: result.outputs[f"fit_{m.name}"] for m in spec.models}
     for candidate in spec.candidates:
-        decision = result.outputs[f"calibrate_{candidate.name}"]
+        decision = result.outputs.get(f"calibrate_{candidate.name}")
         tuning = result.outputs.get(f"tune_{candidate.name}")
         evaluations[candidate.name] = {
             **evaluations[candidate.name],
             "calibration_decision": decision,
             **({"tuning": tuning} if tuning else {}),
         }
-        models[candidate.name] = dataclasses.replace(
-            models[candidate.name], calibration=decision["map"]
-        )
+        if decision:
+            models[candidate.name] = dataclasses.replace(
+                models[candidate.name], calibration=decision["map"]
+            )
     lineage = {f"prodml.snapshot.{n}": s.id for n, s in inputs.items()}
     if feature_service:
         lineage |= {
@@ -248,19 +263,19 @@ def train(
         }
     run_ids = _track(spec, models, result, evaluations, keys, inputs, lineage, tracker)
     pipeline_run = run_ids.pop("")
-    _, higher_is_better = metric(spec.gate_metric)
+    _, higher_is_better = metric(spec.judged_by)
     best = max(
         (m.name for m in spec.candidates),
-        key=lambda n: evaluations[n]["metrics"][spec.gate_metric] * (1 if higher_is_better else -1),
+        key=lambda n: evaluations[n]["metrics"][spec.judged_by] * (1 if higher_is_better else -1),
     )
     valid = result.outputs["valid_rows"]
     y = valid[spec.label].to_numpy()
     report = gate(
         y,
         (best, models[best].predict_frame(valid)),
-        baselines={b: models[b].predict_frame(valid) for b in BASELINES},
+        baselines={b: models[b].predict_frame(valid) for b in spec.baselines},
         champion=None if champion is None else (champion[0], champion[1].predict_frame(valid)),
-        metric_name=spec.gate_metric,
+        metric_name=spec.judged_by,
         margin=spec.gate_margin,
         now=now,
         seed=spec.seed,
@@ -275,7 +290,8 @@ def train(
                 part: _span(result.outputs[f"{part}_rows"], spec.time_column)
                 for part in ("train", "valid")
             },
-            "gate_metric": spec.gate_metric,
+            "gate_metric": spec.judged_by,
+            "task": spec.task,
             "costs": {
                 "false_negative": spec.cost_false_negative,
                 "false_positive": spec.cost_false_positive,
@@ -293,6 +309,12 @@ def train(
         report,
         lineage,
     )
+
+
+def _threshold_metrics(found: dict[str, Any] | None) -> dict[str, float]:
+    if found is None:
+        return {}
+    return {"best_threshold": found["threshold"], "best_cost_per_row": found["cost_per_row"]}
 
 
 def _calibration_metrics(decision: dict[str, Any] | None) -> dict[str, float]:
@@ -317,12 +339,20 @@ def _span(rows: pd.DataFrame, time_column: str) -> dict[str, Any]:
     return {"rows": len(rows), "from": str(times.min()), "to": str(times.max())}
 
 
-def _check_label(examples: pd.DataFrame, label: str) -> None:
+def _check_label(examples: pd.DataFrame, label: str, task: str = CLASSIFICATION) -> None:
     if label not in examples.columns:
         raise TrainingError(
             f"The label column {label!r} is not in the training data; it has "
             f"{list(examples.columns)}."
         )
+    if task == REGRESSION:
+        values = pd.to_numeric(examples[label], errors="coerce").dropna()
+        if values.nunique() < 2:
+            raise TrainingError(
+                f"The label {label!r} has {values.nunique()} distinct numeric value(s): a "
+                "regression needs a varying number. Check the label's definition."
+            )
+        return
     classes = examples[label].dropna().unique()
     if len(classes) < 2:
         raise TrainingError(
@@ -353,6 +383,7 @@ def _tune(
     features: dict[str, Any],
     label: str,
     seed: int,
+    task: str,
     time_column: str,
     n_trials: int,
     timeout_seconds: float | None,
@@ -377,20 +408,28 @@ def _fit(
     features: dict[str, Any],
     label: str,
     seed: int,
+    task: str,
     time_column: str,
     tuned: dict[str, Any] | None = None,
 ) -> TrainedModel:
     """Fit on the training rows; LightGBM stops early on their last tenth (by time), so the
     validation rows stay unseen until evaluation."""
-    _check_label(train_rows, label)
+    _check_label(train_rows, label, task)
     chosen = {**params, **(tuned["best_params"] if tuned else {})}
     rows = train_rows.sort_values(time_column, kind="stable")
     spec = _feature_spec(features)
     if flavor != "lightgbm":
-        return fit_model(flavor, rows, label, spec, params=chosen, seed=seed)
+        return fit_model(flavor, rows, label, spec, params=chosen, seed=seed, task=task)
     cut = int(len(rows) * 0.9)
     return fit_model(
-        flavor, rows.iloc[:cut], label, spec, valid=rows.iloc[cut:], params=chosen, seed=seed
+        flavor,
+        rows.iloc[:cut],
+        label,
+        spec,
+        valid=rows.iloc[cut:],
+        params=chosen,
+        seed=seed,
+        task=task,
     )
 
 
@@ -403,6 +442,7 @@ def _evaluate(
     valid_rows: pd.DataFrame,
     label: str,
     seed: int,
+    task: str,
     slices: list[str],
     min_slice_rows: int,
     costs: list[float],
@@ -411,15 +451,28 @@ def _evaluate(
     score = model.predict_frame(valid_rows)
     scored = valid_rows.assign(__score=score)
     per_slice = slice_metrics(
-        scored, label=label, score="__score", slices=slices, min_rows=min_slice_rows, seed=seed
+        scored,
+        label=label,
+        score="__score",
+        slices=slices,
+        metric_name="roc_auc" if task == CLASSIFICATION else "rmse",
+        min_rows=min_slice_rows,
+        seed=seed,
+    )
+    by_task: dict[str, Any] = (
+        {
+            "metrics": classification_metrics(y, score),
+            "calibration": calibration_table(y, score),
+            "best_threshold": best_threshold(
+                y, score, cost_false_negative=costs[0], cost_false_positive=costs[1]
+            ),
+        }
+        if task == CLASSIFICATION
+        else {"metrics": regression_metrics(y, score)}
     )
     return {
-        "metrics": classification_metrics(y, score),
+        **by_task,
         "slices": [asdict(s) for s in per_slice],
-        "calibration": calibration_table(y, score),
-        "best_threshold": best_threshold(
-            y, score, cost_false_negative=costs[0], cost_false_positive=costs[1]
-        ),
         "rows": len(valid_rows),
         "params": model.params,
         "features": {
@@ -468,8 +521,7 @@ def _track(
                     params={"flavor": model.flavor, "seed": spec.seed, **evaluation["params"]},
                     metrics={
                         **evaluation["metrics"],
-                        "best_threshold": evaluation["best_threshold"]["threshold"],
-                        "best_cost_per_row": evaluation["best_threshold"]["cost_per_row"],
+                        **_threshold_metrics(evaluation.get("best_threshold")),
                         **_calibration_metrics(evaluation.get("calibration_decision")),
                     },
                 )
