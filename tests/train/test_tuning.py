@@ -32,7 +32,7 @@ def test_a_seeded_search_is_repeatable_and_within_budget():
         "feature_fraction",
         "lambda_l2",
     }
-    assert 0.5 < first["best_roc_auc"] <= 1.0
+    assert 0.5 < first["best_value"] <= 1.0
     assert first["tuned_on_rows"] + first["checked_on_rows"] == 2000
 
 
@@ -54,3 +54,28 @@ def test_the_pipeline_fits_with_the_tuned_parameters(workspace):
     assert "tune_lightgbm" in result.pipeline.ran
     best = result.evaluations["lightgbm"]["tuning"]["best_params"]
     assert result.models["lightgbm"].params["num_leaves"] == best["num_leaves"]
+
+
+def test_a_regression_is_tuned_for_rmse_and_progress_is_reported():
+    from prodml.train.tuning import on_trial
+
+    rows = nonlinear_examples(1500)
+    rows["minutes"] = 30 * rows["size"].abs()
+    seen = []
+    token = on_trial.set(lambda done, planned: seen.append((done, planned)))
+    try:
+        found = tune(
+            "ridge",
+            rows,
+            label="minutes",
+            features=TOY_SPEC,
+            time_column="at",
+            n_trials=3,
+            task="regression",
+        )
+    finally:
+        on_trial.reset(token)
+    assert found["objective"] == "-rmse"
+    assert found["best_value"] < 0
+    assert set(found["best_params"]) == {"alpha"}
+    assert seen == [(1, 3), (2, 3), (3, 3)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -44,7 +46,7 @@ def train(
     cooked = build({name: ws.read_snapshot(sid) for name, sid in ids.items()}, ws.project_dir)
     spec = cooked.spec
     champion = champion_of(ws.registry, spec.model_name)
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True) as progress, _trials_shown(progress):
         task = progress.add_task("Pipeline steps", total=len(steps(spec)))
         result = run(
             spec,
@@ -82,6 +84,23 @@ def train(
         f"{reused} of {len(result.pipeline.records)} steps from cache; "
         f"{time.perf_counter() - started:.1f} s."
     )
+
+
+@contextmanager
+def _trials_shown(progress: Progress) -> Iterator[None]:
+    """Tuning trials as a second bar, while a tuning step runs."""
+    from prodml.train.tuning import on_trial
+
+    trials = progress.add_task("Tuning trials", total=None, visible=False)
+
+    def trial_done(done: int, planned: int) -> None:
+        progress.update(trials, completed=done, total=planned, visible=done < planned)
+
+    token = on_trial.set(trial_done)
+    try:
+        yield
+    finally:
+        on_trial.reset(token)
 
 
 def _snapshot_ids(

@@ -143,8 +143,6 @@ def steps(spec: TrainSpec) -> list[Step]:
     """The pipeline's steps for `spec`, in order."""
     time = {"time_column": spec.time_column}
     common = {"label": spec.label, "seed": spec.seed, "task": spec.task}
-    if spec.task == REGRESSION and any(c.n_trials for c in spec.candidates):
-        raise ConfigError("Tuning (n_trials) is for classification so far; fix the parameters.")
     out = [
         Step(
             "train_rows",
@@ -398,6 +396,7 @@ def _tune(
         timeout_seconds=timeout_seconds,
         params=params,
         seed=seed,
+        task=task,
     )
 
 

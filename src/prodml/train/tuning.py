@@ -6,14 +6,15 @@ gate judges), with LightGBM trials pruned round by round when they fall behind t
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import pandas as pd
 
 from prodml.errors import ConfigError
 from prodml.train.encoding import FeatureSpec
-from prodml.train.evaluate import classification_metrics
-from prodml.train.model import fit_model
+from prodml.train.evaluate import classification_metrics, regression_metrics
+from prodml.train.model import CLASSIFICATION, fit_model
 
 Space = Callable[[Any], dict[str, Any]]  # an Optuna trial -> parameters
 
@@ -26,7 +27,10 @@ SPACES: dict[str, Space] = {
         "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
     },
     "logistic": lambda trial: {"C": trial.suggest_float("C", 1e-3, 1e2, log=True)},
+    "ridge": lambda trial: {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)},
 }
+# Set by a caller that shows progress (the CLI): called with (trials done, trials planned).
+on_trial: ContextVar[Callable[[int, int], None] | None] = ContextVar("on_trial", default=None)
 
 
 def tune(
@@ -40,8 +44,10 @@ def tune(
     timeout_seconds: float | None = None,
     params: dict[str, Any] | None = None,
     seed: int = 0,
+    task: str = CLASSIFICATION,
 ) -> dict[str, Any]:
-    """The best parameters found for `flavor`, with the search's record."""
+    """The best parameters found for `flavor`, with the search's record: the highest ROC AUC
+    (classification) or the lowest RMSE (regression) on the held-out part."""
     import optuna
 
     if flavor not in SPACES:
@@ -67,15 +73,23 @@ def tune(
             params=chosen,
             seed=seed,
             callbacks=[_pruning(trial)] if flavor == "lightgbm" else (),
+            task=task,
         )
         scores = model.predict_frame(check_part)
-        return classification_metrics(check_part[label], scores)["roc_auc"]
+        if task == CLASSIFICATION:
+            return classification_metrics(check_part[label], scores)["roc_auc"]
+        return -regression_metrics(check_part[label], scores)["rmse"]
 
-    study.optimize(objective, n_trials=n_trials, timeout=timeout_seconds, n_jobs=1)
+    hook = on_trial.get()
+    callbacks = [lambda study, _: hook(len(study.trials), n_trials)] if hook else []
+    study.optimize(
+        objective, n_trials=n_trials, timeout=timeout_seconds, n_jobs=1, callbacks=callbacks
+    )
     states = [t.state.name for t in study.trials]
     return {
         "best_params": study.best_params,
-        "best_roc_auc": study.best_value,
+        "best_value": study.best_value,
+        "objective": "roc_auc" if task == CLASSIFICATION else "-rmse",
         "trials": len(states),
         "pruned": states.count("PRUNED"),
         "tuned_on_rows": len(fit_part),
