@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ EXPERIMENT = "prodml"
 ENVIRONMENT_TAG = "prodml.environment"  # hash of the installed packages
 FEATURE_SERVICE_TAG = "prodml.feature_service"  # the service a model was trained on
 
+# MLflow draws a progress bar per artifact download; prodml shows its own progress.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # MLflow logs every schema migration of a new tracking database at INFO.
 for _name in ("alembic", "mlflow.store", "mlflow.tracking"):
     logging.getLogger(_name).setLevel(logging.WARNING)
