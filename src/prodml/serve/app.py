@@ -105,13 +105,13 @@ def create_app(
             500, [{"loc": [], "msg": "internal error; see the server log", "type": "internal"}]
         )
 
-    @app.post("/v1/predict")
-    def predict(body: request_model, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
+    def answer(body: Any, request: Request, explain: bool) -> dict[str, Any]:
         started = time.perf_counter()
-        rows = [row.model_dump() for row in body.rows]  # type: ignore[attr-defined]
+        rows = [row.model_dump() for row in body.rows]
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         features = predictor.features(rows)
         predictions = predictor.predict(features)
+        explained = predictor.explain(features) if explain else None
         latency = time.perf_counter() - started
         now = clock.now().isoformat()
         log.append(
@@ -133,11 +133,23 @@ def create_app(
         metrics.latency.labels(**metrics.labels).observe(time.perf_counter() - started)
         for p in predictions:
             metrics.scores.labels(**metrics.labels).observe(p.probability)
+        answers = [{"label": p.label, "probability": p.probability} for p in predictions]
+        if explained is not None:
+            answers = [{**a, **e} for a, e in zip(answers, explained, strict=True)]
         return {
             "request_id": request_id,
             "model": {"name": info.name, "version": info.version},
-            "predictions": [{"label": p.label, "probability": p.probability} for p in predictions],
+            "predictions": answers,
         }
+
+    @app.post("/v1/predict")
+    def predict(body: request_model, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
+        return answer(body, request, explain=False)
+
+    @app.post("/v1/explain")
+    def explain(body: request_model, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Predictions with each row's top feature contributions (exact TreeSHAP, log-odds)."""
+        return answer(body, request, explain=True)
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:

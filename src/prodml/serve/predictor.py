@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from prodml.registry import ModelVersionInfo
@@ -51,6 +52,28 @@ class Predictor:
         """Score rows holding every model feature (see `features`)."""
         scores = self.model.predict_rows(rows)
         return [Prediction(int(p >= self.threshold), float(p)) for p in scores]
+
+    def explain(self, rows: Sequence[Mapping[str, Any]], *, top: int = 5) -> list[dict[str, Any]]:
+        """Per row, the `top` features that moved the score most (log-odds, signed), with
+        each feature's value and the base value they add to."""
+        names = self.model.spec.names
+        out = []
+        for row, contributions in zip(rows, self.model.contributions(rows), strict=True):
+            order = np.argsort(-np.abs(contributions[:-1]), kind="stable")[:top]
+            out.append(
+                {
+                    "base_value": float(contributions[-1]),
+                    "contributions": [
+                        {
+                            "feature": names[i],
+                            "value": row.get(names[i]),
+                            "contribution": float(contributions[i]),
+                        }
+                        for i in order
+                    ],
+                }
+            )
+        return out
 
 
 def _row_schema(

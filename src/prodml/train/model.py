@@ -13,6 +13,7 @@ import importlib
 import inspect
 import json
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from prodml.store.hashing import verify_manifest, write_manifest
 from prodml.train import calibration
 from prodml.train.encoding import FeatureSpec, TabularEncoder
 
+_CONTRIB_LOCK = threading.Lock()
 FLAVORS = ("majority", "logistic", "lightgbm")  # ready to use, no parameters needed
 REGRESSION_FLAVORS = ("mean", "ridge", "lightgbm")  # the same, for a numeric label
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -102,6 +104,19 @@ class TrainedModel:
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         return self.predict_matrix(self.encoder.encode_frame(frame))
+
+    def contributions(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Exact TreeSHAP contributions per feature, then the base value, in the booster's
+        raw (log-odds) space, before any calibration: one row of len(features) + 1 per row.
+        LightGBM only; its `pred_contrib` is not thread-safe, hence the lock."""
+        if self.flavor != "lightgbm":
+            raise ConfigError(
+                f"Explanations need a LightGBM model; this one is {self.flavor}. Train a "
+                "lightgbm candidate to have them."
+            )
+        matrix = self.encoder.encode_rows(rows)
+        with _CONTRIB_LOCK:
+            return np.asarray(self.estimator.predict(matrix, pred_contrib=True, num_threads=1))
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return self.predict_matrix(self.encoder.encode_rows(rows))
