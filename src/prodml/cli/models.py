@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from prodml.cli._common import ProjectDir, open_workspace, out
-from prodml.registry.registry import ModelVersionInfo
+from prodml.registry.registry import ARCHIVED_TAG, ModelVersionInfo
 
 models_app = typer.Typer(
     help="Registered models: list and show versions, their cards, promote them, archive them.",
@@ -36,7 +36,7 @@ def list_(
     versions = [
         v
         for v in ws.registry.list_versions()
-        if (name is None or v.name == name) and (archived or "prodml.archived" not in v.tags)
+        if (name is None or v.name == name) and (archived or ARCHIVED_TAG not in v.tags)
     ]
     versions.sort(key=lambda v: (v.name, -int(v.version)))
     if as_json:
@@ -53,7 +53,7 @@ def list_(
             v.name,
             v.version,
             " ".join("@" + a for a in v.aliases)
-            + (" (archived)" if "prodml.archived" in v.tags else ""),
+            + (" (archived)" if ARCHIVED_TAG in v.tags else ""),
             v.created_at.replace("T", " ")[:16],
             v.tags.get("prodml.flavor", ""),
             v.feature_service or "",

@@ -50,10 +50,13 @@ def get_online_features(
             result[f"{view.name}__age_seconds"] = age
             result[f"{view.name}__status"] = status
     if service.on_demand:
+        # Derived once per call, not per row: this is the serving path.
+        inputs = service.request_inputs
+        added = [f for odf in service.on_demand for f in odf.features]
         for i, (row, result) in enumerate(zip(entity_rows, out, strict=True)):
-            absent = [f for f in service.request_inputs if f not in row]
+            absent = [f for f in inputs if f not in row]
             if absent:
                 raise KeyError(f"entity row {i} has no {absent} (read by on-demand features)")
-            full = service.add_on_demand({**{f: row[f] for f in service.request_inputs}, **result})
-            result.update({f: full[f] for odf in service.on_demand for f in odf.features})
+            full = service.add_on_demand({**{f: row[f] for f in inputs}, **result})
+            result.update({f: full[f] for f in added})
     return out

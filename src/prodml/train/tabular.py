@@ -259,19 +259,20 @@ def train(
             FEATURE_SERVICE_TAG: feature_service[0],
             f"{FEATURE_SERVICE_TAG}_version": feature_service[1],
         }
-    run_ids = _track(spec, models, result, evaluations, keys, inputs, lineage, tracker)
+    valid = result.outputs["valid_rows"]
+    scores = {name: model.predict_frame(valid) for name, model in models.items()}  # as served
+    run_ids = _track(spec, models, scores, result, evaluations, keys, inputs, lineage, tracker)
     pipeline_run = run_ids.pop("")
     _, higher_is_better = metric(spec.judged_by)
     best = max(
         (m.name for m in spec.candidates),
         key=lambda n: evaluations[n]["metrics"][spec.judged_by] * (1 if higher_is_better else -1),
     )
-    valid = result.outputs["valid_rows"]
     y = valid[spec.label].to_numpy()
     report = gate(
         y,
-        (best, models[best].predict_frame(valid)),
-        baselines={b: models[b].predict_frame(valid) for b in spec.baselines},
+        (best, scores[best]),
+        baselines={b: scores[b] for b in spec.baselines},
         champion=None if champion is None else (champion[0], champion[1].predict_frame(valid)),
         metric_name=spec.judged_by,
         margin=spec.gate_margin,
@@ -484,6 +485,7 @@ def _evaluate(
 def _track(
     spec: TrainSpec,
     models: dict[str, TrainedModel],
+    scores: dict[str, np.ndarray],
     result: PipelineResult,
     evaluations: dict[str, dict[str, Any]],
     keys: dict[str, str],
@@ -525,10 +527,9 @@ def _track(
                     },
                 )
                 tracker.log_json(run_id, "evaluation.json", evaluation)
-                valid = result.outputs["valid_rows"]
                 with tempfile.TemporaryDirectory() as tmp:
-                    score = models[model.name].predict_frame(valid)
-                    save_plots(valid[spec.label], score, evaluation, Path(tmp))
+                    labels = result.outputs["valid_rows"][spec.label]
+                    save_plots(labels, scores[model.name], evaluation, Path(tmp))
                     tracker.log_folder(run_id, Path(tmp), "plots")
                 with tempfile.TemporaryDirectory() as tmp:
                     models[model.name].save(Path(tmp))
