@@ -50,6 +50,8 @@ serving:
   host: 127.0.0.1
   port: 8000
   max_batch_rows: 1000      # larger /v1/predict batches are refused with 413
+  coverage: 0.9             # conformal sets/intervals hold the truth this often (0.50-0.99)
+  poll_seconds: 10          # how often a server following NAME@ALIAS checks for a new version
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -63,6 +65,8 @@ class ServingSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_batch_rows: int = Field(default=1000, ge=1)
+    coverage: float = Field(default=0.9, ge=0.5, le=0.99)
+    poll_seconds: float = Field(default=10.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from prodml.data import Contract, IngestResult, Source
     from prodml.features.online import OnlineStore
     from prodml.registry import ModelRegistry
+    from prodml.serve import Deployment, Predictor
     from prodml.serve.predlog import PredictionLog
     from prodml.train.tracking import Tracker
 
@@ -108,6 +109,45 @@ class Workspace:
         from prodml.serve.predlog import PredictionLog
 
         return PredictionLog(self.state_dir / "predictions" / deployment)
+
+    def predictor(self, ref: str, *, coverage: float | None = None) -> Predictor:
+        """A registered version ready to answer, enriched from the online store when it
+        was trained on a feature service."""
+        from prodml.serve import Predictor
+        from prodml.serve.enrich import Enricher
+
+        info, model = self.registry.load(ref)
+        enricher = None
+        if info.feature_service:
+            from prodml.features.registry import load_service
+
+            service = load_service(self.metadata, info.feature_service, root=self.project_dir)
+            enricher = Enricher(self.online_store, service, self.clock)
+        serving = self.settings.serving
+        return Predictor(
+            model,
+            info,
+            coverage=coverage or serving.coverage,
+            enricher=enricher,
+            max_batch_rows=serving.max_batch_rows,
+        )
+
+    def deployment(
+        self, ref: str, *, coverage: float | None = None, follow: bool = True
+    ) -> Deployment:
+        """What a server answers with; served by alias (NAME@ALIAS) and with `follow`, it
+        hot-swaps to each version the alias moves to."""
+        from prodml.serve import Deployment
+
+        first = self.predictor(ref, coverage=coverage)
+        if not (follow and "@" in ref):
+            return Deployment(first)
+        return Deployment(
+            first,
+            resolve=lambda: self.registry.resolve(ref).version,
+            load=lambda version: self.predictor(f"{first.info.name}/{version}", coverage=coverage),
+            poll_seconds=self.settings.serving.poll_seconds,
+        )
 
     def close(self) -> None:
         if "metadata" in self.__dict__:

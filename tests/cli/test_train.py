@@ -28,9 +28,9 @@ def project(tmp_path, monkeypatch):
 def test_train_registers_then_reuses_every_step(project):
     first = runner.invoke(app, ["train", "tests._data:toy_recipe", "-C", str(project)])
     assert first.exit_code == 0, first.output
-    assert "Gate passed. toy version 1 (@champion). 0 of 9 steps from cache" in first.output
+    assert "Gate passed. toy version 1 (@champion). 0 of 10 steps from cache" in first.output
     again = runner.invoke(app, ["train", "tests._data:toy_recipe", "-C", str(project)])
-    assert "toy version 1 (@champion). 9 of 9 steps from cache" in again.output
+    assert "toy version 1 (@champion). 10 of 10 steps from cache" in again.output
 
 
 def test_recipe_mistakes_are_explained(project):

@@ -15,7 +15,8 @@ ROW = {"color": "red", "size": 0.5, "noise": None}
 @pytest.fixture(scope="module")
 def predictor():
     model = fit_model("logistic", toy_frame(np.random.default_rng(2), 1000), "y", TOY_SPEC)
-    return Predictor(model, ModelVersionInfo("toy", "3", "run", "src", ("champion",)))
+    info = ModelVersionInfo("toy", "3", "run", "src", ("champion",))
+    return Predictor(model, info, max_batch_rows=5)
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def log(tmp_path):
 
 @pytest.fixture
 def client(predictor, log, clock):
-    return TestClient(create_app(predictor, log, clock, max_batch_rows=5))
+    return TestClient(create_app(predictor, log, clock))
 
 
 def test_predict_answers_and_logs_every_row(client, log, predictor, clock):
@@ -61,7 +62,8 @@ def test_a_request_id_is_generated_when_none_is_sent(client):
         ({**ROW, "size": "big"}, ["body", "rows", 0, "size"], "float_parsing"),
         ({"color": "red", "noise": 1.0}, ["body", "rows", 0, "size"], "missing"),
         ({**ROW, "weight": 3}, ["body", "rows", 0, "weight"], "extra_forbidden"),
-        ({**ROW, "color": 7}, ["body", "rows", 0, "color"], "string_type"),
+        ({**ROW, "color": 7}, ["body", "rows", 0, "color"], "literal_error"),
+        ({**ROW, "color": "purple"}, ["body", "rows", 0, "color"], "literal_error"),
     ],
 )
 def test_bad_fields_get_422_with_their_location(client, log, row, loc, kind):
@@ -101,7 +103,7 @@ def test_unencodable_text_is_echoed_safely_not_a_500(client, body):
         "/v1/predict", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][:3] == ["body", "rows", 0]
+    assert response.json()["detail"][0]["loc"][0] == "body"
 
 
 def test_an_unknown_top_level_key_is_refused(client):
@@ -151,3 +153,41 @@ def test_models_health_and_metrics(client):
     assert 'prodml_requests_total{model="toy",status="200",version="3"} 1.0' in metrics
     assert 'prodml_requests_total{model="toy",status="413",version="3"} 1.0' in metrics
     assert 'prodml_prediction_score_count{model="toy",version="3"} 1.0' in metrics
+
+
+def test_answers_carry_a_conformal_set_at_the_configured_coverage(predictor, log, clock):
+    import dataclasses
+
+    from prodml.train import conformal
+
+    frame = toy_frame(np.random.default_rng(9), 2000)
+    scores = predictor.model.predict_frame(frame)
+    model = dataclasses.replace(
+        predictor.model, conformal=conformal.fit(scores, frame["y"], "classification")
+    )
+    served = Predictor(model, predictor.info, coverage=0.8)
+    body = TestClient(create_app(served, log, clock)).post("/v1/predict", json={"rows": [ROW]})
+    answer = body.json()
+    assert answer["coverage"] == 0.8
+    (prediction,) = answer["predictions"]
+    q = conformal.quantile(model.conformal, 0.8)
+    assert prediction["prediction_set"] == conformal.prediction_set(prediction["probability"], q)
+    assert log.read()["prediction_set"].tolist() == [prediction["prediction_set"]]
+
+
+def test_a_regression_model_answers_a_value_and_an_interval(log, clock):
+    from prodml.train import conformal
+
+    rng = np.random.default_rng(3)
+    frame = toy_frame(rng, 1500).assign(minutes=lambda f: 10 * f["size"] + rng.normal(size=1500))
+    model = fit_model("ridge", frame, "minutes", TOY_SPEC, task="regression")
+    model.conformal = conformal.fit(model.predict_frame(frame), frame["minutes"], "regression")
+    served = Predictor(model, ModelVersionInfo("sizes", "1", "r", "s", ()))
+    client = TestClient(create_app(served, log, clock))
+    answer = client.post("/v1/predict", json={"rows": [ROW]}).json()
+    (prediction,) = answer["predictions"]
+    assert set(prediction) == {"value", "interval"}
+    low, high = prediction["interval"]
+    assert low < prediction["value"] < high
+    assert high - prediction["value"] == pytest.approx(conformal.quantile(model.conformal, 0.9))
+    assert client.get("/v1/models").json()["task"] == "regression"

@@ -50,7 +50,7 @@ def test_keys_are_enough_and_the_answer_equals_the_full_row(app):
     )
     assert response.status_code == 200, response.text
     full = plain.predict([{"color": "red", "size": 0.5, "noise": None}])[0]
-    assert response.json()["predictions"][0]["probability"] == pytest.approx(full.probability)
+    assert response.json()["predictions"][0]["probability"] == pytest.approx(full.score)
     record = log.read().iloc[-1]
     assert record["features"]["size"] == 0.5
     assert record["features"]["sizes__status"] == "fresh"
@@ -63,7 +63,7 @@ def test_a_stale_or_unknown_entity_is_served_without_the_feature(app):
     assert response.status_code == 200
     missing = plain.predict([{"color": "red", "size": None, "noise": None}])[0]
     for prediction in response.json()["predictions"]:
-        assert prediction["probability"] == pytest.approx(missing.probability)
+        assert prediction["probability"] == pytest.approx(missing.score)
     assert list(log.read()["features"].map(lambda f: f["sizes__status"])) == ["stale", "missing"]
 
 

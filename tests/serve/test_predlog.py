@@ -2,6 +2,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from prodml.serve import PredictionLog
 
 
@@ -57,3 +59,40 @@ def test_an_appended_record_survives_kill_9_right_after(tmp_path):
     assert result.returncode == -9
     assert result.stdout == "sent\n"
     assert PredictionLog(tmp_path).read()["request_id"].tolist() == ["answered"]
+
+
+def test_full_segments_are_compacted_to_parquet_and_read_the_same(tmp_path):
+    log = PredictionLog(tmp_path, segment_bytes=300)
+    records = [{"request_id": str(i), "inputs": {"a": i, "b": "x"}, "p": i / 10} for i in range(20)]
+    for record in records:
+        log.append([record])
+    log.compact()
+    kinds = {p.suffix for p in log.segments()}
+    assert kinds == {".parquet", ".jsonl"}  # full ones compacted, the live one still lines
+    assert log.count() == 20
+    back = log.read()
+    assert back["request_id"].tolist() == [str(i) for i in range(20)]
+    assert back["inputs"].tolist() == [r["inputs"] for r in records]
+    log.close()
+
+
+def test_a_segment_left_uncompacted_by_a_crash_is_compacted_on_the_next_start(tmp_path):
+    # What a kill -9 right after a rotation leaves: a full segment and a live one, as lines.
+    (tmp_path / "predictions-000000.jsonl").write_text('{"request_id":"0"}\n{"request_id":"1"}\n')
+    (tmp_path / "predictions-000001.jsonl").write_text('{"request_id":"2"}\n')
+    log = PredictionLog(tmp_path)
+    log.append([{"request_id": "3"}])
+    log.close()
+    assert [p.name for p in log.segments()] == [
+        "predictions-000000.parquet",
+        "predictions-000001.jsonl",
+    ]
+    assert log.read()["request_id"].tolist() == ["0", "1", "2", "3"]
+
+
+def test_always_fsync_is_a_choice_and_anything_else_is_refused(tmp_path):
+    log = PredictionLog(tmp_path, fsync="always")
+    log.append([{"request_id": "a"}])
+    log.close()
+    with pytest.raises(ValueError, match="fsync must be 'batch' or 'always'"):
+        PredictionLog(tmp_path, fsync="never")

@@ -107,44 +107,51 @@ def demo(
 @app.command()
 def serve(
     model: Annotated[
-        str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (latest).")
+        str, typer.Argument(help="NAME@ALIAS (followed), NAME/VERSION (pinned) or NAME.")
     ] = "flights-delay@champion",
     project: ProjectDir = Path("."),
     host: Annotated[str | None, typer.Option(help="Default: serving.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: serving.port.")] = None,
+    coverage: Annotated[
+        float | None,
+        typer.Option(min=0.5, max=0.99, help="Conformal coverage. Default: serving.coverage."),
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(help="Hot-swap to the version NAME@ALIAS points at whenever the alias moves."),
+    ] = True,
 ) -> None:
     """Serve a registered model over HTTP.  [dim]e.g. prodml serve flights-delay@champion[/dim]
 
-    Endpoints: POST /v1/predict, GET /v1/models, /healthz, /readyz, /metrics; OpenAPI at /docs.
+    Endpoints: POST /v1/predict and /v1/explain, GET /v1/models, /healthz, /readyz,
+    /metrics; OpenAPI at /docs. Served by alias, the server checks the registry every
+    serving.poll_seconds and swaps to a new version after a smoke prediction, without
+    dropping a request.
     """
     import uvicorn
 
-    from prodml.serve import Predictor, create_app
+    from prodml.serve import create_app
 
     ws = open_workspace(project)
-    info, loaded = ws.registry.load(model)
     settings = ws.settings.serving
-    enricher = None
-    if info.feature_service:
-        from prodml.features.registry import load_service
-        from prodml.serve.enrich import Enricher
-
-        service = load_service(ws.metadata, info.feature_service, root=ws.project_dir)
-        enricher = Enricher(ws.online_store, service, ws.clock)
-        err.print(f"Features of service {service.name} come from {ws.settings.online_store_url}.")
-    app_ = create_app(
-        Predictor(loaded, info, enricher=enricher),
-        ws.prediction_log(info.name),
-        ws.clock,
-        max_batch_rows=settings.max_batch_rows,
+    deployment = ws.deployment(model, coverage=coverage, follow=follow)
+    info = deployment.current.info
+    app_ = create_app(deployment, ws.prediction_log(info.name), ws.clock)
+    err.print(
+        f"Serving [bold]{info.name}[/bold] version {info.version} "
+        f"({deployment.current.model.flavor})"
+        + (f", following {model}." if deployment.follows else ".")
     )
-    err.print(f"Serving [bold]{info.name}[/bold] version {info.version} ({loaded.flavor}).")
-    uvicorn.run(
-        app_,
-        host=host if host is not None else settings.host,
-        port=port if port is not None else settings.port,
-        log_level=ws.settings.log_level.lower(),
-    )
+    deployment.follow()
+    try:
+        uvicorn.run(
+            app_,
+            host=host if host is not None else settings.host,
+            port=port if port is not None else settings.port,
+            log_level=ws.settings.log_level.lower(),
+        )
+    finally:
+        deployment.stop()
 
 
 @app.command()

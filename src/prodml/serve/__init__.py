@@ -1,8 +1,16 @@
-"""Serving: the HTTP API, batch scoring and the durable prediction log."""
+"""Serving: the HTTP API, hot swap, batch scoring and the durable prediction log."""
 
 from prodml.serve.app import create_app
 from prodml.serve.batch import score_parquet
-from prodml.serve.predictor import Predictor
+from prodml.serve.deployment import Deployment
+from prodml.serve.predictor import Prediction, Predictor
 from prodml.serve.predlog import PredictionLog
 
-__all__ = ["PredictionLog", "Predictor", "create_app", "score_parquet"]
+__all__ = [
+    "Deployment",
+    "Prediction",
+    "PredictionLog",
+    "Predictor",
+    "create_app",
+    "score_parquet",
+]

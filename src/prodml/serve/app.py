@@ -5,17 +5,20 @@ Bad input is answered with 4xx and a field-level body in FastAPI's shape
 server fault is a 500 with the same shape, counted in the metrics, never a stack trace.
 """
 
-# No `from __future__ import annotations` here: FastAPI must see the request model built
-# inside `create_app` as a class, not as a string it cannot resolve.
+from __future__ import annotations
+
 import logging
 import math
 import time
 import uuid
+from dataclasses import asdict
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import PlainTextResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,96 +26,125 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from prodml.clock import Clock
 from prodml.errors import InputError, ProdmlError
+from prodml.registry import ModelVersionInfo
+from prodml.serve.deployment import Deployment, SwapEvent
 from prodml.serve.predictor import Predictor
 from prodml.serve.predlog import PredictionLog
+from prodml.serve.schemas import ErrorBody, PredictResponse
 
 logger = logging.getLogger(__name__)
 _SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_REF = "#/components/schemas/{model}"
 
 
 class _Metrics:
-    def __init__(self, model: str, version: str) -> None:
+    """Prometheus metrics, labelled by model and version: a bounded set, since one process
+    only ever serves the versions its alias moved through."""
+
+    def __init__(self, classifier: bool) -> None:
         self.registry = CollectorRegistry()
         labels = ("model", "version")
-        self.labels = {"model": model, "version": version}
         self.requests = Counter(
             "prodml_requests", "Prediction requests", [*labels, "status"], registry=self.registry
         )
+        self.errors = Counter(
+            "prodml_errors",
+            "Refused or failed requests by kind",
+            [*labels, "kind"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
-            "prodml_request_latency_seconds", "Time to answer", labels, registry=self.registry
+            "prodml_request_latency_seconds",
+            "Time to answer",
+            labels,
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.scores = Histogram(
             "prodml_prediction_score",
-            "Predicted probabilities",
+            "Predicted probabilities (classification) or values (regression)",
             labels,
-            buckets=_SCORE_BUCKETS,
+            buckets=_SCORE_BUCKETS if classifier else Histogram.DEFAULT_BUCKETS,
             registry=self.registry,
         )
-
-    def answered(self, status: int) -> None:
-        self.requests.labels(**self.labels, status=str(status)).inc()
-
-
-def create_app(
-    predictor: Predictor, log: PredictionLog, clock: Clock, *, max_batch_rows: int = 1000
-) -> FastAPI:
-    """An API serving `predictor`, logging every answered prediction to `log`."""
-    info = predictor.info
-    metrics = _Metrics(info.name, info.version)
-    row_schema = predictor.row_schema
-    request_model: type[BaseModel] = create_model(
-        "PredictRequest",
-        __config__=ConfigDict(extra="forbid"),
-        # pydantic stops at max_length before validating rows, so oversized bodies are cheap.
-        rows=(list[row_schema], Field(min_length=1, max_length=max_batch_rows)),  # type: ignore[valid-type]
-    )
-    app = FastAPI(
-        title=f"prodml · {info.name}",
-        version=info.version,
-        description=f"Predictions of model {info.name} version {info.version}.",
-    )
-
-    def reply(status: int, detail: list[dict[str, Any]]) -> JSONResponse:
-        metrics.answered(status)
-        return JSONResponse({"detail": detail}, status_code=status)
-
-    @app.exception_handler(ProdmlError)
-    async def _prodml_error(_: Request, exc: ProdmlError) -> JSONResponse:
-        errors = exc.errors if isinstance(exc, InputError) else []
-        entry = {"loc": [], "msg": exc.message, "type": type(exc).__name__}
-        return reply(exc.http_status, [_safe(e) for e in errors] or [entry])
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_field_error(e) for e in exc.errors()]
-        if any(e["type"] == "too_long" and e["loc"] == ["body", "rows"] for e in errors):
-            return reply(413, [_too_many(max_batch_rows)])
-        return reply(422, errors)
-
-    @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return reply(exc.status_code, [{"loc": [], "msg": str(exc.detail), "type": "http"}])
-
-    @app.exception_handler(Exception)
-    async def _server_fault(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unexpected error while answering a request")
-        return reply(
-            500, [{"loc": [], "msg": "internal error; see the server log", "type": "internal"}]
+        self.swaps = Counter(
+            "prodml_model_swaps", "Hot swaps tried, by outcome", ["outcome"], registry=self.registry
         )
 
-    def answer(body: Any, request: Request, explain: bool) -> dict[str, Any]:
+    def swapped(self, event: SwapEvent) -> None:
+        self.swaps.labels("ok" if event.ok else "refused").inc()
+
+    def answered(self, info: ModelVersionInfo, status: int, kind: str | None = None) -> None:
+        self.requests.labels(info.name, info.version, str(status)).inc()
+        if kind is not None:
+            self.errors.labels(info.name, info.version, kind).inc()
+
+
+def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock) -> FastAPI:
+    """An API answering with `served` (a `Deployment` swaps versions while it runs),
+    logging every answered prediction to `log`."""
+    deployment = served if isinstance(served, Deployment) else Deployment(served)
+    first = deployment.current.info
+    metrics = _Metrics(deployment.current.classifier)
+    deployment.on_swap.append(metrics.swapped)
+    app = FastAPI(
+        title=f"prodml · {first.name}",
+        version=first.version,
+        description=f"Predictions of model {first.name}; the request schema is the signature "
+        "of the version being served.",
+    )
+
+    def reply(status: int, detail: list[dict[str, Any]], kind: str) -> Response:
+        metrics.answered(deployment.current.info, status, kind)
+        return _json({"detail": detail}, status)
+
+    @app.exception_handler(ProdmlError)
+    async def _prodml_error(_: Request, exc: ProdmlError) -> Response:
+        errors = exc.errors if isinstance(exc, InputError) else []
+        entry = {"loc": [], "msg": exc.message, "type": type(exc).__name__}
+        return reply(exc.http_status, [_safe(e) for e in errors] or [entry], type(exc).__name__)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> Response:
+        return reply(422, [_field_error(e, ("body",)) for e in exc.errors()], "validation")
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> Response:
+        detail = [{"loc": [], "msg": str(exc.detail), "type": "http"}]
+        return reply(exc.status_code, detail, "http")
+
+    @app.exception_handler(Exception)
+    async def _server_fault(_: Request, exc: Exception) -> Response:
+        logger.exception("unexpected error while answering a request")
+        detail = [{"loc": [], "msg": "internal error; see the server log", "type": "internal"}]
+        return reply(500, detail, "internal")
+
+    async def answer(request: Request, explain: bool) -> Response:
         started = time.perf_counter()
-        rows = [row.model_dump() for row in body.rows]
+        predictor = deployment.current  # read once: this request ends on this version
+        info = predictor.info
+        try:
+            body = predictor.request_model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            errors = [_field_error(e, ("body",)) for e in exc.errors()]
+            if any(e["type"] == "too_long" and e["loc"] == ["body", "rows"] for e in errors):
+                return reply(413, [_too_many(predictor.max_batch_rows)], "too_many_rows")
+            return reply(422, errors, "validation")
+        rows = [row.model_dump() for row in body.rows]  # type: ignore[attr-defined]
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         features = predictor.features(rows)
         predictions = predictor.predict(features)
-        explained = predictor.explain(features) if explain else None
-        latency = time.perf_counter() - started
+        answers = [p.to_dict() for p in predictions]
+        if explain:
+            explained = predictor.explain(features)
+            answers = [{**a, **e} for a, e in zip(answers, explained, strict=True)]
+        latency_ms = (time.perf_counter() - started) * 1000
         now = clock.now().isoformat()
         log.append(
             {
@@ -123,43 +155,63 @@ def create_app(
                 "version": info.version,
                 "inputs": row,
                 "features": {k: v for k, v in enriched.items() if k not in row},
-                "label": p.label,
-                "probability": p.probability,
-                "latency_ms": latency * 1000,
+                **predicted.to_dict(),
+                "coverage": predictor.coverage,
+                "latency_ms": latency_ms,
             }
-            for i, (row, enriched, p) in enumerate(zip(rows, features, predictions, strict=True))
+            for i, (row, enriched, predicted) in enumerate(
+                zip(rows, features, predictions, strict=True)
+            )
         )
-        metrics.answered(200)
-        metrics.latency.labels(**metrics.labels).observe(time.perf_counter() - started)
+        metrics.answered(info, 200)
+        metrics.latency.labels(info.name, info.version).observe(time.perf_counter() - started)
+        scores = metrics.scores.labels(info.name, info.version)
         for p in predictions:
-            metrics.scores.labels(**metrics.labels).observe(p.probability)
-        answers = [{"label": p.label, "probability": p.probability} for p in predictions]
-        if explained is not None:
-            answers = [{**a, **e} for a, e in zip(answers, explained, strict=True)]
-        return {
-            "request_id": request_id,
-            "model": {"name": info.name, "version": info.version},
-            "predictions": answers,
-        }
+            scores.observe(p.score)
+        return _json(
+            {
+                "request_id": request_id,
+                "model": {"name": info.name, "version": info.version},
+                "coverage": predictor.coverage,
+                "predictions": answers,
+            },
+            200,
+        )
 
-    @app.post("/v1/predict")
-    def predict(body: request_model, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
-        return answer(body, request, explain=False)
+    described = {
+        "response_model": None,
+        "responses": {
+            200: {"model": PredictResponse},
+            413: {"model": ErrorBody, "description": "more rows than serving.max_batch_rows"},
+            422: {"model": ErrorBody, "description": "a field is missing, extra or invalid"},
+        },
+    }
 
-    @app.post("/v1/explain")
-    def explain(body: request_model, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Predictions with each row's top feature contributions (exact TreeSHAP, log-odds)."""
-        return answer(body, request, explain=True)
+    @app.post("/v1/predict", **described)  # type: ignore[arg-type]
+    async def predict(request: Request) -> Response:
+        """Predictions for one row or many, with conformal uncertainty."""
+        return await answer(request, explain=False)
+
+    @app.post("/v1/explain", **described)  # type: ignore[arg-type]
+    async def explain(request: Request) -> Response:
+        """Predictions with each row's top feature contributions (exact TreeSHAP, raw
+        score space: log-odds for a classifier)."""
+        return await answer(request, explain=True)
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
+        predictor = deployment.current
+        info = predictor.info
         return {
             "name": info.name,
             "version": info.version,
             "aliases": list(info.aliases),
             "flavor": predictor.model.flavor,
-            "threshold": predictor.threshold,
-            "features": row_schema.model_json_schema(),
+            "task": predictor.model.task,
+            "threshold": predictor.threshold if predictor.classifier else None,
+            "coverage": predictor.coverage,
+            "features": predictor.row_schema.model_json_schema(),
+            "swaps": [{**asdict(e), "at": e.at.isoformat()} for e in deployment.history],
         }
 
     @app.get("/healthz")
@@ -168,18 +220,58 @@ def create_app(
 
     @app.get("/readyz")
     def readyz() -> dict[str, str]:
+        info = deployment.current.info
         return {"status": "ready", "model": info.name, "version": info.version}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    def openapi() -> dict[str, Any]:
+        predictor = deployment.current
+        key = predictor.info.version
+        if key not in schemas:
+            schemas.clear()
+            schemas[key] = _openapi(app, predictor)
+        return schemas[key]
+
+    schemas: dict[str, dict[str, Any]] = {}
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
-def _field_error(error: Any) -> dict[str, Any]:
+def _openapi(app: FastAPI, predictor: Predictor) -> dict[str, Any]:
+    """FastAPI's document, with the request body of the version being served."""
+    document = get_openapi(
+        title=app.title,
+        version=predictor.info.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    body = predictor.request_model.model_json_schema(ref_template=_REF)
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components.update(body.pop("$defs", {}))
+    components["PredictRequest"] = body
+    for path in ("/v1/predict", "/v1/explain"):
+        document["paths"][path]["post"]["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model="PredictRequest")}}
+            },
+        }
+    return document
+
+
+def _json(content: Any, status: int) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+
+
+def _field_error(error: Any, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
     """FastAPI's error entry, with only a scalar input echoed back."""
-    out = {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+    loc = list(error["loc"])
+    if prefix and loc[: len(prefix)] != list(prefix):
+        loc = [*prefix, *loc]
+    out = {"loc": loc, "msg": error["msg"], "type": error["type"]}
     value = error.get("input")
     if isinstance(value, float) and not math.isfinite(value):
         out["input"] = str(value)  # JSON has no NaN: echoing it raw would turn a 422 into a 500

@@ -1,31 +1,49 @@
-"""Validate prediction requests against a model's signature and score them.
-
-The request schema is generated from the model's feature spec, so the API's OpenAPI
-document and its 422 answers always match the model actually loaded.
+"""A loaded model version ready to answer: its request schema, enrichment, scores with
+conformal uncertainty, and explanations. HTTP, batch and streaming all answer through it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from prodml.errors import ProdmlError
 from prodml.registry import ModelVersionInfo
 from prodml.serve.enrich import Enricher
-from prodml.train.model import TrainedModel
+from prodml.serve.fastpath import SingleRowBooster
+from prodml.serve.schemas import request_model, row_schema
+from prodml.train import calibration, conformal
+from prodml.train.model import CLASSIFICATION, TrainedModel
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prediction:
-    label: int
-    probability: float
+    """One answer: the score (probability of the positive class, or the predicted value),
+    the decided label (classification) and the conformal set or interval, when the model
+    carries conformal quantiles."""
+
+    score: float
+    label: int | None = None
+    prediction_set: list[int] | None = None
+    interval: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.label is None:  # regression
+            bounds = None if self.interval is None else [_finite(b) for b in self.interval]
+            return {"value": self.score, "interval": bounds}
+        return {
+            "label": self.label,
+            "probability": self.score,
+            "prediction_set": self.prediction_set,
+        }
 
 
 class Predictor:
-    """One loaded model version, its request schema and its decision threshold."""
+    """One loaded model version, its request schema, decision threshold and coverage."""
 
     def __init__(
         self,
@@ -33,25 +51,68 @@ class Predictor:
         info: ModelVersionInfo,
         *,
         threshold: float = 0.5,
+        coverage: float = 0.9,
         enricher: Enricher | None = None,
+        max_batch_rows: int = 1000,
     ):
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be a float in (0, 1). Got {threshold} instead.")
         self.model = model
         self.info = info
         self.threshold = threshold
+        self.coverage = coverage if model.conformal else None
         self.enricher = enricher
-        self.row_schema = _row_schema(model, info, enricher)
+        self.row_schema = row_schema(model, info.name, enricher)
+        self.request_model = request_model(self.row_schema, max_batch_rows)
+        self.max_batch_rows = max_batch_rows
+        self.classifier = model.task == CLASSIFICATION
+        self._q = conformal.quantile(model.conformal, coverage) if model.conformal else None
+        self._fast = (
+            SingleRowBooster(model.estimator, len(model.spec.names))
+            if model.flavor == "lightgbm"
+            else None
+        )
 
     def features(self, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
         """The model's input rows: the request rows, enriched from the feature store when
         the model was trained on a feature service."""
         return rows if self.enricher is None else self.enricher.enrich(rows)
 
+    def scores(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The model's scores of rows holding every model feature; one row takes the
+        compiled fast path, no pandas anywhere."""
+        matrix = self.model.encoder.encode_rows(rows)
+        if self._fast is not None and len(rows) == 1:
+            raw = np.array([self._fast.predict(matrix[0])])
+            return calibration.apply(self.model.calibration, raw)
+        return self.model.predict_matrix(matrix)
+
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Prediction]:
         """Score rows holding every model feature (see `features`)."""
-        scores = self.model.predict_rows(rows)
-        return [Prediction(int(p >= self.threshold), float(p)) for p in scores]
+        q = self._q
+        if not self.classifier:
+            return [
+                Prediction(v, interval=None if q is None else conformal.interval(v, q))
+                for v in map(float, self.scores(rows))
+            ]
+        return [
+            Prediction(
+                p,
+                int(p >= self.threshold),
+                None if q is None else conformal.prediction_set(p, q),
+            )
+            for p in map(float, self.scores(rows))
+        ]
+
+    def smoke(self) -> None:
+        """Score one row of unknown values end to end; raise if the score is not a number.
+        Run before a loaded version takes traffic."""
+        (found,) = self.predict([dict.fromkeys(self.model.spec.names)])
+        if not math.isfinite(found.score):
+            raise ProdmlError(
+                f"Model {self.info.name} version {self.info.version} scored {found.score} on "
+                "a row of missing values; it is not served."
+            )
 
     def explain(self, rows: Sequence[Mapping[str, Any]], *, top: int = 5) -> list[dict[str, Any]]:
         """Per row, the `top` features that moved the score most (log-odds, signed), with
@@ -76,33 +137,6 @@ class Predictor:
         return out
 
 
-def _row_schema(
-    model: TrainedModel, info: ModelVersionInfo, enricher: Enricher | None
-) -> type[BaseModel]:
-    spec = model.spec
-    stored = enricher.provided if enricher else frozenset()
-    fields: dict[str, Any] = {}
-    for name in spec.categorical:
-        if name not in stored:
-            known = len(model.encoder.vocabulary.get(name, {}))
-            description = f"categorical; {known} values seen in training; null when unknown"
-            fields[name] = (str | None, Field(description=description))
-    for name in spec.numeric:
-        if name not in stored:
-            fields[name] = (float | None, Field(description="numeric; null when unknown"))
-    for name, kind in (enricher.request_fields if enricher else {}).items():
-        fields.setdefault(
-            name,
-            (kind | None, Field(description="feature store key or input; null when unknown")),
-        )
-    return create_model(
-        f"{_camel(info.name)}Row",
-        __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=False),
-        **fields,
-    )
-
-
-def _camel(name: str) -> str:
-    return "".join(
-        part.capitalize() for part in name.replace(".", "-").replace("_", "-").split("-")
-    )
+def _finite(bound: float) -> float | None:
+    """A bound as JSON can hold it: an unbounded side (too few calibration rows) is null."""
+    return bound if math.isfinite(bound) else None

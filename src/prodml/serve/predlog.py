@@ -1,74 +1,128 @@
-"""An append-only, fsync'ed log of every answered prediction, in JSON-lines segments.
+"""An append-only log of every answered prediction: JSON-lines segments, compacted to Parquet.
 
-`append` returns only once the records are on disk, so a prediction whose response was
-sent survives a crash of the process right after. A record torn by a crash mid-write was
+Durability, in two steps that cost a response almost nothing:
+
+- `append` hands the records to the kernel with one ``write`` before it returns, so a
+  prediction whose response was sent survives a ``kill -9`` of the server right after;
+- a background thread ``fsync``s every `fsync_interval` seconds (group commit), so a power
+  loss costs at most that window. ``fsync="always"`` syncs inside `append` instead, for
+  callers who would rather wait a disk flush per request than risk that window.
+
+A segment that reaches `segment_bytes` is closed and rewritten as Parquet (zstd) in the
+background, then its JSON-lines file is removed; a crash mid-way leaves the JSON-lines
+file, which is compacted again on the next start. A record torn by a crash mid-write was
 never acknowledged; reopening the log cuts it off, so later records are never glued to it.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Literal, TypeVar
 
+import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 _PREFIX = "predictions-"
-_SUFFIX = ".jsonl"
+JSONL, PARQUET = ".jsonl", ".parquet"
 
 
 class PredictionLog:
     """Durable prediction records under `folder`."""
 
-    def __init__(self, folder: Path, *, segment_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        segment_bytes: int = 64 << 20,
+        fsync: Literal["batch", "always"] = "batch",
+        fsync_interval: float = 0.05,
+    ) -> None:
+        if fsync not in ("batch", "always"):
+            raise ValueError(f"fsync must be 'batch' or 'always'. Got {fsync!r} instead.")
         self.folder = folder
         self.segment_bytes = segment_bytes
+        self.fsync = fsync
+        self.fsync_interval = fsync_interval
         self._lock = threading.Lock()
-        self._file: BinaryIO | None = None  # opened on first append: readers hold no handle
+        self._compacting = threading.Lock()
+        self._fd: int | None = None  # opened on first append: readers hold no handle
+        self._seq = 0
+        self._size = 0
+        self._dirty = False
+        self._closed: list[Path] = []  # full segments waiting to be compacted
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
 
     def segments(self) -> list[Path]:
-        return sorted(self.folder.glob(f"{_PREFIX}*{_SUFFIX}"))
+        """Every segment, Parquet or JSON lines, in write order."""
+        found = [*self.folder.glob(f"{_PREFIX}*{JSONL}"), *self.folder.glob(f"{_PREFIX}*{PARQUET}")]
+        return sorted(found, key=lambda p: (_seq_of(p), p.suffix == JSONL))
 
     def append(self, records: Iterable[Mapping[str, Any]]) -> int:
-        """Write `records` and fsync; returns how many were written."""
-        lines = [json.dumps(r, default=str, separators=(",", ":")) + "\n" for r in records]
-        data = "".join(lines).encode()
+        """Write `records` (see the module docstring for when they are durable); returns
+        how many were written."""
+        lines = [orjson.dumps(r, default=str, option=_ORJSON) + b"\n" for r in records]
+        data = b"".join(lines)
         with self._lock:
-            file = self._file or self._open_for_append()
-            if file.tell() and file.tell() + len(data) > self.segment_bytes:
-                file.close()
-                file = self._new_segment(self._seq(file) + 1)
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+            if self._fd is None:
+                self._open_for_append()
+            elif self._size and self._size + len(data) > self.segment_bytes:
+                self._rotate()
+            assert self._fd is not None
+            _write_all(self._fd, data)
+            self._size += len(data)
+            if self.fsync == "always":
+                os.fsync(self._fd)
+            else:
+                self._dirty = True
         return len(lines)
 
     def read(self) -> pd.DataFrame:
         """Every complete record, in write order."""
-        rows: list[dict[str, Any]] = []
-        for segment in self.segments():
-            text = segment.read_text()
-            complete = text[: text.rfind("\n") + 1]  # a torn last line is not a record
-            rows.extend(json.loads(line) for line in complete.splitlines() if line)
-        return pd.DataFrame(rows)
+        return pd.DataFrame(_retrying(lambda: [r for s in self._reading() for r in _records(s)]))
 
     def count(self) -> int:
         """How many complete records the log holds, without parsing them."""
-        total = 0
-        for segment in self.segments():
-            with segment.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    total += chunk.count(b"\n")
-        return total
+        return _retrying(lambda: sum(_count(s) for s in self._reading()))
+
+    def sync(self) -> None:
+        """fsync what was appended so far (the background thread does this on its own)."""
+        with self._lock:
+            if self._fd is not None and self._dirty:
+                os.fsync(self._fd)
+                self._dirty = False
+
+    def compact(self) -> None:
+        """Rewrite every full JSON-lines segment as Parquet now (normally done in the
+        background after each rotation)."""
+        with self._lock:
+            pending, self._closed = self._closed, []
+        with self._compacting:
+            for segment in pending:
+                _compact(segment)
 
     def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=60)
+            self._worker = None
+        self.sync()
+        self.compact()
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+        self._stop.clear()
 
     def __enter__(self) -> PredictionLog:
         return self
@@ -76,45 +130,154 @@ class PredictionLog:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _open_for_append(self) -> BinaryIO:
+    def _reading(self) -> Iterator[Path]:
+        """The segments to read, with no compaction of this process under way. Another
+        process compacting meanwhile shows as a vanished file: the caller reads again."""
+        with self._compacting:
+            yield from self._readable()
+
+    def _readable(self) -> list[Path]:
+        """Segments, skipping a JSON-lines file whose Parquet twin is already complete."""
         segments = self.segments()
-        if not segments:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            return self._new_segment(0)
-        self._file = segments[-1].open("r+b")
-        _cut_torn_tail(self._file)
-        return self._file
+        done = {_seq_of(p) for p in segments if p.suffix == PARQUET}
+        return [p for p in segments if p.suffix == PARQUET or _seq_of(p) not in done]
 
-    def _new_segment(self, seq: int) -> BinaryIO:
-        self._file = (self.folder / f"{_PREFIX}{seq:06d}{_SUFFIX}").open("ab")
-        # The new file's name must be durable too, or a crash could lose the whole segment.
-        directory = os.open(self.folder, os.O_RDONLY)
+    def _open_for_append(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        segments = self.segments()
+        # A JSON-lines segment left by a crash, other than the newest, was full: compact it.
+        self._closed.extend(p for p in segments[:-1] if p.suffix == JSONL)
+        if segments and segments[-1].suffix == JSONL:
+            self._seq = _seq_of(segments[-1])
+            self._fd = os.open(segments[-1], os.O_RDWR | os.O_APPEND)
+            self._size = _cut_torn_tail(self._fd)
+        else:
+            self._seq = _seq_of(segments[-1]) + 1 if segments else 0
+            self._new_segment()
+        self._start_worker()
+
+    def _rotate(self) -> None:
+        assert self._fd is not None
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._dirty = False
+        self._closed.append(self._path(self._seq))
+        self._seq += 1
+        self._new_segment()
+        self._wake.set()
+
+    def _new_segment(self) -> None:
+        self._fd = os.open(self._path(self._seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = 0
+        _fsync_dir(self.folder)  # the new name must be durable too, or a crash loses the file
+
+    def _path(self, seq: int) -> Path:
+        return self.folder / f"{_PREFIX}{seq:06d}{JSONL}"
+
+    def _start_worker(self) -> None:
+        if self._worker is None and not self._stop.is_set():
+            self._worker = threading.Thread(target=self._run, name="prodml-predlog", daemon=True)
+            self._worker.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.fsync_interval)
+            self._wake.clear()
+            try:
+                self.sync()
+                self.compact()
+            except Exception:  # a full disk must not kill the thread; appends will fail loudly
+                logger.exception("prediction log: sync or compaction failed in %s", self.folder)
+
+
+_ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _records(segment: Path) -> list[dict[str, Any]]:
+    if segment.suffix == PARQUET:
+        return pq.read_table(segment).to_pylist()
+    data = segment.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]  # a torn last line is not a record
+    return [orjson.loads(line) for line in complete.splitlines() if line]
+
+
+def _count(segment: Path) -> int:
+    if segment.suffix == PARQUET:
+        return int(pq.ParquetFile(segment).metadata.num_rows)
+    total = 0
+    with segment.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            total += chunk.count(b"\n")
+    return total
+
+
+def _retrying(read: Callable[[], T], attempts: int = 5) -> T:
+    """`read()`, again if a segment vanished under it (compacted by another process)."""
+    for attempt in range(attempts):
         try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-        return self._file
-
-    @staticmethod
-    def _seq(file: BinaryIO) -> int:
-        return int(Path(file.name).name[len(_PREFIX) : -len(_SUFFIX)])
+            return read()
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
-def _cut_torn_tail(file: BinaryIO) -> None:
-    """Truncate after the last newline and leave the position at the end."""
-    size = file.seek(0, os.SEEK_END)
+def _seq_of(path: Path) -> int:
+    return int(path.name[len(_PREFIX) :].split(".")[0])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(folder: Path) -> None:
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _compact(segment: Path) -> None:
+    """Rewrite a full JSON-lines segment as Parquet, then remove it. Nested values (inputs,
+    features) become Arrow structs; records Arrow cannot type consistently stay as they are."""
+    target = segment.with_suffix(PARQUET)
+    if target.exists():  # a crash came between the rename and the removal
+        segment.unlink()
+        return
+    data = segment.read_bytes()
+    records = [orjson.loads(line) for line in data.splitlines() if line]
+    try:
+        table = pa.Table.from_pylist(records)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        logger.warning("prediction log: %s stays JSON lines (%s)", segment.name, exc)
+        return
+    partial = segment.with_suffix(".parquet.partial")
+    pq.write_table(table, partial, compression="zstd")
+    with partial.open("rb") as f:
+        os.fsync(f.fileno())
+    partial.replace(target)
+    _fsync_dir(segment.parent)
+    segment.unlink()
+    _fsync_dir(segment.parent)
+
+
+def _cut_torn_tail(fd: int) -> int:
+    """Truncate after the last newline; returns the size kept."""
+    size = os.lseek(fd, 0, os.SEEK_END)
     keep = size
     while keep > 0:
         start = max(0, keep - (1 << 16))
-        file.seek(start)
-        block = file.read(keep - start)
+        block = os.pread(fd, keep - start, start)
         newline = block.rfind(b"\n")
         if newline >= 0:
             keep = start + newline + 1
             break
         keep = start
     if keep != size:
-        file.truncate(keep)
-        file.flush()
-        os.fsync(file.fileno())
-    file.seek(keep)
+        os.ftruncate(fd, keep)
+        os.fsync(fd)
+    return keep

@@ -29,6 +29,17 @@ def apply(calibration: dict[str, Any] | None, score: np.ndarray) -> np.ndarray:
     return np.interp(score, calibration["x"], calibration["y"])
 
 
+def cross_fitted(score: ArrayLike, y: ArrayLike, *, blocks: int = 5) -> np.ndarray:
+    """Each time-ordered block's scores through a map fitted on the other blocks: calibrated
+    scores of rows no map saw, for judging calibration and for conformal quantiles."""
+    s, t = np.asarray(score, dtype=float), np.asarray(y, dtype=float)
+    held_out = np.empty_like(s)
+    for part in np.array_split(np.arange(s.size), blocks):
+        rest = np.setdiff1d(np.arange(s.size), part, assume_unique=True)
+        held_out[part] = apply(fit_isotonic(s[rest], t[rest]), s[part])
+    return held_out
+
+
 def decide(
     score: ArrayLike, y: ArrayLike, *, blocks: int = 5, min_gain: float = 0.01
 ) -> dict[str, Any]:
@@ -36,10 +47,7 @@ def decide(
     every block; apply the map (fitted on all rows) only if those held-out Brier scores beat
     the raw ones by `min_gain` (relative). Rows must be in time order."""
     s, t = np.asarray(score, dtype=float), np.asarray(y, dtype=float)
-    held_out = np.empty_like(s)
-    for part in np.array_split(np.arange(s.size), blocks):
-        rest = np.setdiff1d(np.arange(s.size), part, assume_unique=True)
-        held_out[part] = apply(fit_isotonic(s[rest], t[rest]), s[part])
+    held_out = cross_fitted(s, t, blocks=blocks)
     raw, calibrated = float(np.mean((s - t) ** 2)), float(np.mean((held_out - t) ** 2))
     helps = calibrated < raw * (1 - min_gain)
     return {

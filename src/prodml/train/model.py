@@ -88,6 +88,7 @@ class TrainedModel:
     params: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, list[float]] | None = None  # see train/calibration.py
     task: str = CLASSIFICATION
+    conformal: dict[str, Any] | None = None  # see train/conformal.py
 
     @property
     def spec(self) -> FeatureSpec:
@@ -134,6 +135,7 @@ class TrainedModel:
             "params": self.params,
             "calibration": self.calibration,
             "task": self.task,
+            "conformal": self.conformal,
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2, default=str))
         _write_signature(self.spec, folder)
@@ -156,6 +158,7 @@ class TrainedModel:
             meta.get("params", {}),
             meta.get("calibration"),
             meta.get("task", CLASSIFICATION),
+            meta.get("conformal"),
         )
 
 

@@ -3,6 +3,7 @@
     examples ─▶ train_rows, valid_rows (split by time, never shuffled across it)
              ─▶ fit_<model> for the baselines (majority, logistic) and each candidate
              ─▶ evaluate_<model> (metrics, slices with intervals, calibration, best cost)
+             ─▶ calibrate_<candidate> (classification), conformal_<candidate> (uncertainty)
              ─▶ gate (the best candidate against every baseline and the champion)
 
 `train()` runs it, records each model in MLflow (a run per model under the pipeline run,
@@ -27,7 +28,7 @@ import pandas as pd
 
 from prodml.errors import ConfigError, TrainingError
 from prodml.store.records import SnapshotRecord
-from prodml.train import calibration
+from prodml.train import calibration, conformal
 from prodml.train.encoding import FeatureSpec
 from prodml.train.evaluate import (
     best_threshold,
@@ -204,13 +205,18 @@ def steps(spec: TrainSpec) -> list[Step]:
                 },
             )
         )
-    for model in spec.candidates if spec.task == CLASSIFICATION else ():
+    ordered = {"label": spec.label, "time_column": spec.time_column}
+    for model in spec.candidates:
+        served = {"model": f"fit_{model.name}", "valid_rows": "valid_rows"}
+        if spec.task == CLASSIFICATION:
+            out.append(Step(f"calibrate_{model.name}", _calibrate, inputs=served, params=ordered))
+            served = {**served, "calibrated": f"calibrate_{model.name}"}
         out.append(
             Step(
-                f"calibrate_{model.name}",
-                _calibrate,
-                inputs={"model": f"fit_{model.name}", "valid_rows": "valid_rows"},
-                params={"label": spec.label, "time_column": spec.time_column},
+                f"conformal_{model.name}",
+                _conformal,
+                inputs=served,
+                params={**ordered, "task": spec.task},
             )
         )
     return out
@@ -247,12 +253,14 @@ def train(
         evaluations[candidate.name] = {
             **evaluations[candidate.name],
             "calibration_decision": decision,
+            "conformal": result.outputs[f"conformal_{candidate.name}"],
             **({"tuning": tuning} if tuning else {}),
         }
-        if decision:
-            models[candidate.name] = dataclasses.replace(
-                models[candidate.name], calibration=decision["map"]
-            )
+        models[candidate.name] = dataclasses.replace(
+            models[candidate.name],
+            calibration=decision["map"] if decision else None,
+            conformal=result.outputs[f"conformal_{candidate.name}"],
+        )
     lineage = {f"prodml.snapshot.{n}": s.id for n, s in inputs.items()}
     if feature_service:
         lineage |= {
@@ -331,6 +339,25 @@ def _calibrate(
 ) -> dict[str, Any]:
     rows = valid_rows.sort_values(time_column, kind="stable")
     return calibration.decide(model.predict_frame(rows), rows[label].to_numpy())
+
+
+def _conformal(
+    model: TrainedModel,
+    valid_rows: pd.DataFrame,
+    label: str,
+    time_column: str,
+    task: str,
+    calibrated: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Conformal quantiles from validation rows the served model never fitted on: with a
+    calibration map (itself fitted on these rows), each row's score comes from the map
+    cross-fitted without its block."""
+    rows = valid_rows.sort_values(time_column, kind="stable")
+    y = rows[label].to_numpy()
+    score = model.predict_frame(rows)
+    if calibrated and calibrated["map"]:
+        score = calibration.cross_fitted(score, y)
+    return conformal.fit(score, y, task)
 
 
 def _span(rows: pd.DataFrame, time_column: str) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""One-row LightGBM prediction through the C API's fast path.
+
+`Booster.predict` spends most of a one-row call in Python: argument checks, a config
+string parsed per call, array conversion. LightGBM's ``PredictForMatSingleRowFast`` parses
+its config once (``...FastInit``) and then runs the trees straight on a float64 row: the
+same library and the same trees, so the same numbers as `Booster.predict`, several times
+faster. A fast config is not safe to share between threads, hence the lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Any
+
+import numpy as np
+from lightgbm.basic import _LIB, _safe_call
+
+_PREDICT_NORMAL = 0  # C_API_PREDICT_NORMAL: the transformed score (probability, value)
+_DTYPE_FLOAT64 = 1  # C_API_DTYPE_FLOAT64
+
+
+class SingleRowBooster:
+    """``predict(row)`` for one float64 row of `n_features`, with one thread."""
+
+    def __init__(self, booster: Any, n_features: int) -> None:
+        self._booster = booster  # keeps the C booster alive as long as the fast config
+        self._n_features = n_features
+        self._config = ctypes.c_void_p()
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                booster._handle,
+                ctypes.c_int(_PREDICT_NORMAL),
+                ctypes.c_int(0),  # start iteration
+                ctypes.c_int(-1),  # every iteration the saved model holds
+                ctypes.c_int(_DTYPE_FLOAT64),
+                ctypes.c_int32(n_features),
+                ctypes.c_char_p(b"num_threads=1"),
+                ctypes.byref(self._config),
+            )
+        )
+        self._out = np.zeros(1, dtype=np.float64)
+        self._out_ptr = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        self._out_len = ctypes.c_int64()
+        self._lock = threading.Lock()
+
+    def predict(self, row: np.ndarray) -> float:
+        """The score of one row (float64, C-contiguous, `n_features` long)."""
+        if row.dtype != np.float64 or row.size != self._n_features:
+            raise ValueError(
+                f"row must be {self._n_features} float64 values. Got {row.size} {row.dtype}."
+            )
+        contiguous = np.ascontiguousarray(row)  # held in a name: it must outlive the call
+        data = contiguous.ctypes.data_as(ctypes.c_void_p)
+        with self._lock:
+            _safe_call(
+                _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                    self._config, data, ctypes.byref(self._out_len), self._out_ptr
+                )
+            )
+            return float(self._out[0])
+
+    def __del__(self) -> None:
+        if self._config:
+            _LIB.LGBM_FastConfigFree(self._config)
+            self._config = ctypes.c_void_p()

@@ -1,0 +1,130 @@
+"""The API's request and response shapes, generated from the served model's signature.
+
+A request row has exactly the model's features (or, for a model trained on a feature
+service, the service's keys and request inputs instead of its stored features): a
+categorical is a string, a numeric a finite number, and either may be null when unknown.
+A categorical with at most `STRICT_CATEGORIES` values seen in training takes only those
+values: there, an unseen value is almost surely a typo ("UA " for "UA"), refused rather than
+scored as unknown. A larger vocabulary (tail numbers, destinations) takes any string, an
+unseen one scored as missing, since new values are normal there.
+
+These pydantic models validate requests and produce the OpenAPI document, so the two can
+never disagree with the model actually loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from prodml.serve.enrich import Enricher
+from prodml.train.model import TrainedModel
+
+STRICT_CATEGORIES = 30
+
+
+def strict_vocabularies(model: TrainedModel) -> dict[str, list[str]]:
+    """The categoricals whose values are checked, with the values they accept."""
+    return {
+        name: sorted(values)
+        for name, values in model.encoder.vocabulary.items()
+        if 0 < len(values) <= STRICT_CATEGORIES
+    }
+
+
+def row_schema(model: TrainedModel, name: str, enricher: Enricher | None) -> type[BaseModel]:
+    """One request row of `model` (served under `name`)."""
+    spec = model.spec
+    stored = enricher.provided if enricher else frozenset()
+    fields: dict[str, Any] = {}
+    strict = strict_vocabularies(model)
+    for feature in spec.categorical:
+        if feature in stored:
+            continue
+        if feature in strict:
+            kind: Any = Literal[tuple(strict[feature])]
+            description = "categorical; one of the values seen in training, or null"
+        else:
+            known = len(model.encoder.vocabulary.get(feature, {}))
+            kind = str
+            description = f"categorical; {known} values seen in training, others scored as null"
+        fields[feature] = (kind | None, Field(description=description))
+    for feature in spec.numeric:
+        if feature not in stored:
+            fields[feature] = (float | None, Field(description="numeric; null when unknown"))
+    for field, kind in (enricher.request_fields if enricher else {}).items():
+        fields.setdefault(
+            field,
+            (kind | None, Field(description="feature store key or input; null when unknown")),
+        )
+    return create_model(
+        f"{_camel(name)}Row",
+        __config__=ConfigDict(extra="forbid", allow_inf_nan=False, strict=False),
+        **fields,
+    )
+
+
+def request_model(row: type[BaseModel], max_rows: int) -> type[BaseModel]:
+    """The body of /v1/predict and /v1/explain: ``{"rows": [row, ...]}``."""
+    return create_model(
+        "PredictRequest",
+        __config__=ConfigDict(extra="forbid"),
+        # pydantic stops at max_length before validating rows, so oversized bodies are cheap.
+        rows=(list[row], Field(min_length=1, max_length=max_rows)),  # type: ignore[valid-type]
+    )
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class Contribution(BaseModel):
+    feature: str
+    value: Any = None
+    contribution: float
+
+
+class Answer(BaseModel):
+    """One row's answer: `label`, `probability` and `prediction_set` for a classifier;
+    `value` and `interval` for a regression; `base_value` and `contributions` when
+    explained."""
+
+    label: int | None = None
+    probability: float | None = None
+    prediction_set: list[int] | None = Field(
+        None, description="the classes that hold the true one at `coverage` (conformal)"
+    )
+    value: float | None = None
+    interval: list[float | None] | None = Field(
+        None, description="[low, high] holding the true value at `coverage` (conformal)"
+    )
+    base_value: float | None = None
+    contributions: list[Contribution] | None = None
+
+
+class PredictResponse(BaseModel):
+    request_id: str
+    model: ModelRef
+    coverage: float | None = Field(
+        None, description="the conformal coverage of sets and intervals; null without them"
+    )
+    predictions: list[Answer]
+
+
+class ErrorEntry(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+
+
+class ErrorBody(BaseModel):
+    detail: list[ErrorEntry]
+
+
+def _camel(name: str) -> str:
+    return "".join(
+        part.capitalize() for part in name.replace(".", "-").replace("_", "-").split("-")
+    )
