@@ -22,6 +22,7 @@ POSTGRES_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+NATS_URL = os.environ.get("TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 
 @pytest.fixture
@@ -107,6 +108,27 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    """The real NATS server with JetStream; skips without one, except in CI."""
+    import asyncio
+
+    async def probe() -> None:
+        import nats
+
+        client = await nats.connect(NATS_URL, connect_timeout=3, max_reconnect_attempts=0)
+        try:
+            await client.jetstream().account_info()  # fails if JetStream is not enabled
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        _unreachable("NATS JetStream", NATS_URL, "TEST_NATS_URL", exc)
+    return NATS_URL
 
 
 def _unreachable(service: str, url: str, variable: str, exc: Exception) -> NoReturn:

@@ -19,9 +19,10 @@ def test_the_default_file_documents_every_setting_and_loads_to_the_defaults():
     documented = yaml.safe_load(DEFAULT_YAML)
     assert Settings(**documented) == Settings()
     assert set(documented) == set(Settings.model_fields)
-    assert set(documented["serving"]) == set(
-        Settings.model_fields["serving"].annotation.model_fields
-    )
+    for section in ("serving", "streaming"):
+        assert set(documented[section]) == set(
+            Settings.model_fields[section].annotation.model_fields
+        )
 
 
 def test_environment_overrides_the_file(tmp_path, monkeypatch):

@@ -53,6 +53,12 @@ serving:
   coverage: 0.9             # conformal sets/intervals hold the truth this often (0.50-0.99)
   poll_seconds: 10          # how often a server following NAME@ALIAS checks for a new version
 
+streaming:
+  url: nats://127.0.0.1:4222  # NATS JetStream, or redis://host:6379/0 for Redis Streams
+  prefix: prodml            # subjects <prefix>.<model>.requests, .predictions and .dead
+  max_deliveries: 5         # a request failing this often goes to .dead
+  batch: 64                 # messages fetched at a time
+
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
 
@@ -69,6 +75,17 @@ class ServingSettings(BaseModel):
     poll_seconds: float = Field(default=10.0, gt=0)
 
 
+class StreamingSettings(BaseModel):
+    """Where `prodml stream` reads requests and writes predictions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = "nats://127.0.0.1:4222"
+    prefix: str = Field(default="prodml", pattern=r"^[A-Za-z0-9_-]+$")
+    max_deliveries: int = Field(default=5, ge=1)
+    batch: int = Field(default=64, ge=1)
+
+
 class Settings(BaseSettings):
     """All settings of one workspace; build it with `load_settings`, not directly."""
 
@@ -82,6 +99,7 @@ class Settings(BaseSettings):
     tracking_uri: str | None = None
     online_store_url: str | None = None
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

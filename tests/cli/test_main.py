@@ -1,4 +1,5 @@
 import sys
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,8 @@ COMMANDS = {
     "init": "Write a commented default prodml.yaml",
     "demo": "Train, register, serve and monitor a model",
     "serve": "Serve a registered model over HTTP",
-    "score": "Batch-score a Parquet file",
+    "score": "Batch-score a Parquet or CSV file",
+    "stream": "Answer prediction requests from a message stream",
     "status": "Show what the workspace holds",
 }
 
@@ -141,3 +143,55 @@ def test_score_writes_scores_for_every_row(workspace, rng, tmp_path):
     np.testing.assert_allclose(
         out["score"], model.predict_frame(pd.read_parquet(tmp_path / "in.parquet"))
     )
+
+
+def test_score_sets_bad_csv_rows_aside_and_logs_the_rest(workspace, rng, tmp_path):
+    model = fit_model("logistic", toy_frame(rng, 500), "y", TOY_SPEC)
+    workspace.registry.register("toy", log_model_run(workspace, model))
+    frame = toy_frame(rng, 50).astype({"size": object})
+    frame.loc[3, "size"] = "unknown"
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    args = ["score", "toy", "-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.parquet")]
+    result = runner.invoke(app, [*args, "-C", str(workspace.project_dir)])
+    assert result.exit_code == 0, result.output
+    assert "Scored 49 rows" in result.output
+    assert "1 rows rejected" in result.output
+    rejects = pd.read_parquet(tmp_path / "out.rejects.parquet")
+    assert rejects[["_row", "_reject_reason"]].values.tolist() == [
+        [3, "size: unknown is not a number"]
+    ]
+    assert workspace.prediction_log("toy").count() == 49
+
+
+def test_stream_answers_requests_from_nats_until_idle(workspace, rng, nats_url):
+    import asyncio
+
+    import nats
+    import orjson
+
+    model = fit_model("logistic", toy_frame(rng, 500), "y", TOY_SPEC)
+    workspace.registry.register("toy", log_model_run(workspace, model))
+    prefix = f"cli{uuid.uuid4().hex[:8]}"
+    (workspace.project_dir / "prodml.yaml").write_text(f"streaming:\n  prefix: {prefix}\n")
+    row = {"color": "red", "size": 0.5, "noise": None}
+
+    async def broker(send: bool) -> None:
+        client = await nats.connect(nats_url)
+        js = client.jetstream()
+        if send:
+            await js.add_stream(name=prefix.upper(), subjects=[f"{prefix}.toy.>"])
+            for i in range(3):
+                body = orjson.dumps({"request_id": f"r{i}", "rows": [row]})
+                await js.publish(f"{prefix}.toy.requests", body)
+        else:
+            await js.delete_stream(prefix.upper())
+        await client.close()
+
+    asyncio.run(broker(send=True))
+    project = str(workspace.project_dir)
+    args = ["stream", "toy", "--url", nats_url, "--idle-exit", "1.5", "-C", project]
+    result = runner.invoke(app, args)
+    asyncio.run(broker(send=False))
+    assert result.exit_code == 0, result.output
+    assert "Answered 3 requests; 0 duplicates skipped" in result.output
+    assert workspace.prediction_log("toy").read()["request_id"].tolist() == ["r0", "r1", "r2"]

@@ -1,39 +1,86 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from prodml.errors import DataValidationError
-from prodml.serve import score_parquet
+from prodml.registry import ModelVersionInfo
+from prodml.serve import PredictionLog, Predictor, score_file
+from prodml.train import conformal
 from tests._data import toy_frame
 
 
 @pytest.fixture
-def model(toy_lightgbm):
-    return toy_lightgbm
+def predictor(toy_lightgbm):
+    frame = toy_frame(np.random.default_rng(8), 1500)
+    fitted = conformal.fit(toy_lightgbm.predict_frame(frame), frame["y"], "classification")
+    model = dataclasses.replace(toy_lightgbm, conformal=fitted)
+    return Predictor(model, ModelVersionInfo("toy", "2", "r", "s", ()))
 
 
-def test_chunked_scores_equal_scoring_everything_at_once(model, rng, tmp_path):
+def test_chunked_scores_equal_scoring_everything_at_once(predictor, rng, tmp_path):
     frame = toy_frame(rng, 2500).assign(id=range(2500))
     frame.to_parquet(tmp_path / "in.parquet")
     chunks = []
-    total = score_parquet(
-        model,
+    result = score_file(
+        predictor,
         tmp_path / "in.parquet",
         tmp_path / "out.parquet",
         keep=["id"],
         chunk_rows=1000,
         on_chunk=chunks.append,
     )
-    assert total == 2500
+    assert (result.scored, result.rejected) == (2500, 0)
     assert chunks == [1000, 1000, 500]
     out = pd.read_parquet(tmp_path / "out.parquet")
-    assert list(out.columns) == ["id", "score"]
+    assert list(out.columns) == ["id", "score", "label", "set_has_0", "set_has_1"]
     assert out["id"].tolist() == list(range(2500))
-    np.testing.assert_allclose(out["score"], model.predict_frame(frame))
+    np.testing.assert_allclose(out["score"], predictor.model.predict_frame(frame))
+    # The same answers as the API gives one row at a time.
+    rows = frame[list(predictor.model.spec.names)].head(20).to_dict("records")
+    for row, (_, scored) in zip(rows, out.head(20).iterrows(), strict=True):
+        (one,) = predictor.predict([{k: (None if pd.isna(v) else v) for k, v in row.items()}])
+        assert one.label == scored["label"]
+        assert one.prediction_set == [c for c in (0, 1) if scored[f"set_has_{c}"]]
 
 
-def test_a_missing_feature_is_named_and_no_output_is_written(model, rng, tmp_path):
+def test_bad_rows_go_to_the_rejects_file_with_row_and_reasons(predictor, rng, tmp_path):
+    frame = toy_frame(rng, 300).astype({"size": object, "color": object})
+    frame.loc[5, "size"] = "big"
+    frame.loc[7, "color"] = "purple"
+    frame.loc[9, ["size", "color"]] = ["inf", "teal"]
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    result = score_file(predictor, tmp_path / "in.csv", tmp_path / "out.parquet")
+    assert (result.scored, result.rejected) == (297, 3)
+    rejects = pd.read_parquet(tmp_path / "out.rejects.parquet")
+    assert rejects["_row"].tolist() == [5, 7, 9]
+    reasons = rejects["_reject_reason"].tolist()
+    assert reasons[0] == "size: big is not a number"
+    assert reasons[1] == "color: purple is not one of the 3 known values"
+    assert reasons[2] == "size: not a finite number; color: teal is not one of the 3 known values"
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 297
+
+
+def test_every_scored_row_is_in_the_prediction_log(predictor, rng, tmp_path):
+    toy_frame(rng, 1200).to_parquet(tmp_path / "in.parquet")
+    with PredictionLog(tmp_path / "log") as log:
+        log.append([{"request_id": "http-1", "probability": 0.5}])  # an API answer before
+        result = score_file(
+            predictor, tmp_path / "in.parquet", tmp_path / "out.parquet", chunk_rows=500, log=log
+        )
+        log.append([{"request_id": "http-2", "probability": 0.5}])  # ... and after
+        logged = log.read()
+    assert logged["request_id"].tolist() == ["http-1", *[result.batch_id] * 1200, "http-2"]
+    batch = logged[logged["request_id"] == result.batch_id]
+    assert batch["row"].tolist() == list(range(1200))
+    scores = pd.read_parquet(tmp_path / "out.parquet")["score"]
+    np.testing.assert_array_equal(batch["probability"].to_numpy(), scores.to_numpy())
+    assert set(batch["inputs"].iloc[0]) == {"color", "size", "noise"}
+
+
+def test_a_missing_feature_is_named_and_no_output_is_written(predictor, rng, tmp_path):
     toy_frame(rng, 10).drop(columns=["size"]).to_parquet(tmp_path / "in.parquet")
     with pytest.raises(DataValidationError, match=r"in\.parquet: missing column\(s\) size"):
-        score_parquet(model, tmp_path / "in.parquet", tmp_path / "out.parquet")
+        score_file(predictor, tmp_path / "in.parquet", tmp_path / "out.parquet")
     assert not (tmp_path / "out.parquet").exists()

@@ -155,42 +155,146 @@ def serve(
 
 
 @app.command()
+def stream(
+    model: Annotated[
+        str, typer.Argument(help="NAME@ALIAS (followed), NAME/VERSION (pinned) or NAME.")
+    ] = "flights-delay@champion",
+    project: ProjectDir = Path("."),
+    url: Annotated[
+        str | None,
+        typer.Option(help="nats://… (JetStream) or redis://… (Streams). Default: streaming.url."),
+    ] = None,
+    idle_exit: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many seconds without a message (default: never)."),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option(help="Hot-swap to the version NAME@ALIAS points at when it moves.")
+    ] = True,
+) -> None:
+    """Answer prediction requests from a message stream, durably and exactly once per id.
+
+    Reads <prefix>.<model>.requests ({"request_id": ..., "rows": [...]}, the HTTP body plus
+    an id), publishes answers to .predictions and poison messages to .dead with the reason.
+    A request is acknowledged only after its answer is logged and published: a crash
+    redelivers it, and its request id keeps the answer from being stored twice.
+
+    [dim]e.g. prodml stream flights-delay@champion --url nats://127.0.0.1:4222[/dim]
+    """
+    import asyncio
+
+    from prodml.serve.stream import StreamWorker, open_backend
+
+    ws = open_workspace(project)
+    streaming = ws.settings.streaming
+    deployment = ws.deployment(model, follow=follow)
+    info = deployment.current.info
+    backend = open_backend(
+        url or streaming.url, streaming.prefix, info.name, max_deliveries=streaming.max_deliveries
+    )
+
+    async def run() -> None:
+        await backend.open()
+        err.print(
+            f"Answering [cyan]{backend.subjects.requests}[/cyan] with {info.ref} → "
+            f"[cyan]{backend.subjects.predictions}[/cyan] (dead letters: "
+            f"{backend.subjects.dead})."
+        )
+        with ws.prediction_log(info.name) as log:
+            worker = StreamWorker(backend, deployment, log, ws.clock, batch=streaming.batch)
+            try:
+                stats = await worker.run(idle_seconds=idle_exit)
+            finally:
+                await backend.close()
+        out.print(
+            f"Answered {stats.answered:,} requests; {stats.duplicates:,} duplicates skipped, "
+            f"{stats.retried:,} retries, {stats.dead_lettered:,} dead-lettered."
+        )
+
+    deployment.follow()
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        err.print("Stopped.")
+    finally:
+        deployment.stop()
+
+
+@app.command()
 def score(
     model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (latest).")],
-    input_path: Annotated[Path, typer.Option("--input", "-i", help="Parquet file to score.")],
+    input_path: Annotated[
+        Path, typer.Option("--input", "-i", help="Parquet or CSV file to score.")
+    ],
     output_path: Annotated[
         Path, typer.Option("--output", "-o", help="Parquet file to write (replaced atomically).")
     ],
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            help="Parquet file for rows that fail the checks, with the reasons. "
+            "Default: <output>.rejects.parquet."
+        ),
+    ] = None,
     keep: Annotated[
         list[str] | None,
         typer.Option("--keep", "-k", help="Input column to copy to the output (repeatable)."),
     ] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows scored at a time.")] = 100_000,
+    coverage: Annotated[
+        float | None,
+        typer.Option(min=0.5, max=0.99, help="Conformal coverage. Default: serving.coverage."),
+    ] = None,
+    log: Annotated[
+        bool, typer.Option(help="Record every prediction in the model's prediction log.")
+    ] = True,
     project: ProjectDir = Path("."),
 ) -> None:
-    """Batch-score a Parquet file of any size with a registered model.
+    """Batch-score a Parquet or CSV file of any size with a registered model.
+
+    Rows are checked like API requests; the ones that fail go to the rejects file with
+    their row number and reasons, the rest are scored with the label and conformal set
+    (or interval), in chunks of bounded memory.
 
     [dim]e.g. prodml score flights-delay@champion -i in.parquet -o out.parquet -k flight_id[/dim]
     """
     import pyarrow.parquet as pq
     from rich.progress import Progress
 
-    from prodml.serve import score_parquet
+    from prodml.serve import Predictor, score_file
 
     ws = open_workspace(project)
     info, loaded = ws.registry.load(model)
-    total = pq.ParquetFile(input_path).metadata.num_rows if input_path.exists() else None
-    with Progress(console=err) as progress:
-        task = progress.add_task(f"Scoring with {info.name} v{info.version}", total=total)
-        rows = score_parquet(
-            loaded,
-            input_path,
-            output_path,
-            keep=keep or (),
-            chunk_rows=chunk_rows,
-            on_chunk=lambda n: progress.advance(task, n),
+    predictor = Predictor(loaded, info, coverage=coverage or ws.settings.serving.coverage)
+    total = (
+        pq.ParquetFile(input_path).metadata.num_rows
+        if input_path.suffix == ".parquet" and input_path.exists()
+        else None
+    )
+    prediction_log = ws.prediction_log(info.name) if log else None
+    try:
+        with Progress(console=err) as progress:
+            task = progress.add_task(f"Scoring with {info.name} v{info.version}", total=total)
+            result = score_file(
+                predictor,
+                input_path,
+                output_path,
+                rejects=rejects,
+                keep=keep or (),
+                chunk_rows=chunk_rows,
+                log=prediction_log,
+                now=ws.clock.now(),
+                on_chunk=lambda n: progress.advance(task, n),
+            )
+    finally:
+        if prediction_log is not None:
+            prediction_log.close()
+    out.print(f"Scored {result.scored:,} rows into [cyan]{output_path}[/cyan].")
+    if result.rejected:
+        where = rejects or output_path.with_name(output_path.stem + ".rejects.parquet")
+        err.print(
+            f"[yellow]{result.rejected:,} rows rejected[/yellow]; reasons in [cyan]{where}[/cyan]."
         )
-    out.print(f"Scored {rows:,} rows into [cyan]{output_path}[/cyan].")
 
 
 @app.command()

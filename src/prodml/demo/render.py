@@ -68,7 +68,14 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         f"[bold]HTTP API[/bold]: {api['requests']:.0f} July requests, latency p50 "
         f"{api['p50_ms']:.2f} ms, p99 {api['p99_ms']:.2f} ms (client-side, one row each); "
         f"{api['logged']:.0f} predictions logged durably; a malformed request got "
-        f"HTTP {api['bad_request_status']:.0f}."
+        f"HTTP {api['bad_request_status']:.0f}. Each answer carries a conformal prediction "
+        f"set at {api['coverage']:.0%} coverage."
+    )
+    batch = report.batch
+    console.print(
+        f"[bold]Batch[/bold]: {batch['scored']:,} flights scored through [cyan]prodml score"
+        f"[/cyan]'s code path, {batch['rejected']:,} rejected with reasons; all logged as "
+        f"batch {batch['id']}."
     )
 
     monthly = Table(title="Monitoring the champion (★), per month of 2013", title_justify="left")

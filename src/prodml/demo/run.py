@@ -31,7 +31,7 @@ from prodml.features.parity import check_parity
 from prodml.features.registry import apply
 from prodml.monitor import feature_drift, time_windows
 from prodml.registry.promotion import champion_of, register_result
-from prodml.serve import Predictor, create_app, score_parquet
+from prodml.serve import Predictor, create_app, score_file
 from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
 from prodml.store import Finding
@@ -59,6 +59,7 @@ class DemoReport:
     champion_version: str = ""
     features: dict[str, Any] = field(default_factory=dict)
     api: dict[str, float] = field(default_factory=dict)
+    batch: dict[str, Any] = field(default_factory=dict)
     monthly: list[dict[str, Any]] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -243,6 +244,7 @@ def _serve(
         "p99_ms": float(np.percentile(ms, 99)),
         "logged": logged,
         "bad_request_status": bad.status_code,
+        "coverage": predictor.coverage or 0.0,
     }
     report.paths["prediction log"] = str(log.folder)
 
@@ -282,8 +284,20 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
     source, scored = folder / "flights_2013_jul_dec.parquet", folder / "scores_2013_jul_dec.parquet"
     later.to_parquet(source, index=False)
     keep = ("flight_id", flights.EVENT_TIME, flights.LABEL)
-    _, model = ws.registry.load(f"{flights.MODEL_NAME}@champion")
-    score_parquet(model, source, scored, keep=keep, chunk_rows=50_000, on_chunk=advance)
+    info, model = ws.registry.load(f"{flights.MODEL_NAME}@champion")
+    predictor = Predictor(model, info)  # batch rows hold every feature: no enrichment
+    with ws.prediction_log("demo") as log:
+        result = score_file(
+            predictor,
+            source,
+            scored,
+            keep=keep,
+            chunk_rows=50_000,
+            log=log,
+            now=ws.clock.now(),
+            on_chunk=advance,
+        )
+    report.batch = {"scored": result.scored, "rejected": result.rejected, "id": result.batch_id}
     report.paths["batch input"], report.paths["batch scores"] = str(source), str(scored)
     return pd.read_parquet(scored).merge(later.drop(columns=list(keep[1:])), on="flight_id")
 

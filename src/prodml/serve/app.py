@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException
 from prodml.clock import Clock
 from prodml.errors import InputError, ProdmlError
 from prodml.registry import ModelVersionInfo
+from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment, SwapEvent
 from prodml.serve.predictor import Predictor
 from prodml.serve.predlog import PredictionLog
@@ -125,7 +126,7 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
         detail = [{"loc": [], "msg": "internal error; see the server log", "type": "internal"}]
         return reply(500, detail, "internal")
 
-    async def answer(request: Request, explain: bool) -> Response:
+    async def respond(request: Request, explain: bool) -> Response:
         started = time.perf_counter()
         predictor = deployment.current  # read once: this request ends on this version
         info = predictor.info
@@ -138,45 +139,22 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
             return reply(422, errors, "validation")
         rows = [row.model_dump() for row in body.rows]  # type: ignore[attr-defined]
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        features = predictor.features(rows)
-        predictions = predictor.predict(features)
-        answers = [p.to_dict() for p in predictions]
-        if explain:
-            explained = predictor.explain(features)
-            answers = [{**a, **e} for a, e in zip(answers, explained, strict=True)]
-        latency_ms = (time.perf_counter() - started) * 1000
-        now = clock.now().isoformat()
-        log.append(
-            {
-                "request_id": request_id,
-                "row": i,
-                "timestamp": now,
-                "model": info.name,
-                "version": info.version,
-                "inputs": row,
-                "features": {k: v for k, v in enriched.items() if k not in row},
-                **predicted.to_dict(),
-                "coverage": predictor.coverage,
-                "latency_ms": latency_ms,
-            }
-            for i, (row, enriched, predicted) in enumerate(
-                zip(rows, features, predictions, strict=True)
-            )
+        document, predictions = answer(
+            predictor,
+            rows,
+            request_id,
+            log=log,
+            clock=clock,
+            channel="http",
+            explain=explain,
+            started=started,
         )
         metrics.answered(info, 200)
         metrics.latency.labels(info.name, info.version).observe(time.perf_counter() - started)
         scores = metrics.scores.labels(info.name, info.version)
         for p in predictions:
             scores.observe(p.score)
-        return _json(
-            {
-                "request_id": request_id,
-                "model": {"name": info.name, "version": info.version},
-                "coverage": predictor.coverage,
-                "predictions": answers,
-            },
-            200,
-        )
+        return _json(document, 200)
 
     described = {
         "response_model": None,
@@ -190,13 +168,13 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
     @app.post("/v1/predict", **described)  # type: ignore[arg-type]
     async def predict(request: Request) -> Response:
         """Predictions for one row or many, with conformal uncertainty."""
-        return await answer(request, explain=False)
+        return await respond(request, explain=False)
 
     @app.post("/v1/explain", **described)  # type: ignore[arg-type]
     async def explain(request: Request) -> Response:
         """Predictions with each row's top feature contributions (exact TreeSHAP, raw
         score space: log-odds for a classifier)."""
-        return await answer(request, explain=True)
+        return await respond(request, explain=True)
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:

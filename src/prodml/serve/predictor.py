@@ -66,7 +66,7 @@ class Predictor:
         self.request_model = request_model(self.row_schema, max_batch_rows)
         self.max_batch_rows = max_batch_rows
         self.classifier = model.task == CLASSIFICATION
-        self._q = conformal.quantile(model.conformal, coverage) if model.conformal else None
+        self.quantile = conformal.quantile(model.conformal, coverage) if model.conformal else None
         self._fast = (
             SingleRowBooster(model.estimator, len(model.spec.names))
             if model.flavor == "lightgbm"
@@ -89,7 +89,7 @@ class Predictor:
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Prediction]:
         """Score rows holding every model feature (see `features`)."""
-        q = self._q
+        q = self.quantile
         if not self.classifier:
             return [
                 Prediction(v, interval=None if q is None else conformal.interval(v, q))

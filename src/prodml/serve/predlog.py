@@ -94,6 +94,24 @@ class PredictionLog:
         """How many complete records the log holds, without parsing them."""
         return _retrying(lambda: sum(_count(s) for s in self._reading()))
 
+    def append_table(self, table: pa.Table) -> int:
+        """Write a whole batch of records as one Parquet segment: the batch path, with no
+        JSON in between. Durable (fsynced) when this returns."""
+        with self._lock:
+            if self._fd is None:
+                self._open_for_append()
+            elif self._size:
+                self._rotate()
+            assert self._fd is not None
+            # The empty live segment gives its number to the table and moves up by one.
+            os.close(self._fd)
+            self._path(self._seq).unlink()
+            target = self.folder / f"{_PREFIX}{self._seq:06d}{PARQUET}"
+            _write_parquet(table, target)
+            self._seq += 1
+            self._new_segment()
+        return table.num_rows
+
     def sync(self) -> None:
         """fsync what was appended so far (the background thread does this on its own)."""
         with self._lock:
@@ -255,14 +273,19 @@ def _compact(segment: Path) -> None:
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         logger.warning("prediction log: %s stays JSON lines (%s)", segment.name, exc)
         return
-    partial = segment.with_suffix(".parquet.partial")
+    _write_parquet(table, target)
+    segment.unlink()
+    _fsync_dir(segment.parent)
+
+
+def _write_parquet(table: pa.Table, target: Path) -> None:
+    """`table` at `target`, complete and durable or not there at all."""
+    partial = target.with_suffix(".parquet.partial")
     pq.write_table(table, partial, compression="zstd")
     with partial.open("rb") as f:
         os.fsync(f.fileno())
     partial.replace(target)
-    _fsync_dir(segment.parent)
-    segment.unlink()
-    _fsync_dir(segment.parent)
+    _fsync_dir(target.parent)
 
 
 def _cut_torn_tail(fd: int) -> int:

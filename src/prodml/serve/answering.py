@@ -1,0 +1,66 @@
+"""One request answered, whichever way it came (HTTP, a stream message): features looked
+up, rows scored with their uncertainty and, if asked, explained; every row is in the
+prediction log before the answer leaves."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prodml.clock import Clock
+from prodml.serve.predictor import Prediction, Predictor
+from prodml.serve.predlog import PredictionLog
+
+
+def answer(
+    predictor: Predictor,
+    rows: Sequence[Mapping[str, Any]],
+    request_id: str,
+    *,
+    log: PredictionLog,
+    clock: Clock,
+    channel: str,
+    explain: bool = False,
+    started: float | None = None,
+) -> tuple[dict[str, Any], list[Prediction]]:
+    """The response document for validated `rows`, and the predictions in it.
+
+    `channel` ("http", "stream") is recorded with each logged row; `started` is when the
+    request arrived (`time.perf_counter()`), so the logged latency covers parsing too.
+    """
+    started = time.perf_counter() if started is None else started
+    info = predictor.info
+    features = predictor.features(rows)
+    predictions = predictor.predict(features)
+    answers = [p.to_dict() for p in predictions]
+    if explain:
+        explained = predictor.explain(features)
+        answers = [{**a, **e} for a, e in zip(answers, explained, strict=True)]
+    latency_ms = (time.perf_counter() - started) * 1000
+    now = clock.now().isoformat()
+    log.append(
+        {
+            "request_id": request_id,
+            "row": i,
+            "timestamp": now,
+            "channel": channel,
+            "model": info.name,
+            "version": info.version,
+            "inputs": row,
+            "features": {k: v for k, v in enriched.items() if k not in row},
+            **predicted.to_dict(),
+            "coverage": predictor.coverage,
+            "latency_ms": latency_ms,
+        }
+        for i, (row, enriched, predicted) in enumerate(
+            zip(rows, features, predictions, strict=True)
+        )
+    )
+    document = {
+        "request_id": request_id,
+        "model": {"name": info.name, "version": info.version},
+        "coverage": predictor.coverage,
+        "predictions": answers,
+    }
+    return document, predictions
