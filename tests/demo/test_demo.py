@@ -52,12 +52,33 @@ def test_mlflow_reads_the_runs_the_model_and_its_champion_alias(demo):
 @pytest.mark.slow
 def test_every_served_prediction_is_in_the_log_at_its_replayed_time(demo):
     ws, report = demo
-    assert report.api["requests"] == report.api["logged"] == 40
+    streamed = report.stream["answered"]
+    assert report.api["requests"] + streamed == report.api["logged"] == 40
     assert report.api["bad_request_status"] == 422
     logged = ws.prediction_log("demo").read()
-    times = pd.to_datetime(logged["timestamp"]).dt.tz_convert("America/New_York")
+    live = logged[logged["channel"].isin(["http", "stream"])]
+    times = pd.to_datetime(live["timestamp"]).dt.tz_convert("America/New_York")
     assert (times.dt.month == 7).all()
     assert times.is_monotonic_increasing
+    assert (live["prediction_set"].map(len) >= 1).all()  # conformal sets on every answer
+
+
+@pytest.mark.slow
+def test_a_slice_of_traffic_streams_through_nats_into_the_same_log(demo, nats_url):
+    ws, report = demo
+    assert report.stream["skipped"] == ""
+    assert report.stream["answered"] == 8  # every fifth of 40
+    logged = ws.prediction_log("demo").read()
+    assert (logged["channel"] == "stream").sum() == 8
+
+
+@pytest.mark.slow
+def test_every_batch_score_is_in_the_log(demo):
+    ws, report = demo
+    logged = ws.prediction_log("demo").read()
+    batch = logged[logged["request_id"] == report.batch["id"]]
+    assert len(batch) == report.batch["scored"] == report.rows["scored (Jul–Dec)"]
+    assert report.batch["rejected"] == 0
 
 
 @pytest.mark.slow
@@ -93,7 +114,8 @@ def test_serving_takes_keys_and_parity_holds_on_the_demo(demo):
         features["request_fields"]
     )
     logged = ws.prediction_log("demo").read()
-    enriched = pd.DataFrame(list(logged["features"]))
+    live = logged[logged["channel"] != "batch"]  # batch rows hold every feature already
+    enriched = pd.DataFrame(list(live["features"]))
     assert (enriched["weather__status"] == "fresh").mean() > 0.9
     assert enriched["dew_point_spread"].notna().mean() > 0.9
     # The model was registered with the service it was trained on, so `prodml serve` can

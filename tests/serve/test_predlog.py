@@ -96,3 +96,14 @@ def test_always_fsync_is_a_choice_and_anything_else_is_refused(tmp_path):
     log.close()
     with pytest.raises(ValueError, match="fsync must be 'batch' or 'always'"):
         PredictionLog(tmp_path, fsync="never")
+
+
+def test_a_batch_appended_by_another_writer_keeps_what_was_there(tmp_path):
+    import pyarrow as pa
+
+    with PredictionLog(tmp_path) as http:
+        http.append([{"request_id": "h1"}])
+    with PredictionLog(tmp_path) as batch:  # a later process: `prodml score`
+        batch.append_table(pa.table({"request_id": ["b1", "b2"]}))
+        batch.append([{"request_id": "h2"}])
+    assert PredictionLog(tmp_path).read()["request_id"].tolist() == ["h1", "b1", "b2", "h2"]

@@ -71,6 +71,20 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         f"HTTP {api['bad_request_status']:.0f}. Each answer carries a conformal prediction "
         f"set at {api['coverage']:.0%} coverage."
     )
+    stream = report.stream
+    if stream["skipped"]:
+        console.print(
+            f"[bold]Streaming[/bold]: skipped, no broker at {stream['url']} ({stream['skipped']}). "
+            "Start NATS with JetStream (nats-server -js) to stream every fifth request."
+        )
+    else:
+        console.print(
+            f"[bold]Streaming[/bold]: every fifth July request went through {stream['url']} "
+            f"instead: {stream['answered']:,} answered from "
+            f"[cyan]{stream['subjects'].requests}[/cyan] to "
+            f"[cyan]{stream['subjects'].predictions}[/cyan], "
+            f"{stream['dead_lettered']} dead-lettered."
+        )
     batch = report.batch
     console.print(
         f"[bold]Batch[/bold]: {batch['scored']:,} flights scored through [cyan]prodml score"

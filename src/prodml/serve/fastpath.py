@@ -18,6 +18,13 @@ from lightgbm.basic import _LIB, _safe_call
 
 _PREDICT_NORMAL = 0  # C_API_PREDICT_NORMAL: the transformed score (probability, value)
 _DTYPE_FLOAT64 = 1  # C_API_DTYPE_FLOAT64
+_PROTOTYPE = ctypes.CFUNCTYPE(
+    ctypes.c_int,  # 0, or -1 with the message in LGBM_GetLastError
+    ctypes.c_void_p,  # the fast config
+    ctypes.c_void_p,  # the row's data
+    ctypes.c_void_p,  # int64_t* out_len
+    ctypes.POINTER(ctypes.c_double),  # double* out_result
+)
 
 
 class SingleRowBooster:
@@ -42,7 +49,13 @@ class SingleRowBooster:
         self._out = np.zeros(1, dtype=np.float64)
         self._out_ptr = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         self._out_len = ctypes.c_int64()
+        self._out_len_ref = ctypes.byref(self._out_len)
         self._lock = threading.Lock()
+        # A typed prototype of our own (lightgbm's shared handle stays untouched): ctypes
+        # then converts the plain integer address without building objects per call.
+        self._call = _PROTOTYPE(
+            ctypes.cast(_LIB.LGBM_BoosterPredictForMatSingleRowFast, ctypes.c_void_p).value
+        )
 
     def predict(self, row: np.ndarray) -> float:
         """The score of one row (float64, C-contiguous, `n_features` long)."""
@@ -51,13 +64,9 @@ class SingleRowBooster:
                 f"row must be {self._n_features} float64 values. Got {row.size} {row.dtype}."
             )
         contiguous = np.ascontiguousarray(row)  # held in a name: it must outlive the call
-        data = contiguous.ctypes.data_as(ctypes.c_void_p)
+        address = contiguous.__array_interface__["data"][0]
         with self._lock:
-            _safe_call(
-                _LIB.LGBM_BoosterPredictForMatSingleRowFast(
-                    self._config, data, ctypes.byref(self._out_len), self._out_ptr
-                )
-            )
+            _safe_call(self._call(self._config, address, self._out_len_ref, self._out_ptr))
             return float(self._out[0])
 
     def __del__(self) -> None:

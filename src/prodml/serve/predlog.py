@@ -75,7 +75,7 @@ class PredictionLog:
         with self._lock:
             if self._fd is None:
                 self._open_for_append()
-            elif self._size and self._size + len(data) > self.segment_bytes:
+            if self._size and self._size + len(data) > self.segment_bytes:
                 self._rotate()
             assert self._fd is not None
             _write_all(self._fd, data)
@@ -100,7 +100,7 @@ class PredictionLog:
         with self._lock:
             if self._fd is None:
                 self._open_for_append()
-            elif self._size:
+            if self._size:  # the live segment holds records: close it first
                 self._rotate()
             assert self._fd is not None
             # The empty live segment gives its number to the table and moves up by one.

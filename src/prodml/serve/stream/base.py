@@ -64,6 +64,10 @@ class StreamBackend(ABC):
         """Publish an answer; the same `request_id` twice is stored once."""
 
     @abstractmethod
+    async def send_request(self, body: bytes) -> None:
+        """Put a request on the requests subject, as a producer would."""
+
+    @abstractmethod
     async def dead_letter(self, message: Message, body: bytes) -> None:
         """Set a message that cannot be answered aside, with `body` saying why."""
 

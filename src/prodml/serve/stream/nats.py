@@ -96,6 +96,9 @@ class NatsBackend(StreamBackend):
     async def publish(self, request_id: str, body: bytes) -> None:
         await self._js.publish(self.subjects.predictions, body, headers={"Nats-Msg-Id": request_id})
 
+    async def send_request(self, body: bytes) -> None:
+        await self._js.publish(self.subjects.requests, body)
+
     async def dead_letter(self, message: Message, body: bytes) -> None:
         await self._js.publish(self.subjects.dead, body, headers={"Nats-Msg-Id": message.id})
 

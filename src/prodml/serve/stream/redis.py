@@ -110,6 +110,9 @@ class RedisBackend(StreamBackend):
             args=[request_id, body, _REMEMBER_SECONDS],
         )
 
+    async def send_request(self, body: bytes) -> None:
+        await self._client.xadd(self.subjects.requests, {"body": body})
+
     async def dead_letter(self, message: Message, body: bytes) -> None:
         await self._client.xadd(self.subjects.dead, {"message_id": message.id, "body": body})
 
