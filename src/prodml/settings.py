@@ -47,6 +47,9 @@ tracking_uri: null          # null = sqlite:///<state_dir>/mlflow.db
 online_store_url: null      # null = sqlite:///<state_dir>/online.db
 
 serving:
+  model: flights-delay@champion  # what `prodml serve` and `prodml stream` answer with by default
+  follow: true              # served by alias, hot-swap when the alias moves
+  workers: 1                # server processes (`prodml serve --workers`)
   host: 127.0.0.1
   port: 8000
   max_batch_rows: 1000      # larger /v1/predict batches are refused with 413
@@ -68,6 +71,9 @@ class ServingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    model: str = "flights-delay@champion"
+    follow: bool = True
+    workers: int = Field(default=1, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_batch_rows: int = Field(default=1000, ge=1)

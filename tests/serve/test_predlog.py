@@ -107,3 +107,13 @@ def test_a_batch_appended_by_another_writer_keeps_what_was_there(tmp_path):
         batch.append_table(pa.table({"request_id": ["b1", "b2"]}))
         batch.append([{"request_id": "h2"}])
     assert PredictionLog(tmp_path).read()["request_id"].tolist() == ["h1", "b1", "b2", "h2"]
+
+
+def test_each_server_worker_writes_its_own_segments_and_one_read_sees_all(tmp_path):
+    deployment = PredictionLog(tmp_path)
+    with deployment.writer("worker-1") as one, deployment.writer("worker-2") as two:
+        one.append([{"request_id": "a"}])
+        two.append([{"request_id": "b"}])
+        one.append([{"request_id": "c"}])
+    assert deployment.count() == 3
+    assert sorted(deployment.read()["request_id"]) == ["a", "b", "c"]

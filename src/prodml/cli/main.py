@@ -107,49 +107,76 @@ def demo(
 @app.command()
 def serve(
     model: Annotated[
-        str, typer.Argument(help="NAME@ALIAS (followed), NAME/VERSION (pinned) or NAME.")
-    ] = "flights-delay@champion",
+        str | None,
+        typer.Argument(
+            help="NAME@ALIAS (followed), NAME/VERSION (pinned) or NAME. Default: serving.model."
+        ),
+    ] = None,
     project: ProjectDir = Path("."),
     host: Annotated[str | None, typer.Option(help="Default: serving.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: serving.port.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Server processes. Default: serving.workers.")
+    ] = None,
     coverage: Annotated[
         float | None,
         typer.Option(min=0.5, max=0.99, help="Conformal coverage. Default: serving.coverage."),
     ] = None,
     follow: Annotated[
-        bool,
-        typer.Option(help="Hot-swap to the version NAME@ALIAS points at whenever the alias moves."),
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Hot-swap to the version NAME@ALIAS points at whenever the alias moves. "
+            "Default: serving.follow."
+        ),
+    ] = None,
 ) -> None:
     """Serve a registered model over HTTP.  [dim]e.g. prodml serve flights-delay@champion[/dim]
 
     Endpoints: POST /v1/predict and /v1/explain, GET /v1/models, /healthz, /readyz,
     /metrics; OpenAPI at /docs. Served by alias, the server checks the registry every
     serving.poll_seconds and swaps to a new version after a smoke prediction, without
-    dropping a request.
+    dropping a request. With --workers N, N processes share the port.
     """
+    import os
+
     import uvicorn
 
-    from prodml.serve import create_app
+    from prodml.cli.serve_app import build
 
     ws = open_workspace(project)
     settings = ws.settings.serving
-    deployment = ws.deployment(model, coverage=coverage, follow=follow)
+    host = host if host is not None else settings.host
+    port = port if port is not None else settings.port
+    workers = workers or settings.workers
+    level = ws.settings.log_level.lower()
+    if workers > 1:
+        # Options travel as settings, so each worker process reads the same ones.
+        chosen = {"model": model, "coverage": coverage, "follow": follow}
+        for key, value in chosen.items():
+            if value is not None:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                os.environ[f"PRODML_SERVING__{key.upper()}"] = text
+        os.chdir(ws.project_dir)
+        err.print(f"Serving {model or settings.model} with {workers} worker processes.")
+        uvicorn.run(
+            "prodml.cli.serve_app:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=level,
+        )
+        return
+    app_, deployment = build(ws, model, coverage=coverage, follow=follow)
     info = deployment.current.info
-    app_ = create_app(deployment, ws.prediction_log(info.name), ws.clock)
     err.print(
         f"Serving [bold]{info.name}[/bold] version {info.version} "
         f"({deployment.current.model.flavor})"
-        + (f", following {model}." if deployment.follows else ".")
+        + (f", following {model or settings.model}." if deployment.follows else ".")
     )
     deployment.follow()
     try:
-        uvicorn.run(
-            app_,
-            host=host if host is not None else settings.host,
-            port=port if port is not None else settings.port,
-            log_level=ws.settings.log_level.lower(),
-        )
+        uvicorn.run(app_, host=host, port=port, log_level=level)
     finally:
         deployment.stop()
 

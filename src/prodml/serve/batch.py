@@ -176,7 +176,7 @@ def _check(frame: pd.DataFrame, numeric: Sequence[str], strict: dict[str, set[st
 def _answers(predictor: Predictor, frame: pd.DataFrame, kept: pa.Table | None) -> pa.Table:
     """The `kept` columns, then the score and its uncertainty, vectorised."""
     model = predictor.model
-    score = model.predict_frame(frame) if len(frame) else np.empty(0)
+    score = model.predict_frame(frame, num_threads=0) if len(frame) else np.empty(0)
     out = kept if kept is not None else pa.table({})
     out = out.append_column(SCORE_COLUMN, pa.array(score, pa.float64()))
     q = predictor.quantile

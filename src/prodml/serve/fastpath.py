@@ -53,9 +53,8 @@ class SingleRowBooster:
         self._lock = threading.Lock()
         # A typed prototype of our own (lightgbm's shared handle stays untouched): ctypes
         # then converts the plain integer address without building objects per call.
-        self._call = _PROTOTYPE(
-            ctypes.cast(_LIB.LGBM_BoosterPredictForMatSingleRowFast, ctypes.c_void_p).value
-        )
+        address = ctypes.cast(_LIB.LGBM_BoosterPredictForMatSingleRowFast, ctypes.c_void_p)
+        self._call = _PROTOTYPE(int(address.value or 0))
 
     def predict(self, row: np.ndarray) -> float:
         """The score of one row (float64, C-contiguous, `n_features` long)."""

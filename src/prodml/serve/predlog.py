@@ -63,9 +63,18 @@ class PredictionLog:
         self._worker: threading.Thread | None = None
 
     def segments(self) -> list[Path]:
-        """Every segment, Parquet or JSON lines, in write order."""
-        found = [*self.folder.glob(f"{_PREFIX}*{JSONL}"), *self.folder.glob(f"{_PREFIX}*{PARQUET}")]
-        return sorted(found, key=lambda p: (_seq_of(p), p.suffix == JSONL))
+        """This writer's segments, Parquet or JSON lines, in write order."""
+        return _segments_in(self.folder)
+
+    def writer(self, name: str) -> PredictionLog:
+        """A log of its own for another process writing to the same deployment (a server
+        worker): a subfolder, which this log's `read` and `count` include."""
+        return PredictionLog(
+            self.folder / name,
+            segment_bytes=self.segment_bytes,
+            fsync=self.fsync,
+            fsync_interval=self.fsync_interval,
+        )
 
     def append(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Write `records` (see the module docstring for when they are durable); returns
@@ -155,10 +164,17 @@ class PredictionLog:
             yield from self._readable()
 
     def _readable(self) -> list[Path]:
-        """Segments, skipping a JSON-lines file whose Parquet twin is already complete."""
-        segments = self.segments()
-        done = {_seq_of(p) for p in segments if p.suffix == PARQUET}
-        return [p for p in segments if p.suffix == PARQUET or _seq_of(p) not in done]
+        """Segments of this writer, then of each writer in a subfolder, skipping a
+        JSON-lines file whose Parquet twin is already complete."""
+        folders = [self.folder]
+        if self.folder.is_dir():
+            folders += sorted(p for p in self.folder.iterdir() if p.is_dir())
+        out = []
+        for folder in folders:
+            segments = _segments_in(folder)
+            done = {_seq_of(p) for p in segments if p.suffix == PARQUET}
+            out += [p for p in segments if p.suffix == PARQUET or _seq_of(p) not in done]
+        return out
 
     def _open_for_append(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -239,6 +255,11 @@ def _retrying(read: Callable[[], T], attempts: int = 5) -> T:
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _segments_in(folder: Path) -> list[Path]:
+    found = [*folder.glob(f"{_PREFIX}*{JSONL}"), *folder.glob(f"{_PREFIX}*{PARQUET}")]
+    return sorted(found, key=lambda p: (_seq_of(p), p.suffix == JSONL))
 
 
 def _seq_of(path: Path) -> int:

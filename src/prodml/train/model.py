@@ -94,17 +94,19 @@ class TrainedModel:
     def spec(self) -> FeatureSpec:
         return self.encoder.spec
 
-    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+    def predict_matrix(self, matrix: np.ndarray, *, num_threads: int = 1) -> np.ndarray:
+        """Scores of encoded rows; LightGBM on `num_threads` threads (0: every core, for
+        batch jobs; one by default, so a server's requests do not fight over cores)."""
         if self.flavor == "lightgbm":
-            raw = self.estimator.predict(matrix, num_threads=1)
+            raw = self.estimator.predict(matrix, num_threads=num_threads)
         elif self.task == REGRESSION:
             raw = self.estimator.predict(matrix)
         else:
             raw = self.estimator.predict_proba(matrix)[:, 1]
         return calibration.apply(self.calibration, raw)
 
-    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.predict_matrix(self.encoder.encode_frame(frame))
+    def predict_frame(self, frame: pd.DataFrame, *, num_threads: int = 1) -> np.ndarray:
+        return self.predict_matrix(self.encoder.encode_frame(frame), num_threads=num_threads)
 
     def contributions(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Exact TreeSHAP contributions per feature, then the base value, in the booster's

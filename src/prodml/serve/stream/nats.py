@@ -75,7 +75,7 @@ class NatsBackend(StreamBackend):
 
         try:
             found = await self._sub.fetch(max_messages, timeout=timeout)
-        except NatsTimeout:
+        except (NatsTimeout, TimeoutError):  # nats-py raises either when nothing came
             return []
         return [
             Message(

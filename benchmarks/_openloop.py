@@ -1,0 +1,74 @@
+"""An open-loop load generator: requests are sent on a fixed schedule whether or not
+earlier ones were answered, and each latency counts from its scheduled time, so a slow
+server cannot hide its queueing (no coordinated omission).
+
+`python _openloop.py PORT PATH BODY_FILE RATE SECONDS` prints JSON: sent, answered, errors,
+p50_ms, p99_ms.
+"""
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+async def main(port: int, path: str, body: bytes, rate: float, seconds: float) -> dict:
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(scheduled: float) -> None:
+        nonlocal errors
+        conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = conn
+        try:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(
+                next(
+                    line.split(b":")[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+            )
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors += 1
+            latencies.append(time.perf_counter() - scheduled)
+            idle.append(conn)
+        except Exception:
+            errors += 1
+            writer.close()
+
+    start = time.perf_counter() + 0.2
+    total = int(rate * seconds)
+    tasks = []
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    ms = np.asarray(latencies) * 1000
+    return {
+        "sent": total,
+        "answered": len(latencies),
+        "errors": errors,
+        "achieved_rate": len(latencies) / (time.perf_counter() - start),
+        "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
+        "p99_ms": float(np.percentile(ms, 99)) if len(ms) else None,
+    }
+
+
+if __name__ == "__main__":
+    port, path, body_file, rate, seconds = sys.argv[1:6]
+    body = Path(body_file).read_bytes()
+    print(json.dumps(asyncio.run(main(int(port), path, body, float(rate), float(seconds)))))

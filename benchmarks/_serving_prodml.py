@@ -1,0 +1,19 @@
+"""prodml's API on one uvicorn worker, prediction logging on: `python _serving_prodml.py
+MODEL_DIR LOG_DIR PORT`."""
+
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from prodml.clock import SystemClock
+from prodml.registry import ModelVersionInfo
+from prodml.serve import PredictionLog, Predictor, create_app
+from prodml.train.model import TrainedModel
+
+model_dir, log_dir, port = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+predictor = Predictor(
+    TrainedModel.load(model_dir), ModelVersionInfo("bench", "1", "run", str(model_dir), ())
+)
+app = create_app(predictor, PredictionLog(log_dir), SystemClock())
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

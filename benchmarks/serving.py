@@ -1,0 +1,399 @@
+"""Serving speed: prodml's API against `mlflow models serve`, BentoML and a bare uvicorn
+endpoint, on the same LightGBM model (500 trees, 20 features) and the same row.
+
+Each server runs alone on core 0 (`taskset`), one worker, prodml with its prediction log
+on; the load comes from another process on core 1 over loopback:
+
+- saturation: wrk, 32 connections, requests per second;
+- one client: wrk, one connection, p50 and p99;
+- half of saturation: an open-loop generator (`_openloop.py`) at half the server's own
+  saturation rate, p99 counted from each request's scheduled time.
+
+Then in-process: batch scoring of 1,000,000 rows Parquet → Parquet (`prodml score`'s code)
+against a bare `booster.predict` on the same numpy array, and a one-row predict against
+`booster.predict` on one row.
+
+    python benchmarks/serving.py [--seconds 10] [--skip-mlflow] [--skip-bentoml]
+
+Needs wrk (Debian: apt-get install wrk). BentoML runs in its own virtual environment,
+created under benchmarks/.venvs/bentoml on first use; MLflow is prodml's own dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from _peer import HERE, peer_python
+from _serving_data import FEATURES, TREES, rows, train
+
+BENTOML_ENV = HERE / ".venvs" / "bentoml"
+SERVER_CORE, LOAD_CORE = "0", "1"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per load measurement")
+    parser.add_argument("--batch-rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--skip-bentoml", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for the load: apt-get install wrk")
+    work = Path(tempfile.mkdtemp(prefix="prodml-serving-"))
+    model_file = train(work)
+    booster = lgb.Booster(model_file=str(model_file))
+    row = rows(1, seed=3)[0]
+    expected = float(booster.predict(row.reshape(1, -1), num_threads=1)[0])
+    servers = _servers(work, model_file, row, args)
+    figures: dict[str, dict] = {}
+    for name, server in servers.items():
+        print(f"… {name}", file=sys.stderr)
+        figures[name] = _measure(name, server, expected, work, args.seconds)
+    figures["batch"] = _batch(work, model_file, args.batch_rows)
+    figures["single_row"] = _single_row(work, booster, row)
+    _table(figures)
+    print(json.dumps(_summary(figures)))
+
+
+def _servers(work: Path, model_file: Path, row: np.ndarray, args) -> dict[str, dict]:
+    values = [None if math.isnan(v) else float(v) for v in row]
+    prodml_dir = _prodml_model(work, model_file)
+    out = {
+        "bare": {
+            "command": [sys.executable, str(HERE / "_serving_bare.py"), "{port}"],
+            "path": "/",
+            "body": {"rows": [values]},
+            "answer": None,
+        },
+        "prodml": {
+            "command": [
+                sys.executable,
+                str(HERE / "_serving_prodml.py"),
+                str(prodml_dir),
+                str(work / "predictions"),
+                "{port}",
+            ],
+            "path": "/v1/predict",
+            "body": {"rows": [dict(zip(FEATURES, values, strict=True))]},
+            "answer": lambda body: body["predictions"][0]["probability"],
+        },
+    }
+    if not args.skip_mlflow:
+        import mlflow.lightgbm
+
+        mlflow_dir = work / "mlflow-model"
+        mlflow.lightgbm.save_model(lgb.Booster(model_file=str(model_file)), str(mlflow_dir))
+        mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+        out["mlflow"] = {
+            "command": [
+                mlflow_bin,
+                "models",
+                "serve",
+                "-m",
+                str(mlflow_dir),
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                "{port}",
+                "-w",
+                "1",
+            ],
+            "path": "/invocations",
+            "body": {"dataframe_split": {"columns": FEATURES, "data": [values]}},
+            "answer": lambda body: body["predictions"][0],
+        }
+    if not args.skip_bentoml:
+        python = peer_python(BENTOML_ENV, ("bentoml", "lightgbm", "numpy"))
+        out["bentoml"] = {
+            "command": [
+                str(Path(python).with_name("bentoml")),
+                "serve",
+                "_serving_bentoml:Scorer",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+            ],
+            "path": "/predict",
+            "body": {"rows": [values]},
+            "answer": lambda body: body[0],
+            "env": {"BENCH_MODEL_FILE": str(model_file)},
+        }
+    return out
+
+
+def _prodml_model(work: Path, model_file: Path) -> Path:
+    from prodml.train.encoding import FeatureSpec, TabularEncoder
+    from prodml.train.model import TrainedModel
+
+    folder = work / "prodml-model"
+    encoder = TabularEncoder(FeatureSpec((), tuple(FEATURES)))
+    TrainedModel("lightgbm", encoder, lgb.Booster(model_file=str(model_file))).save(folder)
+    return folder
+
+
+def _measure(name: str, server: dict, expected: float, work: Path, seconds: float) -> dict:
+    port = _free_port()
+    body_file = work / f"{name}.json"
+    body_file.write_text(json.dumps(server["body"]))
+    lua = work / f"{name}.lua"
+    lua.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.body = io.open("{body_file}"):read("*a")\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    command = [
+        "taskset",
+        "-c",
+        SERVER_CORE,
+        *(a.replace("{port}", str(port)) for a in server["command"]),
+    ]
+    log = (work / f"{name}.log").open("w")
+    process = subprocess.Popen(
+        command,
+        cwd=HERE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **server.get("env", {})},
+    )
+    url = f"http://127.0.0.1:{port}{server['path']}"
+    try:
+        answer = _wait_ready(url, server["body"], process, work / f"{name}.log")
+        if server["answer"] is not None:
+            got = float(server["answer"](answer))
+            if abs(got - expected) > 1e-9:
+                raise SystemExit(f"{name} answered {got}, the booster {expected}")
+        _wrk(lua, port, server["path"], connections=4, seconds=2)  # warm-up
+        saturation = _wrk(lua, port, server["path"], connections=32, seconds=seconds)
+        one = _wrk(lua, port, server["path"], connections=1, seconds=seconds)
+        half = _openloop(port, server["path"], body_file, saturation["rps"] / 2, seconds)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+    return {
+        "rps": saturation["rps"],
+        "one_client_p50_ms": one["p50_ms"],
+        "one_client_p99_ms": one["p99_ms"],
+        "half_rate": saturation["rps"] / 2,
+        "half_p99_ms": half["p99_ms"],
+        "half_achieved": half["achieved_rate"],
+        "errors": saturation["errors"] + half["errors"],
+    }
+
+
+def _wait_ready(url: str, body: dict, process: subprocess.Popen, log: Path) -> object:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
+        try:
+            response = httpx.post(url, json=body, timeout=5)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"no answer from {url} in 180 s:\n{log.read_text()[-3000:]}")
+
+
+def _wrk(lua: Path, port: int, path: str, *, connections: int, seconds: float) -> dict:
+    result = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            LOAD_CORE,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:.0f}s",
+            "--latency",
+            "-s",
+            str(lua),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = result.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    return {
+        "rps": rps,
+        "p50_ms": _ms(re.search(r"\s50%\s+([\d.]+\w+)", text).group(1)),
+        "p99_ms": _ms(re.search(r"\s99%\s+([\d.]+\w+)", text).group(1)),
+        "errors": errors,
+    }
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def _openloop(port: int, path: str, body_file: Path, rate: float, seconds: float) -> dict:
+    result = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            LOAD_CORE,
+            sys.executable,
+            str(HERE / "_openloop.py"),
+            str(port),
+            path,
+            str(body_file),
+            f"{rate:.1f}",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _batch(work: Path, model_file: Path, n: int) -> dict:
+    """Parquet → Parquet through `prodml score`'s code, against booster.predict on the
+    same rows already in a numpy array (no reading, no writing)."""
+    from prodml.registry import ModelVersionInfo
+    from prodml.serve import PredictionLog, Predictor, score_file
+    from prodml.train.model import TrainedModel
+
+    x = rows(n, seed=4)
+    source = work / "batch.parquet"
+    pd.DataFrame(x, columns=FEATURES).to_parquet(source)
+    booster = lgb.Booster(model_file=str(model_file))
+    started = time.perf_counter()
+    booster.predict(x)
+    bare = time.perf_counter() - started
+    model = TrainedModel.load(work / "prodml-model")
+    predictor = Predictor(model, ModelVersionInfo("bench", "1", "run", "", ()))
+    started = time.perf_counter()
+    score_file(predictor, source, work / "scores.parquet")
+    ours = time.perf_counter() - started
+    with PredictionLog(work / "batch-log") as log:
+        started = time.perf_counter()
+        score_file(predictor, source, work / "scores-logged.parquet", log=log)
+        logged = time.perf_counter() - started
+    scored = pd.read_parquet(work / "scores.parquet")["score"].to_numpy()
+    same = bool(np.array_equal(scored[:1000], booster.predict(x[:1000])))
+    return {
+        "rows": n,
+        "bare_rows_per_s": n / bare,
+        "prodml_rows_per_s": n / ours,
+        "prodml_logged_rows_per_s": n / logged,
+        "identical": same,
+    }
+
+
+def _single_row(work: Path, booster: lgb.Booster, row: np.ndarray) -> dict:
+    from prodml.registry import ModelVersionInfo
+    from prodml.serve import Predictor
+    from prodml.train.model import TrainedModel
+
+    predictor = Predictor(
+        TrainedModel.load(work / "prodml-model"), ModelVersionInfo("bench", "1", "r", "", ())
+    )
+    as_dict = [
+        {f: (None if math.isnan(v) else float(v)) for f, v in zip(FEATURES, row, strict=True)}
+    ]
+    matrix = row.reshape(1, -1)
+
+    def best(call, n=5000) -> float:
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            for _ in range(n):
+                call()
+            timings.append((time.perf_counter() - started) / n)
+        return min(timings) * 1e6
+
+    return {
+        "booster_us": best(lambda: booster.predict(matrix, num_threads=1)),
+        "prodml_us": best(lambda: predictor.predict(as_dict)),
+    }
+
+
+def _summary(f: dict) -> dict:
+    out: dict[str, float | int | bool] = {"trees": TREES, "features": len(FEATURES)}
+    for name in ("bare", "prodml", "mlflow", "bentoml"):
+        if name in f:
+            for key, value in f[name].items():
+                out[f"{name}_{key}"] = value
+    p = f["prodml"]
+    if "mlflow" in f:
+        out["throughput_vs_mlflow_ratio"] = p["rps"] / f["mlflow"]["rps"]
+        out["half_load_p99_vs_mlflow_ratio"] = f["mlflow"]["half_p99_ms"] / p["half_p99_ms"]
+    if "bentoml" in f:
+        out["throughput_vs_bentoml_ratio"] = p["rps"] / f["bentoml"]["rps"]
+    out["share_of_bare_ceiling_ratio"] = p["rps"] / f["bare"]["rps"]
+    b = f["batch"]
+    out |= {f"batch_{k}": v for k, v in b.items()}
+    out["batch_vs_bare_predict_ratio"] = b["prodml_rows_per_s"] / b["bare_rows_per_s"]
+    out["batch_logged_vs_bare_predict_ratio"] = b["prodml_logged_rows_per_s"] / b["bare_rows_per_s"]
+    s = f["single_row"]
+    out |= {f"single_row_{k}": v for k, v in s.items()}
+    out["single_row_vs_booster_ratio"] = s["booster_us"] / s["prodml_us"]
+    return out
+
+
+def _table(f: dict) -> None:
+    names = [n for n in ("prodml", "mlflow", "bentoml", "bare") if n in f]
+    print(
+        f"\nLightGBM, {TREES} trees, {len(FEATURES)} features; one worker on one core; "
+        "load from the other core\n"
+    )
+    print(f"{'':34}" + "".join(f"{n:>12}" for n in names))
+    for key, label in (
+        ("rps", "saturation, requests/s"),
+        ("one_client_p50_ms", "one client p50, ms"),
+        ("one_client_p99_ms", "one client p99, ms"),
+        ("half_p99_ms", "half of saturation: p99, ms"),
+        ("errors", "non-2xx answers"),
+    ):
+        print(f"{label:34}" + "".join(f"{f[n][key]:>12.2f}" for n in names))
+    b, s = f["batch"], f["single_row"]
+    print(
+        f"\nbatch, {b['rows']:,} rows Parquet → Parquet: prodml {b['prodml_rows_per_s']:,.0f} "
+        f"rows/s ({b['prodml_logged_rows_per_s']:,.0f} with the prediction log), bare "
+        f"booster.predict on the array {b['bare_rows_per_s']:,.0f} rows/s; same scores: "
+        f"{b['identical']}"
+    )
+    print(
+        f"one row in process: prodml Predictor.predict {s['prodml_us']:.1f} µs, "
+        f"booster.predict {s['booster_us']:.1f} µs\n"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()

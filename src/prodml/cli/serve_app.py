@@ -1,0 +1,46 @@
+"""The API as `prodml serve` runs it: the deployment, its prediction log and the app.
+
+With ``--workers N`` uvicorn starts N processes that each import `worker_app` by name and
+build their own app from the project's settings (the CLI passes its options on as
+``PRODML_SERVING__*`` variables); each worker logs to its own subfolder of the deployment's
+prediction log.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from prodml.serve import Deployment, create_app
+from prodml.workspace import Workspace
+
+
+def build(
+    ws: Workspace,
+    model: str | None = None,
+    *,
+    coverage: float | None = None,
+    follow: bool | None = None,
+    worker: str | None = None,
+) -> tuple[FastAPI, Deployment]:
+    """The app serving `model` (default: serving.model), following its alias unless
+    `follow` (default: serving.follow) is false."""
+    settings = ws.settings.serving
+    deployment = ws.deployment(
+        model or settings.model,
+        coverage=coverage or settings.coverage,
+        follow=settings.follow if follow is None else follow,
+    )
+    log = ws.prediction_log(deployment.current.info.name)
+    if worker is not None:
+        log = log.writer(worker)
+    return create_app(deployment, log, ws.clock), deployment
+
+
+def worker_app() -> FastAPI:
+    """One server worker's app (a uvicorn factory), from the project in the working folder."""
+    app, deployment = build(Workspace.open(Path.cwd()), worker=f"worker-{os.getpid()}")
+    deployment.follow()
+    return app
