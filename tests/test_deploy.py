@@ -59,6 +59,7 @@ def test_the_image_is_slim_runs_as_a_user_and_checks_its_health():
     assert lines[-1] == 'CMD ["serve"]'
     assert any(line.startswith("FROM python:") and "-slim" in line for line in lines)
     user = [line.split()[1] for line in lines if line.startswith("USER ")]
-    assert user and user[-1] not in ("root", "0")
+    assert user
+    assert user[-1] not in ("root", "0")
     assert any(line.startswith("HEALTHCHECK") for line in lines)
     assert "/healthz" in (ROOT / "Dockerfile").read_text()
