@@ -58,13 +58,16 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="prodml-serving-"))
     model_file = train(work)
     booster = lgb.Booster(model_file=str(model_file))
-    row = rows(1, seed=3)[0]
+    candidates = rows(100, seed=3)
+    # A row without missing values: MLflow's pyfunc refuses nulls without a signature.
+    row = candidates[~np.isnan(candidates).any(axis=1)][0]
     expected = float(booster.predict(row.reshape(1, -1), num_threads=1)[0])
     servers = _servers(work, model_file, row, args)
     figures: dict[str, dict] = {}
     for name, server in servers.items():
         print(f"… {name}", file=sys.stderr)
         figures[name] = _measure(name, server, expected, work, args.seconds)
+        print(f"  {json.dumps(figures[name])}", file=sys.stderr)
     figures["batch"] = _batch(work, model_file, args.batch_rows)
     figures["single_row"] = _single_row(work, booster, row)
     _table(figures)
@@ -173,7 +176,12 @@ def _measure(name: str, server: dict, expected: float, work: Path, seconds: floa
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, **server.get("env", {})},
+        # The tools' own bin folder first: `mlflow models serve` runs `uvicorn` from PATH.
+        env={
+            **os.environ,
+            "PATH": f"{Path(command[3]).parent}{os.pathsep}{os.environ['PATH']}",
+            **server.get("env", {}),
+        },
     )
     url = f"http://127.0.0.1:{port}{server['path']}"
     try:
@@ -187,11 +195,7 @@ def _measure(name: str, server: dict, expected: float, work: Path, seconds: floa
         one = _wrk(lua, port, server["path"], connections=1, seconds=seconds)
         half = _openloop(port, server["path"], body_file, saturation["rps"] / 2, seconds)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        _stop(process)
         log.close()
     return {
         "rps": saturation["rps"],
@@ -202,6 +206,16 @@ def _measure(name: str, server: dict, expected: float, work: Path, seconds: floa
         "half_achieved": half["achieved_rate"],
         "errors": saturation["errors"] + half["errors"],
     }
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except ProcessLookupError:  # it had exited already
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _wait_ready(url: str, body: dict, process: subprocess.Popen, log: Path) -> object:

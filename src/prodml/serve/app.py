@@ -11,6 +11,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 _SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _REF = "#/components/schemas/{model}"
+_INTERNAL = {"loc": [], "msg": "internal error; see the server log", "type": "internal"}
 
 
 class _Metrics:
@@ -123,38 +125,55 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
     @app.exception_handler(Exception)
     async def _server_fault(_: Request, exc: Exception) -> Response:
         logger.exception("unexpected error while answering a request")
-        detail = [{"loc": [], "msg": "internal error; see the server log", "type": "internal"}]
-        return reply(500, detail, "internal")
+        return reply(500, [_INTERNAL], "internal")
 
-    async def respond(request: Request, explain: bool) -> Response:
+    def handle(body: bytes, request_id: str | None, explain: bool) -> tuple[int, bytes]:
+        """One prediction request, start to end: the status and the JSON body. Never
+        raises: every failure is an answer in the API's error shape."""
         started = time.perf_counter()
         predictor = deployment.current  # read once: this request ends on this version
         info = predictor.info
         try:
-            body = predictor.request_model.model_validate_json(await request.body())
+            parsed = predictor.request_model.model_validate_json(body)
         except ValidationError as exc:
             errors = [_field_error(e, ("body",)) for e in exc.errors()]
             if any(e["type"] == "too_long" and e["loc"] == ["body", "rows"] for e in errors):
-                return reply(413, [_too_many(predictor.max_batch_rows)], "too_many_rows")
-            return reply(422, errors, "validation")
-        rows = [row.model_dump() for row in body.rows]  # type: ignore[attr-defined]
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        document, predictions = answer(
-            predictor,
-            rows,
-            request_id,
-            log=log,
-            clock=clock,
-            channel="http",
-            explain=explain,
-            started=started,
-        )
+                return _failed(metrics, info, 413, [_too_many(predictor.max_batch_rows)])
+            return _failed(metrics, info, 422, errors, "validation")
+        rows = [row.model_dump() for row in parsed.rows]  # type: ignore[attr-defined]
+        try:
+            document, predictions = answer(
+                predictor,
+                rows,
+                request_id or uuid.uuid4().hex,
+                log=log,
+                clock=clock,
+                channel="http",
+                explain=explain,
+                started=started,
+            )
+        except ProdmlError as exc:
+            errors = exc.errors if isinstance(exc, InputError) else []
+            entry = {"loc": [], "msg": exc.message, "type": type(exc).__name__}
+            detail = [_safe(e) for e in errors] or [entry]
+            return _failed(metrics, info, exc.http_status, detail, type(exc).__name__)
+        except Exception:
+            logger.exception("unexpected error while answering a request")
+            return _failed(metrics, info, 500, [_INTERNAL], "internal")
         metrics.answered(info, 200)
         metrics.latency.labels(info.name, info.version).observe(time.perf_counter() - started)
         scores = metrics.scores.labels(info.name, info.version)
         for p in predictions:
             scores.observe(p.score)
-        return _json(document, 200)
+        return 200, orjson.dumps(document)
+
+    async def respond(request: Request, explain: bool) -> Response:
+        status, content = handle(await request.body(), request.headers.get("x-request-id"), explain)
+        return Response(content, status_code=status, media_type="application/json")
+
+    # The hot path skips FastAPI's per-request machinery (the route above stays for the
+    # OpenAPI document and answers the same way).
+    app.add_middleware(_FastLane, path="/v1/predict", handle=handle)
 
     described = {
         "response_model": None,
@@ -238,6 +257,56 @@ def _openapi(app: FastAPI, predictor: Predictor) -> dict[str, Any]:
             },
         }
     return document
+
+
+class _FastLane:
+    """ASGI middleware answering POST `path` straight from the server's bytes, without
+    FastAPI's routing, dependency solving and exception layers: a third of the time of a
+    one-row prediction. Everything else goes on to the app."""
+
+    def __init__(
+        self, app: Any, *, path: str, handle: Callable[[bytes, str | None, bool], tuple[int, bytes]]
+    ) -> None:
+        self.app = app
+        self.path = path
+        self.handle = handle
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        request_id = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None
+        )
+        status, content = self.handle(b"".join(chunks), request_id, False)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(content)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+
+def _failed(
+    metrics: _Metrics,
+    info: ModelVersionInfo,
+    status: int,
+    detail: list[dict[str, Any]],
+    kind: str = "too_many_rows",
+) -> tuple[int, bytes]:
+    metrics.answered(info, status, kind)
+    return status, orjson.dumps({"detail": detail})
 
 
 def _json(content: Any, status: int) -> Response:
