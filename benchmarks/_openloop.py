@@ -14,19 +14,25 @@ from pathlib import Path
 
 import numpy as np
 
+CONNECTIONS = 64
+
 
 async def main(port: int, path: str, body: bytes, rate: float, seconds: float) -> dict:
     request = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # A bounded pool: a request waits for a free connection, its latency still counted from
+    # its scheduled time.
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(CONNECTIONS):
+        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
     latencies: list[float] = []
     errors = 0
 
     async def one(scheduled: float) -> None:
         nonlocal errors
-        conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        conn = await pool.get()
         reader, writer = conn
         try:
             writer.write(request)
@@ -42,10 +48,11 @@ async def main(port: int, path: str, body: bytes, rate: float, seconds: float) -
             if not head.startswith(b"HTTP/1.1 200"):
                 errors += 1
             latencies.append(time.perf_counter() - scheduled)
-            idle.append(conn)
+            pool.put_nowait(conn)
         except Exception:
             errors += 1
             writer.close()
+            pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
 
     start = time.perf_counter() + 0.2
     total = int(rate * seconds)

@@ -389,7 +389,11 @@ def _table(f: dict) -> None:
         ("half_p99_ms", "half of saturation: p99, ms"),
         ("errors", "non-2xx answers"),
     ):
-        print(f"{label:34}" + "".join(f"{f[n][key]:>12.2f}" for n in names))
+        print(f"{label:34}" + "".join(_cell(f[n][key]) for n in names))
+    print(
+        f"{'half of saturation: rate reached':34}"
+        + "".join(_cell(f[n]["half_achieved"] / f[n]["half_rate"] * 100, "%") for n in names)
+    )
     b, s = f["batch"], f["single_row"]
     print(
         f"\nbatch, {b['rows']:,} rows Parquet → Parquet: prodml {b['prodml_rows_per_s']:,.0f} "
@@ -401,6 +405,10 @@ def _table(f: dict) -> None:
         f"one row in process: prodml Predictor.predict {s['prodml_us']:.1f} µs, "
         f"booster.predict {s['booster_us']:.1f} µs\n"
     )
+
+
+def _cell(value: float | None, unit: str = "") -> str:
+    return f"{'—':>12}" if value is None else f"{value:>11.2f}{unit or ' '}"
 
 
 def _free_port() -> int:

@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 logger = logging.getLogger(__name__)
@@ -122,11 +123,19 @@ class PredictionLog:
         return table.num_rows
 
     def sync(self) -> None:
-        """fsync what was appended so far (the background thread does this on its own)."""
+        """fsync what was appended so far (the background thread does this on its own).
+
+        The flush runs outside the lock, on a duplicate of the descriptor, so appends (and
+        the responses waiting on them) never wait for the disk."""
         with self._lock:
-            if self._fd is not None and self._dirty:
-                os.fsync(self._fd)
-                self._dirty = False
+            if self._fd is None or not self._dirty:
+                return
+            fd = os.dup(self._fd)  # survives a rotation closing the original meanwhile
+            self._dirty = False
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def compact(self) -> None:
         """Rewrite every full JSON-lines segment as Parquet now (normally done in the
@@ -287,10 +296,12 @@ def _compact(segment: Path) -> None:
     if target.exists():  # a crash came between the rename and the removal
         segment.unlink()
         return
-    data = segment.read_bytes()
-    records = [orjson.loads(line) for line in data.splitlines() if line]
     try:
-        table = pa.Table.from_pylist(records)
+        # Arrow's reader parses in C++ without the GIL: a server compacting a segment in
+        # the background keeps answering at full speed meanwhile.
+        table = pajson.read_json(
+            segment, parse_options=pajson.ParseOptions(newlines_in_values=False)
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         logger.warning("prediction log: %s stays JSON lines (%s)", segment.name, exc)
         return
