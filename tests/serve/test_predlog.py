@@ -117,3 +117,11 @@ def test_each_server_worker_writes_its_own_segments_and_one_read_sees_all(tmp_pa
         one.append([{"request_id": "c"}])
     assert deployment.count() == 3
     assert sorted(deployment.read()["request_id"]) == ["a", "b", "c"]
+
+
+def test_records_whose_objects_are_always_empty_compact_too(tmp_path):
+    with PredictionLog(tmp_path, segment_bytes=200) as log:
+        for i in range(6):  # a model without a feature store: "features" is always {}
+            log.append([{"request_id": str(i), "features": {}, "inputs": {"a": i}}])
+    assert any(p.suffix == ".parquet" for p in log.segments())
+    assert log.read()["request_id"].tolist() == [str(i) for i in range(6)]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -41,9 +43,7 @@ class PredictionLog:
         self,
         folder: Path,
         *,
-        # Compaction runs in this process and holds the GIL while it parses: 16 MB keeps
-        # that pause short for a server answering meanwhile.
-        segment_bytes: int = 16 << 20,
+        segment_bytes: int = 64 << 20,
         fsync: Literal["batch", "always"] = "batch",
         fsync_interval: float = 0.05,
     ) -> None:
@@ -143,9 +143,23 @@ class PredictionLog:
         background after each rotation)."""
         with self._lock:
             pending, self._closed = self._closed, []
-        with self._compacting:
-            for segment in pending:
-                _compact(segment)
+        with self._compacting:  # also waits for a compaction the background thread began
+            if not pending:
+                return
+            # In a child process: parsing a segment holds the GIL for most of a second,
+            # which a server answering meanwhile would pay in latency. Waiting does not.
+            done = subprocess.run(  # noqa: S603 - our own interpreter and module, our paths
+                [sys.executable, "-m", "prodml.serve.predlog", *map(str, pending)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                logger.error(
+                    "prediction log: compaction failed (segments stay JSON lines and are "
+                    "compacted on the next start): %s",
+                    done.stderr[-2000:],
+                )
 
     def close(self) -> None:
         self._stop.set()
@@ -298,15 +312,18 @@ def _compact(segment: Path) -> None:
         segment.unlink()
         return
     # Parsed in Python, not by Arrow's JSON reader: that one would turn ISO time strings
-    # into zone-less timestamps. It holds the GIL, hence modest segments (see __init__).
+    # into zone-less timestamps. (It runs in a child process: see `compact`.)
     data = segment.read_bytes()
     records = [orjson.loads(line) for line in data.splitlines() if line]
     try:
         table = pa.Table.from_pylist(records)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        # An object empty in every record ("features": {} without a feature store) has no
+        # fields for Parquet to hold: it is left out, and read back as missing.
+        empty = [f.name for f in table.schema if pa.types.is_struct(f.type) and not f.type]
+        _write_parquet(table.drop_columns(empty), target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         logger.warning("prediction log: %s stays JSON lines (%s)", segment.name, exc)
         return
-    _write_parquet(table, target)
     segment.unlink()
     _fsync_dir(segment.parent)
 
@@ -337,3 +354,8 @@ def _cut_torn_tail(fd: int) -> int:
         os.ftruncate(fd, keep)
         os.fsync(fd)
     return keep
+
+
+if __name__ == "__main__":  # the compaction child: python -m prodml.serve.predlog SEGMENT...
+    for argument in sys.argv[1:]:
+        _compact(Path(argument))
