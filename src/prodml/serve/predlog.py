@@ -149,7 +149,8 @@ class PredictionLog:
             # In a child process: parsing a segment holds the GIL for most of a second,
             # which a server answering meanwhile would pay in latency. Waiting does not.
             done = subprocess.run(  # noqa: S603 - our own interpreter and module, our paths
-                [sys.executable, "-m", "prodml.serve.predlog", *map(str, pending)],
+                # This file as a script: it imports no prodml package, so the child starts fast.
+                [sys.executable, __file__, *map(str, pending)],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -356,6 +357,6 @@ def _cut_torn_tail(fd: int) -> int:
     return keep
 
 
-if __name__ == "__main__":  # the compaction child: python -m prodml.serve.predlog SEGMENT...
+if __name__ == "__main__":  # the compaction child: python predlog.py SEGMENT...
     for argument in sys.argv[1:]:
         _compact(Path(argument))
