@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
 from prometheus_client import (
@@ -104,18 +103,12 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
     )
 
     def reply(status: int, detail: list[dict[str, Any]], kind: str) -> Response:
-        metrics.answered(deployment.current.info, status, kind)
-        return _json({"detail": detail}, status)
+        _, content = _failed(metrics, deployment.current.info, status, detail, kind)
+        return Response(content, status_code=status, media_type="application/json")
 
     @app.exception_handler(ProdmlError)
     async def _prodml_error(_: Request, exc: ProdmlError) -> Response:
-        errors = exc.errors if isinstance(exc, InputError) else []
-        entry = {"loc": [], "msg": exc.message, "type": type(exc).__name__}
-        return reply(exc.http_status, [_safe(e) for e in errors] or [entry], type(exc).__name__)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_: Request, exc: RequestValidationError) -> Response:
-        return reply(422, [_field_error(e, ("body",)) for e in exc.errors()], "validation")
+        return reply(exc.http_status, _error_detail(exc), type(exc).__name__)
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> Response:
@@ -136,9 +129,10 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
         try:
             parsed = predictor.request_model.model_validate_json(body)
         except ValidationError as exc:
-            errors = [_field_error(e, ("body",)) for e in exc.errors()]
+            errors = [_field_error(e) for e in exc.errors()]
             if any(e["type"] == "too_long" and e["loc"] == ["body", "rows"] for e in errors):
-                return _failed(metrics, info, 413, [_too_many(predictor.max_batch_rows)])
+                detail = [_too_many(predictor.max_batch_rows)]
+                return _failed(metrics, info, 413, detail, "too_many_rows")
             return _failed(metrics, info, 422, errors, "validation")
         rows = [row.model_dump() for row in parsed.rows]  # type: ignore[attr-defined]
         try:
@@ -153,10 +147,7 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
                 started=started,
             )
         except ProdmlError as exc:
-            errors = exc.errors if isinstance(exc, InputError) else []
-            entry = {"loc": [], "msg": exc.message, "type": type(exc).__name__}
-            detail = [_safe(e) for e in errors] or [entry]
-            return _failed(metrics, info, exc.http_status, detail, type(exc).__name__)
+            return _failed(metrics, info, exc.http_status, _error_detail(exc), type(exc).__name__)
         except Exception:
             logger.exception("unexpected error while answering a request")
             return _failed(metrics, info, 500, [_INTERNAL], "internal")
@@ -299,26 +290,25 @@ class _FastLane:
 
 
 def _failed(
-    metrics: _Metrics,
-    info: ModelVersionInfo,
-    status: int,
-    detail: list[dict[str, Any]],
-    kind: str = "too_many_rows",
+    metrics: _Metrics, info: ModelVersionInfo, status: int, detail: list[dict[str, Any]], kind: str
 ) -> tuple[int, bytes]:
+    """A refusal or failure, counted by kind, in the API's error shape."""
     metrics.answered(info, status, kind)
     return status, orjson.dumps({"detail": detail})
 
 
-def _json(content: Any, status: int) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+def _error_detail(exc: ProdmlError) -> list[dict[str, Any]]:
+    """An error's field-level entries (input errors), or one entry with its message."""
+    errors = exc.errors if isinstance(exc, InputError) else []
+    return [_safe(e) for e in errors] or [
+        {"loc": [], "msg": exc.message, "type": type(exc).__name__}
+    ]
 
 
-def _field_error(error: Any, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
-    """FastAPI's error entry, with only a scalar input echoed back."""
-    loc = list(error["loc"])
-    if prefix and loc[: len(prefix)] != list(prefix):
-        loc = [*prefix, *loc]
-    out = {"loc": loc, "msg": error["msg"], "type": error["type"]}
+def _field_error(error: Any) -> dict[str, Any]:
+    """A pydantic error on the request body in FastAPI's entry shape (its location under
+    "body"), with only a scalar input echoed back."""
+    out = {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
     value = error.get("input")
     if isinstance(value, float) and not math.isfinite(value):
         out["input"] = str(value)  # JSON has no NaN: echoing it raw would turn a 422 into a 500
