@@ -318,9 +318,9 @@ def score(
             prediction_log.close()
     out.print(f"Scored {result.scored:,} rows into [cyan]{output_path}[/cyan].")
     if result.rejected:
-        where = rejects or output_path.with_name(output_path.stem + ".rejects.parquet")
         err.print(
-            f"[yellow]{result.rejected:,} rows rejected[/yellow]; reasons in [cyan]{where}[/cyan]."
+            f"[yellow]{result.rejected:,} rows rejected[/yellow]; reasons in "
+            f"[cyan]{result.rejects}[/cyan]."
         )
 
 

@@ -26,6 +26,7 @@ from prodml.errors import DataValidationError, NotFoundError
 from prodml.serve.predictor import Predictor
 from prodml.serve.predlog import PredictionLog
 from prodml.serve.schemas import strict_vocabularies
+from prodml.train import conformal
 
 SCORE_COLUMN = "score"
 ROW_COLUMN, REASON_COLUMN = "_row", "_reject_reason"
@@ -36,6 +37,7 @@ class BatchResult:
     scored: int
     rejected: int
     batch_id: str
+    rejects: Path  # where the rejected rows are, with their reasons
 
 
 def score_file(
@@ -93,7 +95,7 @@ def score_file(
     empty = _answers(predictor, pd.DataFrame(columns=list(model.spec.names)), None)
     outputs[destination].finish(empty.schema)
     outputs[rejects].finish(pa.schema([(ROW_COLUMN, pa.int64()), (REASON_COLUMN, pa.string())]))
-    return BatchResult(scored, rejected, batch_id)
+    return BatchResult(scored, rejected, batch_id, rejects)
 
 
 def _chunks(
@@ -183,12 +185,13 @@ def _answers(predictor: Predictor, frame: pd.DataFrame, kept: pa.Table | None) -
     if predictor.classifier:
         out = out.append_column("label", pa.array(score >= predictor.threshold, pa.bool_()))
         if q is not None:
-            keeps_one, keeps_zero = 1.0 - score <= q, score <= q
-            out = out.append_column("set_has_0", pa.array(keeps_zero, pa.bool_()))
-            out = out.append_column("set_has_1", pa.array(keeps_one, pa.bool_()))
+            has_zero, has_one = conformal.membership(score, q)
+            out = out.append_column("set_has_0", pa.array(has_zero, pa.bool_()))
+            out = out.append_column("set_has_1", pa.array(has_one, pa.bool_()))
     elif q is not None:
-        out = out.append_column("lower", pa.array(score - q, pa.float64()))
-        out = out.append_column("upper", pa.array(score + q, pa.float64()))
+        low, high = conformal.interval(score, q)
+        out = out.append_column("lower", pa.array(low, pa.float64()))
+        out = out.append_column("upper", pa.array(high, pa.float64()))
     return out
 
 
@@ -204,23 +207,16 @@ def _log_table(
     """The chunk's records in the prediction log's shape (one struct of inputs per row)."""
     n = len(frame)
     info = predictor.info
-    inputs = pa.Table.from_pandas(
-        frame[list(predictor.model.spec.names)], preserve_index=False
-    ).combine_chunks()
+    inputs = pa.Table.from_pandas(frame[list(predictor.model.spec.names)], preserve_index=False)
     fields = {
-        "request_id": pa.array([batch_id] * n),
+        "request_id": pa.repeat(batch_id, n),
         "row": pa.array(first_row + np.flatnonzero(good), pa.int64()),
-        "timestamp": pa.array([(now or datetime.now().astimezone()).isoformat()] * n),
-        "channel": pa.array(["batch"] * n),
-        "model": pa.array([info.name] * n),
-        "version": pa.array([info.version] * n),
-        "inputs": pa.StructArray.from_arrays(
-            [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in inputs.columns],
-            inputs.column_names,
-        ),
-        ("probability" if predictor.classifier else "value"): answers[
-            SCORE_COLUMN
-        ].combine_chunks(),
+        "timestamp": pa.repeat((now or datetime.now().astimezone()).isoformat(), n),
+        "channel": pa.repeat("batch", n),
+        "model": pa.repeat(info.name, n),
+        "version": pa.repeat(info.version, n),
+        "inputs": inputs.to_struct_array().combine_chunks(),
+        ("probability" if predictor.classifier else "value"): answers[SCORE_COLUMN],
     }
     if predictor.classifier:
         fields["label"] = pa.array(answers["label"].to_numpy().astype(np.int64))
@@ -230,7 +226,7 @@ def _log_table(
         fields["interval"] = pa.FixedSizeListArray.from_arrays(
             pa.array(np.column_stack([answers["lower"], answers["upper"]]).ravel()), 2
         )
-    fields["coverage"] = pa.array([predictor.coverage] * n, pa.float64())
+    fields["coverage"] = pa.array([predictor.coverage] * n, pa.float64())  # may be null
     return pa.table(fields)
 
 

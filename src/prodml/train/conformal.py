@@ -18,9 +18,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from prodml.errors import ConfigError
+from prodml.train.model import CLASSIFICATION
 
 LEVELS = tuple(round(0.50 + i / 100, 2) for i in range(50))  # 0.50, 0.51, …, 0.99
-CLASSIFICATION, REGRESSION = "classification", "regression"
 
 
 def fit(score: ArrayLike, y: ArrayLike, task: str) -> dict[str, Any]:
@@ -55,10 +55,17 @@ def quantile(conformal: dict[str, Any], coverage: float) -> float:
     return math.inf if found is None else float(found)
 
 
+def membership(probability: Any, q: float) -> tuple[Any, Any]:
+    """Whether class 0 and class 1 are in the set: each class whose probability is at
+    least 1 - q. Scalars or numpy arrays of probabilities alike."""
+    return probability <= q, 1.0 - probability <= q
+
+
 def prediction_set(probability: float, q: float) -> list[int]:
-    """The classes (0, 1) whose probability is at least 1 - q."""
-    return [c for c, p in ((0, 1.0 - probability), (1, probability)) if 1.0 - p <= q]
+    """The classes (0, 1) in the set of one probability."""
+    return [c for c, member in enumerate(membership(probability, q)) if member]
 
 
-def interval(value: float, q: float) -> tuple[float, float]:
+def interval(value: Any, q: float) -> tuple[Any, Any]:
+    """The interval around a prediction (or a numpy array of them)."""
     return value - q, value + q
