@@ -8,8 +8,9 @@ Durability, in two steps that cost a response almost nothing:
   loss costs at most that window. ``fsync="always"`` syncs inside `append` instead, for
   callers who would rather wait a disk flush per request than risk that window.
 
-A segment that reaches `segment_bytes` is closed and rewritten as Parquet (zstd) in the
-background, then its JSON-lines file is removed; a crash mid-way leaves the JSON-lines
+A segment that reaches `segment_bytes` is closed and rewritten as Parquet (zstd) by a child
+process (parsing holds the GIL, which a server would pay in latency), then its JSON-lines
+file is removed; a crash mid-way leaves the JSON-lines
 file, which is compacted again on the next start. A record torn by a crash mid-write was
 never acknowledged; reopening the log cuts it off, so later records are never glued to it.
 """
@@ -273,13 +274,12 @@ def _count(segment: Path) -> int:
 
 def _retrying(read: Callable[[], T], attempts: int = 5) -> T:
     """`read()`, again if a segment vanished under it (compacted by another process)."""
-    for attempt in range(attempts):
+    for _ in range(attempts - 1):
         try:
             return read()
         except FileNotFoundError:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+            continue
+    return read()
 
 
 def _segments_in(folder: Path) -> list[Path]:
@@ -314,10 +314,8 @@ def _compact(segment: Path) -> None:
         return
     # Parsed in Python, not by Arrow's JSON reader: that one would turn ISO time strings
     # into zone-less timestamps. (It runs in a child process: see `compact`.)
-    data = segment.read_bytes()
-    records = [orjson.loads(line) for line in data.splitlines() if line]
     try:
-        table = pa.Table.from_pylist(records)
+        table = pa.Table.from_pylist(_records(segment))
         # An object empty in every record ("features": {} without a feature store) has no
         # fields for Parquet to hold: it is left out, and read back as missing.
         empty = [f.name for f in table.schema if pa.types.is_struct(f.type) and not f.type]
