@@ -19,6 +19,24 @@ ProjectDir = Annotated[
     Path,
     typer.Option("--dir", "-C", help="Project folder (holds prodml.yaml).", show_default=False),
 ]
+ServedModel = Annotated[
+    str | None,
+    typer.Argument(
+        help="NAME@ALIAS (followed), NAME/VERSION (pinned) or NAME. Default: serving.model.",
+        show_default=False,
+    ),
+]
+Coverage = Annotated[
+    float | None,
+    typer.Option(min=0.5, max=0.99, help="Conformal coverage. Default: serving.coverage."),
+]
+Follow = Annotated[
+    bool | None,
+    typer.Option(
+        help="Hot-swap to the version NAME@ALIAS points at whenever the alias moves. "
+        "Default: serving.follow."
+    ),
+]
 
 
 def open_workspace(project: Path) -> Workspace:

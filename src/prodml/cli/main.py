@@ -15,7 +15,15 @@ from typing import Annotated
 import typer
 
 from prodml import __version__
-from prodml.cli._common import ProjectDir, err, open_workspace, out
+from prodml.cli._common import (
+    Coverage,
+    Follow,
+    ProjectDir,
+    ServedModel,
+    err,
+    open_workspace,
+    out,
+)
 from prodml.cli.data import data_app
 from prodml.cli.features import features_app
 from prodml.cli.models import models_app
@@ -106,29 +114,15 @@ def demo(
 
 @app.command()
 def serve(
-    model: Annotated[
-        str | None,
-        typer.Argument(
-            help="NAME@ALIAS (followed), NAME/VERSION (pinned) or NAME. Default: serving.model."
-        ),
-    ] = None,
+    model: ServedModel = None,
     project: ProjectDir = Path("."),
     host: Annotated[str | None, typer.Option(help="Default: serving.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: serving.port.")] = None,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Server processes. Default: serving.workers.")
     ] = None,
-    coverage: Annotated[
-        float | None,
-        typer.Option(min=0.5, max=0.99, help="Conformal coverage. Default: serving.coverage."),
-    ] = None,
-    follow: Annotated[
-        bool | None,
-        typer.Option(
-            help="Hot-swap to the version NAME@ALIAS points at whenever the alias moves. "
-            "Default: serving.follow."
-        ),
-    ] = None,
+    coverage: Coverage = None,
+    follow: Follow = None,
 ) -> None:
     """Serve a registered model over HTTP.  [dim]e.g. prodml serve flights-delay@champion[/dim]
 
@@ -183,9 +177,7 @@ def serve(
 
 @app.command()
 def stream(
-    model: Annotated[
-        str, typer.Argument(help="NAME@ALIAS (followed), NAME/VERSION (pinned) or NAME.")
-    ] = "flights-delay@champion",
+    model: ServedModel = None,
     project: ProjectDir = Path("."),
     url: Annotated[
         str | None,
@@ -195,9 +187,7 @@ def stream(
         float | None,
         typer.Option(help="Stop after this many seconds without a message (default: never)."),
     ] = None,
-    follow: Annotated[
-        bool, typer.Option(help="Hot-swap to the version NAME@ALIAS points at when it moves.")
-    ] = True,
+    follow: Follow = None,
 ) -> None:
     """Answer prediction requests from a message stream, durably and exactly once per id.
 
@@ -213,8 +203,10 @@ def stream(
     from prodml.serve.stream import StreamWorker, open_backend
 
     ws = open_workspace(project)
-    streaming = ws.settings.streaming
-    deployment = ws.deployment(model, follow=follow)
+    streaming, serving = ws.settings.streaming, ws.settings.serving
+    deployment = ws.deployment(
+        model or serving.model, follow=serving.follow if follow is None else follow
+    )
     info = deployment.current.info
     backend = open_backend(
         url or streaming.url, streaming.prefix, info.name, max_deliveries=streaming.max_deliveries
@@ -268,10 +260,7 @@ def score(
         typer.Option("--keep", "-k", help="Input column to copy to the output (repeatable)."),
     ] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows scored at a time.")] = 100_000,
-    coverage: Annotated[
-        float | None,
-        typer.Option(min=0.5, max=0.99, help="Conformal coverage. Default: serving.coverage."),
-    ] = None,
+    coverage: Coverage = None,
     log: Annotated[
         bool, typer.Option(help="Record every prediction in the model's prediction log.")
     ] = True,

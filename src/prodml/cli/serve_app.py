@@ -30,7 +30,7 @@ def build(
     settings = ws.settings.serving
     deployment = ws.deployment(
         model or settings.model,
-        coverage=coverage or settings.coverage,
+        coverage=coverage,  # the workspace's predictor falls back on serving.coverage
         follow=settings.follow if follow is None else follow,
     )
     log = ws.prediction_log(deployment.current.info.name)
