@@ -131,13 +131,15 @@ def test_bad_stores_end_in_one_clear_line(tmp_path, monkeypatch, capsys, setting
     assert "Traceback" not in err
 
 
-def test_score_writes_scores_for_every_row(workspace, rng, tmp_path):
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_score_writes_scores_for_every_row(workspace, engine, rng, tmp_path):
     model = fit_model("logistic", toy_frame(rng, 500), "y", TOY_SPEC)
     workspace.registry.register("toy", log_model_run(workspace, model))
     toy_frame(rng, 300).assign(id=range(300)).to_parquet(tmp_path / "in.parquet")
     project = str(workspace.project_dir)
     args = ["score", "toy", "-i", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet")]
-    result = runner.invoke(app, [*args, "-k", "id", "--chunk-rows", "100", "-C", project])
+    options = ["-k", "id", "--chunk-rows", "100", "--engine", engine, "-C", project]
+    result = runner.invoke(app, [*args, *options])
     assert result.exit_code == 0, result.output
     assert "Scored 300 rows" in result.output
     out = pd.read_parquet(tmp_path / "out.parquet")

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -264,6 +264,20 @@ def score(
     log: Annotated[
         bool, typer.Option(help="Record every prediction in the model's prediction log.")
     ] = True,
+    engine: Annotated[
+        Literal["local", "ray"],
+        typer.Option(
+            help="local: this process. ray: Ray actors score the chunks (pip install "
+            "'prodml\\[ray]'); the outputs are the same.",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to run on ('auto' for the one this machine belongs to). "
+            "Default: a local cluster for this job only."
+        ),
+    ] = None,
     project: ProjectDir = Path("."),
 ) -> None:
     """Batch-score a Parquet or CSV file of any size with a registered model.
@@ -273,6 +287,7 @@ def score(
     (or interval), in chunks of bounded memory.
 
     [dim]e.g. prodml score flights-delay@champion -i in.parquet -o out.parquet -k flight_id[/dim]
+    [dim]     prodml score flights-delay@champion -i big.parquet -o out.parquet --engine ray[/dim]
     """
     import pyarrow.parquet as pq
     from rich.progress import Progress
@@ -301,6 +316,8 @@ def score(
                 log=prediction_log,
                 now=ws.clock.now(),
                 on_chunk=lambda n: progress.advance(task, n),
+                engine=engine,
+                ray_address=ray_address,
             )
     finally:
         if prediction_log is not None:

@@ -11,14 +11,17 @@ segment per chunk.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -28,6 +31,8 @@ from prodml.serve.predlog import PredictionLog
 from prodml.serve.schemas import strict_vocabularies
 from prodml.train import conformal
 
+Engine = Literal["local", "ray"]
+PARQUET_SUFFIXES = (".parquet", ".pq")
 SCORE_COLUMN = "score"
 ROW_COLUMN, REASON_COLUMN = "_row", "_reject_reason"
 
@@ -51,91 +56,138 @@ def score_file(
     log: PredictionLog | None = None,
     now: datetime | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    engine: Engine = "local",
+    ray_address: str | None = None,
 ) -> BatchResult:
     """Score every valid row of `source` into `destination`: the `keep` columns, the score,
     and the label and conformal set (classification) or interval (regression). Invalid
     rows go to `rejects` (default: beside the output, ``<name>.rejects.parquet``).
 
+    With ``engine="ray"`` the chunks are read, checked and scored by Ray actors (on the
+    cluster at `ray_address`, or a local one) and stream back here in file order; the
+    outputs and the log are the same as the local engine's.
+
     Memory stays bounded by `chunk_rows`; `on_chunk` is told how many rows each chunk had.
     Both outputs appear under their final names only when the whole file is done.
     """
-    model = predictor.model
-    columns = list(dict.fromkeys([*keep, *model.spec.names]))
+    plan = ChunkPlan.for_model(predictor, keep)
+    columns = list(plan.columns)
+    _require(source, columns, _header(source))
+    if engine == "ray":
+        from prodml.serve.batch_ray import scored_chunks
+
+        results = scored_chunks(predictor, source, plan, chunk_rows, address=ray_address)
+    elif engine == "local":
+        results = (
+            score_chunk(predictor, chunk, plan, num_threads=0)
+            for chunk in _chunks(source, columns, plan.features, chunk_rows)
+        )
+    else:
+        raise ValueError(f"engine must be 'local' or 'ray'. Got {engine!r} instead.")
     rejects = rejects or destination.with_name(destination.stem + ".rejects.parquet")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    batch_id = f"batch-{uuid.uuid4().hex[:12]}"
-    strict = {k: set(v) for k, v in strict_vocabularies(model).items()}
-    outputs = {destination: _Output(destination), rejects: _Output(rejects)}
-    scored = rejected = first_row = 0
-    for chunk in _chunks(source, columns, model.spec.names, chunk_rows):
-        frame = chunk.to_pandas()
-        reasons = _check(frame, model.spec.numeric, strict)
-        bad = reasons.notna().to_numpy()
-        if bad.any():
-            outputs[rejects].write(
-                pa.Table.from_pandas(
-                    frame[bad]
-                    .astype("string")
-                    .assign(
-                        **{ROW_COLUMN: first_row + np.flatnonzero(bad), REASON_COLUMN: reasons[bad]}
-                    ),
-                    preserve_index=False,
-                )
-            )
-        good = frame[~bad]
-        table = _answers(predictor, good, chunk.filter(pa.array(~bad)).select(list(keep)))
-        outputs[destination].write(table)
-        if log is not None and len(good):
-            log.append_table(_log_table(predictor, good, table, batch_id, first_row, ~bad, now))
-        scored += len(good)
-        rejected += int(bad.sum())
-        first_row += len(frame)
-        if on_chunk:
-            on_chunk(len(frame))
-    empty = _answers(predictor, pd.DataFrame(columns=list(model.spec.names)), None)
-    outputs[destination].finish(empty.schema)
-    outputs[rejects].finish(pa.schema([(ROW_COLUMN, pa.int64()), (REASON_COLUMN, pa.string())]))
-    return BatchResult(scored, rejected, batch_id, rejects)
+    sink = _Sink(predictor, plan, destination, rejects, log, now)
+    try:
+        for result in results:
+            sink.add(result)
+            if on_chunk:
+                on_chunk(result.num_rows)
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.finish()
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What a chunk is read as and checked against: the columns to read (kept ones first),
+    the model's features, its numeric ones, and the categoricals with a closed vocabulary."""
+
+    columns: tuple[str, ...]
+    keep: tuple[str, ...]
+    features: tuple[str, ...]
+    numeric: tuple[str, ...]
+    strict: dict[str, frozenset[str]]
+
+    @classmethod
+    def for_model(cls, predictor: Predictor, keep: Sequence[str]) -> ChunkPlan:
+        spec = predictor.model.spec
+        return cls(
+            columns=tuple(dict.fromkeys([*keep, *spec.names])),
+            keep=tuple(keep),
+            features=tuple(spec.names),
+            numeric=tuple(spec.numeric),
+            strict={k: frozenset(v) for k, v in strict_vocabularies(predictor.model).items()},
+        )
+
+
+def score_chunk(
+    predictor: Predictor, chunk: pa.Table, plan: ChunkPlan, *, num_threads: int = 1
+) -> pa.Table:
+    """One chunk checked and scored: its columns as the model reads them (numbers parsed),
+    the answers (null on a rejected row) and `_reject_reason` (null on a scored row)."""
+    frame = chunk.select(list(plan.columns)).to_pandas()
+    reasons = _check(frame, plan.numeric, plan.strict)
+    bad = reasons.notna().to_numpy()
+    answers = _answers(predictor, frame[~bad], num_threads=num_threads)
+    if bad.any():  # back in place: a null index takes a null, one per rejected row
+        answers = answers.take(pa.array(np.cumsum(~bad) - 1, mask=bad))
+    table = chunk.select(list(plan.columns))
+    for name in plan.numeric:  # as parsed by the checks; NaN (missing) becomes null
+        number = pa.array(frame[name].to_numpy(), pa.float64(), from_pandas=True)
+        table = table.set_column(table.column_names.index(name), name, number)
+    for name in answers.column_names:
+        table = table.append_column(name, answers[name])
+    return table.append_column(REASON_COLUMN, pa.array(reasons, pa.string()))
+
+
+def _header(source: Path) -> list[str]:
+    """The column names of a Parquet or CSV file, with a clear error for anything else."""
+    if not source.exists():
+        raise NotFoundError(f"Batch input {source} does not exist.")
+    if source.suffix.lower() == ".csv":
+        return pacsv.open_csv(source).schema.names
+    if source.suffix.lower() not in PARQUET_SUFFIXES:
+        raise DataValidationError(
+            f"{source}: batch scoring reads .parquet or .csv files; convert this one first."
+        )
+    return pq.ParquetFile(source).schema_arrow.names
+
+
+def csv_convert_options(columns: Sequence[str], features: Sequence[str]) -> pacsv.ConvertOptions:
+    """A CSV's feature columns read as text, so the checks, not a guess from the first
+    block, decide what is a number; an empty cell (or NA, null) is a missing value."""
+    return pacsv.ConvertOptions(
+        include_columns=list(columns),
+        column_types=dict.fromkeys(features, pa.string()),
+        strings_can_be_null=True,
+    )
 
 
 def _chunks(
     source: Path, columns: list[str], features: Sequence[str], chunk_rows: int
 ) -> Iterator[pa.Table]:
-    """The file in chunks of `columns`; a CSV's feature columns are read as text, so the
-    checks, not a guess from the first block, decide what is a number."""
-    if not source.exists():
-        raise NotFoundError(f"Batch input {source} does not exist.")
-    if source.suffix.lower() == ".csv":
-        header = pacsv.open_csv(source).schema.names
-        _require(source, columns, header)
-        reader = pacsv.open_csv(
-            source,
-            read_options=pacsv.ReadOptions(block_size=1 << 22),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=columns,
-                column_types=dict.fromkeys(features, pa.string()),
-                strings_can_be_null=True,  # an empty cell (or NA, null) is a missing value
-            ),
-        )
-        pending: list[pa.RecordBatch] = []
-        size = 0
-        for batch in reader:
-            pending.append(batch)
-            size += batch.num_rows
-            if size >= chunk_rows:
-                yield pa.Table.from_batches(pending)
-                pending, size = [], 0
-        if pending:
-            yield pa.Table.from_batches(pending)
+    """The file's `columns` in chunks of about `chunk_rows` rows."""
+    if source.suffix.lower() in PARQUET_SUFFIXES:
+        file = pq.ParquetFile(source)
+        for batch in file.iter_batches(batch_size=chunk_rows, columns=columns):
+            yield pa.Table.from_batches([batch])
         return
-    if source.suffix.lower() not in (".parquet", ".pq"):
-        raise DataValidationError(
-            f"{source}: batch scoring reads .parquet or .csv files; convert this one first."
-        )
-    file = pq.ParquetFile(source)
-    _require(source, columns, file.schema_arrow.names)
-    for batch in file.iter_batches(batch_size=chunk_rows, columns=columns):
-        yield pa.Table.from_batches([batch])
+    reader = pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(block_size=1 << 22),
+        convert_options=csv_convert_options(columns, features),
+    )
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in reader:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= chunk_rows:
+            yield pa.Table.from_batches(pending)
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
 
 
 def _require(source: Path, columns: list[str], found: list[str]) -> None:
@@ -147,7 +199,9 @@ def _require(source: Path, columns: list[str], found: list[str]) -> None:
         )
 
 
-def _check(frame: pd.DataFrame, numeric: Sequence[str], strict: dict[str, set[str]]) -> pd.Series:
+def _check(
+    frame: pd.DataFrame, numeric: Sequence[str], strict: Mapping[str, frozenset[str]]
+) -> pd.Series:
     """Per row, every reason it cannot be scored joined by '; ', or null."""
     reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
 
@@ -175,12 +229,11 @@ def _check(frame: pd.DataFrame, numeric: Sequence[str], strict: dict[str, set[st
     return reasons
 
 
-def _answers(predictor: Predictor, frame: pd.DataFrame, kept: pa.Table | None) -> pa.Table:
-    """The `kept` columns, then the score and its uncertainty, vectorised."""
+def _answers(predictor: Predictor, frame: pd.DataFrame, *, num_threads: int) -> pa.Table:
+    """The score and its uncertainty for every row of `frame`, vectorised."""
     model = predictor.model
-    score = model.predict_frame(frame, num_threads=0) if len(frame) else np.empty(0)
-    out = kept if kept is not None else pa.table({})
-    out = out.append_column(SCORE_COLUMN, pa.array(score, pa.float64()))
+    score = model.predict_frame(frame, num_threads=num_threads) if len(frame) else np.empty(0)
+    out = pa.table({SCORE_COLUMN: pa.array(score, pa.float64())})
     q = predictor.quantile
     if predictor.classifier:
         out = out.append_column("label", pa.array(score >= predictor.threshold, pa.bool_()))
@@ -195,39 +248,95 @@ def _answers(predictor: Predictor, frame: pd.DataFrame, kept: pa.Table | None) -
     return out
 
 
-def _log_table(
-    predictor: Predictor,
-    frame: pd.DataFrame,
-    answers: pa.Table,
-    batch_id: str,
-    first_row: int,
-    good: np.ndarray,
-    now: datetime | None,
-) -> pa.Table:
-    """The chunk's records in the prediction log's shape (one struct of inputs per row)."""
-    n = len(frame)
-    info = predictor.info
-    inputs = pa.Table.from_pandas(frame[list(predictor.model.spec.names)], preserve_index=False)
-    fields = {
-        "request_id": pa.repeat(batch_id, n),
-        "row": pa.array(first_row + np.flatnonzero(good), pa.int64()),
-        "timestamp": pa.repeat((now or datetime.now().astimezone()).isoformat(), n),
-        "channel": pa.repeat("batch", n),
-        "model": pa.repeat(info.name, n),
-        "version": pa.repeat(info.version, n),
-        "inputs": inputs.to_struct_array().combine_chunks(),
-        ("probability" if predictor.classifier else "value"): answers[SCORE_COLUMN],
-    }
-    if predictor.classifier:
-        fields["label"] = pa.array(answers["label"].to_numpy().astype(np.int64))
-        if "set_has_0" in answers.column_names:
-            fields["prediction_set"] = _sets(answers)
-    elif "lower" in answers.column_names:
-        fields["interval"] = pa.FixedSizeListArray.from_arrays(
-            pa.array(np.column_stack([answers["lower"], answers["upper"]]).ravel()), 2
+class _Sink:
+    """Where scored chunks go, in file order: the scored rows to the output, the rejected
+    ones with their file row numbers to the rejects file, and the scored ones to the log."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        plan: ChunkPlan,
+        destination: Path,
+        rejects: Path,
+        log: PredictionLog | None,
+        now: datetime | None,
+    ) -> None:
+        self.predictor, self.plan, self.log, self.now = predictor, plan, log, now
+        self.output, self.rejects = _Output(destination), _Output(rejects)
+        self.batch_id = f"batch-{uuid.uuid4().hex[:12]}"
+        self.scored = self.rejected = self.first_row = 0
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="prodml-batch-writer")
+        self.pending: Future[None] | None = None
+
+    def add(self, result: pa.Table) -> None:
+        n = result.num_rows
+        rows = pa.array(np.arange(self.first_row, self.first_row + n))
+        bad = result[REASON_COLUMN].is_valid()
+        n_bad = pc.sum(bad).as_py() or 0
+        if n_bad:
+            rejected = result.filter(bad)
+            frame = rejected.select(list(self.plan.columns)).to_pandas().astype("string")
+            frame[ROW_COLUMN] = rows.filter(bad).to_numpy()
+            frame[REASON_COLUMN] = rejected[REASON_COLUMN].to_pandas()
+            self.rejects.write(pa.Table.from_pandas(frame, preserve_index=False))
+            result, rows = result.filter(pc.invert(bad)), rows.filter(pc.invert(bad))
+        if self.pending is not None:
+            self.pending.result()  # at most one chunk waits to be written; errors surface here
+        self.pending = self.writer.submit(self._write, result, rows)
+        self.scored += n - n_bad
+        self.rejected += n_bad
+        self.first_row += n
+
+    def abort(self) -> None:
+        """Stop after a failure: no partial output is left behind (the log keeps the chunks
+        already scored, as it keeps every answer given)."""
+        self.writer.shutdown(wait=True, cancel_futures=True)
+        self.output.discard()
+        self.rejects.discard()
+
+    def _write(self, scored: pa.Table, rows: pa.Array) -> None:
+        """On the writer thread: compressing and writing Parquet releases the GIL, so the
+        next chunk is read and scored meanwhile."""
+        answers = [c for c in scored.column_names[len(self.plan.columns) :] if c != REASON_COLUMN]
+        self.output.write(scored.select([*self.plan.keep, *answers]))
+        if self.log is not None and scored.num_rows:
+            self.log.append_table(self._log_table(scored, rows))
+
+    def finish(self) -> BatchResult:
+        with self.writer:
+            if self.pending is not None:
+                self.pending.result()
+        empty = _answers(
+            self.predictor, pd.DataFrame(columns=list(self.plan.features)), num_threads=1
         )
-    fields["coverage"] = pa.array([predictor.coverage] * n, pa.float64())  # may be null
-    return pa.table(fields)
+        self.output.finish(empty.schema)
+        self.rejects.finish(pa.schema([(ROW_COLUMN, pa.int64()), (REASON_COLUMN, pa.string())]))
+        return BatchResult(self.scored, self.rejected, self.batch_id, self.rejects.path)
+
+    def _log_table(self, scored: pa.Table, rows: pa.Array) -> pa.Table:
+        """The chunk's records in the prediction log's shape (one struct of inputs per row)."""
+        n = scored.num_rows
+        predictor, info = self.predictor, self.predictor.info
+        fields = {
+            "request_id": pa.repeat(self.batch_id, n),
+            "row": rows.cast(pa.int64()),
+            "timestamp": pa.repeat((self.now or datetime.now().astimezone()).isoformat(), n),
+            "channel": pa.repeat("batch", n),
+            "model": pa.repeat(info.name, n),
+            "version": pa.repeat(info.version, n),
+            "inputs": scored.select(list(self.plan.features)).to_struct_array().combine_chunks(),
+            ("probability" if predictor.classifier else "value"): scored[SCORE_COLUMN],
+        }
+        if predictor.classifier:
+            fields["label"] = scored["label"].cast(pa.int64())
+            if "set_has_0" in scored.column_names:
+                fields["prediction_set"] = _sets(scored)
+        elif "lower" in scored.column_names:
+            fields["interval"] = pa.FixedSizeListArray.from_arrays(
+                pa.array(np.column_stack([scored["lower"], scored["upper"]]).ravel()), 2
+            )
+        fields["coverage"] = pa.array([predictor.coverage] * n, pa.float64())  # may be null
+        return pa.table(fields)
 
 
 def _sets(answers: pa.Table) -> pa.ListArray:
@@ -257,3 +366,8 @@ class _Output:
         else:
             self.writer.close()
         self.partial.replace(self.path)  # never a half-written file under the final name
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.partial.unlink(missing_ok=True)
