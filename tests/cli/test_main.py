@@ -1,3 +1,4 @@
+import contextlib
 import os
 import socket
 import sys
@@ -189,16 +190,26 @@ def test_stream_answers_requests_from_nats_until_idle(workspace, rng, nats_url):
                 await js.publish(f"{prefix}.toy.requests", body)
         else:
             await js.delete_stream(prefix.upper())
+            with contextlib.suppress(nats.js.errors.NotFoundError):  # if shipping never ran
+                await js.delete_stream(await js.find_stream_name_by_subject(f"{prefix}.toy.log"))
         await client.close()
 
     asyncio.run(broker(send=True))
     project = str(workspace.project_dir)
     args = ["stream", "toy", "--url", nats_url, "--idle-exit", "1.5", "-C", project]
-    result = runner.invoke(app, args)
-    asyncio.run(broker(send=False))
-    assert result.exit_code == 0, result.output
-    assert "Answered 3 requests; 0 duplicates skipped" in result.output
-    assert workspace.prediction_log("toy").read()["request_id"].tolist() == ["r0", "r1", "r2"]
+    try:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "Answered 3 requests; 0 duplicates skipped" in result.output
+        logged = workspace.prediction_log("toy").read()
+        assert logged["request_id"].tolist() == ["r0", "r1", "r2"]
+        # ... and the log goes on to JetStream, the production sink, once.
+        for expected in (3, 0):
+            shipped = runner.invoke(app, ["log", "ship", "toy", "--url", nats_url, "-C", project])
+            assert shipped.exit_code == 0, shipped.output
+            assert f"Shipped {expected} records to {prefix}.toy.log" in shipped.output
+    finally:
+        asyncio.run(broker(send=False))
 
 
 def test_serve_with_two_workers_answers_and_logs_from_both(workspace, rng, tmp_path):

@@ -26,6 +26,7 @@ from prodml.cli._common import (
 )
 from prodml.cli.data import data_app
 from prodml.cli.features import features_app
+from prodml.cli.log import log_app
 from prodml.cli.models import models_app
 from prodml.cli.train import train
 from prodml.errors import ConfigError, ProdmlError
@@ -62,6 +63,7 @@ def _version(value: bool) -> None:
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
+app.add_typer(log_app, name="log")
 app.command()(train)
 
 

@@ -189,18 +189,15 @@ class PredictionLog:
         with self._compacting:
             yield from self._readable()
 
-    def _readable(self) -> list[Path]:
-        """Segments of this writer, then of each writer in a subfolder, skipping a
-        JSON-lines file whose Parquet twin is already complete."""
+    def writer_folders(self) -> list[Path]:
+        """This writer's folder, then each other writer's (see `writer`)."""
         folders = [self.folder]
         if self.folder.is_dir():
             folders += sorted(p for p in self.folder.iterdir() if p.is_dir())
-        out = []
-        for folder in folders:
-            segments = _segments_in(folder)
-            done = {_seq_of(p) for p in segments if p.suffix == PARQUET}
-            out += [p for p in segments if p.suffix == PARQUET or _seq_of(p) not in done]
-        return out
+        return folders
+
+    def _readable(self) -> list[Path]:
+        return [s for folder in self.writer_folders() for s in readable_segments(folder)]
 
     def _open_for_append(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -208,11 +205,11 @@ class PredictionLog:
         # A JSON-lines segment left by a crash, other than the newest, was full: compact it.
         self._closed.extend(p for p in segments[:-1] if p.suffix == JSONL)
         if segments and segments[-1].suffix == JSONL:
-            self._seq = _seq_of(segments[-1])
+            self._seq = segment_number(segments[-1])
             self._fd = os.open(segments[-1], os.O_RDWR | os.O_APPEND)
             self._size = _cut_torn_tail(self._fd)
         else:
-            self._seq = _seq_of(segments[-1]) + 1 if segments else 0
+            self._seq = segment_number(segments[-1]) + 1 if segments else 0
             self._new_segment()
         self._start_worker()
 
@@ -282,12 +279,20 @@ def _retrying(read: Callable[[], T], attempts: int = 5) -> T:
     return read()
 
 
+def readable_segments(folder: Path) -> list[Path]:
+    """One writer's segments in write order, skipping a JSON-lines file whose Parquet twin
+    (its compacted copy, holding the same records in the same order) is complete."""
+    segments = _segments_in(folder)
+    done = {segment_number(p) for p in segments if p.suffix == PARQUET}
+    return [p for p in segments if p.suffix == PARQUET or segment_number(p) not in done]
+
+
 def _segments_in(folder: Path) -> list[Path]:
     found = [*folder.glob(f"{_PREFIX}*{JSONL}"), *folder.glob(f"{_PREFIX}*{PARQUET}")]
-    return sorted(found, key=lambda p: (_seq_of(p), p.suffix == JSONL))
+    return sorted(found, key=lambda p: (segment_number(p), p.suffix == JSONL))
 
 
-def _seq_of(path: Path) -> int:
+def segment_number(path: Path) -> int:
     return int(path.name[len(_PREFIX) :].split(".")[0])
 
 

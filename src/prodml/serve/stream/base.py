@@ -2,7 +2,8 @@
 a redelivery count, idempotent publishing by request id, and a dead-letter destination.
 
 Subjects (NATS) or stream keys (Redis) are derived from one prefix and the model's name:
-``<prefix>.<model>.requests`` in, ``.predictions`` out, ``.dead`` for poison messages.
+``<prefix>.<model>.requests`` in, ``.predictions`` out, ``.dead`` for poison messages, and
+``.log`` for the prediction log shipped by `logship`.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ class Subjects:
     requests: str
     predictions: str
     dead: str
+    log: str
 
     @classmethod
     def for_model(cls, prefix: str, model: str) -> Subjects:
         base = f"{prefix}.{model}"
-        return cls(f"{base}.requests", f"{base}.predictions", f"{base}.dead")
+        return cls(f"{base}.requests", f"{base}.predictions", f"{base}.dead", f"{base}.log")
 
 
 class StreamBackend(ABC):
