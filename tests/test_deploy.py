@@ -46,10 +46,24 @@ def test_the_configmap_holds_only_settings_prodml_accepts(tmp_path, monkeypatch)
 
 def test_the_probes_point_at_the_apis_health_endpoints():
     (deployment,) = yaml.safe_load_all((ROOT / "deploy/kubernetes/deployment.yaml").read_text())
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    container, sidecar = deployment["spec"]["template"]["spec"]["containers"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    for each in (container, sidecar):
+        assert each["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_the_log_shipper_sidecar_runs_a_real_command_on_the_servers_volume():
+    from typer.testing import CliRunner
+
+    from prodml.cli import app
+
+    (deployment,) = yaml.safe_load_all((ROOT / "deploy/kubernetes/deployment.yaml").read_text())
+    server, sidecar = deployment["spec"]["template"]["spec"]["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
+    assert mounts["state"] == {m["name"]: m["mountPath"] for m in server["volumeMounts"]}["state"]
+    result = CliRunner().invoke(app, [*sidecar["args"], "--help"])
+    assert result.exit_code == 0, result.output
 
 
 def test_the_image_is_slim_runs_as_a_user_and_checks_its_health():

@@ -17,7 +17,13 @@ log_app = typer.Typer(
 
 @log_app.command()
 def ship(
-    name: Annotated[str, typer.Argument(help="The model (deployment) whose log to ship.")],
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="The model whose log to ship. Default: the one serving.model names.",
+            show_default=False,
+        ),
+    ] = None,
     url: Annotated[
         str | None, typer.Option(help="NATS server with JetStream. Default: streaming.url.")
     ] = None,
@@ -44,6 +50,7 @@ def ship(
 
     ws = open_workspace(project)
     streaming = ws.settings.streaming
+    name = name or ws.settings.serving.model.split("@")[0].split("/")[0]
     subject = Subjects.for_model(streaming.prefix, name).log
     log = ws.prediction_log(name)
     if not log.folder.exists():
