@@ -55,10 +55,12 @@ serving:
   max_batch_rows: 1000      # larger /v1/predict batches are refused with 413
   coverage: 0.9             # conformal sets/intervals hold the truth this often (0.50-0.99)
   poll_seconds: 10          # how often a server following NAME@ALIAS checks for a new version
+  compile_trees: true       # compile LightGBM trees to C for one-row requests (needs a C
+                            # compiler and prodml[compiled]; verified bit-identical first)
 
 streaming:
   url: nats://127.0.0.1:4222  # NATS JetStream, or redis://host:6379/0 for Redis Streams
-  prefix: prodml            # subjects <prefix>.<model>.requests, .predictions and .dead
+  prefix: prodml            # subjects <prefix>.<model>.requests, .predictions, .dead and .log
   max_deliveries: 5         # a request failing this often goes to .dead
   batch: 64                 # messages fetched at a time
 
@@ -79,6 +81,9 @@ class ServingSettings(BaseModel):
     max_batch_rows: int = Field(default=1000, ge=1)
     coverage: float = Field(default=0.9, ge=0.5, le=0.99)
     poll_seconds: float = Field(default=10.0, gt=0)
+    # Compile a LightGBM model's trees to native code for one-row requests, in the
+    # background, where a C compiler and prodml[compiled] are installed.
+    compile_trees: bool = True
 
 
 class StreamingSettings(BaseModel):

@@ -110,9 +110,12 @@ class Workspace:
 
         return PredictionLog(self.state_dir / "predictions" / deployment)
 
-    def predictor(self, ref: str, *, coverage: float | None = None) -> Predictor:
+    def predictor(
+        self, ref: str, *, coverage: float | None = None, compile_trees: bool = False
+    ) -> Predictor:
         """A registered version ready to answer, enriched from the online store when it
-        was trained on a feature service."""
+        was trained on a feature service; with `compile_trees`, its trees are compiled in
+        the background for the one-row path (see `serve.compiled`)."""
         from prodml.serve import Predictor
         from prodml.serve.enrich import Enricher
 
@@ -124,13 +127,16 @@ class Workspace:
             service = load_service(self.metadata, info.feature_service, root=self.project_dir)
             enricher = Enricher(self.online_store, service, self.clock)
         serving = self.settings.serving
-        return Predictor(
+        predictor = Predictor(
             model,
             info,
             coverage=coverage or serving.coverage,
             enricher=enricher,
             max_batch_rows=serving.max_batch_rows,
         )
+        if compile_trees:
+            predictor.compile_in_background(self.state_dir / "compiled")
+        return predictor
 
     def deployment(
         self, ref: str, *, coverage: float | None = None, follow: bool = True
@@ -139,13 +145,16 @@ class Workspace:
         hot-swaps to each version the alias moves to."""
         from prodml.serve import Deployment
 
-        first = self.predictor(ref, coverage=coverage)
+        compile_trees = self.settings.serving.compile_trees
+        first = self.predictor(ref, coverage=coverage, compile_trees=compile_trees)
         if not (follow and "@" in ref):
             return Deployment(first)
         return Deployment(
             first,
             resolve=lambda: self.registry.resolve(ref).version,
-            load=lambda version: self.predictor(f"{first.info.name}/{version}", coverage=coverage),
+            load=lambda version: self.predictor(
+                f"{first.info.name}/{version}", coverage=coverage, compile_trees=compile_trees
+            ),
             poll_seconds=self.settings.serving.poll_seconds,
         )
 

@@ -1,8 +1,15 @@
+"""The one-row paths: LightGBM's single-row fast path and compiled trees, each giving
+`Booster.predict`'s numbers to the last bit."""
+
+import os
+import struct
+
 import numpy as np
 import pytest
 
 from prodml.registry import ModelVersionInfo
 from prodml.serve import Predictor
+from prodml.serve.compiled import CompiledTrees, available, compile_booster, probe_rows, verify
 from prodml.serve.fastpath import SingleRowBooster
 from prodml.train import fit_model
 from tests._data import TOY_SPEC, toy_frame
@@ -24,7 +31,7 @@ def test_the_fast_path_gives_booster_predict_to_the_last_bit(lightgbm):
     matrix = model.encoder.encode_frame(frame.head(500))
     fast = SingleRowBooster(model.estimator, matrix.shape[1])
     expected = model.estimator.predict(matrix, num_threads=1)
-    assert [fast.predict(row) for row in matrix] == expected.tolist()
+    assert [fast.predict(row.tobytes()) for row in matrix] == expected.tolist()
 
 
 def test_one_row_and_many_rows_score_the_same(lightgbm):
@@ -32,12 +39,60 @@ def test_one_row_and_many_rows_score_the_same(lightgbm):
     predictor = Predictor(model, ModelVersionInfo("toy", "1", "r", "s", ()))
     rows = frame[list(TOY_SPEC.names)].head(50).to_dict("records")
     together = predictor.scores(rows)
-    alone = np.concatenate([predictor.scores([row]) for row in rows])
-    assert alone.tolist() == together.tolist()
+    alone = [score for row in rows for score in predictor.scores([row])]
+    assert alone == together
 
 
 def test_a_row_of_the_wrong_width_is_refused(lightgbm):
     model, _ = lightgbm
     fast = SingleRowBooster(model.estimator, 3)
     with pytest.raises(ValueError, match="row must be 3 float64 values"):
-        fast.predict(np.zeros(2))
+        fast.predict(np.zeros(2).tobytes())
+
+
+@pytest.fixture(scope="module")
+def compiled(lightgbm, tmp_path_factory):
+    """The toy model's trees compiled with this machine's C compiler."""
+    reason = available()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but compiled trees cannot be built here: {reason}")
+        pytest.skip(f"compiled trees cannot be built here: {reason}")
+    model, _ = lightgbm
+    booster = model.estimator
+    library = compile_booster(booster, tmp_path_factory.mktemp("compiled"))
+    return CompiledTrees(library, booster.num_feature(), SingleRowBooster(booster, 3))
+
+
+def test_compiled_trees_give_booster_predict_to_the_last_bit(lightgbm, compiled):
+    model, frame = lightgbm
+    booster = model.estimator
+    # Rows on every edge of every split (categorical ones too), and real rows with gaps.
+    assert verify(compiled, booster, probe_rows(booster, n=3000)) == 0
+    assert verify(compiled, booster, model.encoder.encode_frame(frame)) == 0
+
+
+def test_a_value_the_compiled_code_would_misread_is_scored_by_lightgbm(lightgbm, compiled):
+    model, _ = lightgbm
+    # Its low 32 bits are the compiled code's "missing" marker: 1.0000000009313226.
+    (tricky,) = struct.unpack("<d", struct.pack("<II", 0xFFFFFFFF, 0x3FF00000))
+    row = np.array([[1.0, tricky, tricky]])
+    expected = model.estimator.predict(row, num_threads=1)[0]
+    assert compiled.predict(row[0].tobytes()) == expected
+
+
+def test_a_compiled_library_is_built_once_per_model_and_compiler(lightgbm, compiled):
+    model, _ = lightgbm
+    again = compile_booster(model.estimator, compiled.library.parent.parent)
+    assert again == compiled.library
+
+
+def test_a_predictor_switches_to_compiled_trees_and_answers_the_same(lightgbm, compiled):
+    model, frame = lightgbm
+    predictor = Predictor(model, ModelVersionInfo("toy", "1", "r", "s", ()))
+    rows = frame[list(TOY_SPEC.names)].head(200).to_dict("records")
+    before = [predictor.scores([row])[0] for row in rows]
+    assert predictor.engine == "lightgbm"
+    predictor.compile_in_background(compiled.library.parent.parent).join()
+    assert predictor.engine == "compiled"
+    assert [predictor.scores([row])[0] for row in rows] == before

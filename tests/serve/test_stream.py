@@ -132,7 +132,7 @@ def test_every_request_is_answered_once_and_logged(broker, predictor, tmp_path, 
     stats, answers, dead = _run(broker, predictor, log, clock, messages)
     assert (stats.answered, stats.duplicates, dead) == (2, 1, [])
     assert [a["request_id"] for a in answers] == ["a", "b"]
-    expected = predictor.scores([ROW, {**ROW, "color": "blue"}]).tolist()
+    expected = predictor.scores([ROW, {**ROW, "color": "blue"}])
     assert [p["probability"] for p in answers[1]["predictions"]] == pytest.approx(expected)
     logged = log.read()
     assert logged["request_id"].tolist() == ["a", "b", "b"]

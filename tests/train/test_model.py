@@ -72,6 +72,18 @@ def test_integer_categories_encode_the_same_from_frames_and_json_rows():
     assert not np.isnan(from_frame[:3]).any()
 
 
+def test_a_packed_row_holds_the_bytes_of_its_encoded_row(models, data):
+    _, valid = data
+    encoder = models["lightgbm"].encoder
+    rows = [
+        {k: (None if v != v else v) for k, v in r.items()}
+        for r in valid.iloc[:50].to_dict("records")
+    ]
+    rows.append({"color": "ultraviolet", "size": 0.1})  # unseen category, absent field
+    matrix = encoder.encode_rows(rows)
+    assert [encoder.pack_row(row) for row in rows] == [line.tobytes() for line in matrix]
+
+
 def test_unseen_category_is_treated_as_missing_not_an_error(models):
     row = {"color": "ultraviolet", "size": 0.1, "noise": None}
     assert 0.0 < models["lightgbm"].predict_rows([row])[0] < 1.0

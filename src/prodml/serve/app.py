@@ -195,6 +195,7 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
             "version": info.version,
             "aliases": list(info.aliases),
             "flavor": predictor.model.flavor,
+            "engine": predictor.engine,
             "task": predictor.model.task,
             "threshold": predictor.threshold if predictor.classifier else None,
             "coverage": predictor.coverage,

@@ -4,20 +4,26 @@ conformal uncertainty, and explanations. HTTP, batch and streaming all answer th
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from prodml.errors import ProdmlError
 from prodml.registry import ModelVersionInfo
+from prodml.serve.compiled import CompiledTrees, available, compile_booster, probe_rows, verify
 from prodml.serve.enrich import Enricher
 from prodml.serve.fastpath import SingleRowBooster
 from prodml.serve.schemas import request_model, row_schema
 from prodml.train import calibration, conformal
 from prodml.train.model import CLASSIFICATION, TrainedModel
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,25 +73,68 @@ class Predictor:
         self.max_batch_rows = max_batch_rows
         self.classifier = model.task == CLASSIFICATION
         self.quantile = conformal.quantile(model.conformal, coverage) if model.conformal else None
-        self._fast = (
+        self._fast: SingleRowBooster | CompiledTrees | None = (
             SingleRowBooster(model.estimator, len(model.spec.names))
             if model.flavor == "lightgbm"
             else None
         )
+
+    @property
+    def engine(self) -> str:
+        """What scores one row: "compiled" trees, "lightgbm"'s fast path, or the "model"."""
+        if isinstance(self._fast, CompiledTrees):
+            return "compiled"
+        return "model" if self._fast is None else "lightgbm"
+
+    def compile_in_background(self, cache: Path) -> threading.Thread | None:
+        """Compile a LightGBM model's trees on a thread and switch the one-row path to them
+        once they score probe rows bit-identically; None when there is nothing to do."""
+        reason = available()
+        if self._fast is None or reason:
+            if reason:
+                logger.info("%s keeps LightGBM's one-row path: %s.", self.info.ref, reason)
+            return None
+        thread = threading.Thread(
+            target=self._compile, args=(cache,), name="prodml-compile", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _compile(self, cache: Path) -> None:
+        booster = self.model.estimator
+        try:
+            library = compile_booster(booster, cache)
+            trees = CompiledTrees(library, len(self.model.spec.names), self._fast)
+            wrong = verify(trees, booster, probe_rows(booster))
+        except Exception:  # the server answers on LightGBM's path, as before
+            logger.warning(
+                "Compiling %s failed; it stays on LightGBM.", self.info.ref, exc_info=True
+            )
+            return
+        if wrong:
+            logger.warning(
+                "Compiled trees of %s differ from LightGBM on %d probe rows; not used.",
+                self.info.ref,
+                wrong,
+            )
+            return
+        self._fast = trees  # one attribute swap: a request sees the old path or the new
+        logger.info("%s answers one row with compiled trees (%s).", self.info.ref, trees.library)
 
     def features(self, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
         """The model's input rows: the request rows, enriched from the feature store when
         the model was trained on a feature service."""
         return rows if self.enricher is None else self.enricher.enrich(rows)
 
-    def scores(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def scores(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
         """The model's scores of rows holding every model feature; one row takes the
-        compiled fast path, no pandas anywhere."""
-        matrix = self.model.encoder.encode_rows(rows)
-        if self._fast is not None and len(rows) == 1:
-            raw = np.array([self._fast.predict(matrix[0])])
-            return calibration.apply(self.model.calibration, raw)
-        return self.model.predict_matrix(matrix)
+        one-row path (compiled trees or LightGBM's fast path), no pandas anywhere."""
+        if self._fast is None or len(rows) != 1:
+            return self.model.predict_matrix(self.model.encoder.encode_rows(rows)).tolist()
+        raw = self._fast.predict(self.model.encoder.pack_row(rows[0]))
+        if self.model.calibration:
+            return calibration.apply(self.model.calibration, np.array([raw])).tolist()
+        return [raw]
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Prediction]:
         """Score rows holding every model feature (see `features`)."""
@@ -93,15 +142,14 @@ class Predictor:
         if not self.classifier:
             return [
                 Prediction(v, interval=None if q is None else conformal.interval(v, q))
-                for v in map(float, self.scores(rows))
+                for v in self.scores(rows)
             ]
+        threshold = self.threshold
         return [
             Prediction(
-                p,
-                int(p >= self.threshold),
-                None if q is None else conformal.prediction_set(p, q),
+                p, int(p >= threshold), None if q is None else conformal.prediction_set(p, q)
             )
-            for p in map(float, self.scores(rows))
+            for p in self.scores(rows)
         ]
 
     def smoke(self) -> None:

@@ -361,5 +361,7 @@ def _cut_torn_tail(fd: int) -> int:
 
 
 if __name__ == "__main__":  # the compaction child: python predlog.py SEGMENT...
+    if hasattr(os, "nice"):
+        os.nice(10)  # background work: a server sharing the core answers first
     for argument in sys.argv[1:]:
         _compact(Path(argument))

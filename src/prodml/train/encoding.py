@@ -8,7 +8,9 @@ at training, batch scoring and serving, so the three paths cannot disagree. Serv
 
 from __future__ import annotations
 
+import functools
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +39,7 @@ class TabularEncoder:
     vocabulary: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def fit(self, frame: pd.DataFrame) -> TabularEncoder:
+        self.__dict__.pop("_vocabularies", None)  # pack_row's view of the old vocabulary
         self.vocabulary = {
             name: {v: i for i, v in enumerate(sorted(_as_keys(frame[name]).dropna().unique()))}
             for name in self.spec.categorical
@@ -63,6 +66,26 @@ class TabularEncoder:
                 value = row.get(name)
                 out[i, j] = math.nan if value is None else value
         return out
+
+    def pack_row(self, row: Mapping[str, Any]) -> bytes:
+        """One row encoded as `encode_rows` does, packed as native float64s: the one-row
+        serving path hands these bytes straight to compiled code."""
+        get = row.get
+        values: list[float] = []
+        for name, vocab in self._vocabularies:
+            value = get(name)
+            code = None if value is None else vocab.get(str(value))
+            values.append(math.nan if code is None else code)
+        values += [math.nan if (v := get(name)) is None else v for name in self.spec.numeric]
+        return self._packer.pack(*values)
+
+    @functools.cached_property
+    def _vocabularies(self) -> list[tuple[str, dict[str, int]]]:
+        return [(name, self.vocabulary[name]) for name in self.spec.categorical]
+
+    @functools.cached_property
+    def _packer(self) -> struct.Struct:
+        return struct.Struct(f"={len(self.spec.names)}d")
 
     def to_dict(self) -> dict[str, Any]:
         return {
