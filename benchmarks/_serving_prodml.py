@@ -6,6 +6,7 @@ from pathlib import Path
 
 import uvicorn
 
+from prodml.cli.serve_app import settle
 from prodml.clock import SystemClock
 from prodml.registry import ModelVersionInfo
 from prodml.serve import PredictionLog, Predictor, create_app
@@ -21,4 +22,5 @@ if compiling is not None:
     compiling.join()
 print(f"prodml answers one row with: {predictor.engine}", file=sys.stderr)
 app = create_app(predictor, PredictionLog(log_dir), SystemClock())
+settle()  # as `prodml serve` does before taking traffic
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -137,7 +137,7 @@ def serve(
 
     import uvicorn
 
-    from prodml.cli.serve_app import build
+    from prodml.cli.serve_app import build, settle
 
     ws = open_workspace(project)
     settings = ws.settings.serving
@@ -171,6 +171,7 @@ def serve(
         + (f", following {model or settings.model}." if deployment.follows else ".")
     )
     deployment.follow()
+    settle()
     try:
         uvicorn.run(app_, host=host, port=port, log_level=level)
     finally:

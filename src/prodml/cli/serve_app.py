@@ -8,6 +8,7 @@ prediction log.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -39,8 +40,17 @@ def build(
     return create_app(deployment, log, ws.clock), deployment
 
 
+def settle() -> None:
+    """Before a server process takes traffic: what it loaded (the model, the app, the
+    libraries) leaves the garbage collector's care, so a full collection walks only what
+    requests allocate and no longer pauses answers for tens of milliseconds."""
+    gc.collect()
+    gc.freeze()
+
+
 def worker_app() -> FastAPI:
     """One server worker's app (a uvicorn factory), from the project in the working folder."""
     app, deployment = build(Workspace.open(Path.cwd()), worker=f"worker-{os.getpid()}")
     deployment.follow()
+    settle()
     return app

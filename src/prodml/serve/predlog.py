@@ -8,8 +8,9 @@ Durability, in two steps that cost a response almost nothing:
   loss costs at most that window. ``fsync="always"`` syncs inside `append` instead, for
   callers who would rather wait a disk flush per request than risk that window.
 
-A segment that reaches `segment_bytes` is closed and rewritten as Parquet (zstd) by a child
-process (parsing holds the GIL, which a server would pay in latency), then its JSON-lines
+A segment that reaches `segment_bytes` is handed to the background thread, which flushes
+and closes it (appends go on in a new segment meanwhile) and has a child process rewrite it
+as Parquet (zstd; parsing holds the GIL, which a server would pay in latency); its JSON-lines
 file is removed; a crash mid-way leaves the JSON-lines
 file, which is compacted again on the next start. A record torn by a crash mid-write was
 never acknowledged; reopening the log cuts it off, so later records are never glued to it.
@@ -60,7 +61,9 @@ class PredictionLog:
         self._seq = 0
         self._size = 0
         self._dirty = False
+        self._retiring: list[tuple[int, Path]] = []  # full segments to fsync and close
         self._closed: list[Path] = []  # full segments waiting to be compacted
+        self._dir_dirty = False  # a segment was created since the folder was last fsynced
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -130,10 +133,16 @@ class PredictionLog:
         The flush runs outside the lock, on a duplicate of the descriptor, so appends (and
         the responses waiting on them) never wait for the disk."""
         with self._lock:
+            new_names, self._dir_dirty = self._dir_dirty, False
             if self._fd is None or not self._dirty:
-                return
-            fd = os.dup(self._fd)  # survives a rotation closing the original meanwhile
-            self._dirty = False
+                fd = None
+            else:
+                fd = os.dup(self._fd)  # survives a rotation closing the original meanwhile
+                self._dirty = False
+        if new_names:
+            _fsync_dir(self.folder)  # a new segment's name must be durable too
+        if fd is None:
+            return
         try:
             os.fsync(fd)
         finally:
@@ -142,6 +151,7 @@ class PredictionLog:
     def compact(self) -> None:
         """Rewrite every full JSON-lines segment as Parquet now (normally done in the
         background after each rotation)."""
+        self._retire()
         with self._lock:
             pending, self._closed = self._closed, []
         with self._compacting:  # also waits for a compaction the background thread began
@@ -150,8 +160,10 @@ class PredictionLog:
             # In a child process: parsing a segment holds the GIL for most of a second,
             # which a server answering meanwhile would pay in latency. Waiting does not.
             done = subprocess.run(  # noqa: S603 - our own interpreter and module, our paths
-                # This file as a script: it imports no prodml package, so the child starts fast.
-                [sys.executable, __file__, *map(str, pending)],
+                # This file as a script (it imports no prodml package, so the child starts
+                # fast), at a lower priority from its first import on: a server sharing the
+                # core answers first.
+                [sys.executable, "-c", _COMPACTOR, __file__, *map(str, pending)],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -214,19 +226,31 @@ class PredictionLog:
         self._start_worker()
 
     def _rotate(self) -> None:
+        """Move appends to a new segment; the full one is flushed and closed by the
+        background thread, since an fsync of 64 MB inside the lock would stall every
+        response for as long as the disk takes."""
         assert self._fd is not None
-        os.fsync(self._fd)
-        os.close(self._fd)
+        self._retiring.append((self._fd, self._path(self._seq)))
         self._dirty = False
-        self._closed.append(self._path(self._seq))
         self._seq += 1
         self._new_segment()
         self._wake.set()
 
+    def _retire(self) -> None:
+        """fsync and close the full segments, then queue them for compaction."""
+        with self._lock:
+            retiring, self._retiring = self._retiring, []
+        for fd, _ in retiring:
+            os.fsync(fd)
+            os.close(fd)
+        if retiring:
+            with self._lock:
+                self._closed.extend(path for _, path in retiring)
+
     def _new_segment(self) -> None:
         self._fd = os.open(self._path(self._seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._size = 0
-        _fsync_dir(self.folder)  # the new name must be durable too, or a crash loses the file
+        self._dir_dirty = True  # `sync` makes the name durable, outside the lock
 
     def _path(self, seq: int) -> Path:
         return self.folder / f"{_PREFIX}{seq:06d}{JSONL}"
@@ -360,8 +384,13 @@ def _cut_torn_tail(fd: int) -> int:
     return keep
 
 
+_COMPACTOR = (
+    "import os, runpy, sys\n"
+    "if hasattr(os, 'nice'): os.nice(10)\n"
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
 if __name__ == "__main__":  # the compaction child: python predlog.py SEGMENT...
-    if hasattr(os, "nice"):
-        os.nice(10)  # background work: a server sharing the core answers first
     for argument in sys.argv[1:]:
         _compact(Path(argument))
