@@ -53,7 +53,19 @@ def test_predict_answers_and_logs_every_row(client, log, predictor, clock):
 
 
 def test_a_request_id_is_generated_when_none_is_sent(client):
-    assert len(client.post("/v1/predict", json={"rows": [ROW]}).json()["request_id"]) == 32
+    ids = {client.post("/v1/predict", json={"rows": [ROW]}).json()["request_id"] for _ in range(20)}
+    assert len(ids) == 20
+    assert all(len(i) >= 16 for i in ids)
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_read_whole(client):
+    huge = b'{"rows": [' + b" " * (20 << 20) + b"]}"
+    response = client.post(
+        "/v1/predict", content=huge, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"][0]["type"] == "too_large"
+    assert 'kind="too_large"' in client.get("/metrics").text
 
 
 @pytest.mark.parametrize(
