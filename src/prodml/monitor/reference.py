@@ -1,0 +1,129 @@
+"""The drift reference of a model: built once from its training rows, then read by every
+window (never recomputed per window).
+
+A numeric feature keeps its present values sorted (what KS and Wasserstein need, so a
+window sorts only its own values), with mean, standard deviation and distinct count; a
+categorical feature keeps its count per category. Missing values are counted apart.
+Saved as one ``.npz`` file of plain arrays (no pickle): the sorted values, and the rest as
+JSON in a byte array.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prodml.errors import DataValidationError
+
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+
+
+@dataclass(frozen=True)
+class ReferenceColumn:
+    """One feature of the reference."""
+
+    kind: str  # NUMERIC or CATEGORICAL
+    rows: int  # present values
+    nulls: int
+    sorted_values: np.ndarray | None = None  # numeric
+    mean: float = 0.0
+    std: float = 0.0
+    distinct: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # categorical
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference profile: per feature, what the drift tests compare a window with."""
+
+    columns: dict[str, ReferenceColumn]
+    rows: int
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, features: Sequence[str] | None = None) -> Reference:
+        """The reference of `features` (default: every column) of `frame`; a column is
+        numeric if its dtype is (booleans are categories)."""
+        names = list(features) if features is not None else list(frame.columns)
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            raise DataValidationError(
+                f"The reference rows have no column(s) {', '.join(missing)}; they have "
+                f"{', '.join(map(str, frame.columns))}."
+            )
+        return cls({name: reference_column(frame[name]) for name in names}, len(frame))
+
+    def save(self, path: Path) -> None:
+        meta: dict[str, Any] = {"rows": self.rows, "columns": {}}
+        arrays: dict[str, np.ndarray] = {}
+        for i, (name, column) in enumerate(self.columns.items()):
+            entry = {k: getattr(column, k) for k in ("kind", "rows", "nulls", "mean", "std")}
+            entry |= {"distinct": column.distinct, "counts": column.counts}
+            if column.sorted_values is not None:
+                entry["array"] = key = f"values_{i}"
+                arrays[key] = column.sorted_values
+            meta["columns"][name] = entry
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy stubs: kwargs are arrays
+
+    @classmethod
+    def load(cls, path: Path) -> Reference:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(data["meta"].tobytes())
+            columns = {}
+            for name, entry in meta["columns"].items():
+                array = entry.pop("array", None)
+                columns[name] = ReferenceColumn(
+                    **entry, sorted_values=None if array is None else data[array]
+                )
+        return cls(columns, int(meta["rows"]))
+
+
+def reference_column(values: pd.Series) -> ReferenceColumn:
+    """One column's reference (see the module docstring)."""
+    if is_numeric(values):
+        data = present_numbers(values)
+        data.sort()
+        distinct = int(np.count_nonzero(np.diff(data))) + 1 if data.size else 0
+        return ReferenceColumn(
+            NUMERIC,
+            rows=int(data.size),
+            nulls=len(values) - int(data.size),
+            sorted_values=data,
+            mean=float(data.mean()) if data.size else 0.0,
+            std=float(data.std()) if data.size else 0.0,
+            distinct=distinct,
+        )
+    counts = category_counts(values)
+    return ReferenceColumn(
+        CATEGORICAL,
+        rows=sum(counts.values()),
+        nulls=int(values.isna().sum()),
+        distinct=len(counts),
+        counts=counts,
+    )
+
+
+def is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def present_numbers(values: pd.Series) -> np.ndarray:
+    """The finite values as float64 (missing and infinite ones left out)."""
+    data = values.to_numpy(dtype=float, na_value=np.nan)
+    return data[np.isfinite(data)]
+
+
+def category_counts(values: pd.Series) -> dict[str, int]:
+    """Rows per category (as text), missing values left out, most frequent first."""
+    present = values.dropna()
+    if not (isinstance(present.dtype, pd.StringDtype) or present.dtype == object):
+        present = present.astype(str)
+    return {str(k): int(v) for k, v in present.value_counts(sort=True).items()}
