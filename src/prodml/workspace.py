@@ -7,6 +7,7 @@ only then, so a data command neither waits for them nor fails on a bad tracking 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from prodml.data import Contract, IngestResult, Source
     from prodml.features.online import OnlineStore
+    from prodml.monitor.reference import Reference
     from prodml.registry import ModelRegistry
     from prodml.serve import Deployment, Predictor
     from prodml.serve.predlog import PredictionLog
@@ -105,6 +107,22 @@ class Workspace:
     def tracking_uri(self) -> str:
         return self._url(self.settings.tracking_uri)
 
+    def save_reference(
+        self, name: str, version: str, rows: pd.DataFrame, features: Sequence[str]
+    ) -> str:
+        """Build a registered version's drift reference from its training rows, once, and
+        keep it in the artifact store; returns where."""
+        from prodml.monitor.reference import Reference
+
+        reference = Reference.from_frame(rows, features)
+        return self.artifacts.put_bytes(_reference_key(name, version), reference.to_bytes()).uri
+
+    def reference(self, name: str, version: str) -> Reference:
+        """The drift reference saved for `name` version `version` (see `save_reference`)."""
+        from prodml.monitor.reference import Reference
+
+        return Reference.from_bytes(self.artifacts.get_bytes(_reference_key(name, version)))
+
     def prediction_log(self, deployment: str) -> PredictionLog:
         from prodml.serve.predlog import PredictionLog
 
@@ -168,3 +186,7 @@ class Workspace:
         if value is None:  # load_settings fills every URL; a hand-built Settings may not
             raise ValueError("Build settings with prodml.settings.load_settings().")
         return value
+
+
+def _reference_key(name: str, version: str) -> str:
+    return f"references/{name}/{version}.npz"

@@ -31,6 +31,9 @@ def test_train_registers_then_reuses_every_step(project):
     assert "Gate passed. toy version 1 (@champion). 0 of 10 steps from cache" in first.output
     again = runner.invoke(app, ["train", "tests._data:toy_recipe", "-C", str(project)])
     assert "toy version 1 (@champion). 10 of 10 steps from cache" in again.output
+    # Registration left the version's drift reference, built from its training rows.
+    reference = Workspace.open(project).reference("toy", "1")
+    assert reference.rows == len(nonlinear_examples())
 
 
 def test_recipe_mistakes_are_explained(project):

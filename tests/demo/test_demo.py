@@ -91,6 +91,12 @@ def test_batch_scores_and_monthly_findings_cover_july_to_december(demo):
     auc = ws.metadata.list_findings(monitor="performance")
     assert [round(f.value, 6) for f in auc] == [round(m["auc"], 6) for m in report.monthly]
     assert all(0.6 < f.value < 0.8 for f in auc)
+    drift = ws.metadata.list_findings(monitor="drift")
+    assert len(drift) == 6 * len(report.monthly[0]["drift"])  # every feature, every month
+    # Training saw January to May only: the month itself drifts in every later month.
+    for month in report.monthly:
+        (seen,) = [d for d in month["drift"] if d.feature == "month"]
+        assert seen.drifted
 
 
 @pytest.mark.slow

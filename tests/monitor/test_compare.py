@@ -6,7 +6,7 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.spatial import distance
 
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, DataValidationError
 from prodml.monitor import stats
 from prodml.monitor.compare import compare
 from prodml.monitor.reference import Reference
@@ -27,6 +27,14 @@ def test_wasserstein_agrees_with_scipy_ties_included(rng):
     current = np.round(rng.gamma(2.2, size=30_001), 2)
     expected = scipy_stats.wasserstein_distance(reference, current)
     assert stats.wasserstein(np.sort(reference), current) == pytest.approx(expected, abs=1e-9)
+
+
+def test_psi_of_a_hand_computed_case():
+    # (0.25 - 0.5) ln(0.25 / 0.5) + (0.75 - 0.5) ln(0.75 / 0.5) = 0.25 ln 2 + 0.25 ln 1.5
+    assert stats.psi(np.array([0.5, 0.5]), np.array([0.25, 0.75])) == pytest.approx(
+        0.274653, abs=1e-6
+    )
+    assert stats.psi(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0.0
 
 
 def test_chi_square_and_jensen_shannon_agree_with_scipy():
@@ -89,6 +97,20 @@ def test_a_new_category_is_caught_on_that_feature_only(reference, rng):
     found = {d.feature: d for d in compare(reference, _frame(rng, 5_000, new_category=True))}
     assert found["color"].drifted
     assert not any(d.drifted for name, d in found.items() if name != "color")
+
+
+def test_a_rise_in_missing_values_is_caught_though_the_values_left_look_alike(reference, rng):
+    window = _frame(rng, 5_000)
+    window.loc[: len(window) // 3, "size"] = np.nan
+    found = compare(reference, window)[0]
+    assert found.drifted
+    assert found.statistic < found.threshold  # not by its distribution: by its gaps
+    assert (round(found.missing_share, 2), found.reference_missing_share) == (0.33, 0.0)
+
+
+def test_a_feature_the_window_lacks_is_named(reference, rng):
+    with pytest.raises(DataValidationError, match="no column"):
+        compare(reference, _frame(rng, 100).drop(columns=["color"]))
 
 
 def test_small_references_are_judged_by_tests_and_methods_can_be_chosen(rng):

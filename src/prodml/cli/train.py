@@ -67,6 +67,8 @@ def train(
     version = register_result(
         result, spec.model_name, ws.registry, ws.tracker, first=champion is None
     )
+    # The drift reference, built once per version from the rows it learned from.
+    ws.save_reference(spec.model_name, version.version, cooked.examples, spec.features.names)
     table = Table(title=f"{spec.model_name}: validation {spec.judged_by}", title_justify="left")
     for column in ("model", spec.judged_by, "run"):
         table.add_column(column)

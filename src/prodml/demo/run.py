@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from prodml.clock import SimulatedClock
 from prodml.data import open_source
-from prodml.data.profile import profile_frame
 from prodml.demo import flights
 from prodml.errors import TrainingError
 from prodml.features.definitions import FeatureService, FeatureView
@@ -32,7 +30,8 @@ from prodml.features.offline import rows_between
 from prodml.features.online import OnlineStore
 from prodml.features.parity import check_parity
 from prodml.features.registry import apply
-from prodml.monitor import feature_drift, time_windows
+from prodml.monitor import time_windows
+from prodml.monitor.compare import compare
 from prodml.registry.promotion import champion_of, register_result
 from prodml.serve import Deployment, Predictor, create_app, score_file
 from prodml.serve.enrich import Enricher
@@ -189,11 +188,9 @@ def _reference_profile(
     ws: Workspace, report: DemoReport, spec: FeatureSpec, train_rows: pd.DataFrame
 ) -> None:
     """The drift reference, computed once per registered version from its training rows."""
-    key = f"profiles/{flights.MODEL_NAME}/{report.champion_version}.json"
-    profile = profile_frame(train_rows, spec.names)
-    report.paths["reference profile"] = ws.artifacts.put_bytes(
-        key, json.dumps(profile).encode()
-    ).uri
+    report.paths["reference profile"] = ws.save_reference(
+        flights.MODEL_NAME, report.champion_version, train_rows, spec.names
+    )
 
 
 def _serve(
@@ -366,8 +363,7 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
 
 
 def _monitor(ws: Workspace, report: DemoReport, spec: FeatureSpec, scores: pd.DataFrame) -> None:
-    key = f"profiles/{flights.MODEL_NAME}/{report.champion_version}.json"
-    reference = json.loads(ws.artifacts.get_bytes(key))
+    reference = ws.reference(flights.MODEL_NAME, report.champion_version)
     # Months of the airports' calendar: a flight at 8 pm on Dec 31 belongs to December.
     scores[_LOCAL] = scores[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
     now = ws.clock.now()
@@ -375,7 +371,7 @@ def _monitor(ws: Workspace, report: DemoReport, spec: FeatureSpec, scores: pd.Da
     for window in time_windows(scores, time=_LOCAL, freq="MS"):
         month = window.rows
         auc = classification_metrics(month[flights.LABEL], month["score"])["roc_auc"]
-        drift = feature_drift(reference, month, spec.names)
+        drift = compare(reference, month)
         finding = functools.partial(
             Finding,
             model_name=flights.MODEL_NAME,
@@ -385,7 +381,8 @@ def _monitor(ws: Workspace, report: DemoReport, spec: FeatureSpec, scores: pd.Da
             created_at=now,
         )
         findings += [
-            finding(monitor="drift", metric="psi", feature=f, value=v) for f, v in drift.items()
+            finding(monitor="drift", metric=d.method, feature=d.feature, value=d.statistic)
+            for d in drift
         ]
         findings.append(finding(monitor="performance", metric="roc_auc", value=auc))
         report.monthly.append(
@@ -393,7 +390,8 @@ def _monitor(ws: Workspace, report: DemoReport, spec: FeatureSpec, scores: pd.Da
                 "month": window.start.strftime("%b"),
                 "rows": len(month),
                 "auc": auc,
-                "drift": dict(sorted(drift.items(), key=lambda kv: -kv[1])),
+                # Most drifted first, by how far past its threshold each statistic is.
+                "drift": sorted(drift, key=lambda d: -d.statistic / d.threshold),
             }
         )
     ws.metadata.add_findings(findings)

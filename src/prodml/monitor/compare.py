@@ -6,7 +6,9 @@ samples are large) — the Wasserstein distance in reference standard deviations
 numeric feature, the Jensen–Shannon distance for a categorical one (or a numeric one with
 at most 5 distinct values), each drifted from 0.1; with fewer, tests — Kolmogorov–Smirnov
 and chi-square, drifted below p = 0.05. PSI (drifted from 0.2) can be chosen for either
-kind. Methods and thresholds can be set per feature. Features are compared on a pool of
+kind. Methods and thresholds can be set per feature. Missing values are left out of the
+statistics (as Evidently does) and judged apart: a feature whose share of missing values
+moves by `MISSING_SHIFT` or more has drifted too. Features are compared on a pool of
 threads: sorting and counting release the GIL.
 """
 
@@ -33,6 +35,7 @@ THRESHOLDS = {"wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.2, "ks": 0.05, 
 P_VALUE_METHODS = frozenset({"ks", "chisquare"})  # drifted when p < threshold
 LARGE = 1000  # reference values above which effect sizes, not p-values, decide
 FEW_VALUES = 5  # a numeric feature with this many distinct values or fewer is compared by category
+MISSING_SHIFT = 0.1  # an absolute change of the share of missing values that counts as drift
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,10 @@ class FeatureDrift:
     statistic: float
     p_value: float | None
     threshold: float
-    drifted: bool
+    drifted: bool  # by its statistic, or by its share of missing values
     rows: int  # present values in the window
+    missing_share: float = 0.0
+    reference_missing_share: float = 0.0
 
 
 def default_method(column: ReferenceColumn) -> str:
@@ -118,12 +123,16 @@ def _compare_column(
         counts = category_counts(values)
         rows = sum(counts.values())
         statistic, p_value = _categorical(method, column.counts, counts) if rows else (0.0, None)
-    drifted = (
-        (p_value < limit)
-        if method in P_VALUE_METHODS and p_value is not None
-        else (method not in P_VALUE_METHODS and statistic >= limit)
+    if method in P_VALUE_METHODS:
+        drifted = p_value is not None and p_value < limit
+    else:
+        drifted = statistic >= limit
+    missing = 1.0 - rows / len(values) if len(values) else 0.0
+    reference_missing = column.nulls / max(1, column.nulls + column.rows)
+    drifted = drifted or abs(missing - reference_missing) >= MISSING_SHIFT
+    return FeatureDrift(
+        name, method, statistic, p_value, limit, bool(drifted), rows, missing, reference_missing
     )
-    return FeatureDrift(name, method, statistic, p_value, limit, bool(drifted), rows)
 
 
 def _categorical(

@@ -10,6 +10,7 @@ JSON in a byte array.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,14 @@ class Reference:
         return cls({name: reference_column(frame[name]) for name in names}, len(frame))
 
     def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: Path) -> Reference:
+        return cls.from_bytes(path.read_bytes())
+
+    def to_bytes(self) -> bytes:
         meta: dict[str, Any] = {"rows": self.rows, "columns": {}}
         arrays: dict[str, np.ndarray] = {}
         for i, (name, column) in enumerate(self.columns.items()):
@@ -69,13 +78,13 @@ class Reference:
                 arrays[key] = column.sorted_values
             meta["columns"][name] = entry
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy stubs: kwargs are arrays
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy stubs: kwargs are arrays
+        return buffer.getvalue()
 
     @classmethod
-    def load(cls, path: Path) -> Reference:
-        with np.load(path, allow_pickle=False) as data:
+    def from_bytes(cls, data_bytes: bytes) -> Reference:
+        with np.load(io.BytesIO(data_bytes), allow_pickle=False) as data:
             meta = json.loads(data["meta"].tobytes())
             columns = {}
             for name, entry in meta["columns"].items():
