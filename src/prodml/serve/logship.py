@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 
-from prodml.errors import ConfigError
 from prodml.serve.predlog import PARQUET, PredictionLog, readable_segments, segment_number
+from prodml.serve.stream.nats import connect_jetstream
 
 CURSOR_FILE = ".shipped"
 
@@ -51,18 +51,9 @@ class JetStreamSink:
         self._js: Any = None
 
     async def open(self) -> None:
-        try:
-            import nats
-            from nats.js.errors import NotFoundError
-        except ImportError as exc:
-            raise ConfigError(
-                "Shipping the log needs nats-py: pip install 'prodml[nats]'."
-            ) from exc
-        try:
-            self._nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=3)
-        except Exception as exc:
-            raise ConfigError(f"Cannot reach NATS at {self.url}: {exc}.") from exc
-        self._js = self._nc.jetstream()
+        self._nc, self._js = await connect_jetstream(self.url)
+        from nats.js.errors import NotFoundError
+
         try:
             await self._js.find_stream_name_by_subject(self.subject)
         except NotFoundError:

@@ -32,19 +32,10 @@ class NatsBackend(StreamBackend):
         self._sub: Any = None
 
     async def open(self) -> None:
-        try:
-            import nats
-            from nats.js.api import AckPolicy, ConsumerConfig
-            from nats.js.errors import NotFoundError
-        except ImportError as exc:
-            raise ConfigError(
-                "Streaming over NATS needs nats-py: pip install 'prodml[nats]'."
-            ) from exc
-        try:
-            self._nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=3)
-        except Exception as exc:
-            raise ConfigError(f"Cannot reach NATS at {self.url}: {exc}.") from exc
-        self._js = self._nc.jetstream()
+        self._nc, self._js = await connect_jetstream(self.url)
+        from nats.js.api import AckPolicy, ConsumerConfig
+        from nats.js.errors import NotFoundError
+
         try:
             # A stream an operator made for these subjects is used as it is.
             self.stream = await self._js.find_stream_name_by_subject(self.subjects.requests)
@@ -109,3 +100,17 @@ class NatsBackend(StreamBackend):
             await self._nc.flush()
             await self._nc.close()
             self._nc = None
+
+
+async def connect_jetstream(url: str) -> tuple[Any, Any]:
+    """A connection to the NATS server at `url` and its JetStream context, with errors
+    that say what to install or what could not be reached."""
+    try:
+        import nats
+    except ImportError as exc:
+        raise ConfigError("Talking to NATS needs nats-py: pip install 'prodml[nats]'.") from exc
+    try:
+        client = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
+    except Exception as exc:
+        raise ConfigError(f"Cannot reach NATS at {url}: {exc}.") from exc
+    return client, client.jetstream()
