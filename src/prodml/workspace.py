@@ -111,10 +111,14 @@ class Workspace:
         self, name: str, version: str, rows: pd.DataFrame, features: Sequence[str]
     ) -> str:
         """Build a registered version's drift reference from its training rows, once, and
-        keep it in the artifact store; returns where."""
+        keep it in the artifact store; returns where. The version's own scores of those
+        rows join them as `prediction`, the reference for prediction drift."""
         from prodml.monitor.reference import Reference
+        from prodml.monitor.traffic import PREDICTION
 
-        reference = Reference.from_frame(rows, features)
+        _, model = self.registry.load(f"{name}/{version}")
+        scored = rows[list(features)].assign(**{PREDICTION: model.predict_frame(rows)})
+        reference = Reference.from_frame(scored, [*features, PREDICTION])
         return self.artifacts.put_bytes(_reference_key(name, version), reference.to_bytes()).uri
 
     def reference(self, name: str, version: str) -> Reference:

@@ -261,3 +261,30 @@ def test_serve_with_two_workers_answers_and_logs_from_both(workspace, rng, tmp_p
     assert sorted(log.read()["request_id"]) == sorted(f"r{i}" for i in range(40))
     writers = [p for p in log.folder.iterdir() if p.is_dir()]
     assert 1 <= len(writers) <= 2
+
+
+def test_monitor_run_judges_logged_traffic_against_the_registered_reference(workspace, rng):
+    model = fit_model("logistic", toy_frame(rng, 500), "y", TOY_SPEC)
+    version = workspace.registry.register("toy", log_model_run(workspace, model))
+    workspace.save_reference("toy", version.version, toy_frame(rng, 2_000), TOY_SPEC.names)
+    rows = toy_frame(rng, 300)
+    with workspace.prediction_log("toy") as log:
+        log.append(
+            {
+                "request_id": f"r{i}",
+                "timestamp": f"2026-01-0{1 + i % 2}T12:00:00+00:00",
+                "version": version.version,
+                "inputs": {k: (None if v != v else v) for k, v in row.items() if k != "y"},
+                "probability": float(p),
+            }
+            for i, (row, p) in enumerate(
+                zip(rows.to_dict("records"), model.predict_frame(rows), strict=True)
+            )
+        )
+    project = str(workspace.project_dir)
+    result = runner.invoke(app, ["monitor", "run", "toy", "--freq", "D", "-C", project])
+    assert result.exit_code == 0, result.output
+    assert "2026-01-01 00:00" in result.output
+    assert "2026-01-02 00:00" in result.output
+    again = runner.invoke(app, ["monitor", "run", "toy", "-C", project])
+    assert "No complete window of toy left to judge" in again.output

@@ -28,6 +28,7 @@ from prodml.cli.data import data_app
 from prodml.cli.features import features_app
 from prodml.cli.log import log_app
 from prodml.cli.models import models_app
+from prodml.cli.monitor import monitor_app
 from prodml.cli.train import train
 from prodml.errors import ConfigError, ProdmlError
 from prodml.settings import DEFAULT_YAML, SETTINGS_FILE, load_settings
@@ -64,6 +65,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(log_app, name="log")
+app.add_typer(monitor_app, name="monitor")
 app.command()(train)
 
 

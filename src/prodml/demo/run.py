@@ -371,7 +371,7 @@ def _monitor(ws: Workspace, report: DemoReport, spec: FeatureSpec, scores: pd.Da
     for window in time_windows(scores, time=_LOCAL, freq="MS"):
         month = window.rows
         auc = classification_metrics(month[flights.LABEL], month["score"])["roc_auc"]
-        drift = compare(reference, month)
+        drift = compare(reference, month.assign(prediction=month["score"]))
         finding = functools.partial(
             Finding,
             model_name=flights.MODEL_NAME,

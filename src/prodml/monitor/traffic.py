@@ -1,0 +1,39 @@
+"""The prediction log as a table monitors can window: one row per answered prediction, its
+time, model version and channel, its score, and every model input (sent or looked up) as
+a column of its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+PREDICTION = "prediction"  # the score column: the probability, or the predicted value
+
+
+def traffic_frame(records: pd.DataFrame) -> pd.DataFrame:
+    """`PredictionLog.read()`'s records flattened: `timestamp` (UTC), `version`,
+    `channel`, `request_id`, `prediction`, then the inputs and enriched features."""
+    if records.empty:
+        return pd.DataFrame(columns=["timestamp", "version", "channel", "request_id", PREDICTION])
+    score = records["probability"] if "probability" in records else records["value"]
+    base = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(records["timestamp"], utc=True, format="ISO8601"),
+            "version": records["version"].astype(str),
+            "channel": records.get("channel", pd.Series("http", index=records.index)),
+            "request_id": records["request_id"],
+            PREDICTION: pd.to_numeric(score, errors="coerce"),
+        }
+    )
+    columns = [_flatten(records, "inputs")]
+    if "features" in records:
+        columns.append(_flatten(records, "features"))
+    inputs = pd.concat(columns, axis=1)
+    inputs = inputs.loc[:, ~inputs.columns.duplicated()]
+    return pd.concat([base, inputs], axis=1)
+
+
+def _flatten(records: pd.DataFrame, column: str) -> pd.DataFrame:
+    values: list[Any] = [v if isinstance(v, dict) else {} for v in records[column]]
+    return pd.DataFrame.from_records(values, index=records.index)
