@@ -203,3 +203,22 @@ def test_a_regression_model_answers_a_value_and_an_interval(log, clock):
     assert low < prediction["value"] < high
     assert high - prediction["value"] == pytest.approx(conformal.quantile(model.conformal, 0.9))
     assert client.get("/v1/models").json()["task"] == "regression"
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_api_exports(client):
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = Path(__file__).parents[2] / "deploy" / "grafana" / "prodml-serving.json"
+    exprs = [t["expr"] for p in json.loads(dashboard.read_text())["panels"] for t in p["targets"]]
+
+    def base(name: str) -> str:
+        return re.sub(r"_(total|bucket|sum|count|created)$", "", name)
+
+    queried = {base(m) for e in exprs for m in re.findall(r"prodml_\w+", e)}
+    client.post("/v1/predict", json={"rows": [ROW]})
+    text = client.get("/metrics").text
+    exported = {base(m) for m in re.findall(r"^# TYPE (prodml_\w+) ", text, re.MULTILINE)}
+    assert queried
+    assert queried <= exported
