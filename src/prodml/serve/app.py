@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -45,9 +46,19 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 _REF = "#/components/schemas/{model}"
 _INTERNAL = {"loc": [], "msg": "internal error; see the server log", "type": "internal"}
 _MAX_BODY_PER_ROW = 16 << 10  # bytes of JSON a request may spend per row it is allowed
-# Request ids made here: unique within this process's run and cheaper than a UUID each.
+# Request ids made here: a random prefix per process and a counter, cheaper than a UUID
+# each; a process forked from this one (a pre-loading server) draws a prefix of its own.
 _ID_PREFIX = secrets.token_hex(6)
 _ID_COUNTER = itertools.count()
+
+
+def _new_id_prefix() -> None:
+    global _ID_PREFIX
+    _ID_PREFIX = secrets.token_hex(6)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_id_prefix)
 
 
 class _Metrics:
