@@ -123,9 +123,18 @@ class Workspace:
 
     def reference(self, name: str, version: str) -> Reference:
         """The drift reference saved for `name` version `version` (see `save_reference`)."""
+        from prodml.errors import NotFoundError
         from prodml.monitor.reference import Reference
 
-        return Reference.from_bytes(self.artifacts.get_bytes(_reference_key(name, version)))
+        try:
+            data = self.artifacts.get_bytes(_reference_key(name, version))
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"No drift reference for {name} version {version}: references are built when "
+                "`prodml train` registers a version. Train again to register one with its "
+                "reference, or call Workspace.save_reference with its training rows."
+            ) from exc
+        return Reference.from_bytes(data)
 
     def prediction_log(self, deployment: str) -> PredictionLog:
         from prodml.serve.predlog import PredictionLog

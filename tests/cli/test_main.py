@@ -288,3 +288,23 @@ def test_monitor_run_judges_logged_traffic_against_the_registered_reference(work
     assert "2026-01-02 00:00" in result.output
     again = runner.invoke(app, ["monitor", "run", "toy", "-C", project])
     assert "No complete window of toy left to judge" in again.output
+
+
+def test_monitor_run_says_how_to_get_a_reference_a_version_lacks(workspace, rng):
+    model = fit_model("logistic", toy_frame(rng, 500), "y", TOY_SPEC)
+    version = workspace.registry.register("toy", log_model_run(workspace, model))
+    with workspace.prediction_log("toy") as log:
+        log.append(
+            [
+                {
+                    "request_id": "r1",
+                    "timestamp": "2026-01-01T12:00:00+00:00",
+                    "version": version.version,
+                    "inputs": {"color": "red", "size": 0.5, "noise": None},
+                    "probability": 0.5,
+                }
+            ]
+        )
+    result = runner.invoke(app, ["monitor", "run", "toy", "-C", str(workspace.project_dir)])
+    assert result.exit_code != 0
+    assert "No drift reference for toy version 1" in str(result.exception) + result.output
