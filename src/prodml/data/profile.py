@@ -77,7 +77,7 @@ def is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def numeric_fractions(data: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+def numeric_fractions(data: np.ndarray, edges: Sequence[float] | np.ndarray) -> np.ndarray:
     """Share of `data` in each of the len(edges)+1 bins split at the inner `edges`."""
     counts = np.bincount(np.searchsorted(edges, data, side="right"), minlength=len(edges) + 1)
     return counts / max(1, data.size)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prodml.data.profile import numeric_fractions
 from prodml.errors import ConfigError, DataValidationError
 from prodml.monitor import stats
 from prodml.monitor.reference import (
@@ -115,7 +116,7 @@ def _compare_column(
             statistic, p_value = stats.ks(ref, data)
         elif method == "psi":
             edges = np.unique(np.quantile(ref, np.linspace(0.1, 0.9, 9)))
-            statistic = stats.psi(_bin_shares(ref, edges), _bin_shares(data, edges))
+            statistic = stats.psi(numeric_fractions(ref, edges), numeric_fractions(data, edges))
         else:  # few distinct values: compared as categories of their values
             ref_counts, cur_counts = _value_counts(ref), _value_counts(data)
             statistic, p_value = _categorical(method, ref_counts, cur_counts)
@@ -146,13 +147,6 @@ def _categorical(
         _, ref, cur = stats.shares(reference, current)
         return stats.psi(ref, cur), None
     raise ConfigError(f"Drift method {method!r} does not apply to categories.")
-
-
-def _bin_shares(sorted_or_not: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    counts = np.bincount(
-        np.searchsorted(edges, sorted_or_not, side="right"), minlength=edges.size + 1
-    )
-    return counts / max(1, sorted_or_not.size)
 
 
 def _value_counts(data: np.ndarray) -> dict[str, int]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prodml.data.profile import is_numeric
 from prodml.errors import DataValidationError
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
@@ -118,10 +119,6 @@ def reference_column(values: pd.Series) -> ReferenceColumn:
         distinct=len(counts),
         counts=counts,
     )
-
-
-def is_numeric(values: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def present_numbers(values: pd.Series) -> np.ndarray:

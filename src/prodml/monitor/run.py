@@ -46,11 +46,12 @@ def monitor_traffic(
     judged = _last_judged(metadata, name)
     out: list[WindowDrift] = []
     for version, rows in traffic.groupby("version", sort=True):
-        reference = reference_of(str(version))
+        reference: Reference | None = None  # loaded once a window of it needs judging
         after = judged.get(str(version))
         for window in time_windows(rows, time="timestamp", freq=freq):
             if window.end > now or (after is not None and window.end <= after):
                 continue  # still filling, or judged already
+            reference = reference or reference_of(str(version))
             drift = compare(reference, window.rows)
             out.append(
                 WindowDrift(

@@ -4,8 +4,8 @@ Numeric tests take the reference's values already sorted (sorted once, when the 
 profile is built), so a window costs one sort of its own values: the Kolmogorov–Smirnov
 statistic and the Wasserstein distance follow SciPy's definitions (`scipy.stats.ks_2samp`,
 `scipy.stats.wasserstein_distance`) step for step and agree with them to rounding.
-Categorical tests take counts per category. Every function returns (statistic, p-value or
-None); the caller decides what "drifted" means (see `drift.py`).
+Categorical tests take counts per category. The tests return (statistic, p-value), the
+distances a statistic; the caller decides what "drifted" means (see `compare.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import stats
 from scipy.spatial import distance
+
+from prodml.data.profile import psi  # the data layer's PSI, floored empty bins alike
 
 _EXACT_KS_MAX = 10_000  # SciPy's own limit for the exact KS p-value under method="auto"
 
@@ -84,8 +86,12 @@ def chi_square(reference: Mapping[str, int], current: Mapping[str, int]) -> tupl
     return float(result.statistic), float(result.pvalue)
 
 
-def psi(reference_shares: np.ndarray, current_shares: np.ndarray, floor: float = 1e-4) -> float:
-    """Population stability index of two vectors of bin shares (empty bins floored)."""
-    e = np.clip(np.asarray(reference_shares, dtype=float), floor, None)
-    a = np.clip(np.asarray(current_shares, dtype=float), floor, None)
-    return float(np.sum((a - e) * np.log(a / e)))
+__all__ = [
+    "chi_square",
+    "jensen_shannon",
+    "ks",
+    "normed_wasserstein",
+    "psi",
+    "shares",
+    "wasserstein",
+]
