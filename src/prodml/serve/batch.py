@@ -126,13 +126,13 @@ def score_chunk(
 ) -> pa.Table:
     """One chunk checked and scored: its columns as the model reads them (numbers parsed),
     the answers (null on a rejected row) and `_reject_reason` (null on a scored row)."""
-    frame = chunk.select(list(plan.columns)).to_pandas()
+    table = chunk.select(list(plan.columns))
+    frame = table.to_pandas()
     reasons = _check(frame, plan.numeric, plan.strict)
     bad = reasons.notna().to_numpy()
     answers = _answers(predictor, frame[~bad], num_threads=num_threads)
     if bad.any():  # back in place: a null index takes a null, one per rejected row
         answers = answers.take(pa.array(np.cumsum(~bad) - 1, mask=bad))
-    table = chunk.select(list(plan.columns))
     for name in plan.numeric:  # as parsed by the checks; NaN (missing) becomes null
         number = pa.array(frame[name].to_numpy(), pa.float64(), from_pandas=True)
         table = table.set_column(table.column_names.index(name), name, number)

@@ -51,8 +51,9 @@ def scored_chunks(
                 f"No Ray cluster answers at {address}: {exc}. Start one with `ray start "
                 "--head`, or leave the address out to run on a local cluster for this job."
             ) from exc
+    context = ray.data.DataContext.get_current()
+    before = (context.execution_options.preserve_order, context.enable_progress_bars)
     try:
-        context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # rows numbered as in the file
         context.enable_progress_bars = False  # the CLI draws its own
         columns = list(plan.columns)
@@ -73,6 +74,8 @@ def scored_chunks(
         )
         yield from scored.iter_batches(batch_size=chunk_rows, batch_format="pyarrow")
     finally:
+        # A caller's own Ray session gets its settings back.
+        context.execution_options.preserve_order, context.enable_progress_bars = before
         if started:  # a cluster this job started ends with it
             ray.shutdown()
 

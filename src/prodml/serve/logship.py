@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,13 +88,13 @@ class LogShipper:
         # Where a live JSON-lines segment's next record starts, so a tail reads only news.
         self._offsets: dict[tuple[Path, int, int], int] = {}
 
-    async def ship(self, on_batch: Callable[[int], None] | None = None) -> int:
+    async def ship(self) -> int:
         """Ship every complete record not shipped yet; returns how many were shipped."""
         shipped = 0
         for folder in self.log.writer_folders():
             for _ in range(5):  # a segment compacted under us vanishes: list again
                 try:
-                    shipped += await self._ship_folder(folder, on_batch)
+                    shipped += await self._ship_folder(folder)
                     break
                 except FileNotFoundError:
                     continue
@@ -109,7 +109,7 @@ class LogShipper:
                 await asyncio.wait_for(stop.wait(), interval)
         return total
 
-    async def _ship_folder(self, folder: Path, on_batch: Callable[[int], None] | None) -> int:
+    async def _ship_folder(self, folder: Path) -> int:
         cursor = read_cursor(folder)
         shipped = 0
         for segment in readable_segments(folder):
@@ -124,8 +124,6 @@ class LogShipper:
                 cursor = Cursor(number, first + len(bodies))
                 _write_cursor(folder, cursor)
                 shipped += len(bodies)
-                if on_batch:
-                    on_batch(len(bodies))
         return shipped
 
     def _records(

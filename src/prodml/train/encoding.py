@@ -39,7 +39,6 @@ class TabularEncoder:
     vocabulary: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def fit(self, frame: pd.DataFrame) -> TabularEncoder:
-        self.__dict__.pop("_vocabularies", None)  # pack_row's view of the old vocabulary
         self.vocabulary = {
             name: {v: i for i, v in enumerate(sorted(_as_keys(frame[name]).dropna().unique()))}
             for name in self.spec.categorical
@@ -55,33 +54,21 @@ class TabularEncoder:
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
     def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        out = np.empty((len(rows), len(self.spec.names)), dtype=float)
-        n_cat = len(self.spec.categorical)
-        for i, row in enumerate(rows):
-            for j, name in enumerate(self.spec.categorical):
-                value = row.get(name)
-                code = None if value is None else self.vocabulary[name].get(str(value))
-                out[i, j] = math.nan if code is None else code
-            for j, name in enumerate(self.spec.numeric, start=n_cat):
-                value = row.get(name)
-                out[i, j] = math.nan if value is None else value
-        return out
+        packed = bytearray(b"".join(self.pack_row(row) for row in rows))
+        return np.frombuffer(packed, dtype=float).reshape(len(rows), len(self.spec.names))
 
     def pack_row(self, row: Mapping[str, Any]) -> bytes:
-        """One row encoded as `encode_rows` does, packed as native float64s: the one-row
-        serving path hands these bytes straight to compiled code."""
+        """One row as its model inputs, packed as native float64s: a categorical's code
+        (missing if unseen), a numeric as it is, None as NaN. The one-row serving path
+        hands these bytes straight to compiled code."""
         get = row.get
         values: list[float] = []
-        for name, vocab in self._vocabularies:
+        for name in self.spec.categorical:
             value = get(name)
-            code = None if value is None else vocab.get(str(value))
+            code = None if value is None else self.vocabulary[name].get(str(value))
             values.append(math.nan if code is None else code)
         values += [math.nan if (v := get(name)) is None else v for name in self.spec.numeric]
         return self._packer.pack(*values)
-
-    @functools.cached_property
-    def _vocabularies(self) -> list[tuple[str, dict[str, int]]]:
-        return [(name, self.vocabulary[name]) for name in self.spec.categorical]
 
     @functools.cached_property
     def _packer(self) -> struct.Struct:
