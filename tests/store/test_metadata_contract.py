@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from prodml.errors import ConfigError, NotFoundError, SchemaVersionError, StoreUnavailableError
-from prodml.store import Finding, MetadataStore, SnapshotRecord
+from prodml.store import Alert, Finding, Label, MetadataStore, SnapshotRecord
 
 T0 = datetime(2013, 7, 1, tzinfo=UTC)
 
@@ -45,7 +45,7 @@ def test_schema_head_names_the_newest_migration_script():
 
 
 def test_opening_applies_migrations(store, metadata_url):
-    assert store.schema_revision == "0003"
+    assert store.schema_revision == "0004"
     engine = create_engine(metadata_url)
     assert {"snapshots", "findings", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
@@ -147,6 +147,41 @@ def test_findings_round_trip_in_window_order_with_utc_times(store):
     assert all(f.window_start.tzinfo == UTC and f.id is not None for f in found)
     assert [f.value for f in store.list_findings(monitor="drift")] == [0.3]
     assert store.list_findings(model_name="other") == []
+
+
+def test_a_later_label_for_the_same_prediction_replaces_the_first(store):
+    first = [Label("req-1", 1.0), Label("req-1", 0.0, row=1), Label("req-2", 0.0)]
+    assert store.add_labels("m", first, received_at=T0) == 3
+    store.add_labels("m", [Label("req-1", 0.0)], received_at=T0 + timedelta(days=1))
+    labels = {(x.request_id, x.row): x for x in store.list_labels("m")}
+    assert {k: x.label for k, x in labels.items()} == {
+        ("req-1", 0): 0.0,
+        ("req-1", 1): 0.0,
+        ("req-2", 0): 0.0,
+    }
+    assert labels["req-1", 0].received_at == T0 + timedelta(days=1)
+    assert store.list_labels("other") == []
+
+
+def test_many_labels_are_written_in_one_call(store):
+    labels = [Label(f"batch-1", float(i % 2), row=i) for i in range(12_000)]
+    assert store.add_labels("m", labels, received_at=T0) == 12_000
+    assert sum(x.label for x in store.list_labels("m")) == 6_000
+
+
+def test_an_alert_is_updated_in_place_and_listed_newest_first(store):
+    opened = store.save_alert(
+        Alert("drift", "m", "temp", "firing", T0, T0, 0.3, {"threshold": 0.1})
+    )
+    assert opened.id is not None
+    later = store.save_alert(Alert("drift", "m", "wind", "firing", T0, T0 + timedelta(days=2), 0.2))
+    store.save_alert(
+        Alert(**{**opened.__dict__, "status": "resolved", "resolved_at": T0 + timedelta(days=1)})
+    )
+    assert [a.subject for a in store.list_alerts(model_name="m")] == ["wind", "temp"]
+    assert [a.id for a in store.list_alerts(status="firing")] == [later.id]
+    resolved = store.list_alerts(status="resolved")[0]
+    assert resolved.detail == {"threshold": 0.1} and resolved.resolved_at.tzinfo == UTC
 
 
 def test_data_survives_reopening(metadata_url):

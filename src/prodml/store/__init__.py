@@ -2,6 +2,14 @@
 
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.metadata import MetadataStore
-from prodml.store.records import Finding, IngestionRecord, SnapshotRecord
+from prodml.store.records import Alert, Finding, IngestionRecord, Label, SnapshotRecord
 
-__all__ = ["ArtifactStore", "Finding", "IngestionRecord", "MetadataStore", "SnapshotRecord"]
+__all__ = [
+    "Alert",
+    "ArtifactStore",
+    "Finding",
+    "IngestionRecord",
+    "Label",
+    "MetadataStore",
+    "SnapshotRecord",
+]

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -26,21 +28,29 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from prodml.errors import ConfigError, NotFoundError, SchemaVersionError, StoreUnavailableError
-from prodml.store.models import FeatureDefinitionRow, FindingRow, IngestionRow, SnapshotRow
-from prodml.store.records import Finding, IngestionRecord, SnapshotRecord
+from prodml.store.models import (
+    AlertRow,
+    FeatureDefinitionRow,
+    FindingRow,
+    IngestionRow,
+    LabelRow,
+    SnapshotRow,
+)
+from prodml.store.records import Alert, Finding, IngestionRecord, Label, SnapshotRecord
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a database already there skips Alembic (and its import,
 # a quarter of a second); tests/store checks this against the migration scripts.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
+_LABEL_CHUNK = 5_000  # rows per INSERT: under SQLite's 32,766 bound parameters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
 # Serialises concurrent first opens of one PostgreSQL database (any constant will do).
 _PG_MIGRATION_LOCK = 0x70726F646D6C
 
 
 class MetadataStore:
-    """Snapshots and findings, stored in the database at `url`.
+    """Snapshots, ingestions, feature definitions, findings, labels and alerts, stored in the database at `url`.
 
     >>> store = MetadataStore("sqlite:///:memory:")
     >>> store.list_snapshots()
@@ -209,6 +219,73 @@ class MetadataStore:
         with self._session() as session:
             return [_finding(row) for row in session.scalars(query)]
 
+    # -- labels ------------------------------------------------------------------------
+
+    def add_labels(self, model_name: str, labels: Iterable[Label], *, received_at: datetime) -> int:
+        """Record the realized outcome of logged predictions; a second label for the same
+        prediction replaces the first (a correction). Returns how many were written."""
+        rows = [
+            {
+                "model_name": model_name,
+                "request_id": label.request_id,
+                "row": label.row,
+                "label": float(label.label),
+                "received_at": _to_utc(received_at),
+            }
+            for label in labels
+        ]
+        dialect = self._engine.dialect.name
+        upsert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+        with self._session() as session:
+            for start in range(0, len(rows), _LABEL_CHUNK):
+                statement = upsert(LabelRow).values(rows[start : start + _LABEL_CHUNK])
+                session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["model_name", "request_id", "row"],
+                        set_={
+                            "label": statement.excluded.label,
+                            "received_at": statement.excluded.received_at,
+                        },
+                    )
+                )
+        return len(rows)
+
+    def list_labels(self, model_name: str) -> list[Label]:
+        """Every label recorded for `model_name`."""
+        query = select(LabelRow.request_id, LabelRow.row, LabelRow.label, LabelRow.received_at)
+        with self._session() as session:
+            result = session.execute(query.where(LabelRow.model_name == model_name))
+            return [Label(r, label, row, _utc(at)) for r, row, label, at in result]
+
+    # -- alerts ------------------------------------------------------------------------
+
+    def save_alert(self, alert: Alert) -> Alert:
+        """Insert a new alert (no id) or update the one with `alert.id`; returns it with its id."""
+        times = ("first_window_end", "last_window_end", "notified_at", "resolved_at")
+        values = {k: _to_utc(v) if k in times and v else v for k, v in asdict(alert).items()}
+        with self._session() as session:
+            row = AlertRow(**values) if alert.id is None else session.get(AlertRow, alert.id)
+            if row is None:
+                raise NotFoundError(f"No alert with id {alert.id} to update.")
+            for key, value in values.items():
+                if key != "id":
+                    setattr(row, key, value)
+            session.add(row)
+            session.flush()
+            return _alert(row)
+
+    def list_alerts(
+        self, *, model_name: str | None = None, status: str | None = None
+    ) -> list[Alert]:
+        """Alerts, most recently breached first, optionally of one model or status."""
+        query = select(AlertRow).order_by(AlertRow.last_window_end.desc(), AlertRow.id.desc())
+        if model_name is not None:
+            query = query.where(AlertRow.model_name == model_name)
+        if status is not None:
+            query = query.where(AlertRow.status == status)
+        with self._session() as session:
+            return [_alert(row) for row in session.scalars(query)]
+
     @contextmanager
     def _session(self) -> Iterator[Session]:
         try:
@@ -348,6 +425,22 @@ def _finding(row: FindingRow) -> Finding:
         feature=row.feature,
         value=row.value,
         created_at=_utc(row.created_at),
+    )
+
+
+def _alert(row: AlertRow) -> Alert:
+    return Alert(
+        id=row.id,
+        rule=row.rule,
+        model_name=row.model_name,
+        subject=row.subject,
+        status=row.status,
+        first_window_end=_utc(row.first_window_end),
+        last_window_end=_utc(row.last_window_end),
+        value=row.value,
+        detail=dict(row.detail or {}),
+        notified_at=_utc(row.notified_at) if row.notified_at else None,
+        resolved_at=_utc(row.resolved_at) if row.resolved_at else None,
     )
 
 

@@ -55,3 +55,31 @@ class Finding:
     created_at: datetime
     feature: str | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class Label:
+    """The realized outcome of one logged prediction: row `row` of request `request_id`."""
+
+    request_id: str
+    label: float
+    row: int = 0
+    received_at: datetime | None = None  # set by the store when it is written
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A rule breached by a model's findings: open ("firing") until a window passes it,
+    one per rule, model and subject (the feature or metric), however many windows breach."""
+
+    rule: str
+    model_name: str
+    subject: str
+    status: str  # "firing" or "resolved"
+    first_window_end: datetime
+    last_window_end: datetime
+    value: float
+    detail: dict[str, Any] = field(default_factory=dict)  # threshold, drivers, windows
+    notified_at: datetime | None = None
+    resolved_at: datetime | None = None
+    id: int | None = None
