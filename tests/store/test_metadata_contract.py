@@ -164,7 +164,7 @@ def test_a_later_label_for_the_same_prediction_replaces_the_first(store):
 
 
 def test_many_labels_are_written_in_one_call(store):
-    labels = [Label(f"batch-1", float(i % 2), row=i) for i in range(12_000)]
+    labels = [Label("batch-1", float(i % 2), row=i) for i in range(12_000)]
     assert store.add_labels("m", labels, received_at=T0) == 12_000
     assert sum(x.label for x in store.list_labels("m")) == 6_000
 
@@ -181,7 +181,8 @@ def test_an_alert_is_updated_in_place_and_listed_newest_first(store):
     assert [a.subject for a in store.list_alerts(model_name="m")] == ["wind", "temp"]
     assert [a.id for a in store.list_alerts(status="firing")] == [later.id]
     resolved = store.list_alerts(status="resolved")[0]
-    assert resolved.detail == {"threshold": 0.1} and resolved.resolved_at.tzinfo == UTC
+    assert resolved.detail == {"threshold": 0.1}
+    assert resolved.resolved_at is not None and resolved.resolved_at.tzinfo == UTC
 
 
 def test_data_survives_reopening(metadata_url):

@@ -50,7 +50,8 @@ _PG_MIGRATION_LOCK = 0x70726F646D6C
 
 
 class MetadataStore:
-    """Snapshots, ingestions, feature definitions, findings, labels and alerts, stored in the database at `url`.
+    """Snapshots, ingestions, feature definitions, findings, labels and alerts, stored in
+    the database at `url`.
 
     >>> store = MetadataStore("sqlite:///:memory:")
     >>> store.list_snapshots()
