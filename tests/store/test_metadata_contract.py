@@ -182,7 +182,8 @@ def test_an_alert_is_updated_in_place_and_listed_newest_first(store):
     assert [a.id for a in store.list_alerts(status="firing")] == [later.id]
     resolved = store.list_alerts(status="resolved")[0]
     assert resolved.detail == {"threshold": 0.1}
-    assert resolved.resolved_at is not None and resolved.resolved_at.tzinfo == UTC
+    assert resolved.resolved_at is not None
+    assert resolved.resolved_at.tzinfo == UTC
 
 
 def test_data_survives_reopening(metadata_url):
