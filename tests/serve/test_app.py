@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from prodml.registry import ModelVersionInfo
 from prodml.serve import PredictionLog, Predictor, create_app
+from prodml.store import MetadataStore
 from prodml.train import fit_model
 from tests._data import TOY_SPEC, toy_frame
 
@@ -27,8 +28,15 @@ def log(tmp_path):
 
 
 @pytest.fixture
-def client(predictor, log, clock):
-    return TestClient(create_app(predictor, log, clock))
+def labels(tmp_path):
+    store = MetadataStore(f"sqlite:///{tmp_path / 'metadata.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def client(predictor, log, clock, labels):
+    return TestClient(create_app(predictor, log, clock, labels=labels))
 
 
 def test_predict_answers_and_logs_every_row(client, log, predictor, clock):
@@ -222,3 +230,57 @@ def test_the_grafana_dashboard_queries_only_metrics_the_api_exports(client):
     exported = {base(m) for m in re.findall(r"^# TYPE (prodml_\w+) ", text, re.MULTILINE)}
     assert queried
     assert queried <= exported
+
+
+def test_feedback_records_the_truth_of_answered_rows(client, labels, clock):
+    client.post("/v1/predict", json={"rows": [ROW, ROW]}, headers={"x-request-id": "req-9"})
+    response = client.post(
+        "/v1/feedback",
+        json={
+            "labels": [
+                {"request_id": "req-9", "label": 1},
+                {"request_id": "req-9", "row": 1, "label": 0},
+            ]
+        },
+    )
+    assert response.status_code == 200
+    assert response.json() == {"model": "toy", "accepted": 2}
+    stored = sorted(
+        (x.request_id, x.row, x.label, x.received_at) for x in labels.list_labels("toy")
+    )
+    assert stored == [("req-9", 0, 1.0, clock.now()), ("req-9", 1, 0.0, clock.now())]
+
+
+@pytest.mark.parametrize(
+    ("entry", "loc"),
+    [
+        ({"request_id": "r", "label": 0.5}, ["body", "labels", 0, "label"]),
+        ({"request_id": "r", "label": "yes"}, ["body", "labels", 0, "label"]),
+        ({"request_id": "", "label": 1}, ["body", "labels", 0, "request_id"]),
+        ({"request_id": "r", "row": -1, "label": 1}, ["body", "labels", 0, "row"]),
+        ({"request_id": "r"}, ["body", "labels", 0, "label"]),
+        ({"request_id": "r", "label": 1, "extra": 2}, ["body", "labels", 0, "extra"]),
+    ],
+)
+def test_bad_feedback_gets_422_naming_the_field(client, labels, entry, loc):
+    response = client.post("/v1/feedback", json={"labels": [entry]})
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["detail"]] == [loc]
+    assert labels.list_labels("toy") == []
+
+
+def test_feedback_with_nan_is_a_422_not_a_500(client):
+    body = json.dumps({"labels": [{"request_id": "r", "label": float("nan")}]})
+    response = client.post(
+        "/v1/feedback", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["input"] == "nan"
+
+
+def test_feedback_without_a_metadata_store_says_so(predictor, log, clock):
+    response = TestClient(create_app(predictor, log, clock)).post(
+        "/v1/feedback", json={"labels": [{"request_id": "r", "label": 1}]}
+    )
+    assert response.status_code == 503
+    assert "metadata store" in response.json()["detail"][0]["msg"]

@@ -14,6 +14,7 @@ from schemathesis.config import SchemathesisConfig
 from prodml.clock import SimulatedClock
 from prodml.registry import ModelVersionInfo
 from prodml.serve import PredictionLog, Predictor, create_app
+from prodml.store import MetadataStore
 from prodml.train import conformal, fit_model
 from tests._data import TOY_SPEC, toy_frame
 
@@ -33,14 +34,17 @@ def api_schema(tmp_path_factory):
     config = SchemathesisConfig.from_dict(
         {"checks": {"negative_data_rejection": {"expected-statuses": refused}}}
     )
-    app = create_app(predictor, log, clock)
+    labels = MetadataStore(f"sqlite:///{tmp_path_factory.mktemp('meta') / 'metadata.db'}")
+    app = create_app(predictor, log, clock, labels=labels)
     yield schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     log.close()
+    labels.close()
 
 
 OPERATIONS = [
     ("POST", "/v1/predict"),
     ("POST", "/v1/explain"),
+    ("POST", "/v1/feedback"),
     ("GET", "/v1/models"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),

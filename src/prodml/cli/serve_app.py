@@ -37,7 +37,7 @@ def build(
     log = ws.prediction_log(deployment.current.info.name)
     if worker is not None:
         log = log.writer(worker)
-    return create_app(deployment, log, ws.clock), deployment
+    return create_app(deployment, log, ws.clock, labels=ws.metadata), deployment
 
 
 def settle() -> None:

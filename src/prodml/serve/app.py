@@ -29,6 +29,7 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from prodml.clock import Clock
@@ -38,13 +39,15 @@ from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment, SwapEvent
 from prodml.serve.predictor import Predictor
 from prodml.serve.predlog import PredictionLog
-from prodml.serve.schemas import ErrorBody, PredictResponse
+from prodml.serve.schemas import ErrorBody, FeedbackResponse, PredictResponse
+from prodml.store import Label, MetadataStore
 
 logger = logging.getLogger(__name__)
 _SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _REF = "#/components/schemas/{model}"
 _INTERNAL = {"loc": [], "msg": "internal error; see the server log", "type": "internal"}
+_NO_LABELS = "this server was started without a metadata store, so it keeps no labels"
 _MAX_BODY_PER_ROW = 16 << 10  # bytes of JSON a request may spend per row it is allowed
 # Request ids made here: a random prefix per process and a counter, cheaper than a UUID
 # each; a process forked from this one (a pre-loading server) draws a prefix of its own.
@@ -120,9 +123,16 @@ class _Metrics:
             score.observe(value)
 
 
-def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock) -> FastAPI:
+def create_app(
+    served: Predictor | Deployment,
+    log: PredictionLog,
+    clock: Clock,
+    *,
+    labels: MetadataStore | None = None,
+) -> FastAPI:
     """An API answering with `served` (a `Deployment` swaps versions while it runs),
-    logging every answered prediction to `log`."""
+    logging every answered prediction to `log`; `POST /v1/feedback` records realized
+    outcomes in `labels` (the workspace's metadata store)."""
     deployment = served if isinstance(served, Deployment) else Deployment(served)
     first = deployment.current.info
     metrics = _Metrics(deployment.current.classifier)
@@ -221,6 +231,36 @@ def create_app(served: Predictor | Deployment, log: PredictionLog, clock: Clock)
         score space: log-odds for a classifier)."""
         return await respond(request, explain=True)
 
+    @app.post(
+        "/v1/feedback",
+        response_model=None,
+        responses={
+            200: {"model": FeedbackResponse},
+            422: {"model": ErrorBody, "description": "a field is missing, extra or invalid"},
+            503: {"model": ErrorBody, "description": "the server keeps no labels"},
+        },
+    )
+    async def feedback(request: Request) -> Response:
+        """Record the truth of answered rows, by request id and row, whenever it is known;
+        monitoring joins it to the prediction log. A second label for a row replaces the
+        first."""
+        predictor = deployment.current
+        try:
+            body = predictor.feedback_model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return reply(422, [_field_error(e) for e in exc.errors()], "validation")
+        if labels is None:
+            detail = [{"loc": [], "msg": _NO_LABELS, "type": "unavailable"}]
+            return reply(503, detail, "unavailable")
+        name = predictor.info.name
+        received = [Label(f.request_id, float(f.label), f.row) for f in body.labels]  # type: ignore[attr-defined]
+        accepted = await run_in_threadpool(
+            labels.add_labels, name, received, received_at=clock.now()
+        )
+        return Response(
+            orjson.dumps({"model": name, "accepted": accepted}), media_type="application/json"
+        )
+
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
         predictor = deployment.current
@@ -276,12 +316,14 @@ def _openapi(app: FastAPI, predictor: Predictor) -> dict[str, Any]:
     components = document.setdefault("components", {}).setdefault("schemas", {})
     components.update(body.pop("$defs", {}))
     components["PredictRequest"] = body
-    for path in ("/v1/predict", "/v1/explain"):
+    feedback = predictor.feedback_model.model_json_schema(ref_template=_REF)
+    components.update(feedback.pop("$defs", {}))
+    components["FeedbackRequest"] = feedback
+    bodies = {"/v1/predict": "PredictRequest", "/v1/explain": "PredictRequest"}
+    for path, model in {**bodies, "/v1/feedback": "FeedbackRequest"}.items():
         document["paths"][path]["post"]["requestBody"] = {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": _REF.format(model="PredictRequest")}}
-            },
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model=model)}}},
         }
     return document
 

@@ -19,7 +19,7 @@ from prodml.registry import ModelVersionInfo
 from prodml.serve.compiled import CompiledTrees, available, compile_booster, probe_rows, verify
 from prodml.serve.enrich import Enricher
 from prodml.serve.fastpath import SingleRowBooster
-from prodml.serve.schemas import request_model, row_schema
+from prodml.serve.schemas import feedback_model, request_model, row_schema
 from prodml.train import calibration, conformal
 from prodml.train.model import CLASSIFICATION, TrainedModel
 
@@ -72,6 +72,7 @@ class Predictor:
         self.request_model = request_model(self.row_schema, max_batch_rows)
         self.max_batch_rows = max_batch_rows
         self.classifier = model.task == CLASSIFICATION
+        self.feedback_model = feedback_model(self.classifier)
         self.quantile = conformal.quantile(model.conformal, coverage) if model.conformal else None
         self._fast: SingleRowBooster | CompiledTrees | None = (
             SingleRowBooster(model.estimator, len(model.spec.names))

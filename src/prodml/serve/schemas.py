@@ -22,6 +22,7 @@ from prodml.serve.enrich import Enricher
 from prodml.train.model import TrainedModel
 
 STRICT_CATEGORIES = 30
+MAX_FEEDBACK = 10_000  # labels per /v1/feedback request; load more with `prodml monitor labels`
 
 
 def strict_vocabularies(model: TrainedModel) -> dict[str, list[str]]:
@@ -111,6 +112,36 @@ class PredictResponse(BaseModel):
         None, description="the conformal coverage of sets and intervals; null without them"
     )
     predictions: list[Answer]
+
+
+def feedback_model(classifier: bool) -> type[BaseModel]:
+    """The body of /v1/feedback: the realized outcome of answered rows, whenever it becomes
+    known; a classifier's truth is 0 or 1, a regression's any finite number."""
+    label: Any = Literal[0, 1] if classifier else float
+    entry = create_model(
+        "Feedback",
+        __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+        request_id=(
+            str,
+            Field(
+                min_length=1,
+                max_length=255,
+                description="the request id the prediction was answered with",
+            ),
+        ),
+        row=(int, Field(0, ge=0, description="the row within that request (0 for one row)")),
+        label=(label, Field(description="the truth: 0 or 1 for a classifier, else the value")),
+    )
+    return create_model(
+        "FeedbackRequest",
+        __config__=ConfigDict(extra="forbid"),
+        labels=(list[entry], Field(min_length=1, max_length=MAX_FEEDBACK)),  # type: ignore[valid-type]
+    )
+
+
+class FeedbackResponse(BaseModel):
+    model: str
+    accepted: int
 
 
 class ErrorEntry(BaseModel):
