@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,25 @@ streaming:
   max_deliveries: 5         # a request failing this often goes to .dead
   batch: 64                 # messages fetched at a time
 
+monitoring:
+  freq: D                   # window length: D (days), W-MON (weeks), MS (calendar months)
+  timezone: UTC             # whose calendar windows follow, e.g. America/New_York
+  slices: []                # input columns to report performance per value of
+  notify: []                # where alerts go besides the log: apprise URLs, e.g.
+                            #   json://hooks.example.com/prodml  (a webhook, JSON POST)
+                            #   mailtos://user:password@smtp.example.com?to=oncall@example.com
+  rules:                    # when findings raise an alert (one per rule, model and subject)
+    - name: feature-drift   # any feature, or the prediction, drifted
+      monitor: drift
+      metric: drifted
+      above: 0.5
+      windows: 1            # consecutive breaching windows before it fires
+      cooldown_hours: 24    # a still-firing alert is notified again at most this often
+    - name: concept-drift   # the error rate rose (Page-Hinkley on labelled traffic)
+      monitor: concept
+      metric: error_after
+      above: 0.0
+
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
 
@@ -97,6 +116,47 @@ class StreamingSettings(BaseModel):
     batch: int = Field(default=64, ge=1)
 
 
+class AlertRule(BaseModel):
+    """Findings of `monitor` and `metric` (and `feature`, when given; else each feature
+    or segment apart) past `above` or `below` for `windows` windows in a row."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    monitor: Literal["drift", "estimate", "performance", "concept"]
+    metric: str
+    feature: str | None = None
+    above: float | None = None
+    below: float | None = None
+    windows: int = Field(default=1, ge=1)
+    cooldown_hours: float = Field(default=24.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> AlertRule:
+        if (self.above is None) == (self.below is None):
+            raise ValueError(f"rule {self.name!r} needs exactly one of `above` or `below`")
+        return self
+
+
+def _default_rules() -> list[AlertRule]:
+    return [
+        AlertRule(name="feature-drift", monitor="drift", metric="drifted", above=0.5),
+        AlertRule(name="concept-drift", monitor="concept", metric="error_after", above=0.0),
+    ]
+
+
+class MonitoringSettings(BaseModel):
+    """How `prodml monitor` windows traffic and when it alerts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    freq: str = "D"
+    timezone: str = "UTC"
+    slices: list[str] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list)
+    rules: list[AlertRule] = Field(default_factory=_default_rules)
+
+
 class Settings(BaseSettings):
     """All settings of one workspace; build it with `load_settings`, not directly."""
 
@@ -111,6 +171,7 @@ class Settings(BaseSettings):
     online_store_url: str | None = None
     serving: ServingSettings = Field(default_factory=ServingSettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

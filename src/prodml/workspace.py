@@ -108,17 +108,32 @@ class Workspace:
         return self._url(self.settings.tracking_uri)
 
     def save_reference(
-        self, name: str, version: str, rows: pd.DataFrame, features: Sequence[str]
+        self,
+        name: str,
+        version: str,
+        rows: pd.DataFrame,
+        features: Sequence[str],
+        *,
+        holdout: pd.DataFrame | None = None,
+        label: str | None = None,
     ) -> str:
         """Build a registered version's drift reference from its training rows, once, and
         keep it in the artifact store; returns where. The version's own scores of those
-        rows join them as `prediction`, the reference for prediction drift."""
+        rows join them as `prediction`, the reference for prediction drift. A classifier
+        given `holdout` rows with their `label` (rows it did not fit on) also gets the
+        calibration label-free performance estimation needs."""
+        import dataclasses
+
+        from prodml.monitor.estimate import fit_estimator
         from prodml.monitor.reference import Reference
         from prodml.monitor.traffic import PREDICTION
 
         _, model = self.registry.load(f"{name}/{version}")
         scored = rows[list(features)].assign(**{PREDICTION: model.predict_frame(rows)})
         reference = Reference.from_frame(scored, [*features, PREDICTION])
+        if holdout is not None and label is not None and model.task == "classification":
+            estimator = fit_estimator(model.predict_frame(holdout), holdout[label])
+            reference = dataclasses.replace(reference, estimator=estimator)
         return self.artifacts.put_bytes(_reference_key(name, version), reference.to_bytes()).uri
 
     def reference(self, name: str, version: str) -> Reference:

@@ -1,49 +1,88 @@
-"""`monitor_traffic`: complete windows of the prediction log judged once, against the
-reference of the version that answered them."""
+"""`monitor_traffic`: complete windows of the prediction log judged once against the
+reference of the version that answered them; performance whenever labels arrive; concept
+drift dated to where it began. Injected shifts are each caught by the right check."""
 
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from prodml.monitor import Reference
+from prodml.monitor.estimate import fit_estimator
 from prodml.monitor.run import monitor_traffic
 from prodml.serve.predlog import PredictionLog
-from prodml.store import MetadataStore
+from prodml.store import Label, MetadataStore
 
 DAY0 = datetime(2026, 3, 2, tzinfo=UTC)
 
 
-def _rows(rng, n: int, shift: float = 0.0) -> pd.DataFrame:
+def _rows(rng, n: int, shift: float = 0.0, flip_from: int | None = None) -> pd.DataFrame:
+    """Rows of a world where P(y=1) = sigmoid(2·size), scored by a model that knows it;
+    `shift` moves the inputs; from row `flip_from` on, the label's relation to them is
+    reversed."""
+    size = rng.normal(shift, 1.0, n)
+    truth = 1 / (1 + np.exp(-2 * size))
+    flipped = np.arange(n) >= (n if flip_from is None else flip_from)
+    y = rng.uniform(size=n) < np.where(flipped, 1 - truth, truth)
     return pd.DataFrame(
         {
-            "size": rng.normal(shift, 1.0, n),
+            "size": size,
             "color": rng.choice(["red", "green", "blue"], n),
-            "prediction": rng.uniform(0, 1, n),
+            "prediction": truth,
+            "y": y.astype(int),
         }
     )
 
 
-def _log_day(log: PredictionLog, rng, day: int, n: int, shift: float = 0.0) -> None:
-    rows = _rows(rng, n, shift)
+def _reference(rng) -> Reference:
+    train, holdout = _rows(rng, 5_000), _rows(rng, 5_000)
+    reference = Reference.from_frame(train, ["size", "color", "prediction"])
+    return Reference(
+        reference.columns,
+        reference.rows,
+        fit_estimator(holdout["prediction"], holdout["y"]),
+    )
+
+
+def _log_day(log: PredictionLog, rng, day: int, n: int, **world) -> pd.DataFrame:
+    rows = _rows(rng, n, **world)
     times = [DAY0 + timedelta(days=day, seconds=int(s)) for s in np.linspace(0, 86_000, n)]
     log.append(
         {
             "request_id": f"d{day}-{i}",
+            "row": 0,
             "timestamp": t.isoformat(),
             "channel": "http",
             "model": "toy",
             "version": "1",
             "inputs": {"size": r["size"], "color": r["color"]},
             "probability": r["prediction"],
+            "label": int(r["prediction"] >= 0.5),
         }
         for i, (t, r) in enumerate(zip(times, rows.to_dict("records"), strict=True))
     )
+    return rows.assign(request_id=[f"d{day}-{i}" for i in range(n)])
 
 
-def test_each_complete_window_is_judged_once_and_recorded(rng, tmp_path):
-    reference = Reference.from_frame(_rows(rng, 5_000))
-    metadata = MetadataStore(f"sqlite:///{tmp_path / 'meta.db'}")
+def _send_labels(metadata: MetadataStore, rows: pd.DataFrame) -> None:
+    labels = [Label(r, float(y)) for r, y in zip(rows["request_id"], rows["y"], strict=True)]
+    metadata.add_labels("toy", labels, received_at=DAY0)
+
+
+@pytest.fixture
+def metadata(tmp_path):
+    store = MetadataStore(f"sqlite:///{tmp_path / 'meta.db'}")
+    yield store
+    store.close()
+
+
+def _judge(records, reference, metadata, now: datetime):
+    return monitor_traffic("toy", records, lambda v: reference, metadata, now=now, freq="D")
+
+
+def test_each_complete_window_is_judged_once_and_recorded(rng, tmp_path, metadata):
+    reference = _reference(rng)
     with PredictionLog(tmp_path / "log") as log:
         _log_day(log, rng, 0, 2_000)
         _log_day(log, rng, 1, 2_000)
@@ -51,14 +90,89 @@ def test_each_complete_window_is_judged_once_and_recorded(rng, tmp_path):
         _log_day(log, rng, 3, 500)  # today, still filling
         records = log.read()
 
-    def judge(now: datetime) -> list:
-        return monitor_traffic("toy", records, lambda v: reference, metadata, now=now, freq="D")
+    run = _judge(records, reference, metadata, DAY0 + timedelta(days=3, hours=12))
+    assert [(w.start.day, w.rows) for w in run.windows] == [(2, 2_000), (3, 2_000), (4, 2_000)]
+    drifted = [[d.feature for d in w.drift if d.drifted] for w in run.windows]
+    assert drifted == [[], [], ["size", "prediction"]]
+    drift = metadata.list_findings(monitor="drift", model_name="toy")
+    assert len(drift) == 3 * 3 * 2  # windows × (two features, prediction) × (statistic, flag)
+    assert _judge(records, reference, metadata, DAY0 + timedelta(days=3, hours=13)).windows == []
+    later = _judge(records, reference, metadata, DAY0 + timedelta(days=4, hours=1))
+    assert [(w.start.day, w.rows) for w in later.windows] == [(5, 500)]
 
-    judged = judge(DAY0 + timedelta(days=3, hours=12))
-    assert [(w.start.day, w.rows) for w in judged] == [(2, 2_000), (3, 2_000), (4, 2_000)]
-    assert [[d.feature for d in w.drift if d.drifted] for w in judged] == [[], [], ["size"]]
-    drifted = metadata.list_findings(monitor="drift", model_name="toy")
-    assert len(drifted) == 3 * 3 * 2  # windows × features × (statistic, drifted)
-    assert judge(DAY0 + timedelta(days=3, hours=13)) == []  # nothing new is complete
-    later = judge(DAY0 + timedelta(days=4, hours=1))  # today's window has closed
-    assert [(w.start.day, w.rows) for w in later] == [(5, 500)]
+
+def test_the_estimate_tracks_realized_auc_under_input_shift(rng, tmp_path, metadata):
+    """CBPE before labels; once they come, the realized figure, within its interval of it."""
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        days = [_log_day(log, rng, 0, 3_000), _log_day(log, rng, 1, 3_000, shift=1.0)]
+        records = log.read()
+    now = DAY0 + timedelta(days=2)
+    before = _judge(records, reference, metadata, now)
+    assert all(w.realized == {} for w in before.windows)  # no labels yet
+    estimated = [w.estimated["roc_auc"] for w in before.windows]
+    for day in days:
+        _send_labels(metadata, day)
+    after = _judge(records, reference, metadata, now)
+    assert [w.drift for w in after.windows] == [[], []]  # drift is not judged twice
+    for guess, window in zip(estimated, after.windows, strict=True):
+        auc = window.realized["roc_auc"]
+        assert auc.low <= auc.value <= auc.high
+        assert abs(guess - auc.value) < 0.02
+    assert after.windows[1].labelled == 3_000
+    assert _judge(records, reference, metadata, now).windows == []  # no new labels
+
+
+def test_a_changed_label_relationship_is_concept_drift_not_data_drift(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        days = [_log_day(log, rng, d, 1_500) for d in range(3)]
+        # From noon on the fourth day, the label turns on the inputs; the inputs stay.
+        days.append(_log_day(log, rng, 3, 1_500, flip_from=750))
+        records = log.read()
+    for day in days:
+        _send_labels(metadata, day)
+    run = _judge(records, reference, metadata, DAY0 + timedelta(days=4))
+    assert all(not d.drifted for w in run.windows for d in w.drift)
+    assert [s.start.day for s in run.concept] == [5]  # the fourth day, where it began
+    (shift,) = run.concept
+    assert shift.after > shift.before + 0.2
+    auc = [w.realized["roc_auc"].value for w in run.windows]
+    assert auc[3] < 0.6 < 0.8 < min(auc[:3])
+    # Estimated from the scores alone, the fourth day looks as good as the others.
+    assert run.windows[3].estimated["roc_auc"] > 0.7
+    assert len(metadata.list_findings(monitor="concept")) == 2
+    assert _judge(records, reference, metadata, DAY0 + timedelta(days=4)).concept == []
+
+
+def test_no_shift_finds_nothing(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        days = [_log_day(log, rng, d, 2_000) for d in range(5)]
+        records = log.read()
+    for day in days:
+        _send_labels(metadata, day)
+    run = _judge(records, reference, metadata, DAY0 + timedelta(days=5))
+    assert len(run.windows) == 5
+    assert all(not d.drifted for w in run.windows for d in w.drift)
+    assert run.concept == []
+
+
+def test_windows_follow_the_calendar_of_the_given_time_zone(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 1_000)  # 00:00–23:53 UTC: two days in New York
+        records = log.read()
+    run = monitor_traffic(
+        "toy",
+        records,
+        lambda v: reference,
+        metadata,
+        now=DAY0 + timedelta(days=2),
+        freq="D",
+        timezone="America/New_York",
+    )
+    assert [w.start.isoformat() for w in run.windows] == [
+        "2026-03-01T00:00:00-05:00",
+        "2026-03-02T00:00:00-05:00",
+    ]

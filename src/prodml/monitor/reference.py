@@ -46,6 +46,8 @@ class Reference:
 
     columns: dict[str, ReferenceColumn]
     rows: int
+    # CBPE's score-to-probability map, fitted on held-out labelled rows (classifiers only).
+    estimator: dict[str, Any] | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, features: Sequence[str] | None = None) -> Reference:
@@ -69,7 +71,7 @@ class Reference:
         return cls.from_bytes(path.read_bytes())
 
     def to_bytes(self) -> bytes:
-        meta: dict[str, Any] = {"rows": self.rows, "columns": {}}
+        meta: dict[str, Any] = {"rows": self.rows, "columns": {}, "estimator": self.estimator}
         arrays: dict[str, np.ndarray] = {}
         for i, (name, column) in enumerate(self.columns.items()):
             entry = {k: getattr(column, k) for k in ("kind", "rows", "nulls", "mean", "std")}
@@ -93,7 +95,7 @@ class Reference:
                 columns[name] = ReferenceColumn(
                     **entry, sorted_values=None if array is None else data[array]
                 )
-        return cls(columns, int(meta["rows"]))
+        return cls(columns, int(meta["rows"]), meta.get("estimator"))
 
 
 def reference_column(values: pd.Series) -> ReferenceColumn:

@@ -1,34 +1,71 @@
-"""`prodml monitor run`: drift findings for each complete window of a model's traffic that
-has none yet, against the reference of the version that answered it.
+"""`prodml monitor run`: findings for a model's traffic, window by window, incrementally.
 
-Incremental: a window is judged once, when it is complete (its end is past), and its
-findings say so; the next run starts after the last judged window of that version.
+For each complete window (its end is past) of each version's traffic:
+- drift per feature and of the prediction against that version's reference, and the
+  label-free performance estimate (classifiers), once, when the window completes;
+- realized performance (overall and per slice, with intervals) whenever more of its
+  labels have arrived than when it was last measured;
+and, over each version's labelled rows in time order, concept drift (Page–Hinkley on the
+per-row error), dated to the window where the rise in errors began.
+
+Every result is a `Finding` in the metadata DB; what is there already is not redone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from prodml.monitor.compare import FeatureDrift, compare
+from prodml.monitor.concept import page_hinkley
+from prodml.monitor.estimate import estimate
+from prodml.monitor.labels import LABEL, join_labels
+from prodml.monitor.performance import Figure, realized, realized_by_slice
 from prodml.monitor.reference import Reference
-from prodml.monitor.traffic import PREDICTION, traffic_frame
-from prodml.monitor.windows import time_windows
+from prodml.monitor.traffic import DECISION, PREDICTION, traffic_frame
+from prodml.monitor.windows import Window, time_windows
 from prodml.store import Finding, MetadataStore
 
-DRIFT = "drift"
+DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
+LABELLED = "labelled"
 
 
 @dataclass(frozen=True)
-class WindowDrift:
+class WindowResult:
+    """What one run found in one window (empty parts were not due this run)."""
+
     version: str
     start: datetime
     end: datetime
     rows: int
-    drift: list[FeatureDrift]
+    labelled: int
+    drift: list[FeatureDrift] = field(default_factory=list)
+    estimated: dict[str, float] = field(default_factory=dict)
+    realized: dict[str, Figure] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConceptShift:
+    """A rise in a version's error rate: the window it began in, and when it was detected."""
+
+    version: str
+    start: datetime
+    end: datetime
+    detected_at: datetime
+    before: float  # mean error before the rise began
+    after: float  # and from there to the detection
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    windows: list[WindowResult]
+    concept: list[ConceptShift]
 
 
 def monitor_traffic(
@@ -39,50 +76,146 @@ def monitor_traffic(
     *,
     now: datetime,
     freq: str = "D",
-) -> list[WindowDrift]:
-    """Judge and record every complete `freq` window of `records` (a prediction log)
-    not judged before; returns what it judged, oldest first."""
-    traffic = traffic_frame(records)
-    judged = _last_judged(metadata, name)
-    out: list[WindowDrift] = []
+    timezone: str = "UTC",
+    slices: Sequence[str] = (),
+) -> MonitorRun:
+    """Judge and record what is due in `records` (a prediction log of model `name`);
+    windows are `freq` periods of the calendar in `timezone`."""
+    traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
+    traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
+    done = _Done(metadata.list_findings(model_name=name))
+    results: list[WindowResult] = []
+    shifts: list[ConceptShift] = []
     for version, rows in traffic.groupby("version", sort=True):
-        reference: Reference | None = None  # loaded once a window of it needs judging
-        after = judged.get(str(version))
-        for window in time_windows(rows, time="timestamp", freq=freq):
-            if window.end > now or (after is not None and window.end <= after):
-                continue  # still filling, or judged already
-            reference = reference or reference_of(str(version))
-            drift = compare(reference, window.rows)
+        version = str(version)
+        # Loaded once, and only when a window needs it.
+        reference = functools.cache(functools.partial(reference_of, version))
+        windows = [w for w in time_windows(rows, time="timestamp", freq=freq) if w.end <= now]
+        for window in windows:
+            result = _judge(window, version, done, reference, slices)
+            if result is not None:
+                results.append(result)
+        shifts += _concept(rows, version, windows, done)
+    findings = [f for r in results for f in _window_findings(name, r, now, slices)]
+    findings += [f for s in shifts for f in _concept_findings(name, s, now)]
+    metadata.add_findings(findings)
+    return MonitorRun(sorted(results, key=lambda r: (r.start, r.version)), shifts)
+
+
+class _Done:
+    """What earlier runs recorded: the drift windows judged, the labelled rows each
+    window's performance was measured on, and the concept shifts found."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.judged: dict[str, datetime] = {}
+        self.labelled: dict[tuple[str, datetime], float] = defaultdict(float)
+        self.shifts: set[tuple[str, datetime]] = set()
+        for f in findings:
+            key = (f.model_version, _utc(f.window_start))
+            if f.monitor == DRIFT:
+                last = self.judged.get(f.model_version)
+                self.judged[f.model_version] = max(last or f.window_end, _utc(f.window_end))
+            elif f.monitor == PERFORMANCE and f.metric == LABELLED:
+                self.labelled[key] = max(self.labelled[key], f.value)
+            elif f.monitor == CONCEPT:
+                self.shifts.add(key)
+
+    def drift_due(self, version: str, window: Window) -> bool:
+        last = self.judged.get(version)
+        return last is None or window.end > last
+
+    def labels_due(self, version: str, window: Window, labelled: int) -> bool:
+        return labelled > self.labelled[(version, _utc(window.start))]
+
+
+def _judge(
+    window: Window,
+    version: str,
+    done: _Done,
+    reference: Callable[[], Reference],
+    slices: Sequence[str],
+) -> WindowResult | None:
+    rows = window.rows
+    labelled = rows[rows[LABEL].notna()]
+    drift_due = done.drift_due(version, window)
+    labels_due = done.labels_due(version, window, len(labelled))
+    if not (drift_due or labels_due):
+        return None
+    drift: list[FeatureDrift] = []
+    estimated: dict[str, float] = {}
+    if drift_due:
+        ref = reference()
+        drift = compare(ref, rows)
+        if ref.estimator is not None and DECISION in rows:
+            estimated = estimate(ref.estimator, rows[PREDICTION], rows[DECISION])
+    figures: dict[str, Figure] = {}
+    if labels_due:
+        decided = labelled[DECISION].to_numpy() if DECISION in labelled else None
+        figures = realized(labelled[LABEL].to_numpy(), labelled[PREDICTION].to_numpy(), decided)
+        for result in realized_by_slice(
+            labelled,
+            label=LABEL,
+            score=PREDICTION,
+            slices=slices,
+            metric_name="roc_auc" if decided is not None else "rmse",
+        ):
+            if not result.skipped:
+                figures[f"{result.metric}@{result.column}={result.value}"] = Figure(
+                    result.estimate, result.low, result.high
+                )
+    return WindowResult(
+        version,
+        window.start.to_pydatetime(),
+        window.end.to_pydatetime(),
+        len(rows),
+        len(labelled),
+        drift,
+        estimated,
+        figures,
+    )
+
+
+def _concept(
+    rows: pd.DataFrame, version: str, windows: list[Window], done: _Done
+) -> list[ConceptShift]:
+    """Each rise in the per-row error of the version's labelled traffic, in time order:
+    |truth − score| (a classifier's probability error; a regression's error in units of
+    its labels' spread). The test restarts after each detection."""
+    labelled = rows[rows[LABEL].notna()].sort_values("timestamp", kind="stable")
+    error = (labelled[LABEL] - labelled[PREDICTION]).abs().to_numpy()
+    if DECISION not in labelled:
+        error = error / (labelled[LABEL].std() or 1.0)
+    times = labelled["timestamp"].to_numpy()
+    out, offset = [], 0
+    while (found := page_hinkley(error[offset:])) is not None:
+        start, detected = offset + found.started_at, offset + found.detected_at
+        started = pd.Timestamp(times[min(start, len(times) - 1)])
+        window = next((w for w in windows if w.start <= started < w.end), None)
+        if window is not None and (version, _utc(window.start)) not in done.shifts:
             out.append(
-                WindowDrift(
-                    str(version),
+                ConceptShift(
+                    version,
                     window.start.to_pydatetime(),
                     window.end.to_pydatetime(),
-                    len(window.rows),
-                    drift,
+                    pd.Timestamp(times[detected]).to_pydatetime(),
+                    float(error[offset:start].mean()) if start > offset else float("nan"),
+                    float(error[start : detected + 1].mean()),
                 )
             )
-    metadata.add_findings(f for w in out for f in _findings(name, w, now))
-    return sorted(out, key=lambda w: (w.start, w.version))
+        offset = detected + 1
+    return out
 
 
-def _last_judged(metadata: MetadataStore, name: str) -> dict[str, datetime]:
-    last: dict[str, datetime] = {}
-    for finding in metadata.list_findings(monitor=DRIFT, model_name=name):
-        seen = last.get(finding.model_version)
-        if seen is None or finding.window_end > seen:
-            last[finding.model_version] = finding.window_end
-    return {v: pd.Timestamp(t).tz_convert("UTC") for v, t in last.items()}
-
-
-def _findings(name: str, window: WindowDrift, now: datetime) -> list[Finding]:
-    def finding(metric: str, feature: str, value: float) -> Finding:
+def _window_findings(
+    name: str, result: WindowResult, now: datetime, slices: Sequence[str]
+) -> list[Finding]:
+    def finding(monitor: str, metric: str, value: float, feature: str | None = None) -> Finding:
         return Finding(
-            monitor=DRIFT,
+            monitor=monitor,
             model_name=name,
-            model_version=window.version,
-            window_start=window.start,
-            window_end=window.end,
+            model_version=result.version,
+            window_start=result.start,
+            window_end=result.end,
             metric=metric,
             feature=feature,
             value=value,
@@ -90,10 +223,37 @@ def _findings(name: str, window: WindowDrift, now: datetime) -> list[Finding]:
         )
 
     out = []
-    for d in window.drift:
-        out.append(finding(d.method, d.feature, d.statistic))
-        out.append(finding("drifted", d.feature, float(d.drifted)))
+    for d in result.drift:
+        out.append(finding(DRIFT, d.method, d.statistic, d.feature))
+        out.append(finding(DRIFT, "drifted", float(d.drifted), d.feature))
+    out += [finding(ESTIMATE, metric, value) for metric, value in result.estimated.items()]
+    if result.realized:
+        out.append(finding(PERFORMANCE, LABELLED, float(result.labelled)))
+    for key, figure in result.realized.items():
+        metric, _, segment = key.partition("@")
+        for suffix, value in (("", figure.value), (".low", figure.low), (".high", figure.high)):
+            if np.isfinite(value):
+                out.append(finding(PERFORMANCE, metric + suffix, value, segment or None))
     return out
 
 
-__all__ = ["PREDICTION", "WindowDrift", "monitor_traffic"]
+def _concept_findings(name: str, shift: ConceptShift, now: datetime) -> list[Finding]:
+    common = {
+        "monitor": CONCEPT,
+        "model_name": name,
+        "model_version": shift.version,
+        "window_start": shift.start,
+        "window_end": shift.end,
+        "created_at": now,
+    }
+    return [
+        Finding(metric="error_before", value=shift.before, **common),  # type: ignore[arg-type]
+        Finding(metric="error_after", value=shift.after, **common),  # type: ignore[arg-type]
+    ]
+
+
+def _utc(value: datetime) -> datetime:
+    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+
+
+__all__ = ["PREDICTION", "ConceptShift", "MonitorRun", "WindowResult", "monitor_traffic"]

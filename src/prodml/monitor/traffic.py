@@ -9,23 +9,29 @@ from typing import Any
 import pandas as pd
 
 PREDICTION = "prediction"  # the score column: the probability, or the predicted value
+DECISION = "predicted_label"  # a classifier's decision at its threshold
+META = ("timestamp", "version", "channel", "request_id", "row", PREDICTION, DECISION)
 
 
 def traffic_frame(records: pd.DataFrame) -> pd.DataFrame:
     """`PredictionLog.read()`'s records flattened: `timestamp` (UTC), `version`,
-    `channel`, `request_id`, `prediction`, then the inputs and enriched features."""
+    `channel`, `request_id`, `row`, `prediction` (and a classifier's `predicted_label`),
+    then the inputs and enriched features."""
     if records.empty:
-        return pd.DataFrame(columns=["timestamp", "version", "channel", "request_id", PREDICTION])
+        return pd.DataFrame(columns=list(META))
     score = records["probability"] if "probability" in records else records["value"]
     base = pd.DataFrame(
         {
             "timestamp": pd.to_datetime(records["timestamp"], utc=True, format="ISO8601"),
             "version": records["version"].astype(str),
             "channel": records.get("channel", pd.Series("http", index=records.index)),
-            "request_id": records["request_id"],
+            "request_id": records["request_id"].astype(str),
+            "row": records.get("row", pd.Series(0, index=records.index)).fillna(0).astype("int64"),
             PREDICTION: pd.to_numeric(score, errors="coerce"),
         }
     )
+    if "probability" in records and "label" in records:
+        base[DECISION] = records["label"]
     columns = [_flatten(records, "inputs")]
     if "features" in records:
         columns.append(_flatten(records, "features"))

@@ -1,0 +1,153 @@
+"""Alert rules over findings: a threshold held for N windows in a row opens an alert, one
+per rule, model and subject (the feature, segment, or the model itself), however many
+windows breach; the first window that passes resolves it. A firing alert is notified when
+it opens and again, while it still fires, no more often than its rule's cool-down.
+
+The state is recomputed from the findings each run (they are the truth) and reconciled
+with the alerts already stored, keyed by the window each episode began in: so a run that
+is repeated notifies nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from prodml.monitor.notify import Notifier
+from prodml.settings import AlertRule
+from prodml.store import Alert, Finding, MetadataStore
+
+FIRING, RESOLVED = "firing", "resolved"
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    alert: Alert
+    event: str  # "firing", "still firing", "resolved", or "fired and resolved"
+    delivered: bool
+
+
+def evaluate_alerts(
+    name: str,
+    rules: Sequence[AlertRule],
+    metadata: MetadataStore,
+    notifier: Notifier,
+    *,
+    now: datetime,
+) -> list[AlertEvent]:
+    """Bring model `name`'s alerts up to date with its findings; notify what changed."""
+    findings = metadata.list_findings(model_name=name)
+    drivers = _drifted_by_window(findings)
+    stored = {
+        (a.rule, a.subject, a.first_window_end): a for a in metadata.list_alerts(model_name=name)
+    }
+    events = []
+    for rule in rules:
+        for subject, series in _series(findings, rule).items():
+            for episode in _episodes(series, rule):
+                first, last, value, breaching, ended = episode
+                known = stored.get((rule.name, subject, first))
+                alert = Alert(
+                    rule=rule.name,
+                    model_name=name,
+                    subject=subject,
+                    status=RESOLVED if ended else FIRING,
+                    first_window_end=first,
+                    last_window_end=last,
+                    value=value,
+                    detail={
+                        "monitor": rule.monitor,
+                        "metric": rule.metric,
+                        "above": rule.above,
+                        "below": rule.below,
+                        "breaching": breaching,
+                        "drivers": drivers.get(last, []),
+                    },
+                    notified_at=known.notified_at if known else None,
+                    resolved_at=((known and known.resolved_at) or now) if ended else None,
+                    id=known.id if known else None,
+                )
+                event = _event(known, alert, rule, now)
+                if known is not None and event is None and _same(known, alert):
+                    continue
+                if event is not None:
+                    delivered = notifier.send(alert, event)
+                    alert = replace(alert, notified_at=now)
+                    events.append(AlertEvent(alert, event, delivered))
+                metadata.save_alert(alert)
+    return events
+
+
+def _series(findings: list[Finding], rule: AlertRule) -> dict[str, list[tuple[datetime, float]]]:
+    """Per subject, the rule's metric per window in window order (the newest finding of a
+    window wins: performance is re-measured as labels arrive)."""
+    latest: dict[tuple[str, datetime], Finding] = {}
+    for f in findings:
+        if f.monitor != rule.monitor or f.metric != rule.metric:
+            continue
+        if rule.feature is not None and f.feature != rule.feature:
+            continue
+        key = (f.feature or "", f.window_end)
+        if key not in latest or f.created_at >= latest[key].created_at:
+            latest[key] = f
+    out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for (subject, end), f in sorted(latest.items(), key=lambda kv: kv[0][1]):
+        out[subject].append((end, f.value))
+    return out
+
+
+def _episodes(
+    series: list[tuple[datetime, float]], rule: AlertRule
+) -> list[tuple[datetime, datetime, float, int, bool]]:
+    """(first window end, last window end, last value, windows breaching, ended) for each
+    run of `rule.windows` or more breaching windows."""
+    out, run = [], []
+    for end, value in series:
+        breached = value > rule.above if rule.above is not None else value < rule.below  # type: ignore[operator]
+        if breached:
+            run.append((end, value))
+            continue
+        if len(run) >= rule.windows:
+            out.append((run[rule.windows - 1][0], run[-1][0], run[-1][1], len(run), True))
+        run = []
+    if len(run) >= rule.windows:
+        out.append((run[rule.windows - 1][0], run[-1][0], run[-1][1], len(run), False))
+    return out
+
+
+def _event(known: Alert | None, alert: Alert, rule: AlertRule, now: datetime) -> str | None:
+    if known is None:  # a new episode; it may have begun and ended since the last run
+        return FIRING if alert.status == FIRING else "fired and resolved"
+    if alert.status == RESOLVED and known.status == FIRING:
+        return RESOLVED
+    if alert.status == FIRING and alert.last_window_end > known.last_window_end:
+        cooled = known.notified_at is None or now - known.notified_at >= timedelta(
+            hours=rule.cooldown_hours
+        )
+        return "still firing" if cooled else None
+    return None
+
+
+def _same(a: Alert, b: Alert) -> bool:
+    return (a.status, a.last_window_end, a.value) == (b.status, b.last_window_end, b.value)
+
+
+def _drifted_by_window(findings: list[Finding]) -> dict[datetime, list[str]]:
+    """The features that drifted in each window, most drifted first: the drivers an alert
+    names."""
+    flagged = {
+        (f.window_end, f.feature)
+        for f in findings
+        if f.monitor == "drift" and f.metric == "drifted" and f.value > 0.5
+    }
+    statistic = {
+        (f.window_end, f.feature): f.value
+        for f in findings
+        if f.monitor == "drift" and f.metric != "drifted"
+    }
+    out: dict[datetime, list[str]] = defaultdict(list)
+    for end, feature in sorted(flagged, key=lambda k: -statistic.get(k, 0.0)):
+        out[end].append(str(feature))
+    return out

@@ -1,0 +1,156 @@
+"""Alert rules over findings: consecutive windows, one alert per episode and subject,
+cool-down, resolution, and delivery to the log, a webhook and e-mail."""
+
+import json
+import logging
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from prodml.errors import ConfigError
+from prodml.monitor.alerts import evaluate_alerts
+from prodml.monitor.notify import Notifier
+from prodml.settings import AlertRule
+from prodml.store import Finding, MetadataStore
+
+DAY0 = datetime(2013, 7, 1, tzinfo=UTC)
+DRIFT = AlertRule(name="drift", monitor="drift", metric="drifted", above=0.5, cooldown_hours=72)
+AUC = AlertRule(name="auc", monitor="estimate", metric="roc_auc", below=0.7, windows=2)
+
+
+@pytest.fixture
+def metadata(tmp_path):
+    store = MetadataStore(f"sqlite:///{tmp_path / 'meta.db'}")
+    yield store
+    store.close()
+
+
+def _day(metadata, day: int, **values) -> None:
+    """Findings of one daily window: `feature=1.0` drift flags and `roc_auc=`."""
+    start = DAY0 + timedelta(days=day)
+    common = {
+        "model_name": "m",
+        "model_version": "1",
+        "window_start": start,
+        "window_end": start + timedelta(days=1),
+        "created_at": start + timedelta(days=1),
+    }
+    findings = []
+    for key, value in values.items():
+        if key == "roc_auc":
+            findings.append(Finding(monitor="estimate", metric="roc_auc", value=value, **common))
+        else:
+            findings.append(
+                Finding(monitor="drift", metric="drifted", feature=key, value=value, **common)
+            )
+            findings.append(
+                Finding(monitor="drift", metric="wasserstein", feature=key, value=value, **common)
+            )
+    metadata.add_findings(findings)
+
+
+def _run(metadata, day: int, rules=(DRIFT, AUC), notifier=None):
+    now = DAY0 + timedelta(days=day + 1, hours=1)
+    return evaluate_alerts("m", rules, metadata, notifier or Notifier(), now=now)
+
+
+def test_a_breach_opens_one_alert_per_subject_until_a_window_passes(metadata):
+    _day(metadata, 0, temp=0.0, wind=0.0)
+    assert _run(metadata, 0) == []
+    _day(metadata, 1, temp=1.0, wind=0.0)
+    (opened,) = _run(metadata, 1)
+    assert (opened.event, opened.alert.subject, opened.alert.status) == ("firing", "temp", "firing")
+    _day(metadata, 2, temp=1.0, wind=0.0)
+    assert _run(metadata, 2) == []  # still firing, inside the cool-down: deduplicated
+    assert _run(metadata, 2) == []  # and a repeated run notifies nothing
+    _day(metadata, 3, temp=1.0, wind=0.0)
+    (still,) = evaluate_alerts("m", [DRIFT], metadata, Notifier(), now=DAY0 + timedelta(days=6))
+    assert still.event == "still firing"  # a new breach, a cool-down after the last notice
+    _day(metadata, 5, temp=0.0, wind=0.0)
+    (resolved,) = _run(metadata, 5)
+    assert (resolved.event, resolved.alert.status) == ("resolved", "resolved")
+    stored = metadata.list_alerts(model_name="m")
+    assert len(stored) == 1
+    assert stored[0].detail["breaching"] == 3
+
+
+def test_n_consecutive_windows_are_needed_before_it_fires(metadata):
+    _day(metadata, 0, roc_auc=0.65)
+    assert _run(metadata, 0) == []
+    _day(metadata, 1, roc_auc=0.75)
+    _day(metadata, 2, roc_auc=0.65)
+    assert _run(metadata, 2) == []
+    _day(metadata, 3, roc_auc=0.6)
+    (event,) = _run(metadata, 3)
+    assert event.alert.rule == "auc"
+    assert event.alert.value == 0.6
+
+
+def test_an_alert_names_the_features_that_drifted_in_its_window(metadata):
+    _day(metadata, 0, roc_auc=0.6, temp=1.0, wind=0.0, visib=2.0)
+    _day(metadata, 1, roc_auc=0.6, temp=1.0, wind=0.0, visib=2.0)
+    (auc,) = [e for e in _run(metadata, 1) if e.alert.rule == "auc"]
+    assert auc.alert.detail["drivers"] == ["visib", "temp"]
+
+
+def test_a_rule_needs_exactly_one_bound():
+    with pytest.raises(ValueError, match="exactly one of"):
+        AlertRule(name="x", monitor="drift", metric="drifted")
+
+
+def test_an_unknown_notify_url_is_a_config_error():
+    with pytest.raises(ConfigError, match="not a notification URL"):
+        Notifier(["nope://what"])
+
+
+def test_alerts_reach_the_log_a_webhook_and_email(metadata, caplog):
+    from aiosmtpd.controller import Controller
+
+    posted, mailed = [], []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posted.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Mailbox:
+        async def handle_DATA(self, server, session, envelope):
+            mailed.append((envelope.rcpt_tos, envelope.content.decode()))
+            return "250 OK"
+
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    with socket.socket() as probe:  # aiosmtpd's controller needs its port up front
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(Mailbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        notifier = Notifier(
+            [
+                f"json://127.0.0.1:{hook.server_port}/alerts",
+                f"mailto://127.0.0.1:{port}"
+                "?from=prodml@example.com&to=oncall@example.com&mode=insecure",
+            ]
+        )
+        _day(metadata, 0, temp=1.0)
+        with caplog.at_level(logging.WARNING, logger="prodml.alerts"):
+            (event,) = _run(metadata, 0, notifier=notifier)
+    finally:
+        hook.shutdown()
+        hook.server_close()
+        smtp.stop()
+    assert event.delivered
+    assert "drift firing (temp)" in caplog.text
+    assert "drift firing (temp)" in posted[0]["title"]
+    assert "was 1 (above 0.5)" in posted[0]["message"]
+    ((recipients, message),) = mailed
+    assert recipients == ["oncall@example.com"]
+    assert "drift firing (temp)" in message
