@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
     from prodml.data import Contract, IngestResult, Source
     from prodml.features.online import OnlineStore
+    from prodml.monitor.alerts import AlertEvent
     from prodml.monitor.reference import Reference
+    from prodml.monitor.run import MonitorRun
     from prodml.registry import ModelRegistry
     from prodml.serve import Deployment, Predictor
     from prodml.serve.predlog import PredictionLog
@@ -150,6 +152,37 @@ class Workspace:
                 "reference, or call Workspace.save_reference with its training rows."
             ) from exc
         return Reference.from_bytes(data)
+
+    def monitor(self, name: str, *, freq: str | None = None) -> tuple[MonitorRun, list[AlertEvent]]:
+        """One monitoring pass over model `name`'s prediction log, as `prodml monitor run`
+        does it: findings for what is due (see `monitor.run`), then the alert rules of
+        `monitoring` in settings, notified where `monitoring.notify` says."""
+        from prodml.monitor.alerts import evaluate_alerts
+        from prodml.monitor.notify import Notifier
+        from prodml.monitor.run import monitor_traffic
+
+        settings = self.settings.monitoring
+        notifier = Notifier(settings.notify)  # a bad URL fails before any work is done
+        log = self.prediction_log(name)
+        if not log.folder.exists():
+            from prodml.errors import NotFoundError
+
+            raise NotFoundError(
+                f"No prediction log for {name!r} at {log.folder}: serve or batch-score it first."
+            )
+        now = self.clock.now()
+        run = monitor_traffic(
+            name,
+            log.read(),
+            lambda version: self.reference(name, version),
+            self.metadata,
+            now=now,
+            freq=freq or settings.freq,
+            timezone=settings.timezone,
+            slices=settings.slices,
+        )
+        events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)
+        return run, events
 
     def prediction_log(self, deployment: str) -> PredictionLog:
         from prodml.serve.predlog import PredictionLog

@@ -287,7 +287,71 @@ def test_monitor_run_judges_logged_traffic_against_the_registered_reference(work
     assert "2026-01-01 00:00" in result.output
     assert "2026-01-02 00:00" in result.output
     again = runner.invoke(app, ["monitor", "run", "toy", "-C", project])
-    assert "No complete window of toy left to judge" in again.output
+    assert "Nothing new to judge for toy" in again.output
+    # The truth arrives later, as a file keyed by request id.
+    outcomes = workspace.project_dir / "outcomes.csv"
+    rows.assign(request_id=[f"r{i}" for i in range(len(rows))])[["request_id", "y"]].to_csv(
+        outcomes, index=False
+    )
+    loaded = runner.invoke(
+        app, ["monitor", "labels", "toy", str(outcomes), "--label", "y", "-C", project]
+    )
+    assert loaded.exit_code == 0, loaded.output
+    assert "Recorded 300 label(s)" in loaded.output
+    measured = runner.invoke(app, ["monitor", "run", "toy", "-C", project])
+    assert measured.exit_code == 0, measured.output
+    assert "│ 150      │" in measured.output  # each day's 150 rows now labelled
+    performance = workspace.metadata.list_findings(monitor="performance", model_name="toy")
+    assert {f.metric for f in performance} >= {"roc_auc", "roc_auc.low", "labelled"}
+    alerts = runner.invoke(app, ["monitor", "alerts", "--all", "-C", project])
+    assert alerts.exit_code == 0, alerts.output
+
+
+def test_labels_matched_on_logged_inputs_report_what_matched_nothing(workspace):
+    with workspace.prediction_log("toy") as log:
+        log.append(
+            {
+                "request_id": f"r{i}",
+                "timestamp": "2026-01-01T12:00:00+00:00",
+                "version": "1",
+                "inputs": {"color": "red", "size": float(i)},
+                "probability": 0.5,
+            }
+            for i in range(3)
+        )
+    outcomes = workspace.project_dir / "outcomes.csv"
+    outcomes.write_text("size,truth\n0,1\n2,0\n7,1\n")
+    project = str(workspace.project_dir)
+    result = runner.invoke(
+        app,
+        [
+            "monitor",
+            "labels",
+            "toy",
+            str(outcomes),
+            "--label",
+            "truth",
+            "--on",
+            "size",
+            "-C",
+            project,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Recorded 2 label(s)" in result.output
+    assert "1 row(s) matched no logged prediction" in result.output
+    stored = {(x.request_id, x.label) for x in workspace.metadata.list_labels("toy")}
+    assert stored == {("r0", 1.0), ("r2", 0.0)}
+
+
+def test_labels_without_the_label_column_name_what_is_there(workspace):
+    outcomes = workspace.project_dir / "outcomes.csv"
+    outcomes.write_text("request_id,truth\nr1,1\n")
+    result = runner.invoke(
+        app, ["monitor", "labels", "toy", str(outcomes), "-C", str(workspace.project_dir)]
+    )
+    assert result.exit_code != 0
+    assert "have no column(s) label" in str(result.exception) + result.output
 
 
 def test_monitor_run_says_how_to_get_a_reference_a_version_lacks(workspace, rng):

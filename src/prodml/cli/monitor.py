@@ -1,4 +1,5 @@
-"""`prodml monitor`: judge a model's traffic, window by window, against its reference."""
+"""`prodml monitor`: judge a model's traffic window by window, take in labels, show alerts,
+write the report."""
 
 from __future__ import annotations
 
@@ -11,56 +12,140 @@ from rich.table import Table
 from prodml.cli._common import ProjectDir, err, open_workspace, out
 
 monitor_app = typer.Typer(
-    help="Monitoring: drift of each window of traffic against the training reference.",
+    help="Monitoring: drift, performance (realized and estimated), concept drift, alerts.",
     no_args_is_help=True,
 )
+Model = Annotated[str, typer.Argument(help="The model whose prediction log to judge.")]
 
 
 @monitor_app.command()
 def run(
-    name: Annotated[str, typer.Argument(help="The model whose prediction log to judge.")],
+    name: Model,
     freq: Annotated[
-        str,
-        typer.Option(help="Window length, a pandas offset: D (days), W-MON (weeks), MS (months)."),
-    ] = "D",
+        str | None,
+        typer.Option(
+            help="Window length, a pandas offset: D (days), W-MON (weeks), MS (months). "
+            "Default: monitoring.freq."
+        ),
+    ] = None,
     project: ProjectDir = Path("."),
 ) -> None:
-    """Judge every complete window of NAME's traffic not judged yet, and record findings.
+    """Judge what is due in NAME's traffic, record findings, and raise or resolve alerts.
 
-    Each window is compared with the reference of the version that answered it (built at
-    registration): per feature and for the prediction, Wasserstein or Jensen–Shannon
-    distance (KS or chi-square on small references), and the share of missing values.
+    Each complete window is compared with the reference of the version that answered it
+    (built at registration): per feature and for the prediction, Wasserstein or
+    Jensen–Shannon distance (KS or chi-square on small references), and the share of
+    missing values; classifiers also get a label-free estimate of ROC AUC, accuracy and F1.
+    Windows whose labels arrived since the last run get realized metrics with 95 %
+    intervals, and the labelled traffic is checked for a rise in errors (concept drift).
     Run it on a schedule: it picks up where the last run stopped.
 
     [dim]e.g. prodml monitor run flights-delay --freq D[/dim]
     """
-    from prodml.monitor.run import monitor_traffic
+    ws = open_workspace(project)
+    result, events = ws.monitor(name, freq=freq)
+    if not result.windows and not result.concept:
+        out.print(f"Nothing new to judge for {name}.")
+    if result.windows:
+        table = Table(title=f"{name}: windows judged", title_justify="left")
+        for column in ("window", "version", "rows", "labelled", "drifted", "AUC est.", "AUC"):
+            table.add_column(column)
+        for w in result.windows:
+            auc = w.realized.get("roc_auc")
+            table.add_row(
+                f"{w.start:%Y-%m-%d %H:%M} – {w.end:%Y-%m-%d %H:%M}",
+                w.version,
+                f"{w.rows:,}",
+                f"{w.labelled:,}",
+                ", ".join(d.feature for d in w.drift if d.drifted) or ("none" if w.drift else ""),
+                f"{w.estimated['roc_auc']:.3f}" if "roc_auc" in w.estimated else "",
+                f"{auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}]" if auc else "",
+            )
+        out.print(table)
+    for shift in result.concept:
+        out.print(
+            f"[yellow]Concept drift[/yellow] in version {shift.version}: errors rose from "
+            f"{shift.before:.3f} to {shift.after:.3f}, starting in the window from "
+            f"{shift.start:%Y-%m-%d %H:%M} (detected {shift.detected_at:%Y-%m-%d %H:%M})."
+        )
+    for event in events:
+        colour = "green" if event.event == "resolved" else "red"
+        out.print(
+            f"[{colour}]Alert {event.event}[/{colour}]: {event.alert.rule} "
+            f"({event.alert.subject or 'model'}) = {event.alert.value:.4g}"
+            + ("" if event.delivered else " [red](not delivered everywhere)[/red]")
+        )
+
+
+@monitor_app.command()
+def labels(
+    name: Model,
+    path: Annotated[Path, typer.Argument(help="A CSV or Parquet file of outcomes.")],
+    label: Annotated[str, typer.Option(help="The column holding the truth.")] = "label",
+    on: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated columns to match the logged inputs on (entity keys and an "
+            "event time). Default: the file's request_id (and row) columns."
+        ),
+    ] = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Load ground truth for NAME's logged predictions, whenever it arrives.
+
+    By request id: the file has `request_id` (and `row`, for multi-row requests) and the
+    label. By entity: `--on carrier,flight,scheduled_departure` matches the columns to the
+    logged inputs, and every prediction of that event gets the label. A later label for
+    the same prediction replaces the earlier one.
+
+    [dim]e.g. prodml monitor labels flights-delay outcomes.parquet --label delayed[/dim]
+    """
+    import pandas as pd
+
+    from prodml.monitor.labels import match_labels
+    from prodml.monitor.traffic import traffic_frame
 
     ws = open_workspace(project)
-    log = ws.prediction_log(name)
-    if not log.folder.exists():
-        err.print(f"[red]No prediction log for {name!r} at {log.folder}.[/red]")
+    if not path.exists():
+        err.print(f"[red]No file at {path}.[/red]")
         raise typer.Exit(1)
-    judged = monitor_traffic(
-        name,
-        log.read(),
-        lambda version: ws.reference(name, version),
-        ws.metadata,
-        now=ws.clock.now(),
-        freq=freq,
-    )
-    if not judged:
-        out.print(f"No complete window of {name} left to judge.")
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    keys = [c.strip() for c in on.split(",")] if on else []
+    traffic = traffic_frame(ws.prediction_log(name).read()) if keys else pd.DataFrame()
+    matched = match_labels(frame, traffic, label=label, on=keys, source=str(path))
+    written = ws.metadata.add_labels(name, matched.labels, received_at=ws.clock.now())
+    out.print(f"Recorded {written:,} label(s) for {name} from {path}.")
+    if matched.unmatched:
+        out.print(
+            f"[yellow]{matched.unmatched:,} row(s) matched no logged prediction[/yellow] "
+            f"on {', '.join(keys)}; check the columns and that those rows were scored."
+        )
+
+
+@monitor_app.command()
+def alerts(
+    name: Annotated[str | None, typer.Argument(help="Only this model's alerts.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Alerts raised by `prodml monitor run`: firing ones, or every one with --all."""
+    ws = open_workspace(project)
+    found = ws.metadata.list_alerts(model_name=name, status=None if all_ else "firing")
+    if not found:
+        out.print("No alerts firing." if not all_ else "No alerts.")
         return
-    table = Table(title=f"{name}: drift per window", title_justify="left")
-    for column in ("window", "version", "rows", "drifted"):
+    table = Table(title="alerts", title_justify="left")
+    for column in ("status", "model", "rule", "subject", "value", "windows", "since", "drivers"):
         table.add_column(column)
-    for window in judged:
-        drifted = [d.feature for d in window.drift if d.drifted]
+    for a in found:
         table.add_row(
-            f"{window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M}",
-            window.version,
-            f"{window.rows:,}",
-            ", ".join(drifted) or "none",
+            f"[red]{a.status}[/red]" if a.status == "firing" else a.status,
+            a.model_name,
+            a.rule,
+            a.subject or "(model)",
+            f"{a.value:.4g}",
+            str(a.detail.get("breaching", "")),
+            f"{a.first_window_end:%Y-%m-%d %H:%M}",
+            ", ".join(a.detail.get("drivers", [])[:3]),
         )
     out.print(table)

@@ -67,8 +67,22 @@ def train(
     version = register_result(
         result, spec.model_name, ws.registry, ws.tracker, first=champion is None
     )
-    # The drift reference, built once per version from the rows it learned from.
-    ws.save_reference(spec.model_name, version.version, cooked.examples, spec.features.names)
+    # The drift reference, built once per version from the rows it learned from; the
+    # validation rows (not fitted on) calibrate its label-free performance estimate.
+    examples = cooked.examples
+    when = examples[spec.time_column]
+    held = when >= spec.valid_from
+    if spec.valid_until is not None:
+        held &= when < spec.valid_until
+    held_out = examples[held]
+    ws.save_reference(
+        spec.model_name,
+        version.version,
+        examples,
+        spec.features.names,
+        holdout=held_out if len(held_out) else None,
+        label=spec.label,
+    )
     table = Table(title=f"{spec.model_name}: validation {spec.judged_by}", title_justify="left")
     for column in ("model", spec.judged_by, "run"):
         table.add_column(column)

@@ -40,9 +40,10 @@ def realized(
     y, score = np.asarray(y, dtype=float), np.asarray(score, dtype=float)
     if decided is not None:
         values = classification_metrics(y, score)
-        d = np.asarray(decided, dtype=int)
-        values["accuracy"] = float(np.mean(d == y)) if y.size else float("nan")
-        values["f1"] = _f1(y.astype(int), d)
+        d = np.asarray(decided, dtype=float)
+        known = y.size > 0 and not np.isnan(d).any()  # decisions are in every record
+        values["accuracy"] = float(np.mean(d == y)) if known else float("nan")
+        values["f1"] = _f1(y.astype(int), d.astype(int)) if known else float("nan")
     else:
         values = regression_metrics(y, score)
     out = {}

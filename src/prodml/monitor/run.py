@@ -146,11 +146,15 @@ def _judge(
     if drift_due:
         ref = reference()
         drift = compare(ref, rows)
-        if ref.estimator is not None and DECISION in rows:
+        if ref.estimator is not None and DECISION in rows and rows[DECISION].notna().all():
             estimated = estimate(ref.estimator, rows[PREDICTION], rows[DECISION])
     figures: dict[str, Figure] = {}
     if labels_due:
-        decided = labelled[DECISION].to_numpy() if DECISION in labelled else None
+        decided = (
+            labelled[DECISION].to_numpy(dtype=float, na_value=np.nan)
+            if DECISION in labelled
+            else None
+        )
         figures = realized(labelled[LABEL].to_numpy(), labelled[PREDICTION].to_numpy(), decided)
         for result in realized_by_slice(
             labelled,

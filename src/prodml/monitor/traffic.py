@@ -30,8 +30,9 @@ def traffic_frame(records: pd.DataFrame) -> pd.DataFrame:
             PREDICTION: pd.to_numeric(score, errors="coerce"),
         }
     )
-    if "probability" in records and "label" in records:
-        base[DECISION] = records["label"]
+    if "probability" in records:  # a classifier: its decisions (unknown if not logged)
+        decided = records["label"] if "label" in records else pd.Series(pd.NA, index=records.index)
+        base[DECISION] = pd.to_numeric(decided, errors="coerce").astype("Float64")
     columns = [_flatten(records, "inputs")]
     if "features" in records:
         columns.append(_flatten(records, "features"))
