@@ -88,11 +88,18 @@ def test_batch_scores_and_monthly_findings_cover_july_to_december(demo):
     assert len(scores) == report.rows["scored (Jul–Dec)"]
     assert scores["score"].between(0, 1).all()
     assert [m["month"] for m in report.monthly] == ["Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    auc = ws.metadata.list_findings(monitor="performance")
+    auc = [f for f in ws.metadata.list_findings(monitor="performance") if f.metric == "roc_auc"]
     assert [round(f.value, 6) for f in auc] == [round(m["auc"], 6) for m in report.monthly]
     assert all(0.6 < f.value < 0.8 for f in auc)
+    for month in report.monthly:
+        assert month["auc_low"] < month["auc"] < month["auc_high"]
+        # Label-free, from the scores alone: within a few points of what the outcomes say.
+        assert abs(month["estimated_auc"] - month["auc"]) < 0.08
     drift = ws.metadata.list_findings(monitor="drift")
-    assert len(drift) == 6 * len(report.monthly[0]["drift"])  # every feature, every month
+    # Every feature and the prediction, every month, as a statistic and a drifted flag.
+    assert len(drift) == 6 * 2 * len(report.monthly[0]["drift"])
+    raised = {(a.rule, a.subject) for a in ws.metadata.list_alerts(model_name="flights-delay")}
+    assert ("feature-drift", "month") in raised
     # Training saw January to May only: the month itself drifts in every later month.
     for month in report.monthly:
         (seen,) = [d for d in month["drift"] if d.feature == "month"]

@@ -87,26 +87,54 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
     batch = report.batch
     console.print(
         f"[bold]Batch[/bold]: {batch['scored']:,} flights scored through [cyan]prodml score"
-        f"[/cyan]'s code path, {batch['rejected']:,} rejected with reasons; all logged as "
-        f"batch {batch['id']}."
+        f"[/cyan]'s code path, one batch per month as it began, {batch['rejected']:,} "
+        f"rejected with reasons; all logged."
     )
 
     monthly = Table(title="Monitoring the champion (★), per month of 2013", title_justify="left")
-    for column in ("month", "flights", "realized AUC", "drifted", "most drifted features"):
+    columns = (
+        "month",
+        "flights",
+        "AUC estimated",
+        "AUC realized [95% CI]",
+        "drifted",
+        "most drifted",
+    )
+    for column in columns:
         monthly.add_column(column)
     for row in report.monthly:
         drift = row["drift"]
         drifted = sum(d.drifted for d in drift)
         top = ", ".join(f"{d.feature} {d.statistic:.2f}" for d in drift[:3] if d.drifted)
         monthly.add_row(
-            row["month"], f"{row['rows']:,}", f"{row['auc']:.4f}", f"{drifted}/{len(drift)}", top
+            row["month"],
+            f"{row['rows']:,}",
+            f"{row['estimated_auc']:.4f}",
+            f"{row['auc']:.4f} [{row['auc_low']:.3f}, {row['auc_high']:.3f}]",
+            f"{drifted}/{len(drift)}",
+            top,
         )
     console.print(monthly)
+    for shift in report.concept:
+        console.print(
+            f"[yellow]Concept drift[/yellow]: the error rate rose from {shift['before']:.3f} to "
+            f"{shift['after']:.3f}, beginning in {shift['month']}."
+        )
+    firing = [a for a in report.alerts if a.status == "firing"]
+    console.print(
+        f"[bold]Alerts[/bold]: {len(report.alerts)} raised, {len(firing)} still firing "
+        "(see [cyan]prodml monitor alerts --all[/cyan]): "
+        + "; ".join(
+            f"{a.rule} ({a.subject or 'model'}) from {a.first_window_end:%b}"
+            for a in report.alerts[:6]
+        )
+    )
     console.print(
         "[dim]Numeric features: Wasserstein distance in training standard deviations; "
         "categorical ones (and numbers of ≤ 5 values): Jensen–Shannon distance; drifted from "
         "0.1. Training saw January–May: summer weather and unseen months drift by "
-        "construction, and the AUC shows what it costs.[/dim]"
+        "construction, and the AUC shows what it costs. The estimate (CBPE) comes from the "
+        "scores alone, before any outcome is known.[/dim]"
     )
 
     where = Table(title="Where it wrote everything", title_justify="left", show_header=False)

@@ -4,7 +4,6 @@ batch score → monitor. Each step uses the same public pieces a user would."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,22 +29,22 @@ from prodml.features.offline import rows_between
 from prodml.features.online import OnlineStore
 from prodml.features.parity import check_parity
 from prodml.features.registry import apply
-from prodml.monitor import time_windows
-from prodml.monitor.compare import compare
+from prodml.monitor.alerts import evaluate_alerts
+from prodml.monitor.notify import Notifier
+from prodml.monitor.run import MonitorRun, monitor_traffic
 from prodml.registry.promotion import champion_of, register_result
 from prodml.serve import Deployment, Predictor, create_app, score_file
 from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
 from prodml.serve.stream import StreamWorker, open_backend
-from prodml.store import Finding
-from prodml.train import classification_metrics
+from prodml.settings import AlertRule
+from prodml.store import Alert, Label
 from prodml.train.encoding import FeatureSpec
 from prodml.train.tabular import RECIPE_TAG
 from prodml.train.tabular import steps as train_steps
 from prodml.train.tabular import train as train_model
 from prodml.workspace import Workspace
 
-_LOCAL = "departure_local"
 _SECOND = timedelta(seconds=1)
 
 
@@ -65,6 +64,8 @@ class DemoReport:
     batch: dict[str, Any] = field(default_factory=dict)
     stream: dict[str, Any] = field(default_factory=dict)
     monthly: list[dict[str, Any]] = field(default_factory=list)
+    concept: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -89,13 +90,13 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
         ) as advance:
             _train(ws, report, spec, pd.concat([train, valid]), advance)
         with step("Reference profile of the champion"):
-            _reference_profile(ws, report, spec, train)
+            _reference_profile(ws, report, spec, train, valid)
         with step("Serve July flights over HTTP", total=requests) as advance:
             _serve(ws, report, service, later, requests, advance)
         with step("Batch-score July–December", total=len(later)) as advance:
             scores = _batch(ws, report, later, advance)
         with step("Monitor drift and AUC per month"):
-            _monitor(ws, report, spec, scores)
+            _monitor(ws, report, scores)
     return report
 
 
@@ -185,11 +186,21 @@ def _train(
 
 
 def _reference_profile(
-    ws: Workspace, report: DemoReport, spec: FeatureSpec, train_rows: pd.DataFrame
+    ws: Workspace,
+    report: DemoReport,
+    spec: FeatureSpec,
+    train_rows: pd.DataFrame,
+    valid_rows: pd.DataFrame,
 ) -> None:
-    """The drift reference, computed once per registered version from its training rows."""
+    """The drift reference, computed once per registered version from its training rows;
+    June's held-out rows calibrate the label-free AUC estimate."""
     report.paths["reference profile"] = ws.save_reference(
-        flights.MODEL_NAME, report.champion_version, train_rows, spec.names
+        flights.MODEL_NAME,
+        report.champion_version,
+        train_rows,
+        spec.names,
+        holdout=valid_rows,
+        label=flights.LABEL,
     )
 
 
@@ -339,59 +350,101 @@ class _Feed:
 
 
 def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any) -> pd.DataFrame:
+    """Each month's schedule is batch-scored as the month begins (the log dated then);
+    returns every scored flight with its batch id and row, so outcomes can follow."""
     folder = ws.state_dir / "demo"
     folder.mkdir(parents=True, exist_ok=True)
-    source, scored = folder / "flights_2013_jul_dec.parquet", folder / "scores_2013_jul_dec.parquet"
-    later.to_parquet(source, index=False)
     keep = ("flight_id", flights.EVENT_TIME, flights.LABEL)
     info, model = ws.registry.load(f"{flights.MODEL_NAME}@champion")
     predictor = Predictor(model, info)  # batch rows hold every feature: no enrichment
+    local = later[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
+    scored, batches, totals = [], [], {"scored": 0, "rejected": 0}
     with ws.prediction_log("demo") as log:
-        result = score_file(
-            predictor,
-            source,
-            scored,
-            keep=keep,
-            chunk_rows=50_000,
-            log=log,
-            now=ws.clock.now(),
-            on_chunk=advance,
-        )
-    report.batch = {"scored": result.scored, "rejected": result.rejected, "id": result.batch_id}
-    report.paths["batch input"], report.paths["batch scores"] = str(source), str(scored)
-    return pd.read_parquet(scored).merge(later.drop(columns=list(keep[1:])), on="flight_id")
+        for month, rows in later.groupby(local.dt.month, sort=True):
+            rows = rows.sort_values(flights.EVENT_TIME, kind="stable")
+            source = folder / f"flights_2013_{month:02d}.parquet"
+            target = folder / f"scores_2013_{month:02d}.parquet"
+            rows.to_parquet(source, index=False)
+            result = score_file(
+                predictor,
+                source,
+                target,
+                keep=keep,
+                chunk_rows=50_000,
+                log=log,
+                now=rows[flights.EVENT_TIME].iloc[0].to_pydatetime(),
+                on_chunk=advance,
+            )
+            totals["scored"] += result.scored
+            totals["rejected"] += result.rejected
+            batches.append(result.batch_id)
+            out = pd.read_parquet(target)
+            scored.append(out.assign(batch_id=result.batch_id, row=np.arange(len(out))))
+    report.batch = {**totals, "id": ", ".join(batches), "months": len(batches)}
+    report.paths["batch input"] = str(folder / "flights_2013_MM.parquet")
+    report.paths["batch scores"] = str(folder / "scores_2013_MM.parquet")
+    return pd.concat(scored, ignore_index=True).merge(
+        later.drop(columns=list(keep[1:])), on="flight_id"
+    )
 
 
-def _monitor(ws: Workspace, report: DemoReport, spec: FeatureSpec, scores: pd.DataFrame) -> None:
-    reference = ws.reference(flights.MODEL_NAME, report.champion_version)
-    # Months of the airports' calendar: a flight at 8 pm on Dec 31 belongs to December.
-    scores[_LOCAL] = scores[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
-    now = ws.clock.now()
-    findings: list[Finding] = []
-    for window in time_windows(scores, time=_LOCAL, freq="MS"):
-        month = window.rows
-        auc = classification_metrics(month[flights.LABEL], month["score"])["roc_auc"]
-        drift = compare(reference, month.assign(prediction=month["score"]))
-        finding = functools.partial(
-            Finding,
-            model_name=flights.MODEL_NAME,
-            model_version=report.champion_version,
-            window_start=window.start.to_pydatetime(),
-            window_end=window.end.to_pydatetime(),
-            created_at=now,
+# The demo's own rule beside the settings' defaults: ranking quality, estimated before the
+# month's outcomes are known and realized after, below what the model showed in June.
+_AUC_RULES = [
+    AlertRule(name=f"{monitor}-auc-low", monitor=monitor, metric="roc_auc", below=0.68)
+    for monitor in ("estimate", "performance")
+]
+
+
+def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
+    """Monitor the months replayed: at the end of December, before any outcome is known
+    (drift, estimated AUC), then again once every flight's outcome has come in (realized
+    AUC, concept drift); alerts after each pass."""
+    name = flights.MODEL_NAME
+    ws.metadata.forget_monitoring(name)  # the replay starts over on every run
+    batches = set(scores["batch_id"])
+    records = ws.prediction_log("demo").read()
+    records = records[records["request_id"].isin(batches)]  # this run's months
+    rules = [*ws.settings.monitoring.rules, *_AUC_RULES]
+    end = (scores[flights.EVENT_TIME].max() + pd.Timedelta(days=1)).to_pydatetime()
+
+    def monitor_pass(now: Any) -> MonitorRun:
+        run = monitor_traffic(
+            name,
+            records,
+            lambda version: ws.reference(name, version),
+            ws.metadata,
+            now=now,
+            freq="MS",
+            timezone=flights.TIMEZONE,
         )
-        findings += [
-            finding(monitor="drift", metric=d.method, feature=d.feature, value=d.statistic)
-            for d in drift
-        ]
-        findings.append(finding(monitor="performance", metric="roc_auc", value=auc))
+        evaluate_alerts(name, rules, ws.metadata, Notifier(), now=now)
+        return run
+
+    before = monitor_pass(end)
+    outcomes = [
+        Label(b, float(y), int(r))
+        for b, r, y in zip(scores["batch_id"], scores["row"], scores[flights.LABEL], strict=True)
+    ]
+    ws.metadata.add_labels(name, outcomes, received_at=end)
+    after = monitor_pass(end + timedelta(days=7))  # a week later, the outcomes are in
+    realized = {w.start: w.realized for w in after.windows}
+    for window in before.windows:
+        auc = realized.get(window.start, {}).get("roc_auc")
         report.monthly.append(
             {
                 "month": window.start.strftime("%b"),
-                "rows": len(month),
-                "auc": auc,
+                "rows": window.rows,
+                "estimated_auc": window.estimated.get("roc_auc", float("nan")),
+                "auc": auc.value if auc else float("nan"),
+                "auc_low": auc.low if auc else float("nan"),
+                "auc_high": auc.high if auc else float("nan"),
                 # Most drifted first, by how far past its threshold each statistic is.
-                "drift": sorted(drift, key=lambda d: -d.statistic / d.threshold),
+                "drift": sorted(window.drift, key=lambda d: -d.statistic / d.threshold),
             }
         )
-    ws.metadata.add_findings(findings)
+    report.concept = [
+        {"month": s.start.strftime("%b"), "before": s.before, "after": s.after}
+        for s in after.concept
+    ]
+    report.alerts = ws.metadata.list_alerts(model_name=name)

@@ -34,6 +34,9 @@ from prodml.store import Finding, MetadataStore
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
 LABELLED = "labelled"
+# Page-Hinkley's evidence threshold on |truth - score|: real traffic errs in bursts (a
+# storm delays a whole afternoon), so far more than the i.i.d. default of 25 is asked for.
+CONCEPT_EVIDENCE = 100.0
 
 
 @dataclass(frozen=True)
@@ -190,12 +193,14 @@ def _concept(
     if DECISION not in labelled:
         error = error / (labelled[LABEL].std() or 1.0)
     times = labelled["timestamp"].to_numpy()
-    out, offset = [], 0
-    while (found := page_hinkley(error[offset:])) is not None:
+    out: list[ConceptShift] = []
+    offset = 0
+    while (found := page_hinkley(error[offset:], threshold=CONCEPT_EVIDENCE)) is not None:
         start, detected = offset + found.started_at, offset + found.detected_at
         started = pd.Timestamp(times[min(start, len(times) - 1)])
         window = next((w for w in windows if w.start <= started < w.end), None)
-        if window is not None and (version, _utc(window.start)) not in done.shifts:
+        seen = {(s.version, _utc(s.start)) for s in out} | done.shifts
+        if window is not None and (version, _utc(window.start)) not in seen:
             out.append(
                 ConceptShift(
                     version,

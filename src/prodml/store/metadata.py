@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, delete, event, inspect, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -257,6 +257,12 @@ class MetadataStore:
         with self._session() as session:
             result = session.execute(query.where(LabelRow.model_name == model_name))
             return [Label(r, label, row, _utc(at)) for r, row, label, at in result]
+
+    def forget_monitoring(self, model_name: str) -> None:
+        """Delete a model's findings, labels and alerts (a replay that starts over)."""
+        with self._session() as session:
+            for table in (FindingRow, LabelRow, AlertRow):
+                session.execute(delete(table).where(table.model_name == model_name))
 
     # -- alerts ------------------------------------------------------------------------
 
