@@ -76,7 +76,7 @@ def test_a_slice_of_traffic_streams_through_nats_into_the_same_log(demo, nats_ur
 def test_every_batch_score_is_in_the_log(demo):
     ws, report = demo
     logged = ws.prediction_log("demo").read()
-    batch = logged[logged["request_id"] == report.batch["id"]]
+    batch = logged[logged["request_id"].isin(report.batch["ids"])]
     assert len(batch) == report.batch["scored"] == report.rows["scored (Jul–Dec)"]
     assert report.batch["rejected"] == 0
 
@@ -84,7 +84,7 @@ def test_every_batch_score_is_in_the_log(demo):
 @pytest.mark.slow
 def test_batch_scores_and_monthly_findings_cover_july_to_december(demo):
     ws, report = demo
-    scores = pd.read_parquet(report.paths["batch scores"])
+    scores = pd.concat(pd.read_parquet(path) for path in report.batch["outputs"])
     assert len(scores) == report.rows["scored (Jul–Dec)"]
     assert scores["score"].between(0, 1).all()
     assert [m["month"] for m in report.monthly] == ["Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -358,7 +358,7 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
     info, model = ws.registry.load(f"{flights.MODEL_NAME}@champion")
     predictor = Predictor(model, info)  # batch rows hold every feature: no enrichment
     local = later[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
-    scored, batches, totals = [], [], {"scored": 0, "rejected": 0}
+    scored, batches, outputs, totals = [], [], [], {"scored": 0, "rejected": 0}
     with ws.prediction_log("demo") as log:
         for month, rows in later.groupby(local.dt.month, sort=True):
             rows = rows.sort_values(flights.EVENT_TIME, kind="stable")
@@ -378,11 +378,12 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
             totals["scored"] += result.scored
             totals["rejected"] += result.rejected
             batches.append(result.batch_id)
+            outputs.append(str(target))
             out = pd.read_parquet(target)
             scored.append(out.assign(batch_id=result.batch_id, row=np.arange(len(out))))
-    report.batch = {**totals, "id": ", ".join(batches), "months": len(batches)}
-    report.paths["batch input"] = str(folder / "flights_2013_MM.parquet")
-    report.paths["batch scores"] = str(folder / "scores_2013_MM.parquet")
+    report.batch = {**totals, "ids": batches, "outputs": outputs}
+    report.paths["batch input"] = str(folder / "flights_2013_MM.parquet (one per month)")
+    report.paths["batch scores"] = str(folder / "scores_2013_MM.parquet (one per month)")
     return pd.concat(scored, ignore_index=True).merge(
         later.drop(columns=list(keep[1:])), on="flight_id"
     )
