@@ -154,3 +154,27 @@ def test_the_champion_reproduces_bit_for_bit_and_a_second_training_is_cached(dem
     assert found.same_step_key
     assert found.rows == report.rows["validation (Jun)"]
     assert report.training["reused"] == 0  # the first run computed every step
+
+
+@pytest.mark.slow
+def test_prometheus_scrapes_the_demos_drift_gauge_from_the_api(demo, tmp_path):
+    from prodml.cli.serve_app import build
+    from prodml.serve.server import BackgroundServer
+    from tests._prometheus import prometheus_scraping, query_until
+
+    ws, _ = demo
+    (month,) = [
+        f
+        for f in ws.metadata.list_findings(monitor="drift", model_name="flights-delay")
+        if f.feature == "month" and f.metric != "drifted" and f.window_start.month == 12
+    ]  # December, the newest window
+    app, _ = build(ws, "flights-delay@champion", follow=False)
+    with BackgroundServer(app) as server:
+        target = server.url.removeprefix("http://")
+        with prometheus_scraping(target, tmp_path) as prometheus:
+            result = query_until(
+                prometheus,
+                'max by (method) (prodml_drift_score{model="flights-delay",feature="month"})',
+            )
+    assert [r["metric"]["method"] for r in result] == [month.metric]
+    assert float(result[0]["value"][1]) == pytest.approx(month.value, rel=1e-12)

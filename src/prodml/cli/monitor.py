@@ -149,3 +149,33 @@ def alerts(
             ", ".join(a.detail.get("drivers", [])[:3]),
         )
     out.print(table)
+
+
+@monitor_app.command()
+def exporter(
+    name: Annotated[str | None, typer.Argument(help="Only this model's gauges.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of /metrics.")] = 9108,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Serve monitoring's Prometheus gauges on their own /metrics, until stopped.
+
+    `prodml serve` exports the same gauges beside its request metrics; this is for a
+    Prometheus where no prediction server runs (batch-only models). Series:
+    prodml_drift_score, prodml_drift_detected, prodml_performance{kind="realized"|"estimated"},
+    prodml_labelled_predictions, prodml_monitor_window_end_seconds, prodml_alert_firing.
+
+    [dim]e.g. prodml monitor exporter flights-delay --port 9108[/dim]
+    """
+    import time
+
+    from prodml.monitor.gauges import serve_gauges
+
+    ws = open_workspace(project)
+    server, _ = serve_gauges(ws.metadata, name, host=host, port=port)
+    out.print(f"Gauges of {name or 'every model'} at http://{host}:{port}/metrics (Ctrl+C stops).")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from prodml.monitor.gauges import FindingsCollector
 from prodml.serve import Deployment, create_app
 from prodml.workspace import Workspace
 
@@ -34,10 +35,14 @@ def build(
         coverage=coverage,  # the workspace's predictor falls back on serving.coverage
         follow=settings.follow if follow is None else follow,
     )
-    log = ws.prediction_log(deployment.current.info.name)
+    name = deployment.current.info.name
+    log = ws.prediction_log(name)
     if worker is not None:
         log = log.writer(worker)
-    return create_app(deployment, log, ws.clock, labels=ws.metadata), deployment
+    # /metrics also carries the monitoring gauges of the model served (drift, performance).
+    gauges = FindingsCollector(ws.metadata, name)
+    app = create_app(deployment, log, ws.clock, labels=ws.metadata, collectors=[gauges])
+    return app, deployment
 
 
 def settle() -> None:

@@ -13,7 +13,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -28,6 +28,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.registry import Collector
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -129,14 +130,18 @@ def create_app(
     clock: Clock,
     *,
     labels: MetadataStore | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> FastAPI:
     """An API answering with `served` (a `Deployment` swaps versions while it runs),
     logging every answered prediction to `log`; `POST /v1/feedback` records realized
-    outcomes in `labels` (the workspace's metadata store)."""
+    outcomes in `labels` (the workspace's metadata store). `/metrics` also exports what
+    `collectors` collect (monitoring's gauges, say)."""
     deployment = served if isinstance(served, Deployment) else Deployment(served)
     first = deployment.current.info
     metrics = _Metrics(deployment.current.classifier)
     deployment.on_swap.append(metrics.swapped)
+    for collector in collectors:
+        metrics.registry.register(collector)
     app = _App(
         title=f"prodml · {first.name}",
         version=first.version,

@@ -1,0 +1,108 @@
+"""Monitoring's Prometheus gauges: the newest finding per series, firing alerts, and the
+same series in `prodml serve`'s /metrics."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from prodml.monitor.gauges import FindingsCollector
+from prodml.store import Alert, Finding, MetadataStore
+
+T0 = datetime(2013, 7, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def metadata(tmp_path):
+    store = MetadataStore(f"sqlite:///{tmp_path / 'meta.db'}")
+    yield store
+    store.close()
+
+
+def _finding(day: int, monitor: str, metric: str, value: float, feature=None, created=0):
+    start = T0 + timedelta(days=day)
+    return Finding(
+        monitor=monitor,
+        model_name="m",
+        model_version="2",
+        window_start=start,
+        window_end=start + timedelta(days=1),
+        metric=metric,
+        feature=feature,
+        value=value,
+        created_at=start + timedelta(days=1 + created),
+    )
+
+
+def _samples(collector) -> dict:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    text = generate_latest(registry).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_gauges_show_the_newest_window_and_the_newest_measurement(metadata):
+    metadata.add_findings(
+        [
+            _finding(0, "drift", "wasserstein", 0.05, "temp"),
+            _finding(1, "drift", "wasserstein", 0.31, "temp"),
+            _finding(1, "drift", "drifted", 1.0, "temp"),
+            _finding(1, "estimate", "roc_auc", 0.71),
+            _finding(1, "performance", "roc_auc", 0.69),  # labels arrived ...
+            _finding(1, "performance", "roc_auc", 0.66, created=3),  # ... and more came
+            _finding(1, "performance", "roc_auc.low", 0.65, created=3),
+            _finding(1, "performance", "roc_auc", 0.8, "carrier=UA", created=3),
+            _finding(1, "performance", "labelled", 900.0, created=3),
+        ]
+    )
+    metadata.save_alert(Alert("feature-drift", "m", "temp", "firing", T0, T0, 1.0))
+    samples = _samples(FindingsCollector(metadata, "m"))
+    base = (("model", "m"), ("version", "2"))
+    assert (
+        samples["prodml_drift_score", (("feature", "temp"), ("method", "wasserstein"), *base)]
+        == 0.31
+    )
+    assert samples["prodml_drift_detected", (("feature", "temp"), *base)] == 1.0
+    realized = (("kind", "realized"), ("metric", "roc_auc"), *base)
+    estimated = (("kind", "estimated"), ("metric", "roc_auc"), *base)
+    assert samples["prodml_performance", tuple(sorted(realized))] == 0.66
+    assert samples["prodml_performance", tuple(sorted(estimated))] == 0.71
+    assert samples["prodml_labelled_predictions", base] == 900.0
+    assert (
+        samples["prodml_monitor_window_end_seconds", base] == (T0 + timedelta(days=2)).timestamp()
+    )
+    alert = (("model", "m"), ("rule", "feature-drift"), ("subject", "temp"))
+    assert samples["prodml_alert_firing", alert] == 1.0
+    assert not any(dict(labels).get("metric") == "roc_auc.low" for _, labels in samples)
+
+
+def test_reads_are_cached_between_scrapes(metadata):
+    collector = FindingsCollector(metadata, "m", refresh_seconds=3600)
+    assert _samples(collector) == {}
+    metadata.add_findings([_finding(0, "drift", "drifted", 1.0, "temp")])
+    assert _samples(collector) == {}  # within the refresh interval
+    assert _samples(FindingsCollector(metadata, "m")) != {}
+
+
+def test_the_serving_api_exports_the_gauges_beside_its_own(metadata, tmp_path, clock):
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from prodml.registry import ModelVersionInfo
+    from prodml.serve import PredictionLog, Predictor, create_app
+    from prodml.train import fit_model
+    from tests._data import TOY_SPEC, toy_frame
+
+    model = fit_model("logistic", toy_frame(np.random.default_rng(2), 300), "y", TOY_SPEC)
+    predictor = Predictor(model, ModelVersionInfo("m", "2", "run", "src", ()))
+    metadata.add_findings([_finding(0, "drift", "drifted", 1.0, "temp")])
+    with PredictionLog(tmp_path / "log") as log:
+        app = create_app(predictor, log, clock, collectors=[FindingsCollector(metadata, "m")])
+        text = TestClient(app).get("/metrics").text
+    assert 'prodml_drift_detected{feature="temp",model="m",version="2"} 1.0' in text
+    assert "# TYPE prodml_requests_total counter" in text  # its own series are still there
