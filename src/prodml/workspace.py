@@ -184,6 +184,47 @@ class Workspace:
         events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)
         return run, events
 
+    def monitoring_report(
+        self, name: str, path: Path, *, log: str | None = None, records: pd.DataFrame | None = None
+    ) -> Path:
+        """Write `prodml monitor report`'s HTML for model `name` to `path`: its findings and
+        alerts, and the newest window of its prediction log (`log`, default: `name`; or
+        the log's `records`, already read) against that version's reference."""
+        import pandas as pd
+
+        from prodml.errors import NotFoundError
+        from prodml.monitor.report import render_report
+        from prodml.monitor.traffic import traffic_frame
+
+        findings = self.metadata.list_findings(model_name=name)
+        if not findings:
+            raise NotFoundError(
+                f"No findings for {name!r} yet: run `prodml monitor run {name}` first."
+            )
+        newest = max(findings, key=lambda f: (f.window_start, f.model_version))
+        if records is None:
+            records = self.prediction_log(log or name).read()
+        current = None
+        if not records.empty:
+            traffic = traffic_frame(records)
+            start, end = pd.Timestamp(newest.window_start), pd.Timestamp(newest.window_end)
+            current = traffic[
+                (traffic["version"] == newest.model_version)
+                & (traffic["timestamp"] >= start)
+                & (traffic["timestamp"] < end)
+            ]
+        html = render_report(
+            name,
+            findings,
+            self.metadata.list_alerts(model_name=name),
+            reference=self.reference(name, newest.model_version),
+            current=current,
+            generated_at=self.clock.now(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        return path
+
     def prediction_log(self, deployment: str) -> PredictionLog:
         from prodml.serve.predlog import PredictionLog
 

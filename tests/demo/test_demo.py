@@ -1,6 +1,7 @@
 """The whole path on the real flights, checked from the outside (MLflow's own client, files)."""
 
 import io
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -178,3 +179,18 @@ def test_prometheus_scrapes_the_demos_drift_gauge_from_the_api(demo, tmp_path):
             )
     assert [r["metric"]["method"] for r in result] == [month.metric]
     assert float(result[0]["value"][1]) == pytest.approx(month.value, rel=1e-12)
+
+
+@pytest.mark.slow
+def test_the_monitoring_report_draws_realized_and_estimated_auc(demo, tmp_path):
+    from prodml.monitor.report import ESTIMATED_COLOR, REALIZED_COLOR
+    from tests._browser import pixels_of, screenshot
+
+    _, report = demo
+    page = Path(report.paths["monitoring report"])
+    html = page.read_text()
+    assert "feature-drift" in html
+    assert "month" in html
+    image = screenshot(page, tmp_path)
+    assert pixels_of(image, REALIZED_COLOR) > 500
+    assert pixels_of(image, ESTIMATED_COLOR) > 500

@@ -152,6 +152,30 @@ def alerts(
 
 
 @monitor_app.command()
+def report(
+    name: Model,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
+        "monitoring-report.html"
+    ),
+    log: Annotated[
+        str | None, typer.Option(help="The prediction log's deployment name. Default: NAME.")
+    ] = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Write one self-contained HTML report of NAME's monitoring (opens offline).
+
+    Performance over time (realized with its 95 % interval, and the label-free estimate),
+    drift per feature per window, the reference against the newest window for the most
+    drifted features, and the alerts with the features that drove them.
+
+    [dim]e.g. prodml monitor report flights-delay -o report.html[/dim]
+    """
+    ws = open_workspace(project)
+    written = ws.monitoring_report(name, output, log=log)
+    out.print(f"Wrote {written} ({written.stat().st_size / 1e6:.1f} MB).")
+
+
+@monitor_app.command()
 def exporter(
     name: Annotated[str | None, typer.Argument(help="Only this model's gauges.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -134,7 +134,8 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         "categorical ones (and numbers of ≤ 5 values): Jensen–Shannon distance; drifted from "
         "0.1. Training saw January–May: summer weather and unseen months drift by "
         "construction, and the AUC shows what it costs. The estimate (CBPE) comes from the "
-        "scores alone, before any outcome is known.[/dim]"
+        "scores alone, before any outcome is known. The charts are in the monitoring report "
+        "(below).[/dim]"
     )
 
     where = Table(title="Where it wrote everything", title_justify="left", show_header=False)

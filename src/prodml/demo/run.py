@@ -449,3 +449,5 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
         for s in after.concept
     ]
     report.alerts = ws.metadata.list_alerts(model_name=name)
+    page = ws.state_dir / "demo" / "monitoring-report.html"
+    report.paths["monitoring report"] = str(ws.monitoring_report(name, page, records=records))

@@ -1,0 +1,260 @@
+"""`prodml monitor report`: one HTML file, readable offline, of what monitoring found.
+
+Charts are SVG drawn by matplotlib and written into the page (text as paths, no fonts,
+no script, no network): performance over time (realized with its interval, and the
+label-free estimate), drift per feature per window, the reference against the newest
+window for the most drifted features, and the alerts with the features that drove them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+
+import numpy as np
+import pandas as pd
+from matplotlib.dates import date2num
+from matplotlib.figure import Figure as Canvas
+
+from prodml.monitor.reference import NUMERIC, Reference
+from prodml.store import Alert, Finding
+
+REALIZED_COLOR, ESTIMATED_COLOR = "#1f77b4", "#ff7f0e"
+CURRENT_COLOR = "#d62728"
+_STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: .8rem 0; } td, th { padding: .25rem .7rem;
+  border-bottom: 1px solid #eee; text-align: left; } .firing { color: #c00; font-weight: 600; }
+.chart svg { max-width: 100%; height: auto; } .muted { color: #777; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 1rem; }
+"""
+
+
+def render_report(
+    name: str,
+    findings: Sequence[Finding],
+    alerts: Sequence[Alert],
+    *,
+    reference: Reference | None = None,
+    current: pd.DataFrame | None = None,
+    generated_at: datetime,
+    top: int = 6,
+) -> str:
+    """The report's HTML. `reference` and `current` (the newest window's traffic) give
+    the distribution charts of its `top` most drifted features."""
+    drift = [f for f in findings if f.monitor == "drift"]
+    sections = [
+        f"<h1>Monitoring report · {escape(name)}</h1>",
+        f"<p class='muted'>Generated {generated_at:%Y-%m-%d %H:%M %Z} from "
+        f"{len(findings):,} findings over {len({f.window_start for f in findings})} window(s) "
+        f"of version(s) {escape(', '.join(sorted({f.model_version for f in findings})))}.</p>",
+        "<h2>Alerts</h2>",
+        _alerts_table(alerts),
+        "<h2>Performance over time</h2>",
+        _chart(_performance_chart(findings)),
+        "<h2>Drift per feature over time</h2>",
+        "<p class='muted'>Each cell: the window's drift statistic against the reference "
+        "(Wasserstein in reference standard deviations, or Jensen–Shannon distance); "
+        "✕ marks a feature judged drifted.</p>",
+        _chart(_drift_heatmap(drift)),
+    ]
+    newest = _newest_drifted(drift, top)
+    if reference is not None and current is not None and newest:
+        sections += [
+            "<h2>Reference against the newest window</h2>",
+            "<div class='grid'>",
+            *(
+                _chart(_distribution(feature, reference, current))
+                for feature in newest
+                if feature in reference.columns and feature in current
+            ),
+            "</div>",
+        ]
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>prodml monitoring · {escape(name)}</title><style>{_STYLE}</style></head>"
+        f"<body>{''.join(sections)}</body></html>"
+    )
+
+
+def _alerts_table(alerts: Sequence[Alert]) -> str:
+    if not alerts:
+        return "<p>No alerts were raised.</p>"
+    rows = "".join(
+        f"<tr><td class='{a.status}'>{a.status}</td><td>{escape(a.rule)}</td>"
+        f"<td>{escape(a.subject or '(model)')}</td><td>{a.value:.4g}</td>"
+        f"<td>{a.detail.get('breaching', '')}</td><td>{a.first_window_end:%Y-%m-%d}</td>"
+        f"<td>{a.last_window_end:%Y-%m-%d}</td>"
+        f"<td>{escape(', '.join(a.detail.get('drivers', [])[:5]))}</td></tr>"
+        for a in alerts
+    )
+    head = (
+        "<tr><th>status</th><th>rule</th><th>subject</th><th>value</th><th>windows</th>"
+        "<th>first window end</th><th>last</th><th>drifted features (drivers)</th></tr>"
+    )
+    return f"<table>{head}{rows}</table>"
+
+
+def _performance_chart(findings: Sequence[Finding]) -> Canvas | None:
+    series: dict[tuple[str, str], dict[datetime, float]] = defaultdict(dict)
+    newest: dict[tuple[str, str, datetime], datetime] = {}
+    for f in findings:
+        if f.feature or f.monitor not in ("performance", "estimate") or f.metric == "labelled":
+            continue
+        key = (f.monitor, f.metric, f.window_start)
+        if key not in newest or f.created_at >= newest[key]:
+            newest[key] = f.created_at
+            series[(f.monitor, f.metric)][f.window_start] = f.value
+    headline = (
+        "roc_auc"
+        if ("estimate", "roc_auc") in series or ("performance", "roc_auc") in series
+        else "rmse"
+    )
+    realized, estimated = series.get(("performance", headline)), series.get(("estimate", headline))
+    if not realized and not estimated:
+        return None
+    fig = Canvas(figsize=(10, 3.6))
+    ax = fig.subplots()
+    if realized:
+        times = sorted(realized)
+        x = date2num(times)
+        low = [series[("performance", f"{headline}.low")].get(t, np.nan) for t in times]
+        high = [series[("performance", f"{headline}.high")].get(t, np.nan) for t in times]
+        ax.fill_between(x, low, high, color=REALIZED_COLOR, alpha=0.2, label="95% interval")
+        ax.plot(
+            x,
+            [realized[t] for t in times],
+            "o-",
+            color=REALIZED_COLOR,
+            lw=2.5,
+            label="realized",
+        )
+    if estimated:
+        times = sorted(estimated)
+        ax.plot(
+            date2num(times),
+            [estimated[t] for t in times],
+            "s--",
+            color=ESTIMATED_COLOR,
+            lw=2.5,
+            label="estimated (CBPE)",
+        )
+    ax.xaxis_date()
+    ax.set(ylabel=headline, title=f"{headline} per window (by window start)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    fig.autofmt_xdate()
+    return fig
+
+
+def _drift_heatmap(drift: Sequence[Finding]) -> Canvas | None:
+    statistic = {(f.feature, f.window_start): f.value for f in drift if f.metric != "drifted"}
+    if not statistic:
+        return None
+    flagged = {
+        (f.feature, f.window_start) for f in drift if f.metric == "drifted" and f.value > 0.5
+    }
+    features = sorted({k[0] for k in statistic}, key=lambda x: str(x))
+    windows = sorted({k[1] for k in statistic})
+    grid = np.array([[statistic.get((f, w), np.nan) for w in windows] for f in features])
+    fig = Canvas(figsize=(min(2 + 0.9 * len(windows), 11), 0.32 * len(features) + 1.6))
+    ax = fig.subplots()
+    image = ax.imshow(np.minimum(grid, 1.0), aspect="auto", cmap="Reds", vmin=0, vmax=1)
+    ax.set_yticks(range(len(features)), [str(f) for f in features], fontsize=8)
+    ax.set_xticks(
+        range(len(windows)), [f"{w:%Y-%m-%d}" for w in windows], rotation=45, ha="right", fontsize=8
+    )
+    for i, feature in enumerate(features):
+        for j, window in enumerate(windows):
+            if (feature, window) in flagged:
+                ax.text(j, i, "✕", ha="center", va="center", fontsize=8, color="black")
+    fig.colorbar(image, ax=ax, label="drift statistic (capped at 1)")
+    fig.tight_layout()
+    return fig
+
+
+def _newest_drifted(drift: Sequence[Finding], top: int) -> list[str]:
+    if not drift:
+        return []
+    last = max(f.window_start for f in drift)
+    flagged = {
+        f.feature
+        for f in drift
+        if f.window_start == last and f.metric == "drifted" and f.value > 0.5
+    }
+    ranked = sorted(
+        (
+            f
+            for f in drift
+            if f.window_start == last and f.metric != "drifted" and f.feature in flagged
+        ),
+        key=lambda f: -f.value,
+    )
+    return [str(f.feature) for f in ranked[:top]]
+
+
+def _distribution(feature: str, reference: Reference, current: pd.DataFrame) -> Canvas:
+    column = reference.columns[feature]
+    fig = Canvas(figsize=(4.4, 2.8))
+    ax = fig.subplots()
+    if column.kind == NUMERIC and column.sorted_values is not None:
+        now = pd.to_numeric(current[feature], errors="coerce").to_numpy(dtype=float)
+        now = now[np.isfinite(now)]
+        both = np.concatenate([column.sorted_values, now])
+        edges = np.histogram_bin_edges(both[np.isfinite(both)], bins=30)
+        ax.hist(
+            column.sorted_values,
+            bins=edges.tolist(),
+            density=True,
+            alpha=0.5,
+            color=REALIZED_COLOR,
+            label="reference",
+        )
+        ax.hist(
+            now,
+            bins=edges.tolist(),
+            density=True,
+            histtype="step",
+            lw=2,
+            color=CURRENT_COLOR,
+            label="newest window",
+        )
+    else:
+        now_counts = current[feature].dropna().astype(str).value_counts()
+        categories = list(dict.fromkeys([*list(column.counts)[:10], *now_counts.index[:10]]))[:12]
+        ref_total, now_total = max(column.rows, 1), max(int(now_counts.sum()), 1)
+        x = np.arange(len(categories))
+        ax.bar(
+            x - 0.2,
+            [column.counts.get(c, 0) / ref_total for c in categories],
+            0.4,
+            color=REALIZED_COLOR,
+            label="reference",
+        )
+        ax.bar(
+            x + 0.2,
+            [now_counts.get(c, 0) / now_total for c in categories],
+            0.4,
+            color=CURRENT_COLOR,
+            label="newest window",
+        )
+        ax.set_xticks(x, categories, rotation=45, ha="right", fontsize=7)
+    ax.set_title(feature, fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _chart(fig: Canvas | None) -> str:
+    if fig is None:
+        return "<p class='muted'>Nothing to chart yet.</p>"
+    buffer = io.StringIO()
+    fig.savefig(
+        buffer, format="svg", metadata={"Date": None}
+    )  # the same page for the same findings
+    svg = buffer.getvalue()
+    return f"<div class='chart'>{svg[svg.index('<svg') :]}</div>"

@@ -1,0 +1,57 @@
+"""Debian's Chromium, headless, taking a screenshot of a local page."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from tests.conftest import IN_CI
+
+# Without these, Chromium keeps reaching for Google's hosts, which this network refuses.
+_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+
+
+def screenshot(page: Path, folder: Path, *, width: int = 1200, height: int = 3000) -> np.ndarray:
+    """The rendered page as an RGB array (rows, columns, 3) of floats in [0, 1]."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        reason = "Debian's chromium is not installed (apt-get install -y chromium)"
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    target = folder / "screenshot.png"
+    subprocess.run(
+        [
+            binary,
+            *_FLAGS,
+            f"--user-data-dir={folder / 'chromium-profile'}",
+            f"--window-size={width},{height}",
+            f"--screenshot={target}",
+            page.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return imread(target)[..., :3]
+
+
+def pixels_of(image: np.ndarray, color: str, tolerance: float = 0.06) -> int:
+    """How many pixels are within `tolerance` of `color` ("#rrggbb") in every channel."""
+    rgb = np.array([int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int(np.all(np.abs(image - rgb) <= tolerance, axis=-1).sum())
