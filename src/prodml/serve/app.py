@@ -419,6 +419,8 @@ def _field_error(error: Any) -> dict[str, Any]:
     value = error.get("input")
     if isinstance(value, float) and not math.isfinite(value):
         out["input"] = str(value)  # JSON has no NaN: echoing it raw would turn a 422 into a 500
+    elif isinstance(value, int) and not -(2**63) <= value < 2**64:
+        out["input"] = str(value)  # nor does the encoder take integers past 64 bits
     elif isinstance(value, str | int | float | bool) or value is None:
         out["input"] = value
     return _safe(out)
