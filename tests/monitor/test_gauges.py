@@ -106,3 +106,28 @@ def test_the_serving_api_exports_the_gauges_beside_its_own(metadata, tmp_path, c
         text = TestClient(app).get("/metrics").text
     assert 'prodml_drift_detected{feature="temp",model="m",version="2"} 1.0' in text
     assert "# TYPE prodml_requests_total counter" in text  # its own series are still there
+
+
+def test_the_grafana_dashboard_queries_only_gauges_the_collector_exports(metadata):
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = Path(__file__).parents[2] / "deploy" / "grafana" / "prodml-monitoring.json"
+    document = json.loads(dashboard.read_text())
+    exprs = [t["expr"] for p in document["panels"] for t in p["targets"]]
+    exprs += [v["query"] for v in document["templating"]["list"] if v["type"] == "query"]
+    queried = {m for e in exprs for m in re.findall(r"prodml_\w+", e)}
+    metadata.add_findings(
+        [
+            _finding(0, "drift", "wasserstein", 0.3, "temp"),
+            _finding(0, "drift", "drifted", 1.0, "temp"),
+            _finding(0, "estimate", "roc_auc", 0.7),
+            _finding(0, "performance", "roc_auc", 0.7),
+            _finding(0, "performance", "labelled", 10.0),
+        ]
+    )
+    metadata.save_alert(Alert("feature-drift", "m", "temp", "firing", T0, T0, 1.0))
+    exported = {name for name, _ in _samples(FindingsCollector(metadata))}
+    assert queried
+    assert queried <= exported
