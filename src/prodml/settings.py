@@ -68,6 +68,7 @@ monitoring:
   freq: D                   # window length: D (days), W-MON (weeks), MS (calendar months)
   timezone: UTC             # whose calendar windows follow, e.g. America/New_York
   slices: []                # input columns to report performance per value of
+  segments: []              # input columns to judge drift per value of (e.g. [origin])
   notify: []                # where alerts go besides the log: apprise URLs, e.g.
                             #   json://hooks.example.com/prodml  (a webhook, JSON POST)
                             #   mailtos://user:password@smtp.example.com?to=oncall@example.com
@@ -78,6 +79,10 @@ monitoring:
       above: 0.5
       windows: 1            # consecutive breaching windows before it fires
       cooldown_hours: 24    # a still-firing alert is notified again at most this often
+    - name: multivariate-drift  # a classifier tells the window from the reference
+      monitor: multivariate
+      metric: domain_auc
+      above: 0.55
     - name: concept-drift   # the error rate rose (Page-Hinkley on labelled traffic)
       monitor: concept
       metric: error_after
@@ -123,7 +128,7 @@ class AlertRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    monitor: Literal["drift", "estimate", "performance", "concept"]
+    monitor: Literal["drift", "multivariate", "segment", "estimate", "performance", "concept"]
     metric: str
     feature: str | None = None
     above: float | None = None
@@ -141,6 +146,9 @@ class AlertRule(BaseModel):
 def _default_rules() -> list[AlertRule]:
     return [
         AlertRule(name="feature-drift", monitor="drift", metric="drifted", above=0.5),
+        AlertRule(
+            name="multivariate-drift", monitor="multivariate", metric="domain_auc", above=0.55
+        ),
         AlertRule(name="concept-drift", monitor="concept", metric="error_after", above=0.0),
     ]
 
@@ -153,6 +161,7 @@ class MonitoringSettings(BaseModel):
     freq: str = "D"
     timezone: str = "UTC"
     slices: list[str] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list)
     notify: list[str] = Field(default_factory=list)
     rules: list[AlertRule] = Field(default_factory=_default_rules)
 

@@ -180,6 +180,7 @@ class Workspace:
             freq=freq or settings.freq,
             timezone=settings.timezone,
             slices=settings.slices,
+            segments=settings.segments,
         )
         events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)
         return run, events

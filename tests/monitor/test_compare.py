@@ -130,3 +130,7 @@ def test_a_saved_reference_loads_identical(reference, tmp_path, rng):
     loaded = Reference.load(tmp_path / "ref.npz")
     window = _frame(rng, 3_000, mean=0.2)
     assert compare(loaded, window) == compare(reference, window)
+    # The sample of whole rows too, missing values and all.
+    assert len(reference.sample) == 20_000
+    pd.testing.assert_frame_equal(loaded.sample, reference.sample)
+    assert loaded.sample["weight"].isna().sum() == reference.columns["weight"].nulls

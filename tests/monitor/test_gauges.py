@@ -58,6 +58,8 @@ def test_gauges_show_the_newest_window_and_the_newest_measurement(metadata):
             _finding(1, "performance", "roc_auc.low", 0.65, created=3),
             _finding(1, "performance", "roc_auc", 0.8, "carrier=UA", created=3),
             _finding(1, "performance", "labelled", 900.0, created=3),
+            _finding(1, "multivariate", "domain_auc", 0.62),
+            _finding(1, "segment", "drifted_features", 2.0, "origin=JFK"),
         ]
     )
     metadata.save_alert(Alert("feature-drift", "m", "temp", "firing", T0, T0, 1.0))
@@ -76,6 +78,9 @@ def test_gauges_show_the_newest_window_and_the_newest_measurement(metadata):
     assert (
         samples["prodml_monitor_window_end_seconds", base] == (T0 + timedelta(days=2)).timestamp()
     )
+    assert samples["prodml_multivariate_drift", base] == 0.62
+    segment = tuple(sorted((*base, ("segment", "origin=JFK"))))
+    assert samples["prodml_segment_drifted_features", segment] == 2.0
     alert = (("model", "m"), ("rule", "feature-drift"), ("subject", "temp"))
     assert samples["prodml_alert_firing", alert] == 1.0
     assert not any(dict(labels).get("metric") == "roc_auc.low" for _, labels in samples)
@@ -125,6 +130,8 @@ def test_the_grafana_dashboard_queries_only_gauges_the_collector_exports(metadat
             _finding(0, "estimate", "roc_auc", 0.7),
             _finding(0, "performance", "roc_auc", 0.7),
             _finding(0, "performance", "labelled", 10.0),
+            _finding(0, "multivariate", "domain_auc", 0.6),
+            _finding(0, "segment", "drifted_features", 1.0, "origin=JFK"),
         ]
     )
     metadata.save_alert(Alert("feature-drift", "m", "temp", "firing", T0, T0, 1.0))

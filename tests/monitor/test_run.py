@@ -2,6 +2,7 @@
 reference of the version that answered them; performance whenever labels arrive; concept
 drift dated to where it began. Injected shifts are each caught by the right check."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -38,10 +39,8 @@ def _rows(rng, n: int, shift: float = 0.0, flip_from: int | None = None) -> pd.D
 def _reference(rng) -> Reference:
     train, holdout = _rows(rng, 5_000), _rows(rng, 5_000)
     reference = Reference.from_frame(train, ["size", "color", "prediction"])
-    return Reference(
-        reference.columns,
-        reference.rows,
-        fit_estimator(holdout["prediction"], holdout["y"]),
+    return dataclasses.replace(
+        reference, estimator=fit_estimator(holdout["prediction"], holdout["y"])
     )
 
 
@@ -96,6 +95,11 @@ def test_each_complete_window_is_judged_once_and_recorded(rng, tmp_path, metadat
     assert drifted == [[], [], ["size", "prediction"]]
     drift = metadata.list_findings(monitor="drift", model_name="toy")
     assert len(drift) == 3 * 3 * 2  # windows × (two features, prediction) × (statistic, flag)
+    # The domain classifier agrees, and names the feature that moved.
+    assert [w.multivariate.drifted for w in run.windows] == [False, False, True]
+    assert run.windows[2].multivariate.drivers[0][0] == "size"
+    domain = metadata.list_findings(monitor="multivariate", model_name="toy")
+    assert [f.value for f in domain if f.metric == "drifted"] == [0.0, 0.0, 1.0]
     assert _judge(records, reference, metadata, DAY0 + timedelta(days=3, hours=13)).windows == []
     later = _judge(records, reference, metadata, DAY0 + timedelta(days=4, hours=1))
     assert [(w.start.day, w.rows) for w in later.windows] == [(5, 500)]
@@ -148,13 +152,23 @@ def test_a_changed_label_relationship_is_concept_drift_not_data_drift(rng, tmp_p
 def test_no_shift_finds_nothing(rng, tmp_path, metadata):
     reference = _reference(rng)
     with PredictionLog(tmp_path / "log") as log:
-        days = [_log_day(log, rng, d, 2_000) for d in range(5)]
+        days = [_log_day(log, rng, d, 3_500) for d in range(5)]
         records = log.read()
     for day in days:
         _send_labels(metadata, day)
-    run = _judge(records, reference, metadata, DAY0 + timedelta(days=5))
+    run = monitor_traffic(
+        "toy",
+        records,
+        lambda v: reference,
+        metadata,
+        now=DAY0 + timedelta(days=5),
+        segments=["color"],
+    )
     assert len(run.windows) == 5
     assert all(not d.drifted for w in run.windows for d in w.drift)
+    assert not any(w.multivariate.drifted for w in run.windows)
+    assert all(len(w.segments) == 3 for w in run.windows)  # red, green, blue
+    assert not any(s.drifted for w in run.windows for s in w.segments)
     assert run.concept == []
 
 

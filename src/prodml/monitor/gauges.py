@@ -1,5 +1,6 @@
-"""Prometheus gauges of monitoring: the latest drift score and flag per feature, estimated
-and realized performance, labelled rows and firing alerts, read from the metadata DB.
+"""Prometheus gauges of monitoring: the latest drift score and flag per feature, the domain
+classifier's AUC, drifted features per segment, estimated and realized performance,
+labelled rows and firing alerts, read from the metadata DB.
 
 A custom collector, so `/metrics` always shows what the last `prodml monitor run` found
 without a process having to set gauges; reads are cached for `refresh_seconds`, since
@@ -76,6 +77,16 @@ class FindingsCollector(Collector):
             "End of the newest judged window (Unix time): how fresh the monitoring is.",
             labels=["model", "version"],
         )
+        domain = GaugeMetricFamily(
+            "prodml_multivariate_drift",
+            "ROC AUC of a classifier telling the newest window from the reference (0.5: alike).",
+            labels=["model", "version"],
+        )
+        segments = GaugeMetricFamily(
+            "prodml_segment_drifted_features",
+            "Features drifted within each judged segment value in the newest window.",
+            labels=["model", "version", "segment"],
+        )
         alerts = GaugeMetricFamily(
             "prodml_alert_firing",
             "1 for each alert firing, by rule and subject.",
@@ -94,9 +105,13 @@ class FindingsCollector(Collector):
                 performance.add_metric([*base, f.metric, "realized"], f.value)
             elif f.monitor == "estimate":
                 performance.add_metric([*base, f.metric, "estimated"], f.value)
+            elif f.monitor == "multivariate" and f.metric == "domain_auc":
+                domain.add_metric(base, f.value)
+            elif f.monitor == "segment" and f.metric == "drifted_features":
+                segments.add_metric([*base, f.feature or ""], f.value)
         for alert in self.metadata.list_alerts(model_name=self.model_name, status="firing"):
             alerts.add_metric([alert.model_name, alert.rule, alert.subject], 1.0)
-        return [drift, drifted, performance, labelled, window, alerts]
+        return [drift, drifted, performance, labelled, window, domain, segments, alerts]
 
 
 def _newest(findings: list[Finding]) -> list[Finding]:

@@ -4,8 +4,10 @@ window (never recomputed per window).
 A numeric feature keeps its present values sorted (what KS and Wasserstein need, so a
 window sorts only its own values), with mean, standard deviation and distinct count; a
 categorical feature keeps its count per category. Missing values are counted apart.
-Saved as one ``.npz`` file of plain arrays (no pickle): the sorted values, and the rest as
-JSON in a byte array.
+A seeded sample of whole rows (`SAMPLE_ROWS`) is kept too, for what needs features
+together: the multivariate domain classifier and per-segment drift. Saved as one ``.npz``
+file of plain arrays (no pickle): the sorted values, the sample (numbers as floats,
+categories as codes), and the rest as JSON in a byte array.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from prodml.data.profile import is_numeric
 from prodml.errors import DataValidationError
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
+SAMPLE_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Reference:
     rows: int
     # CBPE's score-to-probability map, fitted on held-out labelled rows (classifiers only).
     estimator: dict[str, Any] | None = None
+    sample: pd.DataFrame | None = None  # whole rows, for multivariate and segment drift
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, features: Sequence[str] | None = None) -> Reference:
@@ -60,7 +64,16 @@ class Reference:
                 f"The reference rows have no column(s) {', '.join(missing)}; they have "
                 f"{', '.join(map(str, frame.columns))}."
             )
-        return cls({name: reference_column(frame[name]) for name in names}, len(frame))
+        columns = {name: reference_column(frame[name]) for name in names}
+        take = min(len(frame), SAMPLE_ROWS)
+        rows = np.sort(np.random.default_rng(0).choice(len(frame), take, replace=False))
+        sample = frame[names].iloc[rows].reset_index(drop=True)
+        for name, column in columns.items():  # the sample's types follow the columns'
+            if column.kind == NUMERIC:
+                sample[name] = sample[name].to_numpy(dtype=float, na_value=np.nan)
+            else:
+                sample[name] = sample[name].astype("string")
+        return cls(columns, len(frame), sample=sample)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +86,17 @@ class Reference:
     def to_bytes(self) -> bytes:
         meta: dict[str, Any] = {"rows": self.rows, "columns": {}, "estimator": self.estimator}
         arrays: dict[str, np.ndarray] = {}
+        if self.sample is not None:
+            meta["sample"] = {}
+            for i, name in enumerate(self.sample.columns):
+                values = self.sample[name]
+                if self.columns[name].kind == NUMERIC:
+                    arrays[f"sample_{i}"] = values.to_numpy(dtype=float)
+                    meta["sample"][name] = {"array": f"sample_{i}"}
+                else:
+                    codes, categories = pd.factorize(values, use_na_sentinel=True)
+                    arrays[f"sample_{i}"] = codes.astype(np.int32)
+                    meta["sample"][name] = {"array": f"sample_{i}", "categories": list(categories)}
         for i, (name, column) in enumerate(self.columns.items()):
             entry = {k: getattr(column, k) for k in ("kind", "rows", "nulls", "mean", "std")}
             entry |= {"distinct": column.distinct, "counts": column.counts}
@@ -95,7 +119,22 @@ class Reference:
                 columns[name] = ReferenceColumn(
                     **entry, sorted_values=None if array is None else data[array]
                 )
-        return cls(columns, int(meta["rows"]), meta.get("estimator"))
+            sample = None
+            if "sample" in meta:
+                sample = pd.DataFrame(
+                    {
+                        name: _decoded(data[entry["array"]], entry.get("categories"))
+                        for name, entry in meta["sample"].items()
+                    }
+                )
+        return cls(columns, int(meta["rows"]), meta.get("estimator"), sample)
+
+
+def _decoded(array: np.ndarray, categories: list[str] | None) -> pd.Series:
+    if categories is None:
+        return pd.Series(array, dtype=float)
+    lookup = np.array([*categories, None], dtype=object)  # code -1 (missing) takes the last
+    return pd.Series(lookup[array], dtype="string")
 
 
 def reference_column(values: pd.Series) -> ReferenceColumn:

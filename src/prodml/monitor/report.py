@@ -61,6 +61,12 @@ def render_report(
         "(Wasserstein in reference standard deviations, or Jensen–Shannon distance); "
         "✕ marks a feature judged drifted.</p>",
         _chart(_drift_heatmap(drift)),
+        "<h2>Multivariate drift</h2>",
+        "<p class='muted'>ROC AUC of a classifier trained to tell each window's rows from "
+        "the reference's (0.5: indistinguishable), and the features it relied on most in "
+        "the newest window.</p>",
+        _multivariate(findings),
+        _segments(findings),
     ]
     newest = _newest_drifted(drift, top)
     if reference is not None and current is not None and newest:
@@ -175,6 +181,61 @@ def _drift_heatmap(drift: Sequence[Finding]) -> Canvas | None:
     fig.colorbar(image, ax=ax, label="drift statistic (capped at 1)")
     fig.tight_layout()
     return fig
+
+
+def _multivariate(findings: Sequence[Finding]) -> str:
+    auc = {
+        f.window_start: f.value
+        for f in findings
+        if f.monitor == "multivariate" and f.metric == "domain_auc"
+    }
+    if not auc:
+        return "<p class='muted'>Nothing to chart yet.</p>"
+    times = sorted(auc)
+    fig = Canvas(figsize=(10, 2.6))
+    ax = fig.subplots()
+    ax.plot(date2num(times), [auc[t] for t in times], "o-", color=CURRENT_COLOR, lw=2.5)
+    ax.axhline(0.5, color="#999", lw=1, ls=":")
+    ax.xaxis_date()
+    ax.set(ylabel="domain AUC", ylim=(0.4, 1.02))
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    drivers = sorted(
+        (
+            f
+            for f in findings
+            if f.monitor == "multivariate" and f.metric == "driver" and f.window_start == times[-1]
+        ),
+        key=lambda f: -f.value,
+    )
+    listed = ", ".join(f"{escape(str(f.feature))} ({f.value:.0%})" for f in drivers)
+    return _chart(fig) + (f"<p>Drivers in the newest window: {listed}.</p>" if listed else "")
+
+
+def _segments(findings: Sequence[Finding]) -> str:
+    parts = [f for f in findings if f.monitor == "segment"]
+    if not parts:
+        return ""
+    last = max(f.window_start for f in parts)
+    counts = {
+        f.feature: f.value
+        for f in parts
+        if f.window_start == last and f.metric == "drifted_features"
+    }
+    drifted: dict[str, list[str]] = defaultdict(list)
+    for f in parts:
+        if f.window_start == last and f.metric == "drifted" and f.feature:
+            segment, _, feature = f.feature.partition("/")
+            drifted[segment].append(feature)
+    rows = "".join(
+        f"<tr><td>{escape(str(segment))}</td><td>{int(n)}</td>"
+        f"<td>{escape(', '.join(drifted.get(str(segment), [])))}</td></tr>"
+        for segment, n in sorted(counts.items(), key=lambda kv: -kv[1])
+    )
+    return (
+        f"<h2>Drift per segment (window from {last:%Y-%m-%d})</h2><table><tr><th>segment</th>"
+        f"<th>drifted features</th><th>which</th></tr>{rows}</table>"
+    )
 
 
 def _newest_drifted(drift: Sequence[Finding], top: int) -> list[str]:

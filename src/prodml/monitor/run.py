@@ -1,8 +1,9 @@
 """`prodml monitor run`: findings for a model's traffic, window by window, incrementally.
 
 For each complete window (its end is past) of each version's traffic:
-- drift per feature and of the prediction against that version's reference, and the
-  label-free performance estimate (classifiers), once, when the window completes;
+- drift per feature and of the prediction against that version's reference, multivariate
+  drift (a domain classifier), drift per declared segment, and the label-free performance
+  estimate (classifiers), once, when the window completes;
 - realized performance (overall and per slice, with intervals) whenever more of its
   labels have arrived than when it was last measured;
 and, over each version's labelled rows in time order, concept drift (Page–Hinkley on the
@@ -26,13 +27,17 @@ from prodml.monitor.compare import FeatureDrift, compare
 from prodml.monitor.concept import page_hinkley
 from prodml.monitor.estimate import estimate
 from prodml.monitor.labels import LABEL, join_labels
+from prodml.monitor.multivariate import MultivariateDrift, domain_classifier
 from prodml.monitor.performance import Figure, realized, realized_by_slice
 from prodml.monitor.reference import Reference
+from prodml.monitor.segments import SegmentDrift, segment_drift
 from prodml.monitor.traffic import DECISION, PREDICTION, traffic_frame
 from prodml.monitor.windows import Window, time_windows
 from prodml.store import Finding, MetadataStore
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
+MULTIVARIATE, SEGMENT = "multivariate", "segment"
+DRIVERS = 5  # the domain classifier's features recorded per window
 LABELLED = "labelled"
 # Page-Hinkley's evidence threshold on |truth - score|: real traffic errs in bursts (a
 # storm delays a whole afternoon), so far more than the i.i.d. default of 25 is asked for.
@@ -51,6 +56,8 @@ class WindowResult:
     drift: list[FeatureDrift] = field(default_factory=list)
     estimated: dict[str, float] = field(default_factory=dict)
     realized: dict[str, Figure] = field(default_factory=dict)
+    multivariate: MultivariateDrift | None = None
+    segments: list[SegmentDrift] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,9 +88,11 @@ def monitor_traffic(
     freq: str = "D",
     timezone: str = "UTC",
     slices: Sequence[str] = (),
+    segments: Sequence[str] = (),
 ) -> MonitorRun:
     """Judge and record what is due in `records` (a prediction log of model `name`);
-    windows are `freq` periods of the calendar in `timezone`."""
+    windows are `freq` periods of the calendar in `timezone`. `slices` get realized
+    performance per value, `segments` drift per value."""
     traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
     done = _Done(metadata.list_findings(model_name=name))
@@ -95,7 +104,7 @@ def monitor_traffic(
         reference = functools.cache(functools.partial(reference_of, version))
         windows = [w for w in time_windows(rows, time="timestamp", freq=freq) if w.end <= now]
         for window in windows:
-            result = _judge(window, version, done, reference, slices)
+            result = _judge(window, version, done, reference, slices, segments)
             if result is not None:
                 results.append(result)
         shifts += _concept(rows, version, windows, done)
@@ -137,6 +146,7 @@ def _judge(
     done: _Done,
     reference: Callable[[], Reference],
     slices: Sequence[str],
+    segments: Sequence[str],
 ) -> WindowResult | None:
     rows = window.rows
     labelled = rows[rows[LABEL].notna()]
@@ -146,9 +156,14 @@ def _judge(
         return None
     drift: list[FeatureDrift] = []
     estimated: dict[str, float] = {}
+    multivariate: MultivariateDrift | None = None
+    by_segment: list[SegmentDrift] = []
     if drift_due:
         ref = reference()
         drift = compare(ref, rows)
+        inputs = [c for c in ref.columns if c != PREDICTION]  # the score follows from them
+        multivariate = domain_classifier(ref, rows, inputs)
+        by_segment = segment_drift(ref, rows, segments)
         if ref.estimator is not None and DECISION in rows and rows[DECISION].notna().all():
             estimated = estimate(ref.estimator, rows[PREDICTION], rows[DECISION])
     figures: dict[str, Figure] = {}
@@ -179,6 +194,8 @@ def _judge(
         drift,
         estimated,
         figures,
+        multivariate,
+        by_segment,
     )
 
 
@@ -235,14 +252,22 @@ def _window_findings(
     for d in result.drift:
         out.append(finding(DRIFT, d.method, d.statistic, d.feature))
         out.append(finding(DRIFT, "drifted", float(d.drifted), d.feature))
+    if result.multivariate is not None:
+        m = result.multivariate
+        out.append(finding(MULTIVARIATE, "domain_auc", m.auc))
+        out.append(finding(MULTIVARIATE, "drifted", float(m.drifted)))
+        out += [finding(MULTIVARIATE, "driver", share, f) for f, share in m.drivers[:DRIVERS]]
+    for part in result.segments:
+        out.append(finding(SEGMENT, "drifted_features", len(part.drifted), part.name))
+        out += [finding(SEGMENT, "drifted", 1.0, f"{part.name}/{f}") for f in part.drifted]
     out += [finding(ESTIMATE, metric, value) for metric, value in result.estimated.items()]
     if result.realized:
         out.append(finding(PERFORMANCE, LABELLED, float(result.labelled)))
     for key, figure in result.realized.items():
-        metric, _, segment = key.partition("@")
+        metric, _, piece = key.partition("@")  # "roc_auc@carrier=UA": a slice's figure
         for suffix, value in (("", figure.value), (".low", figure.low), (".high", figure.high)):
             if np.isfinite(value):
-                out.append(finding(PERFORMANCE, metric + suffix, value, segment or None))
+                out.append(finding(PERFORMANCE, metric + suffix, value, piece or None))
     return out
 
 
