@@ -66,6 +66,7 @@ streaming:
 
 monitoring:
   freq: D                   # window length: D (days), W-MON (weeks), MS (calendar months)
+  rows: null                # or windows of this many predictions each (overrides freq)
   timezone: UTC             # whose calendar windows follow, e.g. America/New_York
   slices: []                # input columns to report performance per value of
   segments: []              # input columns to judge drift per value of (e.g. [origin])
@@ -159,6 +160,7 @@ class MonitoringSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     freq: str = "D"
+    rows: int | None = Field(default=None, ge=100)
     timezone: str = "UTC"
     slices: list[str] = Field(default_factory=list)
     segments: list[str] = Field(default_factory=list)

@@ -153,7 +153,9 @@ class Workspace:
             ) from exc
         return Reference.from_bytes(data)
 
-    def monitor(self, name: str, *, freq: str | None = None) -> tuple[MonitorRun, list[AlertEvent]]:
+    def monitor(
+        self, name: str, *, freq: str | None = None, rows: int | None = None
+    ) -> tuple[MonitorRun, list[AlertEvent]]:
         """One monitoring pass over model `name`'s prediction log, as `prodml monitor run`
         does it: findings for what is due (see `monitor.run`), then the alert rules of
         `monitoring` in settings, notified where `monitoring.notify` says."""
@@ -181,6 +183,7 @@ class Workspace:
             timezone=settings.timezone,
             slices=settings.slices,
             segments=settings.segments,
+            rows_per_window=rows or (None if freq else settings.rows),
         )
         events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)
         return run, events

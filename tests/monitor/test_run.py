@@ -190,3 +190,23 @@ def test_windows_follow_the_calendar_of_the_given_time_zone(rng, tmp_path, metad
         "2026-03-01T00:00:00-05:00",
         "2026-03-02T00:00:00-05:00",
     ]
+
+
+def test_count_windows_judge_each_full_run_of_predictions_once(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 2_500)
+        records = log.read()
+
+    def judge():
+        return monitor_traffic(
+            "toy",
+            records,
+            lambda v: reference,
+            metadata,
+            now=DAY0 + timedelta(days=9),
+            rows_per_window=1_000,
+        )
+
+    assert [w.rows for w in judge().windows] == [1_000, 1_000]  # 500 rows still to come
+    assert judge().windows == []

@@ -13,3 +13,19 @@ def test_calendar_windows_follow_the_local_time_zone_and_skip_empty_months():
         (9, 10, 1),
     ]
     assert windows[0].rows["x"].tolist() == [1]  # 03:00 UTC on Jul 1 is still June in New York
+
+
+def test_count_windows_are_full_runs_and_stable_as_the_log_grows():
+    from prodml.monitor.windows import count_windows
+
+    times = pd.date_range("2026-01-01", periods=10, freq="min", tz="UTC")
+    frame = pd.DataFrame({"t": times[::-1], "x": range(10)})  # written out of order
+    windows = list(count_windows(frame, time="t", size=4))
+    assert [len(w.rows) for w in windows] == [4, 4]  # the last two rows are still filling
+    assert windows[0].rows["x"].tolist() == [9, 8, 7, 6]  # in time order
+    assert windows[0].end == times[3] + pd.Timedelta(microseconds=1)
+    grown = pd.concat([frame, pd.DataFrame({"t": [times[-1] + pd.Timedelta("1min")] * 2, "x": 0})])
+    again = list(count_windows(grown, time="t", size=4))
+    assert [(w.start, w.end) for w in again] == [(w.start, w.end) for w in windows] + [
+        (times[8], times[-1] + pd.Timedelta("1min") + pd.Timedelta(microseconds=1))
+    ]

@@ -28,6 +28,10 @@ def run(
             "Default: monitoring.freq."
         ),
     ] = None,
+    rows: Annotated[
+        int | None,
+        typer.Option(min=100, help="Windows of this many predictions instead of by time."),
+    ] = None,
     project: ProjectDir = Path("."),
 ) -> None:
     """Judge what is due in NAME's traffic, record findings, and raise or resolve alerts.
@@ -43,7 +47,7 @@ def run(
     [dim]e.g. prodml monitor run flights-delay --freq D[/dim]
     """
     ws = open_workspace(project)
-    result, events = ws.monitor(name, freq=freq)
+    result, events = ws.monitor(name, freq=freq, rows=rows)
     if not result.windows and not result.concept:
         out.print(f"Nothing new to judge for {name}.")
     if result.windows:

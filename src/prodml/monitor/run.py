@@ -32,7 +32,7 @@ from prodml.monitor.performance import Figure, realized, realized_by_slice
 from prodml.monitor.reference import Reference
 from prodml.monitor.segments import SegmentDrift, segment_drift
 from prodml.monitor.traffic import DECISION, PREDICTION, traffic_frame
-from prodml.monitor.windows import Window, time_windows
+from prodml.monitor.windows import Window, count_windows, time_windows
 from prodml.store import Finding, MetadataStore
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
@@ -89,10 +89,12 @@ def monitor_traffic(
     timezone: str = "UTC",
     slices: Sequence[str] = (),
     segments: Sequence[str] = (),
+    rows_per_window: int | None = None,
 ) -> MonitorRun:
     """Judge and record what is due in `records` (a prediction log of model `name`);
-    windows are `freq` periods of the calendar in `timezone`. `slices` get realized
-    performance per value, `segments` drift per value."""
+    windows are `freq` periods of the calendar in `timezone`, or, with `rows_per_window`,
+    runs of that many predictions. `slices` get realized performance per value,
+    `segments` drift per value."""
     traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
     done = _Done(metadata.list_findings(model_name=name))
@@ -102,7 +104,12 @@ def monitor_traffic(
         version = str(version)
         # Loaded once, and only when a window needs it.
         reference = functools.cache(functools.partial(reference_of, version))
-        windows = [w for w in time_windows(rows, time="timestamp", freq=freq) if w.end <= now]
+        cut = (
+            count_windows(rows, time="timestamp", size=rows_per_window)
+            if rows_per_window
+            else time_windows(rows, time="timestamp", freq=freq)
+        )
+        windows = [w for w in cut if w.end <= now]
         for window in windows:
             result = _judge(window, version, done, reference, slices, segments)
             if result is not None:

@@ -1,4 +1,5 @@
-"""Cut a table into consecutive time windows, the unit every monitor reports on."""
+"""Cut a table into consecutive windows, by time or by count: the unit every monitor
+reports on."""
 
 from __future__ import annotations
 
@@ -27,3 +28,16 @@ def time_windows(frame: pd.DataFrame, *, time: str, freq: str = "MS") -> Iterato
         if len(rows):
             begin = pd.Timestamp(start)  # type: ignore[arg-type]  # a Grouper key is one Timestamp
             yield Window(begin, begin + offset, rows)
+
+
+def count_windows(frame: pd.DataFrame, *, time: str, size: int) -> Iterator[Window]:
+    """Consecutive windows of `size` rows in `time` order, from the first row; the last,
+    short of `size`, is still filling and not given. A window ends just after its last
+    row's time, so windows cut from a longer log of the same rows are the same windows."""
+    if size < 1:
+        raise ValueError(f"A count window needs size >= 1 rows; got {size}.")
+    ordered = frame.sort_values(time, kind="stable")
+    for begin in range(0, len(ordered) - size + 1, size):
+        rows = ordered.iloc[begin : begin + size]
+        start, last = pd.Timestamp(rows[time].iloc[0]), pd.Timestamp(rows[time].iloc[-1])
+        yield Window(start, last + pd.Timedelta(microseconds=1), rows)
