@@ -70,6 +70,7 @@ monitoring:
   timezone: UTC             # whose calendar windows follow, e.g. America/New_York
   slices: []                # input columns to report performance per value of
   segments: []              # input columns to judge drift per value of (e.g. [origin])
+  sensitive: []             # input columns whose groups' fairness metrics are tracked
   notify: []                # where alerts go besides the log: apprise URLs, e.g.
                             #   json://hooks.example.com/prodml  (a webhook, JSON POST)
                             #   mailtos://user:password@smtp.example.com?to=oncall@example.com
@@ -129,7 +130,9 @@ class AlertRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    monitor: Literal["drift", "multivariate", "segment", "estimate", "performance", "concept"]
+    monitor: Literal[
+        "drift", "multivariate", "segment", "estimate", "performance", "fairness", "concept"
+    ]
     metric: str
     feature: str | None = None
     above: float | None = None
@@ -164,6 +167,7 @@ class MonitoringSettings(BaseModel):
     timezone: str = "UTC"
     slices: list[str] = Field(default_factory=list)
     segments: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(default_factory=list)
     notify: list[str] = Field(default_factory=list)
     rules: list[AlertRule] = Field(default_factory=_default_rules)
 

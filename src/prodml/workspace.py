@@ -118,15 +118,18 @@ class Workspace:
         *,
         holdout: pd.DataFrame | None = None,
         label: str | None = None,
+        sensitive: Sequence[str] = (),
     ) -> str:
         """Build a registered version's drift reference from its training rows, once, and
         keep it in the artifact store; returns where. The version's own scores of those
         rows join them as `prediction`, the reference for prediction drift. A classifier
         given `holdout` rows with their `label` (rows it did not fit on) also gets the
-        calibration label-free performance estimation needs."""
+        calibration label-free performance estimation needs, and the group metrics of
+        its decisions (at 0.5, as served) for each `sensitive` attribute."""
         import dataclasses
 
         from prodml.monitor.estimate import fit_estimator
+        from prodml.monitor.fairness import group_metrics
         from prodml.monitor.reference import Reference
         from prodml.monitor.traffic import PREDICTION
 
@@ -134,8 +137,16 @@ class Workspace:
         scored = rows[list(features)].assign(**{PREDICTION: model.predict_frame(rows)})
         reference = Reference.from_frame(scored, [*features, PREDICTION])
         if holdout is not None and label is not None and model.task == "classification":
-            estimator = fit_estimator(model.predict_frame(holdout), holdout[label])
-            reference = dataclasses.replace(reference, estimator=estimator)
+            score = model.predict_frame(holdout)
+            decided = holdout.assign(_decision=(score >= 0.5).astype(float))
+            reference = dataclasses.replace(
+                reference,
+                estimator=fit_estimator(score, holdout[label]),
+                fairness=group_metrics(
+                    decided, label=label, decision="_decision", sensitive=sensitive
+                )
+                or None,
+            )
         return self.artifacts.put_bytes(_reference_key(name, version), reference.to_bytes()).uri
 
     def reference(self, name: str, version: str) -> Reference:
@@ -183,6 +194,7 @@ class Workspace:
             timezone=settings.timezone,
             slices=settings.slices,
             segments=settings.segments,
+            sensitive=settings.sensitive,
             rows_per_window=rows or (None if freq else settings.rows),
         )
         events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)

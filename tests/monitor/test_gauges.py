@@ -60,6 +60,8 @@ def test_gauges_show_the_newest_window_and_the_newest_measurement(metadata):
             _finding(1, "performance", "labelled", 900.0, created=3),
             _finding(1, "multivariate", "domain_auc", 0.62),
             _finding(1, "segment", "drifted_features", 2.0, "origin=JFK"),
+            _finding(1, "fairness", "demographic_parity_difference", 0.2, "color"),
+            _finding(1, "fairness", "selection_rate", 0.4, "color=red"),
         ]
     )
     metadata.save_alert(Alert("feature-drift", "m", "temp", "firing", T0, T0, 1.0))
@@ -81,6 +83,10 @@ def test_gauges_show_the_newest_window_and_the_newest_measurement(metadata):
     assert samples["prodml_multivariate_drift", base] == 0.62
     segment = tuple(sorted((*base, ("segment", "origin=JFK"))))
     assert samples["prodml_segment_drifted_features", segment] == 2.0
+    gap = tuple(
+        sorted((*base, ("attribute", "color"), ("metric", "demographic_parity_difference")))
+    )
+    assert samples["prodml_fairness_gap", gap] == 0.2
     alert = (("model", "m"), ("rule", "feature-drift"), ("subject", "temp"))
     assert samples["prodml_alert_firing", alert] == 1.0
     assert not any(dict(labels).get("metric") == "roc_auc.low" for _, labels in samples)
@@ -132,6 +138,7 @@ def test_the_grafana_dashboard_queries_only_gauges_the_collector_exports(metadat
             _finding(0, "performance", "labelled", 10.0),
             _finding(0, "multivariate", "domain_auc", 0.6),
             _finding(0, "segment", "drifted_features", 1.0, "origin=JFK"),
+            _finding(0, "fairness", "equalized_odds_difference", 0.1, "color"),
         ]
     )
     metadata.save_alert(Alert("feature-drift", "m", "temp", "firing", T0, T0, 1.0))

@@ -1,5 +1,6 @@
 """`prodml monitor report`: one offline HTML file whose charts a browser draws."""
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +48,7 @@ def _findings() -> list[Finding]:
             finding("performance", "roc_auc", 0.71 - 0.02 * day),
             finding("performance", "roc_auc.low", 0.70 - 0.02 * day),
             finding("performance", "roc_auc.high", 0.72 - 0.02 * day),
+            finding("fairness", "demographic_parity_difference", 0.02 * day, "carrier"),
         ]
     return out
 
@@ -55,6 +57,8 @@ def _page(tmp_path, rng) -> tuple[str, object]:
     reference = Reference.from_frame(
         pd.DataFrame({"temp": rng.normal(0, 1, 3000), "carrier": rng.choice(["UA", "AA"], 3000)})
     )
+    registered = {"carrier": {"groups": {}, "demographic_parity_difference": 0.01}}
+    reference = dataclasses.replace(reference, fairness=registered)
     current = pd.DataFrame(
         {"temp": rng.normal(0.5, 1, 1000), "carrier": rng.choice(["UA", "AA"], 1000)}
     )
@@ -88,9 +92,10 @@ def test_the_report_is_one_offline_file_with_every_section(tmp_path, rng):
         "Performance over time",
         "Drift per feature over time",
         "Reference against the newest window",
+        "Fairness over time",
     ):
         assert f"<h2>{heading}</h2>" in html
-    assert html.count("<svg") == 3  # performance, drift heatmap, temp's distributions
+    assert html.count("<svg") == 4  # performance, drift heatmap, fairness, temp's distributions
     for fetches in ("<script", "<link", "<img", "@import", "src="):
         assert fetches not in html  # nothing to load: it opens offline
     assert re.findall(r"url\((?!#)", html) == []  # only references within the page

@@ -44,8 +44,15 @@ def _reference(rng) -> Reference:
     )
 
 
-def _log_day(log: PredictionLog, rng, day: int, n: int, **world) -> pd.DataFrame:
+def _log_day(
+    log: PredictionLog, rng, day: int, n: int, favour: str | None = None, **world
+) -> pd.DataFrame:
+    """One day of logged traffic; with `favour`, that colour's scores are pushed up by 0.3
+    (an unfair model, inputs and labels as before)."""
     rows = _rows(rng, n, **world)
+    if favour is not None:
+        pushed = np.clip(rows["prediction"] + 0.3, 0, 1)
+        rows["prediction"] = np.where(rows["color"] == favour, pushed, rows["prediction"])
     times = [DAY0 + timedelta(days=day, seconds=int(s)) for s in np.linspace(0, 86_000, n)]
     log.append(
         {
@@ -210,3 +217,31 @@ def test_count_windows_judge_each_full_run_of_predictions_once(rng, tmp_path, me
 
     assert [w.rows for w in judge().windows] == [1_000, 1_000]  # 500 rows still to come
     assert judge().windows == []
+
+
+def test_fairness_gaps_are_recomputed_per_labelled_window(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        days = [_log_day(log, rng, 0, 3_000), _log_day(log, rng, 1, 3_000, favour="red")]
+        records = log.read()
+    for day in days:
+        _send_labels(metadata, day)
+    run = monitor_traffic(
+        "toy",
+        records,
+        lambda v: reference,
+        metadata,
+        now=DAY0 + timedelta(days=2),
+        sensitive=["color"],
+    )
+    fair, skewed = (w.fairness["color"] for w in run.windows)
+    assert set(fair["groups"]) == {"red", "green", "blue"}
+    assert fair["demographic_parity_difference"] < 0.06
+    assert skewed["demographic_parity_difference"] > 0.15
+    assert skewed["groups"]["red"]["selection_rate"] > skewed["groups"]["blue"]["selection_rate"]
+    gaps = [
+        f.value
+        for f in metadata.list_findings(monitor="fairness")
+        if f.metric == "demographic_parity_difference"
+    ]
+    assert gaps == [fair["demographic_parity_difference"], skewed["demographic_parity_difference"]]

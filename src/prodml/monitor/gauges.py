@@ -87,6 +87,12 @@ class FindingsCollector(Collector):
             "Features drifted within each judged segment value in the newest window.",
             labels=["model", "version", "segment"],
         )
+        fairness = GaugeMetricFamily(
+            "prodml_fairness_gap",
+            "Largest gap between groups of a sensitive attribute in the newest labelled window "
+            "(demographic parity or equalized odds difference).",
+            labels=["model", "version", "attribute", "metric"],
+        )
         alerts = GaugeMetricFamily(
             "prodml_alert_firing",
             "1 for each alert firing, by rule and subject.",
@@ -107,11 +113,13 @@ class FindingsCollector(Collector):
                 performance.add_metric([*base, f.metric, "estimated"], f.value)
             elif f.monitor == "multivariate" and f.metric == "domain_auc":
                 domain.add_metric(base, f.value)
+            elif f.monitor == "fairness" and f.metric.endswith("_difference"):
+                fairness.add_metric([*base, f.feature or "", f.metric], f.value)
             elif f.monitor == "segment" and f.metric == "drifted_features":
                 segments.add_metric([*base, f.feature or ""], f.value)
         for alert in self.metadata.list_alerts(model_name=self.model_name, status="firing"):
             alerts.add_metric([alert.model_name, alert.rule, alert.subject], 1.0)
-        return [drift, drifted, performance, labelled, window, domain, segments, alerts]
+        return [drift, drifted, performance, labelled, window, domain, segments, fairness, alerts]
 
 
 def _newest(findings: list[Finding]) -> list[Finding]:

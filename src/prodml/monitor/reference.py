@@ -52,6 +52,8 @@ class Reference:
     # CBPE's score-to-probability map, fitted on held-out labelled rows (classifiers only).
     estimator: dict[str, Any] | None = None
     sample: pd.DataFrame | None = None  # whole rows, for multivariate and segment drift
+    # Group metrics per sensitive attribute on the held-out rows (see monitor.fairness).
+    fairness: dict[str, Any] | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, features: Sequence[str] | None = None) -> Reference:
@@ -84,7 +86,12 @@ class Reference:
         return cls.from_bytes(path.read_bytes())
 
     def to_bytes(self) -> bytes:
-        meta: dict[str, Any] = {"rows": self.rows, "columns": {}, "estimator": self.estimator}
+        meta: dict[str, Any] = {
+            "rows": self.rows,
+            "columns": {},
+            "estimator": self.estimator,
+            "fairness": self.fairness,
+        }
         arrays: dict[str, np.ndarray] = {}
         if self.sample is not None:
             meta["sample"] = {}
@@ -127,7 +134,7 @@ class Reference:
                         for name, entry in meta["sample"].items()
                     }
                 )
-        return cls(columns, int(meta["rows"]), meta.get("estimator"), sample)
+        return cls(columns, int(meta["rows"]), meta.get("estimator"), sample, meta.get("fairness"))
 
 
 def _decoded(array: np.ndarray, categories: list[str] | None) -> pd.Series:

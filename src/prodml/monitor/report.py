@@ -67,6 +67,7 @@ def render_report(
         "the newest window.</p>",
         _multivariate(findings),
         _segments(findings),
+        _fairness(findings, reference),
     ]
     newest = _newest_drifted(drift, top)
     if reference is not None and current is not None and newest:
@@ -235,6 +236,38 @@ def _segments(findings: Sequence[Finding]) -> str:
     return (
         f"<h2>Drift per segment (window from {last:%Y-%m-%d})</h2><table><tr><th>segment</th>"
         f"<th>drifted features</th><th>which</th></tr>{rows}</table>"
+    )
+
+
+def _fairness(findings: Sequence[Finding], reference: Reference | None) -> str:
+    gaps: dict[str, dict[datetime, float]] = defaultdict(dict)
+    for f in findings:
+        if f.monitor == "fairness" and f.metric == "demographic_parity_difference" and f.feature:
+            gaps[f.feature][f.window_start] = f.value
+    if not gaps:
+        return ""
+    fig = Canvas(figsize=(10, 2.8))
+    ax = fig.subplots()
+    registered = (reference.fairness if reference is not None else None) or {}
+    for attribute, series in sorted(gaps.items()):
+        times = sorted(series)
+        (line,) = ax.plot(date2num(times), [series[t] for t in times], "o-", lw=2, label=attribute)
+        if attribute in registered:
+            ax.axhline(
+                registered[attribute]["demographic_parity_difference"],
+                color=line.get_color(),
+                ls=":",
+                label=f"{attribute} at registration",
+            )
+    ax.xaxis_date()
+    ax.set(ylabel="demographic parity difference")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    return (
+        "<h2>Fairness over time</h2><p class='muted'>The largest gap in selection rate between "
+        "groups of each sensitive attribute, per labelled window; dotted: on the held-out rows "
+        "at registration.</p>" + _chart(fig)
     )
 
 

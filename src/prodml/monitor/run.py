@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ import pandas as pd
 from prodml.monitor.compare import FeatureDrift, compare
 from prodml.monitor.concept import page_hinkley
 from prodml.monitor.estimate import estimate
+from prodml.monitor.fairness import GAPS, group_metrics
 from prodml.monitor.labels import LABEL, join_labels
 from prodml.monitor.multivariate import MultivariateDrift, domain_classifier
 from prodml.monitor.performance import Figure, realized, realized_by_slice
@@ -36,7 +38,7 @@ from prodml.monitor.windows import Window, count_windows, time_windows
 from prodml.store import Finding, MetadataStore
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
-MULTIVARIATE, SEGMENT = "multivariate", "segment"
+MULTIVARIATE, SEGMENT, FAIRNESS = "multivariate", "segment", "fairness"
 DRIVERS = 5  # the domain classifier's features recorded per window
 LABELLED = "labelled"
 # Page-Hinkley's evidence threshold on |truth - score|: real traffic errs in bursts (a
@@ -58,6 +60,7 @@ class WindowResult:
     realized: dict[str, Figure] = field(default_factory=dict)
     multivariate: MultivariateDrift | None = None
     segments: list[SegmentDrift] = field(default_factory=list)
+    fairness: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,13 @@ def monitor_traffic(
     timezone: str = "UTC",
     slices: Sequence[str] = (),
     segments: Sequence[str] = (),
+    sensitive: Sequence[str] = (),
     rows_per_window: int | None = None,
 ) -> MonitorRun:
     """Judge and record what is due in `records` (a prediction log of model `name`);
     windows are `freq` periods of the calendar in `timezone`, or, with `rows_per_window`,
     runs of that many predictions. `slices` get realized performance per value,
-    `segments` drift per value."""
+    `segments` drift per value, `sensitive` attributes the group metrics of fairness."""
     traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
     done = _Done(metadata.list_findings(model_name=name))
@@ -111,7 +115,7 @@ def monitor_traffic(
         )
         windows = [w for w in cut if w.end <= now]
         for window in windows:
-            result = _judge(window, version, done, reference, slices, segments)
+            result = _judge(window, version, done, reference, slices, segments, sensitive)
             if result is not None:
                 results.append(result)
         shifts += _concept(rows, version, windows, done)
@@ -154,6 +158,7 @@ def _judge(
     reference: Callable[[], Reference],
     slices: Sequence[str],
     segments: Sequence[str],
+    sensitive: Sequence[str],
 ) -> WindowResult | None:
     rows = window.rows
     labelled = rows[rows[LABEL].notna()]
@@ -174,6 +179,7 @@ def _judge(
         if ref.estimator is not None and DECISION in rows and rows[DECISION].notna().all():
             estimated = estimate(ref.estimator, rows[PREDICTION], rows[DECISION])
     figures: dict[str, Figure] = {}
+    fairness: dict[str, dict[str, Any]] = {}
     if labels_due:
         decided = (
             labelled[DECISION].to_numpy(dtype=float, na_value=np.nan)
@@ -192,6 +198,8 @@ def _judge(
                 figures[f"{result.metric}@{result.column}={result.value}"] = Figure(
                     result.estimate, result.low, result.high
                 )
+        if decided is not None and sensitive:
+            fairness = group_metrics(labelled, label=LABEL, decision=DECISION, sensitive=sensitive)
     return WindowResult(
         version,
         window.start.to_pydatetime(),
@@ -203,6 +211,7 @@ def _judge(
         figures,
         multivariate,
         by_segment,
+        fairness,
     )
 
 
@@ -268,6 +277,14 @@ def _window_findings(
         out.append(finding(SEGMENT, "drifted_features", len(part.drifted), part.name))
         out += [finding(SEGMENT, "drifted", 1.0, f"{part.name}/{f}") for f in part.drifted]
     out += [finding(ESTIMATE, metric, value) for metric, value in result.estimated.items()]
+    for attribute, found in result.fairness.items():
+        out += [finding(FAIRNESS, gap, found[gap], attribute) for gap in GAPS]
+        for group, metrics in found["groups"].items():
+            out += [
+                finding(FAIRNESS, metric, value, f"{attribute}={group}")
+                for metric, value in metrics.items()
+                if np.isfinite(value)
+            ]
     if result.realized:
         out.append(finding(PERFORMANCE, LABELLED, float(result.labelled)))
     for key, figure in result.realized.items():
