@@ -131,6 +131,9 @@ def test_the_estimate_tracks_realized_auc_under_input_shift(rng, tmp_path, metad
         assert auc.low <= auc.value <= auc.high
         assert abs(guess - auc.value) < 0.02
     assert after.windows[1].labelled == 3_000
+    # The inputs moved where the model is less sure: more errors, but as many as its
+    # probabilities expect. Data drift, not concept drift.
+    assert after.concept == []
     assert _judge(records, reference, metadata, now).windows == []  # no new labels
 
 

@@ -125,7 +125,7 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         f"[bold]Alerts[/bold]: {len(report.alerts)} raised, {len(firing)} still firing "
         "(see [cyan]prodml monitor alerts --all[/cyan]): "
         + "; ".join(
-            f"{a.rule} ({a.subject or 'model'}) from {a.first_window_end:%b}"
+            f"{a.rule} ({a.subject or 'model'}) since the window ending {a.first_window_end:%b %d}"
             for a in report.alerts[:6]
         )
     )

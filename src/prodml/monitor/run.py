@@ -36,13 +36,14 @@ from prodml.monitor.segments import SegmentDrift, segment_drift
 from prodml.monitor.traffic import DECISION, PREDICTION, traffic_frame
 from prodml.monitor.windows import Window, count_windows, time_windows
 from prodml.store import Finding, MetadataStore
+from prodml.train.calibration import apply
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
 MULTIVARIATE, SEGMENT, FAIRNESS = "multivariate", "segment", "fairness"
 DRIVERS = 5  # the domain classifier's features recorded per window
 LABELLED = "labelled"
-# Page-Hinkley's evidence threshold on |truth - score|: real traffic errs in bursts (a
-# storm delays a whole afternoon), so far more than the i.i.d. default of 25 is asked for.
+# Page-Hinkley's evidence threshold on the error: real traffic errs in bursts (a storm
+# delays a whole afternoon), so far more than the i.i.d. default of 25 is asked for.
 CONCEPT_EVIDENCE = 100.0
 
 
@@ -118,7 +119,7 @@ def monitor_traffic(
             result = _judge(window, version, done, reference, slices, segments, sensitive)
             if result is not None:
                 results.append(result)
-        shifts += _concept(rows, version, windows, done)
+        shifts += _concept(rows, version, windows, done, reference)
     findings = [f for r in results for f in _window_findings(name, r, now, slices)]
     findings += [f for s in shifts for f in _concept_findings(name, s, now)]
     metadata.add_findings(findings)
@@ -216,15 +217,32 @@ def _judge(
 
 
 def _concept(
-    rows: pd.DataFrame, version: str, windows: list[Window], done: _Done
+    rows: pd.DataFrame,
+    version: str,
+    windows: list[Window],
+    done: _Done,
+    reference: Callable[[], Reference],
 ) -> list[ConceptShift]:
-    """Each rise in the per-row error of the version's labelled traffic, in time order:
-    |truth − score| (a classifier's probability error; a regression's error in units of
-    its labels' spread). The test restarts after each detection."""
+    """Each rise in the per-row error of the version's labelled traffic, in time order.
+    The test restarts after each detection.
+
+    A classifier with a CBPE calibration is judged on its excess error: |y − p| less what
+    a calibrated p expects, 2p(1 − p). Inputs moving to where the model is less sure raise
+    the error but not the excess (that is data drift, seen elsewhere); the truth departing
+    from the probabilities raises both. Otherwise the error is |y − score| (a
+    regression's in units of its labels' spread)."""
     labelled = rows[rows[LABEL].notna()].sort_values("timestamp", kind="stable")
-    error = (labelled[LABEL] - labelled[PREDICTION]).abs().to_numpy()
-    if DECISION not in labelled:
-        error = error / (labelled[LABEL].std() or 1.0)
+    if labelled.empty:
+        return []
+    truth, score = labelled[LABEL].to_numpy(dtype=float), labelled[PREDICTION].to_numpy()
+    estimator = reference().estimator if DECISION in labelled else None
+    if estimator is not None:
+        p = apply(estimator, score)
+        error = np.abs(truth - p) - 2 * p * (1 - p)
+    else:
+        error = np.abs(truth - score)
+        if DECISION not in labelled:
+            error = error / (np.std(truth) or 1.0)
     times = labelled["timestamp"].to_numpy()
     out: list[ConceptShift] = []
     offset = 0
