@@ -71,6 +71,9 @@ monitoring:
   slices: []                # input columns to report performance per value of
   segments: []              # input columns to judge drift per value of (e.g. [origin])
   sensitive: []             # input columns whose groups' fairness metrics are tracked
+  methods: {}               # drift method per feature: ks, wasserstein, chisquare,
+                            #   jensenshannon or psi (default: by type and reference size)
+  thresholds: {}            # drift threshold per feature (default: the method's own)
   notify: []                # where alerts go besides the log: apprise URLs, e.g.
                             #   json://hooks.example.com/prodml  (a webhook, JSON POST)
                             #   mailtos://user:password@smtp.example.com?to=oncall@example.com
@@ -168,6 +171,8 @@ class MonitoringSettings(BaseModel):
     slices: list[str] = Field(default_factory=list)
     segments: list[str] = Field(default_factory=list)
     sensitive: list[str] = Field(default_factory=list)
+    methods: dict[str, str] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict)
     notify: list[str] = Field(default_factory=list)
     rules: list[AlertRule] = Field(default_factory=_default_rules)
 

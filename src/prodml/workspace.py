@@ -17,11 +17,14 @@ from prodml.settings import Settings, load_settings
 from prodml.store import ArtifactStore, MetadataStore
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
 
     from prodml.data import Contract, IngestResult, Source
     from prodml.features.online import OnlineStore
     from prodml.monitor.alerts import AlertEvent
+    from prodml.monitor.compare import FeatureDrift
     from prodml.monitor.reference import Reference
     from prodml.monitor.run import MonitorRun
     from prodml.registry import ModelRegistry
@@ -195,10 +198,47 @@ class Workspace:
             slices=settings.slices,
             segments=settings.segments,
             sensitive=settings.sensitive,
+            methods=settings.methods,
+            thresholds=settings.thresholds,
             rows_per_window=rows or (None if freq else settings.rows),
         )
         events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)
         return run, events
+
+    def compare_windows(
+        self,
+        name: str,
+        baseline: tuple[datetime, datetime],
+        window: tuple[datetime, datetime],
+        *,
+        log: str | None = None,
+    ) -> list[FeatureDrift]:
+        """Drift of the traffic in `window` against the traffic in `baseline` (each a
+        [start, end) of the log's times): any chosen window as the reference, feature by
+        feature and for the prediction. Nothing is recorded."""
+        import pandas as pd
+
+        from prodml.errors import DataValidationError
+        from prodml.monitor.compare import compare
+        from prodml.monitor.reference import Reference
+        from prodml.monitor.traffic import META, PREDICTION, traffic_frame
+
+        traffic = traffic_frame(self.prediction_log(log or name).read())
+
+        def rows(span: tuple[datetime, datetime], what: str) -> pd.DataFrame:
+            start, end = (pd.Timestamp(t).tz_convert("UTC") for t in span)
+            found = traffic[(traffic["timestamp"] >= start) & (traffic["timestamp"] < end)]
+            if found.empty:
+                raise DataValidationError(
+                    f"The {what} {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC holds no "
+                    f"logged prediction of {name!r}; the log runs from "
+                    f"{traffic['timestamp'].min()} to {traffic['timestamp'].max()}."
+                )
+            return found
+
+        before, after = rows(baseline, "baseline"), rows(window, "window")
+        features = [c for c in traffic.columns if c not in META or c == PREDICTION]
+        return compare(Reference.from_frame(before, features), after)
 
     def monitoring_report(
         self, name: str, path: Path, *, log: str | None = None, records: pd.DataFrame | None = None

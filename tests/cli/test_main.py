@@ -1,5 +1,6 @@
 import contextlib
 import os
+import re
 import socket
 import sys
 import uuid
@@ -372,3 +373,61 @@ def test_monitor_run_says_how_to_get_a_reference_a_version_lacks(workspace, rng)
     result = runner.invoke(app, ["monitor", "run", "toy", "-C", str(workspace.project_dir)])
     assert result.exit_code != 0
     assert "No drift reference for toy version 1" in str(result.exception) + result.output
+
+
+def test_monitor_compare_judges_one_window_against_another(workspace, rng):
+    with workspace.prediction_log("toy") as log:
+        for day, shift in ((1, 0.0), (2, 0.0), (3, 2.0)):
+            log.append(
+                {
+                    "request_id": f"d{day}-{i}",
+                    "timestamp": f"2026-01-0{day}T12:00:00+00:00",
+                    "version": "1",
+                    "inputs": {"color": "red", "size": float(x)},
+                    "probability": 0.5,
+                }
+                for i, x in enumerate(rng.normal(shift, 1.0, 300))
+            )
+    project = str(workspace.project_dir)
+
+    def compare(window: str) -> str:
+        result = runner.invoke(
+            app,
+            [
+                "monitor",
+                "compare",
+                "toy",
+                "--baseline",
+                "2026-01-01/2026-01-02",
+                "--window",
+                window,
+                "-C",
+                project,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "yes" not in compare("2026-01-02/2026-01-03")
+    assert re.search(r"size .* yes", compare("2026-01-03/2026-01-04"))
+    bad = runner.invoke(
+        app,
+        ["monitor", "compare", "toy", "--baseline", "yesterday", "--window", "x/y", "-C", project],
+    )
+    assert bad.exit_code != 0
+    assert "START/END" in bad.output
+    empty = runner.invoke(
+        app,
+        [
+            "monitor",
+            "compare",
+            "toy",
+            "--baseline",
+            "2025-01-01/2025-01-02",
+            "--window",
+            "2026-01-03/2026-01-04",
+            "-C",
+            project,
+        ],
+    )
+    assert "holds no logged prediction" in str(empty.exception) + empty.output

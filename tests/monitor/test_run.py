@@ -10,9 +10,12 @@ import pandas as pd
 import pytest
 
 from prodml.monitor import Reference
+from prodml.monitor.alerts import evaluate_alerts
 from prodml.monitor.estimate import fit_estimator
+from prodml.monitor.notify import Notifier
 from prodml.monitor.run import monitor_traffic
 from prodml.serve.predlog import PredictionLog
+from prodml.settings import MonitoringSettings
 from prodml.store import Label, MetadataStore
 
 DAY0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -180,6 +183,9 @@ def test_no_shift_finds_nothing(rng, tmp_path, metadata):
     assert all(len(w.segments) == 3 for w in run.windows)  # red, green, blue
     assert not any(s.drifted for w in run.windows for s in w.segments)
     assert run.concept == []
+    # The control raises no alert under the default rules.
+    rules = MonitoringSettings().rules
+    assert evaluate_alerts("toy", rules, metadata, Notifier(), now=DAY0 + timedelta(days=5)) == []
 
 
 def test_windows_follow_the_calendar_of_the_given_time_zone(rng, tmp_path, metadata):
@@ -248,3 +254,50 @@ def test_fairness_gaps_are_recomputed_per_labelled_window(rng, tmp_path, metadat
         if f.metric == "demographic_parity_difference"
     ]
     assert gaps == [fair["demographic_parity_difference"], skewed["demographic_parity_difference"]]
+
+
+def test_a_new_category_is_caught_on_that_feature_and_alerted(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 2_000)
+        rows = _rows(rng, 2_000)
+        log.append(
+            {
+                "request_id": f"new-{i}",
+                "timestamp": (DAY0 + timedelta(days=1, seconds=i)).isoformat(),
+                "version": "1",
+                "inputs": {"size": r["size"], "color": "ultraviolet" if i % 4 == 0 else r["color"]},
+                "probability": r["prediction"],
+                "label": int(r["prediction"] >= 0.5),
+            }
+            for i, r in enumerate(rows.to_dict("records"))
+        )
+        records = log.read()
+    now = DAY0 + timedelta(days=2)
+    run = _judge(records, reference, metadata, now)
+    assert [[d.feature for d in w.drift if d.drifted] for w in run.windows] == [[], ["color"]]
+    events = evaluate_alerts("toy", MonitoringSettings().rules, metadata, Notifier(), now=now)
+    # The domain classifier tells the window apart too, by that feature.
+    assert {(e.alert.rule, e.alert.subject) for e in events} == {
+        ("feature-drift", "color"),
+        ("multivariate-drift", ""),
+    }
+    assert all(e.alert.detail["drivers"] == ["color"] for e in events)
+
+
+def test_per_feature_methods_and_thresholds_apply(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 2_000, shift=0.15)  # past Wasserstein's 0.1, far under PSI 0.5
+        records = log.read()
+    run = monitor_traffic(
+        "toy",
+        records,
+        lambda v: reference,
+        metadata,
+        now=DAY0 + timedelta(days=1),
+        methods={"size": "psi"},
+        thresholds={"size": 0.5},
+    )
+    (size,) = [d for d in run.windows[0].drift if d.feature == "size"]
+    assert (size.method, size.threshold, size.drifted) == ("psi", 0.5, False)

@@ -3,6 +3,7 @@ write the report."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -153,6 +154,55 @@ def alerts(
             ", ".join(a.detail.get("drivers", [])[:3]),
         )
     out.print(table)
+
+
+@monitor_app.command("compare")
+def compare_windows(
+    name: Model,
+    baseline: Annotated[
+        str, typer.Option(help="The reference window, START/END in ISO times (UTC unless given).")
+    ],
+    window: Annotated[str, typer.Option(help="The window to judge, START/END.")],
+    log: Annotated[
+        str | None, typer.Option(help="The prediction log's deployment name. Default: NAME.")
+    ] = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Drift of one window of NAME's traffic against another chosen as the reference.
+
+    For questions the registered reference does not answer ("is this week unlike last
+    week?"). The same tests as `prodml monitor run`; nothing is recorded.
+
+    [dim]e.g. prodml monitor compare flights-delay --baseline 2013-07-01/2013-07-08
+    --window 2013-07-08/2013-07-15[/dim]
+    """
+    ws = open_workspace(project)
+    drift = ws.compare_windows(
+        name, _span(baseline, "--baseline"), _span(window, "--window"), log=log
+    )
+    table = Table(title=f"{name}: {window} against {baseline}", title_justify="left")
+    for column in ("feature", "method", "statistic", "threshold", "drifted"):
+        table.add_column(column)
+    for d in sorted(drift, key=lambda d: -d.statistic / d.threshold):
+        flag = "[red]yes[/red]" if d.drifted else "no"
+        table.add_row(d.feature, d.method, f"{d.statistic:.4g}", f"{d.threshold:g}", flag)
+    out.print(table)
+
+
+def _span(text: str, option: str) -> tuple[datetime, datetime]:
+    start, sep, end = text.partition("/")
+    try:
+        if not sep:
+            raise ValueError("no '/'")
+        return tuple(  # type: ignore[return-value]
+            t if t.tzinfo else t.replace(tzinfo=UTC)
+            for t in (datetime.fromisoformat(start), datetime.fromisoformat(end))
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{text!r} is not START/END in ISO times, e.g. 2013-07-01/2013-07-08 ({exc}).",
+            param_hint=option,
+        ) from exc
 
 
 @monitor_app.command()

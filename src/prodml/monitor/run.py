@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,11 +95,14 @@ def monitor_traffic(
     segments: Sequence[str] = (),
     sensitive: Sequence[str] = (),
     rows_per_window: int | None = None,
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> MonitorRun:
     """Judge and record what is due in `records` (a prediction log of model `name`);
     windows are `freq` periods of the calendar in `timezone`, or, with `rows_per_window`,
     runs of that many predictions. `slices` get realized performance per value,
-    `segments` drift per value, `sensitive` attributes the group metrics of fairness."""
+    `segments` drift per value, `sensitive` attributes the group metrics of fairness;
+    `methods` and `thresholds` set the drift test per feature (see `compare`)."""
     traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
     done = _Done(metadata.list_findings(model_name=name))
@@ -116,7 +119,13 @@ def monitor_traffic(
         )
         windows = [w for w in cut if w.end <= now]
         for window in windows:
-            result = _judge(window, version, done, reference, slices, segments, sensitive)
+            result = _judge(
+                window,
+                version,
+                done,
+                reference,
+                _Plan(slices, segments, sensitive, methods or {}, thresholds or {}),
+            )
             if result is not None:
                 results.append(result)
         shifts += _concept(rows, version, windows, done, reference)
@@ -124,6 +133,17 @@ def monitor_traffic(
     findings += [f for s in shifts for f in _concept_findings(name, s, now)]
     metadata.add_findings(findings)
     return MonitorRun(sorted(results, key=lambda r: (r.start, r.version)), shifts)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What each window is judged on, beyond the defaults."""
+
+    slices: Sequence[str]
+    segments: Sequence[str]
+    sensitive: Sequence[str]
+    methods: Mapping[str, str]
+    thresholds: Mapping[str, float]
 
 
 class _Done:
@@ -157,9 +177,7 @@ def _judge(
     version: str,
     done: _Done,
     reference: Callable[[], Reference],
-    slices: Sequence[str],
-    segments: Sequence[str],
-    sensitive: Sequence[str],
+    plan: _Plan,
 ) -> WindowResult | None:
     rows = window.rows
     labelled = rows[rows[LABEL].notna()]
@@ -173,10 +191,10 @@ def _judge(
     by_segment: list[SegmentDrift] = []
     if drift_due:
         ref = reference()
-        drift = compare(ref, rows)
+        drift = compare(ref, rows, methods=plan.methods, thresholds=plan.thresholds)
         inputs = [c for c in ref.columns if c != PREDICTION]  # the score follows from them
         multivariate = domain_classifier(ref, rows, inputs)
-        by_segment = segment_drift(ref, rows, segments)
+        by_segment = segment_drift(ref, rows, plan.segments)
         if ref.estimator is not None and DECISION in rows and rows[DECISION].notna().all():
             estimated = estimate(ref.estimator, rows[PREDICTION], rows[DECISION])
     figures: dict[str, Figure] = {}
@@ -192,15 +210,17 @@ def _judge(
             labelled,
             label=LABEL,
             score=PREDICTION,
-            slices=slices,
+            slices=plan.slices,
             metric_name="roc_auc" if decided is not None else "rmse",
         ):
             if not result.skipped:
                 figures[f"{result.metric}@{result.column}={result.value}"] = Figure(
                     result.estimate, result.low, result.high
                 )
-        if decided is not None and sensitive:
-            fairness = group_metrics(labelled, label=LABEL, decision=DECISION, sensitive=sensitive)
+        if decided is not None and plan.sensitive:
+            fairness = group_metrics(
+                labelled, label=LABEL, decision=DECISION, sensitive=plan.sensitive
+            )
     return WindowResult(
         version,
         window.start.to_pydatetime(),
