@@ -79,7 +79,8 @@ def test_a_body_over_the_size_limit_is_refused_before_it_is_read_whole(client):
 @pytest.mark.parametrize(
     ("row", "loc", "kind"),
     [
-        ({**ROW, "size": "big"}, ["body", "rows", 0, "size"], "float_parsing"),
+        ({**ROW, "size": "big"}, ["body", "rows", 0, "size"], "float_type"),
+        ({**ROW, "size": True}, ["body", "rows", 0, "size"], "float_type"),
         ({"color": "red", "noise": 1.0}, ["body", "rows", 0, "size"], "missing"),
         ({**ROW, "weight": 3}, ["body", "rows", 0, "weight"], "extra_forbidden"),
         ({**ROW, "color": 7}, ["body", "rows", 0, "color"], "literal_error"),
@@ -256,6 +257,7 @@ def test_feedback_records_the_truth_of_answered_rows(client, labels, clock):
     [
         ({"request_id": "r", "label": 0.5}, ["body", "labels", 0, "label"]),
         ({"request_id": "r", "label": "yes"}, ["body", "labels", 0, "label"]),
+        ({"request_id": "r", "label": True}, ["body", "labels", 0, "label"]),
         ({"request_id": "", "label": 1}, ["body", "labels", 0, "request_id"]),
         ({"request_id": "r", "row": -1, "label": 1}, ["body", "labels", 0, "row"]),
         ({"request_id": "r", "row": -(2**64), "label": 1}, ["body", "labels", 0, "row"]),

@@ -14,14 +14,26 @@ never disagree with the model actually loaded.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 
 from prodml.serve.enrich import Enricher
 from prodml.train.model import TrainedModel
 
 STRICT_CATEGORIES = 30
+# A number is a JSON number: true and "1" are refused, not read as 1.0.
+NUMBER = Annotated[float, Strict()]
+
+
+def _not_bool_or_text(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a whole number, not a boolean or text")
+    return value
+
+
+# A whole number, 2.0 included (JSON Schema's integer), true and "2" not.
+WHOLE = Annotated[int, BeforeValidator(_not_bool_or_text)]
 MAX_FEEDBACK = 10_000  # labels per /v1/feedback request; load more with `prodml monitor labels`
 
 
@@ -53,11 +65,14 @@ def row_schema(model: TrainedModel, name: str, enricher: Enricher | None) -> typ
         fields[feature] = (kind | None, Field(description=description))
     for feature in spec.numeric:
         if feature not in stored:
-            fields[feature] = (float | None, Field(description="numeric; null when unknown"))
+            fields[feature] = (NUMBER | None, Field(description="numeric; null when unknown"))
     for field, kind in (enricher.request_fields if enricher else {}).items():
         fields.setdefault(
             field,
-            (kind | None, Field(description="feature store key or input; null when unknown")),
+            (
+                (NUMBER if kind is float else kind) | None,
+                Field(description="feature store key or input; null when unknown"),
+            ),
         )
     return create_model(
         f"{_camel(name)}Row",
@@ -117,7 +132,7 @@ class PredictResponse(BaseModel):
 def feedback_model(classifier: bool) -> type[BaseModel]:
     """The body of /v1/feedback: the realized outcome of answered rows, whenever it becomes
     known; a classifier's truth is 0 or 1, a regression's any finite number."""
-    label: Any = Literal[0, 1] if classifier else float
+    bounds: dict[str, Any] = {"ge": 0, "le": 1} if classifier else {}
     entry = create_model(
         "Feedback",
         __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
@@ -129,8 +144,14 @@ def feedback_model(classifier: bool) -> type[BaseModel]:
                 description="the request id the prediction was answered with",
             ),
         ),
-        row=(int, Field(0, ge=0, description="the row within that request (0 for one row)")),
-        label=(label, Field(description="the truth: 0 or 1 for a classifier, else the value")),
+        row=(
+            WHOLE,
+            Field(0, ge=0, le=2**31 - 1, description="the row within that request (0 for one)"),
+        ),
+        label=(
+            WHOLE if classifier else NUMBER,
+            Field(description="the truth: 0 or 1 for a classifier, else the value", **bounds),
+        ),
     )
     return create_model(
         "FeedbackRequest",
