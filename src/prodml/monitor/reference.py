@@ -69,7 +69,8 @@ class Reference:
         columns = {name: reference_column(frame[name]) for name in names}
         take = min(len(frame), SAMPLE_ROWS)
         rows = np.sort(np.random.default_rng(0).choice(len(frame), take, replace=False))
-        sample = frame[names].iloc[rows].reset_index(drop=True)
+        # Rows first, then columns: frame[names] would copy every row of the frame.
+        sample = frame.iloc[rows][names].reset_index(drop=True)
         for name, column in columns.items():  # the sample's types follow the columns'
             if column.kind == NUMERIC:
                 sample[name] = sample[name].to_numpy(dtype=float, na_value=np.nan)
