@@ -139,13 +139,14 @@ def alerts(
     if not found:
         out.print("No alerts firing." if not all_ else "No alerts.")
         return
-    table = Table(title="alerts", title_justify="left")
-    for column in ("status", "model", "rule", "subject", "value", "windows", "since", "drivers"):
-        table.add_column(column)
+    table = Table(title=f"alerts of {name}" if name else "alerts", title_justify="left")
+    columns = ("status", *(() if name else ("model",)), "rule", "subject", "value", "windows")
+    for column in (*columns, "since window ending", "drivers"):
+        table.add_column(column, overflow="fold")
     for a in found:
         table.add_row(
             f"[red]{a.status}[/red]" if a.status == "firing" else a.status,
-            a.model_name,
+            *(() if name else (a.model_name,)),
             a.rule,
             a.subject or "(model)",
             f"{a.value:.4g}",

@@ -82,6 +82,7 @@ def train(
         spec.features.names,
         holdout=held_out if len(held_out) else None,
         label=spec.label,
+        sensitive=ws.settings.monitoring.sensitive,  # fairness at registration, to compare
     )
     table = Table(title=f"{spec.model_name}: validation {spec.judged_by}", title_justify="left")
     for column in ("model", spec.judged_by, "run"):
