@@ -70,6 +70,8 @@ monitoring:
   timezone: UTC             # whose calendar windows follow, e.g. America/New_York
   slices: []                # input columns to report performance per value of
   segments: []              # input columns to judge drift per value of (e.g. [origin])
+  multivariate_exclude: []  # inputs the domain classifier leaves out (time-like ones, e.g.
+                            #   [month], which tell any later window from the reference)
   sensitive: []             # input columns whose groups' fairness metrics are tracked
   methods: {}               # drift method per feature: ks, wasserstein, chisquare,
                             #   jensenshannon or psi (default: by type and reference size)
@@ -170,6 +172,7 @@ class MonitoringSettings(BaseModel):
     timezone: str = "UTC"
     slices: list[str] = Field(default_factory=list)
     segments: list[str] = Field(default_factory=list)
+    multivariate_exclude: list[str] = Field(default_factory=list)
     sensitive: list[str] = Field(default_factory=list)
     methods: dict[str, str] = Field(default_factory=dict)
     thresholds: dict[str, float] = Field(default_factory=dict)

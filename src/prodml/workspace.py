@@ -200,6 +200,7 @@ class Workspace:
             sensitive=settings.sensitive,
             methods=settings.methods,
             thresholds=settings.thresholds,
+            multivariate_exclude=settings.multivariate_exclude,
             rows_per_window=rows or (None if freq else settings.rows),
         )
         events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)

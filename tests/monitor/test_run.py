@@ -301,3 +301,22 @@ def test_per_feature_methods_and_thresholds_apply(rng, tmp_path, metadata):
     )
     (size,) = [d for d in run.windows[0].drift if d.feature == "size"]
     assert (size.method, size.threshold, size.drifted) == ("psi", 0.5, False)
+
+
+def test_the_domain_classifier_leaves_out_excluded_inputs(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 2_000, shift=1.0)
+        records = log.read()
+    run = monitor_traffic(
+        "toy",
+        records,
+        lambda v: reference,
+        metadata,
+        now=DAY0 + timedelta(days=1),
+        multivariate_exclude=["size"],
+    )
+    (window,) = run.windows
+    assert "size" in [d.feature for d in window.drift if d.drifted]  # still judged alone
+    assert [f for f, _ in window.multivariate.drivers] == ["color"]
+    assert not window.multivariate.drifted

@@ -97,12 +97,14 @@ def monitor_traffic(
     rows_per_window: int | None = None,
     methods: Mapping[str, str] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    multivariate_exclude: Sequence[str] = (),
 ) -> MonitorRun:
     """Judge and record what is due in `records` (a prediction log of model `name`);
     windows are `freq` periods of the calendar in `timezone`, or, with `rows_per_window`,
     runs of that many predictions. `slices` get realized performance per value,
     `segments` drift per value, `sensitive` attributes the group metrics of fairness;
-    `methods` and `thresholds` set the drift test per feature (see `compare`)."""
+    `methods` and `thresholds` set the drift test per feature (see `compare`), and the
+    domain classifier leaves out `multivariate_exclude`."""
     traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
     done = _Done(metadata.list_findings(model_name=name))
@@ -124,7 +126,14 @@ def monitor_traffic(
                 version,
                 done,
                 reference,
-                _Plan(slices, segments, sensitive, methods or {}, thresholds or {}),
+                _Plan(
+                    slices,
+                    segments,
+                    sensitive,
+                    methods or {},
+                    thresholds or {},
+                    frozenset(multivariate_exclude),
+                ),
             )
             if result is not None:
                 results.append(result)
@@ -144,6 +153,7 @@ class _Plan:
     sensitive: Sequence[str]
     methods: Mapping[str, str]
     thresholds: Mapping[str, float]
+    unjoint: frozenset[str]  # left out of the domain classifier
 
 
 class _Done:
@@ -192,7 +202,8 @@ def _judge(
     if drift_due:
         ref = reference()
         drift = compare(ref, rows, methods=plan.methods, thresholds=plan.thresholds)
-        inputs = [c for c in ref.columns if c != PREDICTION]  # the score follows from them
+        # The score follows from the inputs; excluded inputs would separate any window.
+        inputs = [c for c in ref.columns if c != PREDICTION and c not in plan.unjoint]
         multivariate = domain_classifier(ref, rows, inputs)
         by_segment = segment_drift(ref, rows, plan.segments)
         if ref.estimator is not None and DECISION in rows and rows[DECISION].notna().all():
