@@ -108,6 +108,14 @@ def monitor_traffic(
     traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
     done = _Done(metadata.list_findings(model_name=name))
+    plan = _Plan(
+        slices,
+        segments,
+        sensitive,
+        methods or {},
+        thresholds or {},
+        frozenset(multivariate_exclude),
+    )
     results: list[WindowResult] = []
     shifts: list[ConceptShift] = []
     for version, rows in traffic.groupby("version", sort=True):
@@ -121,20 +129,7 @@ def monitor_traffic(
         )
         windows = [w for w in cut if w.end <= now]
         for window in windows:
-            result = _judge(
-                window,
-                version,
-                done,
-                reference,
-                _Plan(
-                    slices,
-                    segments,
-                    sensitive,
-                    methods or {},
-                    thresholds or {},
-                    frozenset(multivariate_exclude),
-                ),
-            )
+            result = _judge(window, version, done, reference, plan)
             if result is not None:
                 results.append(result)
         shifts += _concept(rows, version, windows, done, reference)
