@@ -29,3 +29,13 @@ def test_count_windows_are_full_runs_and_stable_as_the_log_grows():
     assert [(w.start, w.end) for w in again] == [(w.start, w.end) for w in windows] + [
         (times[8], times[-1] + pd.Timedelta("1min") + pd.Timedelta(microseconds=1))
     ]
+
+
+def test_weekly_windows_start_on_their_monday_and_hold_that_week():
+    times = pd.to_datetime(["2026-03-02 12:00", "2026-03-08 23:00", "2026-03-09 00:00"], utc=True)
+    frame = pd.DataFrame({"t": times, "x": [1, 2, 3]})
+    windows = list(time_windows(frame, time="t", freq="W-MON"))
+    assert [(str(w.start.date()), str(w.end.date()), w.rows["x"].tolist()) for w in windows] == [
+        ("2026-03-02", "2026-03-09", [1, 2]),
+        ("2026-03-09", "2026-03-16", [3]),
+    ]

@@ -24,7 +24,10 @@ def time_windows(frame: pd.DataFrame, *, time: str, freq: str = "MS") -> Iterato
     months.
     """
     offset = pd.tseries.frequencies.to_offset(freq)
-    for start, rows in frame.groupby(pd.Grouper(key=time, freq=freq)):
+    # Left-closed and labelled by the start: pandas' own default for weeks (W-MON) and
+    # month ends is the opposite, which would date each window a period late.
+    grouper = pd.Grouper(key=time, freq=freq, closed="left", label="left")
+    for start, rows in frame.groupby(grouper):
         if len(rows):
             begin = pd.Timestamp(start)  # type: ignore[arg-type]  # a Grouper key is one Timestamp
             yield Window(begin, begin + offset, rows)
