@@ -90,10 +90,10 @@ monitoring:
       monitor: multivariate
       metric: domain_auc
       above: 0.55
-    - name: concept-drift   # the error rate rose (Page-Hinkley on labelled traffic)
+    - name: concept-drift   # a rise in errors began (Page-Hinkley on labelled traffic)
       monitor: concept
-      metric: error_after
-      above: 0.0
+      metric: shift_started
+      above: 0.5
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -158,7 +158,7 @@ def _default_rules() -> list[AlertRule]:
         AlertRule(
             name="multivariate-drift", monitor="multivariate", metric="domain_auc", above=0.55
         ),
-        AlertRule(name="concept-drift", monitor="concept", metric="error_after", above=0.0),
+        AlertRule(name="concept-drift", monitor="concept", metric="shift_started", above=0.5),
     ]
 
 

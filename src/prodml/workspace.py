@@ -139,7 +139,12 @@ class Workspace:
         _, model = self.registry.load(f"{name}/{version}")
         scored = rows[list(features)].assign(**{PREDICTION: model.predict_frame(rows)})
         reference = Reference.from_frame(scored, [*features, PREDICTION])
-        if holdout is not None and label is not None and model.task == "classification":
+        if (
+            holdout is not None
+            and label is not None
+            and model.task == "classification"
+            and holdout[label].nunique() == 2  # CBPE calibrates on both classes
+        ):
             score = model.predict_frame(holdout)
             decided = holdout.assign(_decision=(score >= 0.5).astype(float))
             reference = dataclasses.replace(

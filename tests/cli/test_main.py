@@ -345,6 +345,29 @@ def test_labels_matched_on_logged_inputs_report_what_matched_nothing(workspace):
     assert stored == {("r0", 1.0), ("r2", 0.0)}
 
 
+def test_a_classifiers_labels_must_be_zero_or_one(workspace):
+    with workspace.prediction_log("toy") as log:
+        log.append(
+            [
+                {
+                    "request_id": "r1",
+                    "timestamp": "2026-01-01T12:00:00+00:00",
+                    "version": "1",
+                    "inputs": {},
+                    "probability": 0.4,
+                }
+            ]
+        )
+    outcomes = workspace.project_dir / "outcomes.csv"
+    outcomes.write_text("request_id,label\nr1,2\n")
+    result = runner.invoke(
+        app, ["monitor", "labels", "toy", str(outcomes), "-C", str(workspace.project_dir)]
+    )
+    assert result.exit_code != 0
+    assert "a classifier's label is 0 or 1" in str(result.exception) + result.output
+    assert workspace.metadata.list_labels("toy") == []
+
+
 def test_labels_without_the_label_column_name_what_is_there(workspace):
     outcomes = workspace.project_dir / "outcomes.csv"
     outcomes.write_text("request_id,truth\nr1,1\n")

@@ -28,15 +28,16 @@ def metadata(tmp_path):
     store.close()
 
 
-def _day(metadata, day: int, **values) -> None:
-    """Findings of one daily window: `feature=1.0` drift flags and `roc_auc=`."""
+def _day(metadata, day: int, version: str = "1", late: int = 0, **values) -> None:
+    """Findings of one daily window: `feature=1.0` drift flags and `roc_auc=`; `late`
+    days after the window (a re-measurement)."""
     start = DAY0 + timedelta(days=day)
     common = {
         "model_name": "m",
-        "model_version": "1",
+        "model_version": version,
         "window_start": start,
         "window_end": start + timedelta(days=1),
-        "created_at": start + timedelta(days=1),
+        "created_at": start + timedelta(days=1 + late),
     }
     findings = []
     for key, value in values.items():
@@ -154,3 +155,38 @@ def test_alerts_reach_the_log_a_webhook_and_email(metadata, caplog):
     ((recipients, message),) = mailed
     assert recipients == ["oncall@example.com"]
     assert "drift firing (temp)" in message
+
+
+def test_two_live_versions_are_judged_apart(metadata):
+    for day in range(3):  # version 2 runs beside version 1 (a canary) and drifts
+        _day(metadata, day, temp=0.0)
+        _day(metadata, day, version="2", temp=1.0)
+    events = _run(metadata, 2)
+    assert [(e.alert.subject, e.alert.detail["version"], e.alert.status) for e in events] == [
+        ("temp", "2", "firing")
+    ]
+    assert events[0].alert.detail["breaching"] == 3
+
+
+def test_an_alert_whose_figure_was_re_measured_above_the_bound_resolves(metadata):
+    _day(metadata, 0, roc_auc=0.6)
+    _day(metadata, 1, roc_auc=0.6)
+    (fired,) = _run(metadata, 1)
+    assert fired.event == "firing"
+    _day(metadata, 1, late=2, roc_auc=0.78)  # more labels came: the day was fine after all
+    (gone,) = _run(metadata, 3)
+    assert (gone.event, gone.alert.status) == ("resolved", "resolved")
+    assert metadata.list_alerts(status="firing") == []
+
+
+def test_an_undelivered_notice_is_sent_again_on_the_next_run(metadata):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _day(metadata, 0, temp=1.0)
+    (failed,) = _run(metadata, 0, notifier=Notifier([f"json://127.0.0.1:{port}/alerts"]))
+    assert not failed.delivered
+    assert metadata.list_alerts()[0].notified_at is None
+    (again,) = _run(metadata, 0)  # delivered to the log this time
+    assert (again.event, again.delivered) == ("firing", True)
+    assert _run(metadata, 0) == []

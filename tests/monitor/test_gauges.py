@@ -87,9 +87,23 @@ def test_gauges_show_the_newest_window_and_the_newest_measurement(metadata):
         sorted((*base, ("attribute", "color"), ("metric", "demographic_parity_difference")))
     )
     assert samples["prodml_fairness_gap", gap] == 0.2
-    alert = (("model", "m"), ("rule", "feature-drift"), ("subject", "temp"))
+    alert = (("model", "m"), ("rule", "feature-drift"), ("subject", "temp"), ("version", ""))
     assert samples["prodml_alert_firing", alert] == 1.0
     assert not any(dict(labels).get("metric") == "roc_auc.low" for _, labels in samples)
+
+
+def test_a_database_outage_keeps_the_last_gauges_and_the_scrape_alive(metadata, monkeypatch):
+    from prodml.errors import StoreUnavailableError
+
+    metadata.add_findings([_finding(0, "drift", "drifted", 1.0, "temp")])
+    collector = FindingsCollector(metadata, "m", refresh_seconds=0)
+    before = _samples(collector)
+
+    def down(**_):
+        raise StoreUnavailableError("The metadata database at postgresql://db failed.")
+
+    monkeypatch.setattr(metadata, "list_findings", down)
+    assert _samples(collector) == before
 
 
 def test_reads_are_cached_between_scrapes(metadata):

@@ -158,7 +158,13 @@ def test_a_changed_label_relationship_is_concept_drift_not_data_drift(rng, tmp_p
     assert auc[3] < 0.6 < 0.8 < min(auc[:3])
     # Estimated from the scores alone, the fourth day looks as good as the others.
     assert run.windows[3].estimated["roc_auc"] > 0.7
-    assert len(metadata.list_findings(monitor="concept")) == 2
+    started = [
+        (f.window_start.day, f.value)
+        for f in metadata.list_findings(monitor="concept")
+        if f.metric == "shift_started"
+    ]
+    # Every labelled window says whether a rise began in it; the fourth day's 1 is newer.
+    assert sorted(started) == [(2, 0.0), (3, 0.0), (4, 0.0), (5, 0.0), (5, 1.0)]
     assert _judge(records, reference, metadata, DAY0 + timedelta(days=4)).concept == []
 
 
@@ -320,3 +326,28 @@ def test_the_domain_classifier_leaves_out_excluded_inputs(rng, tmp_path, metadat
     assert "size" in [d.feature for d in window.drift if d.drifted]  # still judged alone
     assert [f for f, _ in window.multivariate.drivers] == ["color"]
     assert not window.multivariate.drifted
+
+
+def test_an_empty_log_and_a_version_without_a_reference_are_reported_not_fatal(
+    rng, tmp_path, metadata
+):
+    from prodml.errors import NotFoundError
+
+    reference = _reference(rng)
+    assert _judge(pd.DataFrame(), reference, metadata, DAY0).windows == []
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 500)
+        log.append(
+            {**r, "version": "2", "request_id": f"v2-{i}"}
+            for i, r in enumerate(log.read().to_dict("records"))
+        )
+        records = log.read()
+
+    def reference_of(version: str):
+        if version == "1":
+            raise NotFoundError("No drift reference for toy version 1.")
+        return reference
+
+    run = monitor_traffic("toy", records, reference_of, metadata, now=DAY0 + timedelta(days=1))
+    assert run.skipped == {"1": "No drift reference for toy version 1."}
+    assert [w.version for w in run.windows] == ["2"]

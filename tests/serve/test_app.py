@@ -259,6 +259,7 @@ def test_feedback_records_the_truth_of_answered_rows(client, labels, clock):
         ({"request_id": "r", "label": "yes"}, ["body", "labels", 0, "label"]),
         ({"request_id": "r", "label": True}, ["body", "labels", 0, "label"]),
         ({"request_id": "", "label": 1}, ["body", "labels", 0, "request_id"]),
+        ({"request_id": "a\x00b", "label": 1}, ["body", "labels", 0, "request_id"]),
         ({"request_id": "r", "row": -1, "label": 1}, ["body", "labels", 0, "row"]),
         ({"request_id": "r", "row": -(2**64), "label": 1}, ["body", "labels", 0, "row"]),
         ({"request_id": "r"}, ["body", "labels", 0, "label"]),

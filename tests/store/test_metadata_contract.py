@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from prodml.errors import ConfigError, NotFoundError, SchemaVersionError, StoreUnavailableError
+from prodml.errors import (
+    ConfigError,
+    DataValidationError,
+    NotFoundError,
+    SchemaVersionError,
+    StoreUnavailableError,
+)
 from prodml.store import Alert, Finding, Label, MetadataStore, SnapshotRecord
 
 T0 = datetime(2013, 7, 1, tzinfo=UTC)
@@ -161,6 +167,17 @@ def test_a_later_label_for_the_same_prediction_replaces_the_first(store):
     }
     assert labels["req-1", 0].received_at == T0 + timedelta(days=1)
     assert store.list_labels("other") == []
+
+
+def test_the_same_prediction_twice_in_one_call_keeps_the_last(store):
+    labels = [Label("req-1", 1.0), Label("req-2", 1.0), Label("req-1", 0.0)]
+    assert store.add_labels("m", labels, received_at=T0) == 2
+    assert {(x.request_id, x.label) for x in store.list_labels("m")} == {
+        ("req-1", 0.0),
+        ("req-2", 1.0),
+    }
+    with pytest.raises(DataValidationError, match="NUL"):
+        store.add_labels("m", [Label("bad\x00id", 1.0)], received_at=T0)
 
 
 def test_many_labels_are_written_in_one_call(store):

@@ -49,7 +49,7 @@ def run(
     """
     ws = open_workspace(project)
     result, events = ws.monitor(name, freq=freq, rows=rows)
-    if not result.windows and not result.concept:
+    if not result.windows and not result.concept and not result.skipped:
         out.print(f"Nothing new to judge for {name}.")
     if result.windows:
         table = Table(title=f"{name}: windows judged", title_justify="left")
@@ -80,6 +80,10 @@ def run(
             f"({event.alert.subject or 'model'}) = {event.alert.value:.4g}"
             + ("" if event.delivered else " [red](not delivered everywhere)[/red]")
         )
+    for version, why in result.skipped.items():
+        err.print(f"[red]Version {version} was not judged:[/red] {why}")
+    if result.skipped:
+        raise typer.Exit(1)
 
 
 @monitor_app.command()
@@ -116,8 +120,16 @@ def labels(
         raise typer.Exit(1)
     frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     keys = [c.strip() for c in on.split(",")] if on else []
-    traffic = traffic_frame(ws.prediction_log(name).read()) if keys else pd.DataFrame()
-    matched = match_labels(frame, traffic, label=label, on=keys, source=str(path))
+    records = ws.prediction_log(name).read()
+    traffic = traffic_frame(records) if keys else pd.DataFrame()
+    matched = match_labels(
+        frame,
+        traffic,
+        label=label,
+        on=keys,
+        source=str(path),
+        classifier="probability" in records.columns,  # the log says what the model answers
+    )
     written = ws.metadata.add_labels(name, matched.labels, received_at=ws.clock.now())
     out.print(f"Recorded {written:,} label(s) for {name} from {path}.")
     if matched.unmatched:

@@ -37,18 +37,23 @@ def evaluate_alerts(
     *,
     now: datetime,
 ) -> list[AlertEvent]:
-    """Bring model `name`'s alerts up to date with its findings; notify what changed."""
+    """Bring model `name`'s alerts up to date with its findings; notify what changed.
+
+    Each version's windows are a series of their own (two versions live at once, as in a
+    canary, do not interleave). A stored alert whose episode no longer holds (labels
+    came in and the figure was re-measured above the bound) is resolved. A notice that
+    could not be delivered is tried again on the next run."""
     findings = metadata.list_findings(model_name=name)
     drivers = _drifted_by_window(findings)
-    stored = {
-        (a.rule, a.subject, a.first_window_end): a for a in metadata.list_alerts(model_name=name)
-    }
+    stored = {_key(a): a for a in metadata.list_alerts(model_name=name)}
+    matched: set[tuple[str, str, str, datetime]] = set()
     events = []
     for rule in rules:
-        for subject, series in _series(findings, rule).items():
-            for episode in _episodes(series, rule):
-                first, last, value, breaching, ended = episode
-                known = stored.get((rule.name, subject, first))
+        for (subject, version), series in _series(findings, rule).items():
+            for first, last, value, breaching, ended in _episodes(series, rule):
+                key = (rule.name, subject, version, first)
+                matched.add(key)
+                known = stored.get(key)
                 alert = Alert(
                     rule=rule.name,
                     model_name=name,
@@ -58,12 +63,13 @@ def evaluate_alerts(
                     last_window_end=last,
                     value=value,
                     detail={
+                        "version": version,
                         "monitor": rule.monitor,
                         "metric": rule.metric,
                         "above": rule.above,
                         "below": rule.below,
                         "breaching": breaching,
-                        "drivers": drivers.get(last, []),
+                        "drivers": drivers.get((version, last), []),
                     },
                     notified_at=known.notified_at if known else None,
                     resolved_at=((known and known.resolved_at) or now) if ended else None,
@@ -72,29 +78,51 @@ def evaluate_alerts(
                 event = _event(known, alert, rule, now)
                 if known is not None and event is None and _same(known, alert):
                     continue
-                if event is not None:
-                    delivered = notifier.send(alert, event)
-                    alert = replace(alert, notified_at=now)
-                    events.append(AlertEvent(alert, event, delivered))
-                metadata.save_alert(alert)
+                events += _saved(alert, event, metadata, notifier, now)
+    rules_now = {rule.name for rule in rules}
+    for key, alert in stored.items():  # episodes that no longer hold
+        if alert.status == FIRING and key not in matched and alert.rule in rules_now:
+            gone = replace(alert, status=RESOLVED, resolved_at=now)
+            events += _saved(gone, RESOLVED, metadata, notifier, now)
     return events
 
 
-def _series(findings: list[Finding], rule: AlertRule) -> dict[str, list[tuple[datetime, float]]]:
-    """Per subject, the rule's metric per window in window order (the newest finding of a
-    window wins: performance is re-measured as labels arrive)."""
-    latest: dict[tuple[str, datetime], Finding] = {}
+def _saved(
+    alert: Alert, event: str | None, metadata: MetadataStore, notifier: Notifier, now: datetime
+) -> list[AlertEvent]:
+    """Store `alert`, after announcing `event` if there is one; a notice not delivered
+    leaves `notified_at` as it was, so the next run tries again."""
+    out = []
+    if event is not None:
+        delivered = notifier.send(alert, event)
+        if delivered:
+            alert = replace(alert, notified_at=now)
+        out.append(AlertEvent(alert, event, delivered))
+    metadata.save_alert(alert)
+    return out
+
+
+def _key(alert: Alert) -> tuple[str, str, str, datetime]:
+    return (alert.rule, alert.subject, str(alert.detail.get("version", "")), alert.first_window_end)
+
+
+def _series(
+    findings: list[Finding], rule: AlertRule
+) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
+    """Per subject and version, the rule's metric per window in window order (the newest
+    finding of a window wins: performance is re-measured as labels arrive)."""
+    latest: dict[tuple[str, str, datetime], Finding] = {}
     for f in findings:
         if f.monitor != rule.monitor or f.metric != rule.metric:
             continue
         if rule.feature is not None and f.feature != rule.feature:
             continue
-        key = (f.feature or "", f.window_end)
+        key = (f.feature or "", f.model_version, f.window_end)
         if key not in latest or f.created_at >= latest[key].created_at:
             latest[key] = f
-    out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-    for (subject, end), f in sorted(latest.items(), key=lambda kv: kv[0][1]):
-        out[subject].append((end, f.value))
+    out: dict[tuple[str, str], list[tuple[datetime, float]]] = defaultdict(list)
+    for (subject, version, end), f in sorted(latest.items(), key=lambda kv: kv[0][2]):
+        out[subject, version].append((end, f.value))
     return out
 
 
@@ -120,6 +148,8 @@ def _episodes(
 def _event(known: Alert | None, alert: Alert, rule: AlertRule, now: datetime) -> str | None:
     if known is None:  # a new episode; it may have begun and ended since the last run
         return FIRING if alert.status == FIRING else "fired and resolved"
+    if alert.status == FIRING and known.notified_at is None:
+        return FIRING  # its first notice was not delivered: try again
     if alert.status == RESOLVED and known.status == FIRING:
         return RESOLVED
     if alert.status == FIRING and alert.last_window_end > known.last_window_end:
@@ -134,20 +164,20 @@ def _same(a: Alert, b: Alert) -> bool:
     return (a.status, a.last_window_end, a.value) == (b.status, b.last_window_end, b.value)
 
 
-def _drifted_by_window(findings: list[Finding]) -> dict[datetime, list[str]]:
-    """The features that drifted in each window, most drifted first: the drivers an alert
-    names."""
+def _drifted_by_window(findings: list[Finding]) -> dict[tuple[str, datetime], list[str]]:
+    """The features that drifted in each version's window, most drifted first: the
+    drivers an alert names."""
     flagged = {
-        (f.window_end, f.feature)
+        (f.model_version, f.window_end, f.feature)
         for f in findings
         if f.monitor == "drift" and f.metric == "drifted" and f.value > 0.5
     }
     statistic = {
-        (f.window_end, f.feature): f.value
+        (f.model_version, f.window_end, f.feature): f.value
         for f in findings
         if f.monitor == "drift" and f.metric != "drifted"
     }
-    out: dict[datetime, list[str]] = defaultdict(list)
-    for end, feature in sorted(flagged, key=lambda k: -statistic.get(k, 0.0)):
-        out[end].append(str(feature))
+    out: dict[tuple[str, datetime], list[str]] = defaultdict(list)
+    for version, end, feature in sorted(flagged, key=lambda k: -statistic.get(k, 0.0)):
+        out[version, end].append(str(feature))
     return out

@@ -9,6 +9,7 @@ findings change only when the monitor runs and a scrape should stay cheap.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,10 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from prodml.errors import StoreUnavailableError
 from prodml.store import Finding, MetadataStore
+
+logger = logging.getLogger(__name__)
 
 _BOUNDS = (".low", ".high")
 
@@ -46,7 +50,12 @@ class FindingsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             if time.monotonic() - self._read_at >= self.refresh_seconds:
-                self._cached = self._read()
+                try:
+                    self._cached = self._read()
+                except StoreUnavailableError as exc:
+                    # The serving metrics beside these must still be scraped: keep the
+                    # last gauges read, and try again at the next refresh.
+                    logger.warning("monitoring gauges not refreshed: %s", exc)
                 self._read_at = time.monotonic()
             return iter(self._cached)
 
@@ -96,15 +105,17 @@ class FindingsCollector(Collector):
         alerts = GaugeMetricFamily(
             "prodml_alert_firing",
             "1 for each alert firing, by rule and subject.",
-            labels=["model", "rule", "subject"],
+            labels=["model", "version", "rule", "subject"],
         )
+        newest_end: dict[tuple[str, str], float] = {}
         for f in _newest(self.metadata.list_findings(model_name=self.model_name)):
             base = [f.model_name, f.model_version]
             if f.monitor == "drift" and f.metric == "drifted":
                 drifted.add_metric([*base, f.feature or ""], f.value)
             elif f.monitor == "drift":
                 drift.add_metric([*base, f.feature or "", f.metric], f.value)
-                window.add_metric(base, f.window_end.timestamp())
+                key = (f.model_name, f.model_version)
+                newest_end[key] = max(newest_end.get(key, 0.0), f.window_end.timestamp())
             elif f.monitor == "performance" and f.metric == "labelled":
                 labelled.add_metric(base, f.value)
             elif f.monitor == "performance" and not f.metric.endswith(_BOUNDS) and not f.feature:
@@ -117,8 +128,11 @@ class FindingsCollector(Collector):
                 fairness.add_metric([*base, f.feature or "", f.metric], f.value)
             elif f.monitor == "segment" and f.metric == "drifted_features":
                 segments.add_metric([*base, f.feature or ""], f.value)
+        for (model, version), end in newest_end.items():
+            window.add_metric([model, version], end)
         for alert in self.metadata.list_alerts(model_name=self.model_name, status="firing"):
-            alerts.add_metric([alert.model_name, alert.rule, alert.subject], 1.0)
+            version = str(alert.detail.get("version", ""))
+            alerts.add_metric([alert.model_name, version, alert.rule, alert.subject], 1.0)
         return [drift, drifted, performance, labelled, window, domain, segments, fairness, alerts]
 
 

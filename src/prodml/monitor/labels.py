@@ -48,10 +48,11 @@ def match_labels(
     label: str,
     on: Sequence[str] = (),
     source: str = "the labels",
+    classifier: bool = False,
 ) -> Matched:
     """The labels in `frame`'s column `label`, each tied to the predictions it belongs to:
     by `request_id` (and `row`, default 0) when `on` is empty, else by the columns `on`
-    shared with the logged inputs of `traffic`."""
+    shared with the logged inputs of `traffic`. A `classifier`'s labels must be 0 or 1."""
     keys = list(on) or ["request_id"]
     missing = [c for c in [label, *keys] if c not in frame.columns]
     if missing:
@@ -68,6 +69,14 @@ def match_labels(
             f"{source}: column {label!r} row {first} is {truth[label].iloc[first]!r}, not a "
             f"number ({int(bad.sum())} such rows). Drop rows whose truth is not known yet."
         )
+    if classifier:
+        wrong = ~pd.to_numeric(truth[label]).isin([0, 1])
+        if wrong.any():
+            first = int(np.flatnonzero(wrong.to_numpy())[0])
+            raise DataValidationError(
+                f"{source}: column {label!r} row {first} is {truth[label].iloc[first]!r}; a "
+                f"classifier's label is 0 or 1 ({int(wrong.sum())} rows are not)."
+            )
     if not on:
         rows = truth["row"] if "row" in truth else pd.Series(0, index=truth.index)
         return Matched(

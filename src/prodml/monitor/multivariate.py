@@ -53,11 +53,8 @@ def domain_classifier(
     with too few rows on either side to say)."""
     if reference.sample is None:
         return None
-    names = [
-        f
-        for f in (features or list(reference.sample.columns))
-        if f in window and f in reference.columns
-    ]
+    wanted = list(reference.sample.columns) if features is None else features
+    names = [f for f in wanted if f in window and f in reference.columns]
     rng = np.random.default_rng(seed)
     before = _draw(reference.sample[names], rng)
     after = _draw(window[names], rng)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prodml.errors import NotFoundError
 from prodml.monitor.compare import FeatureDrift, compare
 from prodml.monitor.concept import page_hinkley
 from prodml.monitor.estimate import estimate
@@ -42,6 +43,8 @@ DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "con
 MULTIVARIATE, SEGMENT, FAIRNESS = "multivariate", "segment", "fairness"
 DRIVERS = 5  # the domain classifier's features recorded per window
 LABELLED = "labelled"
+SHIFT_STARTED = "shift_started"  # 1 in the window a rise in errors began, 0 in the others
+_NAME = 255  # the findings table's feature column
 # Page-Hinkley's evidence threshold on the error: real traffic errs in bursts (a storm
 # delays a whole afternoon), so far more than the i.i.d. default of 25 is asked for.
 CONCEPT_EVIDENCE = 100.0
@@ -80,6 +83,7 @@ class ConceptShift:
 class MonitorRun:
     windows: list[WindowResult]
     concept: list[ConceptShift]
+    skipped: dict[str, str] = field(default_factory=dict)  # version -> why it was not judged
 
 
 def monitor_traffic(
@@ -105,6 +109,8 @@ def monitor_traffic(
     `segments` drift per value, `sensitive` attributes the group metrics of fairness;
     `methods` and `thresholds` set the drift test per feature (see `compare`), and the
     domain classifier leaves out `multivariate_exclude`."""
+    if records.empty:
+        return MonitorRun([], [])
     traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
     done = _Done(metadata.list_findings(model_name=name))
@@ -118,6 +124,7 @@ def monitor_traffic(
     )
     results: list[WindowResult] = []
     shifts: list[ConceptShift] = []
+    skipped: dict[str, str] = {}
     for version, rows in traffic.groupby("version", sort=True):
         version = str(version)
         # Loaded once, and only when a window needs it.
@@ -128,15 +135,18 @@ def monitor_traffic(
             else time_windows(rows, time="timestamp", freq=freq)
         )
         windows = [w for w in cut if w.end <= now]
-        for window in windows:
-            result = _judge(window, version, done, reference, plan)
-            if result is not None:
-                results.append(result)
-        shifts += _concept(rows, version, windows, done, reference)
+        try:  # one version without a reference must not stop the others being judged
+            for window in windows:
+                result = _judge(window, version, done, reference, plan)
+                if result is not None:
+                    results.append(result)
+            shifts += _concept(rows, version, windows, done, reference)
+        except NotFoundError as exc:
+            skipped[version] = exc.message
     findings = [f for r in results for f in _window_findings(name, r, now, slices)]
     findings += [f for s in shifts for f in _concept_findings(name, s, now)]
     metadata.add_findings(findings)
-    return MonitorRun(sorted(results, key=lambda r: (r.start, r.version)), shifts)
+    return MonitorRun(sorted(results, key=lambda r: (r.start, r.version)), shifts, skipped)
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,7 @@ class _Done:
                 self.judged[f.model_version] = max(last or f.window_end, _utc(f.window_end))
             elif f.monitor == PERFORMANCE and f.metric == LABELLED:
                 self.labelled[key] = max(self.labelled[key], f.value)
-            elif f.monitor == CONCEPT:
+            elif f.monitor == CONCEPT and f.metric == SHIFT_STARTED and f.value > 0.5:
                 self.shifts.add(key)
 
     def drift_due(self, version: str, window: Window) -> bool:
@@ -196,7 +206,13 @@ def _judge(
     by_segment: list[SegmentDrift] = []
     if drift_due:
         ref = reference()
-        drift = compare(ref, rows, methods=plan.methods, thresholds=plan.thresholds)
+        # Settings may name features an older version's reference does not have.
+        drift = compare(
+            ref,
+            rows,
+            methods={k: v for k, v in plan.methods.items() if k in ref.columns},
+            thresholds={k: v for k, v in plan.thresholds.items() if k in ref.columns},
+        )
         # The score follows from the inputs; excluded inputs would separate any window.
         inputs = [c for c in ref.columns if c != PREDICTION and c not in plan.unjoint]
         multivariate = domain_classifier(ref, rows, inputs)
@@ -296,6 +312,8 @@ def _window_findings(
     name: str, result: WindowResult, now: datetime, slices: Sequence[str]
 ) -> list[Finding]:
     def finding(monitor: str, metric: str, value: float, feature: str | None = None) -> Finding:
+        if feature is not None and len(feature) > _NAME:
+            feature = feature[: _NAME - 1] + "…"  # a long category must not fail the run
         return Finding(
             monitor=monitor,
             model_name=name,
@@ -331,6 +349,9 @@ def _window_findings(
             ]
     if result.realized:
         out.append(finding(PERFORMANCE, LABELLED, float(result.labelled)))
+        # A labelled window with no rise starting in it: a passing value for alert rules
+        # (a shift found in it, now or later, is recorded as 1 and, being newer, wins).
+        out.append(finding(CONCEPT, SHIFT_STARTED, 0.0))
     for key, figure in result.realized.items():
         metric, _, piece = key.partition("@")  # "roc_auc@carrier=UA": a slice's figure
         for suffix, value in (("", figure.value), (".low", figure.low), (".high", figure.high)):
@@ -351,6 +372,7 @@ def _concept_findings(name: str, shift: ConceptShift, now: datetime) -> list[Fin
     return [
         Finding(metric="error_before", value=shift.before, **common),  # type: ignore[arg-type]
         Finding(metric="error_after", value=shift.after, **common),  # type: ignore[arg-type]
+        Finding(metric=SHIFT_STARTED, value=1.0, **common),  # type: ignore[arg-type]
     ]
 
 

@@ -141,6 +141,7 @@ def feedback_model(classifier: bool) -> type[BaseModel]:
             Field(
                 min_length=1,
                 max_length=255,
+                pattern=r"^[^\x00]+$",
                 description="the request id the prediction was answered with",
             ),
         ),

@@ -27,7 +27,13 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from prodml.errors import ConfigError, NotFoundError, SchemaVersionError, StoreUnavailableError
+from prodml.errors import (
+    ConfigError,
+    DataValidationError,
+    NotFoundError,
+    SchemaVersionError,
+    StoreUnavailableError,
+)
 from prodml.store.models import (
     AlertRow,
     FeatureDefinitionRow,
@@ -224,16 +230,20 @@ class MetadataStore:
 
     def add_labels(self, model_name: str, labels: Iterable[Label], *, received_at: datetime) -> int:
         """Record the realized outcome of logged predictions; a second label for the same
-        prediction replaces the first (a correction). Returns how many were written."""
+        prediction replaces the first (a correction; within one call, the last wins).
+        Returns how many predictions got a label."""
+        latest: dict[tuple[str, int], float] = {}
+        for label in labels:
+            if "\x00" in label.request_id:  # PostgreSQL text cannot hold it
+                raise DataValidationError(
+                    f"Request id {label.request_id!r} holds a NUL character; no prediction "
+                    "is answered under such an id."
+                )
+            latest[label.request_id, label.row] = float(label.label)
+        at = _to_utc(received_at)
         rows = [
-            {
-                "model_name": model_name,
-                "request_id": label.request_id,
-                "row": label.row,
-                "label": float(label.label),
-                "received_at": _to_utc(received_at),
-            }
-            for label in labels
+            {"model_name": model_name, "request_id": r, "row": i, "label": y, "received_at": at}
+            for (r, i), y in latest.items()
         ]
         dialect = self._engine.dialect.name
         upsert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
