@@ -134,6 +134,12 @@ def test_the_estimate_tracks_realized_auc_under_input_shift(rng, tmp_path, metad
         assert auc.low <= auc.value <= auc.high
         assert abs(guess - auc.value) < 0.02
     assert after.windows[1].labelled == 3_000
+    # A correction (the same number of labels, one changed) is measured again.
+    first = days[0].iloc[0]
+    flipped = Label(first["request_id"], 1.0 - float(first["y"]))
+    metadata.add_labels("toy", [flipped], received_at=DAY0 + timedelta(days=9))
+    corrected = _judge(records, reference, metadata, DAY0 + timedelta(days=10))
+    assert [w.start.day for w in corrected.windows] == [2]
     # The inputs moved where the model is less sure: more errors, but as many as its
     # probabilities expect. Data drift, not concept drift.
     assert after.concept == []

@@ -19,6 +19,7 @@ from prodml.monitor.traffic import META
 from prodml.store import Label
 
 LABEL = "label_true"  # the joined truth in a traffic frame (`label` is the model's decision)
+LABELLED_AT = "label_received_at"  # when that truth was recorded
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,18 @@ class Matched:
 
 def join_labels(traffic: pd.DataFrame, labels: Sequence[Label]) -> pd.DataFrame:
     """`traffic` (a `traffic_frame`) with the truth of each row as `label_true` (NaN where
-    none came yet)."""
+    none came yet) and when it was recorded as `label_received_at`."""
     known = pd.DataFrame(
         {
             "request_id": [x.request_id for x in labels],
             "row": np.array([x.row for x in labels], dtype=np.int64),
             LABEL: np.array([x.label for x in labels], dtype=float),
+            LABELLED_AT: pd.to_datetime(
+                pd.Series([x.received_at for x in labels], dtype=object), utc=True
+            ),
         }
     )
-    out = traffic.drop(columns=[LABEL], errors="ignore")
+    out = traffic.drop(columns=[LABEL, LABELLED_AT], errors="ignore")
     return out.merge(known, on=["request_id", "row"], how="left", validate="many_to_one")
 
 

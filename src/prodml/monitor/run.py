@@ -29,7 +29,7 @@ from prodml.monitor.compare import FeatureDrift, compare
 from prodml.monitor.concept import page_hinkley
 from prodml.monitor.estimate import estimate
 from prodml.monitor.fairness import GAPS, group_metrics
-from prodml.monitor.labels import LABEL, join_labels
+from prodml.monitor.labels import LABEL, LABELLED_AT, join_labels
 from prodml.monitor.multivariate import MultivariateDrift, domain_classifier
 from prodml.monitor.performance import Figure, realized, realized_by_slice
 from prodml.monitor.reference import Reference
@@ -168,6 +168,7 @@ class _Done:
     def __init__(self, findings: list[Finding]) -> None:
         self.judged: dict[str, datetime] = {}
         self.labelled: dict[tuple[str, datetime], float] = defaultdict(float)
+        self.measured: dict[tuple[str, datetime], datetime] = {}
         self.shifts: set[tuple[str, datetime]] = set()
         for f in findings:
             key = (f.model_version, _utc(f.window_start))
@@ -176,6 +177,8 @@ class _Done:
                 self.judged[f.model_version] = max(last or f.window_end, _utc(f.window_end))
             elif f.monitor == PERFORMANCE and f.metric == LABELLED:
                 self.labelled[key] = max(self.labelled[key], f.value)
+                seen = self.measured.get(key)
+                self.measured[key] = max(seen or f.created_at, _utc(f.created_at))
             elif f.monitor == CONCEPT and f.metric == SHIFT_STARTED and f.value > 0.5:
                 self.shifts.add(key)
 
@@ -183,8 +186,14 @@ class _Done:
         last = self.judged.get(version)
         return last is None or window.end > last
 
-    def labels_due(self, version: str, window: Window, labelled: int) -> bool:
-        return labelled > self.labelled[(version, _utc(window.start))]
+    def labels_due(self, version: str, window: Window, labelled: pd.DataFrame) -> bool:
+        """More labels than when last measured, or one recorded since (a correction)."""
+        key = (version, _utc(window.start))
+        if len(labelled) > self.labelled[key]:
+            return True
+        measured = self.measured.get(key)
+        newest = labelled[LABELLED_AT].max() if len(labelled) else None
+        return measured is not None and newest is not None and newest > measured
 
 
 def _judge(
@@ -197,7 +206,7 @@ def _judge(
     rows = window.rows
     labelled = rows[rows[LABEL].notna()]
     drift_due = done.drift_due(version, window)
-    labels_due = done.labels_due(version, window, len(labelled))
+    labels_due = done.labels_due(version, window, labelled)
     if not (drift_due or labels_due):
         return None
     drift: list[FeatureDrift] = []
