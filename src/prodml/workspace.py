@@ -282,6 +282,7 @@ class Workspace:
             reference=self.reference(name, newest.model_version),
             current=current,
             generated_at=self.clock.now(),
+            timezone=self.settings.monitoring.timezone,
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html, encoding="utf-8")

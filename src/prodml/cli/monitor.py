@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -148,6 +149,7 @@ def alerts(
     """Alerts raised by `prodml monitor run`: firing ones, or every one with --all."""
     ws = open_workspace(project)
     found = ws.metadata.list_alerts(model_name=name, status=None if all_ else "firing")
+    zone = ZoneInfo(ws.settings.monitoring.timezone)  # windows' own calendar
     if not found:
         out.print("No alerts firing." if not all_ else "No alerts.")
         return
@@ -163,7 +165,7 @@ def alerts(
             a.subject or "(model)",
             f"{a.value:.4g}",
             str(a.detail.get("breaching", "")),
-            f"{a.first_window_end:%Y-%m-%d %H:%M}",
+            f"{a.first_window_end.astimezone(zone):%Y-%m-%d %H:%M}",
             ", ".join(a.detail.get("drivers", [])[:3]),
         )
     out.print(table)

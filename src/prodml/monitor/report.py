@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -43,9 +44,12 @@ def render_report(
     current: pd.DataFrame | None = None,
     generated_at: datetime,
     top: int = 6,
+    timezone: str = "UTC",
 ) -> str:
     """The report's HTML. `reference` and `current` (the newest window's traffic) give
-    the distribution charts of its `top` most drifted features."""
+    the distribution charts of its `top` most drifted features; dates are shown in
+    `timezone` (the monitoring calendar's)."""
+    zone = ZoneInfo(timezone)
     drift = [f for f in findings if f.monitor == "drift"]
     sections = [
         f"<h1>Monitoring report · {escape(name)}</h1>",
@@ -53,20 +57,20 @@ def render_report(
         f"{len(findings):,} findings over {len({f.window_start for f in findings})} window(s) "
         f"of version(s) {escape(', '.join(sorted({f.model_version for f in findings})))}.</p>",
         "<h2>Alerts</h2>",
-        _alerts_table(alerts),
+        _alerts_table(alerts, zone),
         "<h2>Performance over time</h2>",
         _chart(_performance_chart(findings)),
         "<h2>Drift per feature over time</h2>",
         "<p class='muted'>Each cell: the window's drift statistic against the reference "
         "(Wasserstein in reference standard deviations, or Jensen–Shannon distance); "
         "✕ marks a feature judged drifted.</p>",
-        _chart(_drift_heatmap(drift)),
+        _chart(_drift_heatmap(drift, zone)),
         "<h2>Multivariate drift</h2>",
         "<p class='muted'>ROC AUC of a classifier trained to tell each window's rows from "
         "the reference's (0.5: indistinguishable), and the features it relied on most in "
         "the newest window.</p>",
         _multivariate(findings),
-        _segments(findings),
+        _segments(findings, zone),
         _fairness(findings, reference),
     ]
     newest = _newest_drifted(drift, top)
@@ -88,14 +92,15 @@ def render_report(
     )
 
 
-def _alerts_table(alerts: Sequence[Alert]) -> str:
+def _alerts_table(alerts: Sequence[Alert], zone: ZoneInfo) -> str:
     if not alerts:
         return "<p>No alerts were raised.</p>"
     rows = "".join(
         f"<tr><td class='{a.status}'>{a.status}</td><td>{escape(a.rule)}</td>"
         f"<td>{escape(a.subject or '(model)')}</td><td>{a.value:.4g}</td>"
-        f"<td>{a.detail.get('breaching', '')}</td><td>{a.first_window_end:%Y-%m-%d}</td>"
-        f"<td>{a.last_window_end:%Y-%m-%d}</td>"
+        f"<td>{a.detail.get('breaching', '')}</td>"
+        f"<td>{a.first_window_end.astimezone(zone):%Y-%m-%d %H:%M}</td>"
+        f"<td>{a.last_window_end.astimezone(zone):%Y-%m-%d %H:%M}</td>"
         f"<td>{escape(', '.join(a.detail.get('drivers', [])[:5]))}</td></tr>"
         for a in alerts
     )
@@ -158,7 +163,7 @@ def _performance_chart(findings: Sequence[Finding]) -> Canvas | None:
     return fig
 
 
-def _drift_heatmap(drift: Sequence[Finding]) -> Canvas | None:
+def _drift_heatmap(drift: Sequence[Finding], zone: ZoneInfo) -> Canvas | None:
     statistic = {(f.feature, f.window_start): f.value for f in drift if f.metric != "drifted"}
     if not statistic:
         return None
@@ -173,7 +178,11 @@ def _drift_heatmap(drift: Sequence[Finding]) -> Canvas | None:
     image = ax.imshow(np.minimum(grid, 1.0), aspect="auto", cmap="Reds", vmin=0, vmax=1)
     ax.set_yticks(range(len(features)), [str(f) for f in features], fontsize=8)
     ax.set_xticks(
-        range(len(windows)), [f"{w:%Y-%m-%d}" for w in windows], rotation=45, ha="right", fontsize=8
+        range(len(windows)),
+        [f"{w.astimezone(zone):%Y-%m-%d}" for w in windows],
+        rotation=45,
+        ha="right",
+        fontsize=8,
     )
     for i, feature in enumerate(features):
         for j, window in enumerate(windows):
@@ -213,7 +222,7 @@ def _multivariate(findings: Sequence[Finding]) -> str:
     return _chart(fig) + (f"<p>Drivers in the newest window: {listed}.</p>" if listed else "")
 
 
-def _segments(findings: Sequence[Finding]) -> str:
+def _segments(findings: Sequence[Finding], zone: ZoneInfo) -> str:
     parts = [f for f in findings if f.monitor == "segment"]
     if not parts:
         return ""
@@ -234,8 +243,9 @@ def _segments(findings: Sequence[Finding]) -> str:
         for segment, n in sorted(counts.items(), key=lambda kv: -kv[1])
     )
     return (
-        f"<h2>Drift per segment (window from {last:%Y-%m-%d})</h2><table><tr><th>segment</th>"
-        f"<th>drifted features</th><th>which</th></tr>{rows}</table>"
+        f"<h2>Drift per segment (window from {last.astimezone(zone):%Y-%m-%d})</h2>"
+        "<table><tr><th>segment</th><th>drifted features</th><th>which</th></tr>"
+        f"{rows}</table>"
     )
 
 
