@@ -183,6 +183,8 @@ class Workspace:
         from prodml.monitor.run import monitor_traffic
 
         settings = self.settings.monitoring
+        if freq or rows:  # the command line's window wins over the settings'
+            settings = settings.model_copy(update={"freq": freq or settings.freq, "rows": rows})
         notifier = Notifier(settings.notify)  # a bad URL fails before any work is done
         log = self.prediction_log(name)
         if not log.folder.exists():
@@ -198,15 +200,7 @@ class Workspace:
             lambda version: self.reference(name, version),
             self.metadata,
             now=now,
-            freq=freq or settings.freq,
-            timezone=settings.timezone,
-            slices=settings.slices,
-            segments=settings.segments,
-            sensitive=settings.sensitive,
-            methods=settings.methods,
-            thresholds=settings.thresholds,
-            multivariate_exclude=settings.multivariate_exclude,
-            rows_per_window=rows or (None if freq else settings.rows),
+            settings=settings,
         )
         events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)
         return run, events

@@ -86,8 +86,16 @@ def metadata(tmp_path):
     store.close()
 
 
-def _judge(records, reference, metadata, now: datetime):
-    return monitor_traffic("toy", records, lambda v: reference, metadata, now=now, freq="D")
+def _judge(records, reference, metadata, now: datetime, **settings):
+    """One monitoring pass at `now`; `settings` are `MonitoringSettings` fields."""
+    return monitor_traffic(
+        "toy",
+        records,
+        lambda v: reference,
+        metadata,
+        now=now,
+        settings=MonitoringSettings(**settings),
+    )
 
 
 def test_each_complete_window_is_judged_once_and_recorded(rng, tmp_path, metadata):
@@ -181,14 +189,7 @@ def test_no_shift_finds_nothing(rng, tmp_path, metadata):
         records = log.read()
     for day in days:
         _send_labels(metadata, day)
-    run = monitor_traffic(
-        "toy",
-        records,
-        lambda v: reference,
-        metadata,
-        now=DAY0 + timedelta(days=5),
-        segments=["color"],
-    )
+    run = _judge(records, reference, metadata, DAY0 + timedelta(days=5), segments=["color"])
     assert len(run.windows) == 5
     assert all(not d.drifted for w in run.windows for d in w.drift)
     assert not any(w.multivariate.drifted for w in run.windows)
@@ -205,12 +206,11 @@ def test_windows_follow_the_calendar_of_the_given_time_zone(rng, tmp_path, metad
     with PredictionLog(tmp_path / "log") as log:
         _log_day(log, rng, 0, 1_000)  # 00:00–23:53 UTC: two days in New York
         records = log.read()
-    run = monitor_traffic(
-        "toy",
+    run = _judge(
         records,
-        lambda v: reference,
+        reference,
         metadata,
-        now=DAY0 + timedelta(days=2),
+        DAY0 + timedelta(days=2),
         freq="D",
         timezone="America/New_York",
     )
@@ -227,14 +227,7 @@ def test_count_windows_judge_each_full_run_of_predictions_once(rng, tmp_path, me
         records = log.read()
 
     def judge():
-        return monitor_traffic(
-            "toy",
-            records,
-            lambda v: reference,
-            metadata,
-            now=DAY0 + timedelta(days=9),
-            rows_per_window=1_000,
-        )
+        return _judge(records, reference, metadata, DAY0 + timedelta(days=9), rows=1_000)
 
     assert [w.rows for w in judge().windows] == [1_000, 1_000]  # 500 rows still to come
     assert judge().windows == []
@@ -247,14 +240,7 @@ def test_fairness_gaps_are_recomputed_per_labelled_window(rng, tmp_path, metadat
         records = log.read()
     for day in days:
         _send_labels(metadata, day)
-    run = monitor_traffic(
-        "toy",
-        records,
-        lambda v: reference,
-        metadata,
-        now=DAY0 + timedelta(days=2),
-        sensitive=["color"],
-    )
+    run = _judge(records, reference, metadata, DAY0 + timedelta(days=2), sensitive=["color"])
     fair, skewed = (w.fairness["color"] for w in run.windows)
     assert set(fair["groups"]) == {"red", "green", "blue"}
     assert fair["demographic_parity_difference"] < 0.06
@@ -302,12 +288,11 @@ def test_per_feature_methods_and_thresholds_apply(rng, tmp_path, metadata):
     with PredictionLog(tmp_path / "log") as log:
         _log_day(log, rng, 0, 2_000, shift=0.15)  # past Wasserstein's 0.1, far under PSI 0.5
         records = log.read()
-    run = monitor_traffic(
-        "toy",
+    run = _judge(
         records,
-        lambda v: reference,
+        reference,
         metadata,
-        now=DAY0 + timedelta(days=1),
+        DAY0 + timedelta(days=1),
         methods={"size": "psi"},
         thresholds={"size": 0.5},
     )
@@ -320,13 +305,8 @@ def test_the_domain_classifier_leaves_out_excluded_inputs(rng, tmp_path, metadat
     with PredictionLog(tmp_path / "log") as log:
         _log_day(log, rng, 0, 2_000, shift=1.0)
         records = log.read()
-    run = monitor_traffic(
-        "toy",
-        records,
-        lambda v: reference,
-        metadata,
-        now=DAY0 + timedelta(days=1),
-        multivariate_exclude=["size"],
+    run = _judge(
+        records, reference, metadata, DAY0 + timedelta(days=1), multivariate_exclude=["size"]
     )
     (window,) = run.windows
     assert "size" in [d.feature for d in window.drift if d.drifted]  # still judged alone

@@ -37,7 +37,7 @@ from prodml.serve import Deployment, Predictor, create_app, score_file
 from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
 from prodml.serve.stream import StreamWorker, open_backend
-from prodml.settings import AlertRule
+from prodml.settings import AlertRule, MonitoringSettings
 from prodml.store import Alert, Label
 from prodml.train.encoding import FeatureSpec
 from prodml.train.tabular import RECIPE_TAG
@@ -389,6 +389,12 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
     )
 
 
+_MONTHLY = MonitoringSettings(
+    freq="MS",
+    timezone=flights.TIMEZONE,
+    # Training never saw July–December: `month` alone would tell every month apart.
+    multivariate_exclude=["month"],
+)
 # The demo's own rule beside the settings' defaults: ranking quality, estimated before the
 # month's outcomes are known and realized after, below what the model showed in June.
 _AUC_RULES = [
@@ -416,10 +422,7 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
             lambda version: ws.reference(name, version),
             ws.metadata,
             now=now,
-            freq="MS",
-            timezone=flights.TIMEZONE,
-            # Training never saw July–December: `month` alone would tell every month apart.
-            multivariate_exclude=["month"],
+            settings=_MONTHLY,
         )
         evaluate_alerts(name, rules, ws.metadata, Notifier(), now=now)
         return run

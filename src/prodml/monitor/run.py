@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,7 @@ from prodml.monitor.reference import Reference
 from prodml.monitor.segments import SegmentDrift, segment_drift
 from prodml.monitor.traffic import DECISION, PREDICTION, traffic_frame
 from prodml.monitor.windows import Window, count_windows, time_windows
+from prodml.settings import MonitoringSettings
 from prodml.store import Finding, MetadataStore
 from prodml.train.calibration import apply
 
@@ -93,35 +94,20 @@ def monitor_traffic(
     metadata: MetadataStore,
     *,
     now: datetime,
-    freq: str = "D",
-    timezone: str = "UTC",
-    slices: Sequence[str] = (),
-    segments: Sequence[str] = (),
-    sensitive: Sequence[str] = (),
-    rows_per_window: int | None = None,
-    methods: Mapping[str, str] | None = None,
-    thresholds: Mapping[str, float] | None = None,
-    multivariate_exclude: Sequence[str] = (),
+    settings: MonitoringSettings | None = None,
 ) -> MonitorRun:
-    """Judge and record what is due in `records` (a prediction log of model `name`);
-    windows are `freq` periods of the calendar in `timezone`, or, with `rows_per_window`,
-    runs of that many predictions. `slices` get realized performance per value,
-    `segments` drift per value, `sensitive` attributes the group metrics of fairness;
-    `methods` and `thresholds` set the drift test per feature (see `compare`), and the
+    """Judge and record what is due in `records` (a prediction log of model `name`), as
+    `settings` say (default: `MonitoringSettings()`): windows are `freq` periods of the
+    calendar in `timezone`, or runs of `rows` predictions; `slices` get realized
+    performance per value, `segments` drift per value, `sensitive` attributes fairness's
+    group metrics; `methods` and `thresholds` set the drift test per feature, and the
     domain classifier leaves out `multivariate_exclude`."""
+    plan = settings or MonitoringSettings()
     if records.empty:
         return MonitorRun([], [])
     traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
-    traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(timezone)
+    traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(plan.timezone)
     done = _Done(metadata.list_findings(model_name=name))
-    plan = _Plan(
-        slices,
-        segments,
-        sensitive,
-        methods or {},
-        thresholds or {},
-        frozenset(multivariate_exclude),
-    )
     results: list[WindowResult] = []
     shifts: list[ConceptShift] = []
     skipped: dict[str, str] = {}
@@ -130,9 +116,9 @@ def monitor_traffic(
         # Loaded once, and only when a window needs it.
         reference = functools.cache(functools.partial(reference_of, version))
         cut = (
-            count_windows(rows, time="timestamp", size=rows_per_window)
-            if rows_per_window
-            else time_windows(rows, time="timestamp", freq=freq)
+            count_windows(rows, time="timestamp", size=plan.rows)
+            if plan.rows
+            else time_windows(rows, time="timestamp", freq=plan.freq)
         )
         windows = [w for w in cut if w.end <= now]
         try:  # one version without a reference must not stop the others being judged
@@ -143,22 +129,10 @@ def monitor_traffic(
             shifts += _concept(rows, version, windows, done, reference)
         except NotFoundError as exc:
             skipped[version] = exc.message
-    findings = [f for r in results for f in _window_findings(name, r, now, slices)]
+    findings = [f for r in results for f in _window_findings(name, r, now)]
     findings += [f for s in shifts for f in _concept_findings(name, s, now)]
     metadata.add_findings(findings)
     return MonitorRun(sorted(results, key=lambda r: (r.start, r.version)), shifts, skipped)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What each window is judged on, beyond the defaults."""
-
-    slices: Sequence[str]
-    segments: Sequence[str]
-    sensitive: Sequence[str]
-    methods: Mapping[str, str]
-    thresholds: Mapping[str, float]
-    unjoint: frozenset[str]  # left out of the domain classifier
 
 
 class _Done:
@@ -201,7 +175,7 @@ def _judge(
     version: str,
     done: _Done,
     reference: Callable[[], Reference],
-    plan: _Plan,
+    plan: MonitoringSettings,
 ) -> WindowResult | None:
     rows = window.rows
     labelled = rows[rows[LABEL].notna()]
@@ -223,7 +197,8 @@ def _judge(
             thresholds={k: v for k, v in plan.thresholds.items() if k in ref.columns},
         )
         # The score follows from the inputs; excluded inputs would separate any window.
-        inputs = [c for c in ref.columns if c != PREDICTION and c not in plan.unjoint]
+        excluded = {PREDICTION, *plan.multivariate_exclude}
+        inputs = [c for c in ref.columns if c not in excluded]
         multivariate = domain_classifier(ref, rows, inputs)
         by_segment = segment_drift(ref, rows, plan.segments)
         if ref.estimator is not None and DECISION in rows and rows[DECISION].notna().all():
@@ -317,9 +292,7 @@ def _concept(
     return out
 
 
-def _window_findings(
-    name: str, result: WindowResult, now: datetime, slices: Sequence[str]
-) -> list[Finding]:
+def _window_findings(name: str, result: WindowResult, now: datetime) -> list[Finding]:
     def finding(monitor: str, metric: str, value: float, feature: str | None = None) -> Finding:
         if feature is not None and len(feature) > _NAME:
             feature = feature[: _NAME - 1] + "…"  # a long category must not fail the run
