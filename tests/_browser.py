@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 from matplotlib.image import imread
 
-from tests.conftest import IN_CI
+from tests.conftest import require_program
 
 # Without these, Chromium keeps reaching for Google's hosts, which this network refuses.
 _FLAGS = (
@@ -28,12 +26,7 @@ _FLAGS = (
 
 def screenshot(page: Path, folder: Path, *, width: int = 1200, height: int = 3000) -> np.ndarray:
     """The rendered page as an RGB array (rows, columns, 3) of floats in [0, 1]."""
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        reason = "Debian's chromium is not installed (apt-get install -y chromium)"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+    binary = require_program("chromium", "chromium-browser", package="chromium")
     target = folder / "screenshot.png"
     subprocess.run(
         [

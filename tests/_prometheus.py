@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import subprocess
 import time
@@ -11,20 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import require_program
 
 
 @contextlib.contextmanager
 def prometheus_scraping(target: str, folder: Path) -> Iterator[str]:
     """Prometheus scraping `target` (host:port, path /metrics); yields its base URL."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        reason = "Debian's prometheus is not installed (apt-get install -y prometheus)"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+    binary = require_program("prometheus", package="prometheus")
     config = folder / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -133,6 +134,19 @@ def nats_url() -> str:
 
 def _unreachable(service: str, url: str, variable: str, exc: Exception) -> NoReturn:
     """A service test without its service: a skip on a laptop, a failure in CI."""
+    _missing(f"{service} at {url} is unreachable", f"set {variable}: {exc}")
+
+
+def require_program(*names: str, package: str) -> str:
+    """The path of the first of `names` on PATH; without one, a skip on a laptop and a
+    failure in CI, saying which Debian `package` to install."""
+    for name in names:
+        if found := shutil.which(name):
+            return found
+    _missing(f"Debian's {package} is not installed", f"apt-get install -y {package}")
+
+
+def _missing(what: str, remedy: str) -> NoReturn:
     if IN_CI:
-        pytest.fail(f"CI=true but {service} at {url} is unreachable: {exc}")
-    pytest.skip(f"{service} at {url} is unreachable (set {variable}): {exc}")
+        pytest.fail(f"CI=true but {what} ({remedy})")
+    pytest.skip(f"{what} ({remedy})")
