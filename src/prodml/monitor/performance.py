@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
 
 from prodml.train.bootstrap import bootstrap_interval
 from prodml.train.evaluate import METRICS, classification_metrics, regression_metrics
@@ -42,8 +43,11 @@ def realized(
         values = classification_metrics(y, score)
         d = np.asarray(decided, dtype=float)
         known = y.size > 0 and not np.isnan(d).any()  # decisions are in every record
-        values["accuracy"] = float(np.mean(d == y)) if known else float("nan")
-        values["f1"] = _f1(y.astype(int), d.astype(int)) if known else float("nan")
+        t = y.astype(int)
+        values["accuracy"] = float(accuracy_score(t, d.astype(int))) if known else float("nan")
+        values["f1"] = (
+            float(f1_score(t, d.astype(int), zero_division=np.nan)) if known else float("nan")
+        )
     else:
         values = regression_metrics(y, score)
     out = {}
@@ -72,9 +76,3 @@ def realized_by_slice(
     return slice_metrics(
         rows, label=label, score=score, slices=present, metric_name=metric_name, min_rows=min_rows
     )
-
-
-def _f1(y: np.ndarray, d: np.ndarray) -> float:
-    tp = int(np.sum((d == 1) & (y == 1)))
-    wrong = int(np.sum(d != y))
-    return 2 * tp / (2 * tp + wrong) if tp + wrong else float("nan")
