@@ -238,7 +238,7 @@ class Workspace:
 
         before, after = rows(baseline, "baseline"), rows(window, "window")
         features = [c for c in traffic.columns if c not in META or c == PREDICTION]
-        return compare(Reference.from_frame(before, features), after)
+        return compare(Reference.from_frame(before, features, sample_rows=0), after)
 
     def monitoring_report(
         self, name: str, path: Path, *, log: str | None = None, records: pd.DataFrame | None = None

@@ -56,9 +56,16 @@ class Reference:
     fairness: dict[str, Any] | None = None
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, features: Sequence[str] | None = None) -> Reference:
-        """The reference of `features` (default: every column) of `frame`; a column is
-        numeric if its dtype is (booleans are categories)."""
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        features: Sequence[str] | None = None,
+        *,
+        sample_rows: int = SAMPLE_ROWS,
+    ) -> Reference:
+        """The reference of `features` (default: every column) of `frame`, with a sample of
+        up to `sample_rows` whole rows (0: none, for a reference only compared by
+        feature); a column is numeric if its dtype is (booleans are categories)."""
         names = list(features) if features is not None else list(frame.columns)
         missing = [n for n in names if n not in frame.columns]
         if missing:
@@ -67,7 +74,9 @@ class Reference:
                 f"{', '.join(map(str, frame.columns))}."
             )
         columns = {name: reference_column(frame[name]) for name in names}
-        take = min(len(frame), SAMPLE_ROWS)
+        if sample_rows == 0:
+            return cls(columns, len(frame))
+        take = min(len(frame), sample_rows)
         rows = np.sort(np.random.default_rng(0).choice(len(frame), take, replace=False))
         # Rows first, then columns: frame[names] would copy every row of the frame.
         sample = frame.iloc[rows][names].reset_index(drop=True)

@@ -58,7 +58,7 @@ def segment_drift(
             mine, theirs = here == value, there == value
             if counts[value] < min_rows or theirs.sum() < min_rows:
                 continue
-            part = Reference.from_frame(sample[theirs.to_numpy()], features)
+            part = Reference.from_frame(sample[theirs.to_numpy()], features, sample_rows=0)
             drift = compare(part, window[mine.to_numpy()], workers=1)
             out.append(
                 SegmentDrift(column, str(value), int(counts[value]), int(theirs.sum()), drift)
