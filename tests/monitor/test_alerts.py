@@ -1,11 +1,12 @@
 """Alert rules over findings: consecutive windows, one alert per episode and subject,
 cool-down, resolution, and delivery to the log, a webhook and e-mail."""
 
+import functools
 import json
 import logging
 import socket
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -14,9 +15,10 @@ from prodml.errors import ConfigError
 from prodml.monitor.alerts import evaluate_alerts
 from prodml.monitor.notify import Notifier
 from prodml.settings import AlertRule
-from prodml.store import Finding, MetadataStore
+from prodml.store import MetadataStore
+from tests.monitor._findings import T0 as DAY0
+from tests.monitor._findings import daily_finding
 
-DAY0 = datetime(2013, 7, 1, tzinfo=UTC)
 DRIFT = AlertRule(name="drift", monitor="drift", metric="drifted", above=0.5, cooldown_hours=72)
 AUC = AlertRule(name="auc", monitor="estimate", metric="roc_auc", below=0.7, windows=2)
 
@@ -31,25 +33,13 @@ def metadata(tmp_path):
 def _day(metadata, day: int, version: str = "1", late: int = 0, **values) -> None:
     """Findings of one daily window: `feature=1.0` drift flags and `roc_auc=`; `late`
     days after the window (a re-measurement)."""
-    start = DAY0 + timedelta(days=day)
-    common = {
-        "model_name": "m",
-        "model_version": version,
-        "window_start": start,
-        "window_end": start + timedelta(days=1),
-        "created_at": start + timedelta(days=1 + late),
-    }
+    finding = functools.partial(daily_finding, day, version=version, late=late)
     findings = []
     for key, value in values.items():
         if key == "roc_auc":
-            findings.append(Finding(monitor="estimate", metric="roc_auc", value=value, **common))
+            findings.append(finding("estimate", "roc_auc", value))
         else:
-            findings.append(
-                Finding(monitor="drift", metric="drifted", feature=key, value=value, **common)
-            )
-            findings.append(
-                Finding(monitor="drift", metric="wasserstein", feature=key, value=value, **common)
-            )
+            findings += [finding("drift", m, value, key) for m in ("drifted", "wasserstein")]
     metadata.add_findings(findings)
 
 

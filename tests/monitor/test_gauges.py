@@ -1,16 +1,15 @@
 """Monitoring's Prometheus gauges: the newest finding per series, firing alerts, and the
 same series in `prodml serve`'s /metrics."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from prodml.monitor.gauges import FindingsCollector
-from prodml.store import Alert, Finding, MetadataStore
-
-T0 = datetime(2013, 7, 1, tzinfo=UTC)
+from prodml.store import Alert, MetadataStore
+from tests.monitor._findings import T0, daily_finding
 
 
 @pytest.fixture
@@ -21,18 +20,7 @@ def metadata(tmp_path):
 
 
 def _finding(day: int, monitor: str, metric: str, value: float, feature=None, created=0):
-    start = T0 + timedelta(days=day)
-    return Finding(
-        monitor=monitor,
-        model_name="m",
-        model_version="2",
-        window_start=start,
-        window_end=start + timedelta(days=1),
-        metric=metric,
-        feature=feature,
-        value=value,
-        created_at=start + timedelta(days=1 + created),
-    )
+    return daily_finding(day, monitor, metric, value, feature, version="2", late=created)
 
 
 def _samples(collector) -> dict:

@@ -1,8 +1,9 @@
 """`prodml monitor report`: one offline HTML file whose charts a browser draws."""
 
 import dataclasses
+import functools
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -16,28 +17,13 @@ from prodml.monitor.report import (
 )
 from prodml.store import Alert, Finding
 from tests._browser import pixels_of, screenshot
-
-T0 = datetime(2013, 7, 1, tzinfo=UTC)
+from tests.monitor._findings import T0, daily_finding
 
 
 def _findings() -> list[Finding]:
     out = []
     for day in range(6):
-        start = T0 + timedelta(days=day)
-
-        def finding(monitor, metric, value, feature=None, start=start):
-            return Finding(
-                monitor=monitor,
-                model_name="m",
-                model_version="1",
-                window_start=start,
-                window_end=start + timedelta(days=1),
-                metric=metric,
-                feature=feature,
-                value=value,
-                created_at=start + timedelta(days=2),
-            )
-
+        finding = functools.partial(daily_finding, day, late=1)
         shift = 0.1 * day
         out += [
             finding("drift", "wasserstein", shift, "temp"),
