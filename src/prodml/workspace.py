@@ -221,13 +221,13 @@ class Workspace:
         from prodml.errors import DataValidationError
         from prodml.monitor.compare import compare
         from prodml.monitor.reference import Reference
-        from prodml.monitor.traffic import META, PREDICTION, traffic_frame
+        from prodml.monitor.traffic import META, PREDICTION, between, traffic_frame
 
         traffic = traffic_frame(self.prediction_log(log or name).read())
 
         def rows(span: tuple[datetime, datetime], what: str) -> pd.DataFrame:
             start, end = (pd.Timestamp(t).tz_convert("UTC") for t in span)
-            found = traffic[(traffic["timestamp"] >= start) & (traffic["timestamp"] < end)]
+            found = between(traffic, start, end)
             if found.empty:
                 raise DataValidationError(
                     f"The {what} {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC holds no "
@@ -246,11 +246,10 @@ class Workspace:
         """Write `prodml monitor report`'s HTML for model `name` to `path`: its findings and
         alerts, and the newest window of its prediction log (`log`, default: `name`; or
         the log's `records`, already read) against that version's reference."""
-        import pandas as pd
 
         from prodml.errors import NotFoundError
         from prodml.monitor.report import render_report
-        from prodml.monitor.traffic import traffic_frame
+        from prodml.monitor.traffic import between, traffic_frame
 
         findings = self.metadata.list_findings(model_name=name)
         if not findings:
@@ -263,12 +262,8 @@ class Workspace:
         current = None
         if not records.empty:
             traffic = traffic_frame(records)
-            start, end = pd.Timestamp(newest.window_start), pd.Timestamp(newest.window_end)
-            current = traffic[
-                (traffic["version"] == newest.model_version)
-                & (traffic["timestamp"] >= start)
-                & (traffic["timestamp"] < end)
-            ]
+            answered = between(traffic, newest.window_start, newest.window_end)
+            current = answered[answered["version"] == newest.model_version]
         html = render_report(
             name,
             findings,

@@ -144,15 +144,14 @@ class _Done:
         self.labelled: dict[tuple[str, datetime], float] = defaultdict(float)
         self.measured: dict[tuple[str, datetime], datetime] = {}
         self.shifts: set[tuple[str, datetime]] = set()
-        for f in findings:
-            key = (f.model_version, _utc(f.window_start))
+        for f in findings:  # the store hands times back in UTC
+            key = (f.model_version, f.window_start)
             if f.monitor == DRIFT:
-                last = self.judged.get(f.model_version)
-                self.judged[f.model_version] = max(last or f.window_end, _utc(f.window_end))
+                last = self.judged.get(f.model_version, f.window_end)
+                self.judged[f.model_version] = max(last, f.window_end)
             elif f.monitor == PERFORMANCE and f.metric == LABELLED:
                 self.labelled[key] = max(self.labelled[key], f.value)
-                seen = self.measured.get(key)
-                self.measured[key] = max(seen or f.created_at, _utc(f.created_at))
+                self.measured[key] = max(self.measured.get(key, f.created_at), f.created_at)
             elif f.monitor == CONCEPT and f.metric == SHIFT_STARTED and f.value > 0.5:
                 self.shifts.add(key)
 

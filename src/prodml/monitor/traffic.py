@@ -44,3 +44,9 @@ def traffic_frame(records: pd.DataFrame) -> pd.DataFrame:
 def _flatten(records: pd.DataFrame, column: str) -> pd.DataFrame:
     values: list[Any] = [v if isinstance(v, dict) else {} for v in records[column]]
     return pd.DataFrame.from_records(values, index=records.index)
+
+
+def between(traffic: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
+    """The rows of a `traffic_frame` answered in [start, end) (aware times, any zone)."""
+    at = traffic["timestamp"]
+    return traffic[(at >= pd.Timestamp(start)) & (at < pd.Timestamp(end))]
