@@ -21,13 +21,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -37,15 +31,14 @@ from prodml.clock import Clock
 from prodml.errors import InputError, ProdmlError
 from prodml.registry import ModelVersionInfo
 from prodml.serve.answering import answer
-from prodml.serve.deployment import Deployment, SwapEvent
+from prodml.serve.deployment import Deployment
+from prodml.serve.metrics import ServingMetrics
 from prodml.serve.predictor import Predictor
 from prodml.serve.predlog import PredictionLog
 from prodml.serve.schemas import ErrorBody, FeedbackResponse, PredictResponse
 from prodml.store import Label, MetadataStore
 
 logger = logging.getLogger(__name__)
-_SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _REF = "#/components/schemas/{model}"
 _INTERNAL = {"loc": [], "msg": "internal error; see the server log", "type": "internal"}
 _NO_LABELS = "this server was started without a metadata store, so it keeps no labels"
@@ -65,65 +58,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_id_prefix)
 
 
-class _Metrics:
-    """Prometheus metrics, labelled by model and version: a bounded set, since one process
-    only ever serves the versions its alias moved through."""
-
-    def __init__(self, classifier: bool) -> None:
-        self.registry = CollectorRegistry()
-        labels = ("model", "version")
-        self.requests = Counter(
-            "prodml_requests", "Prediction requests", [*labels, "status"], registry=self.registry
-        )
-        self.errors = Counter(
-            "prodml_errors",
-            "Refused or failed requests by kind",
-            [*labels, "kind"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "prodml_request_latency_seconds",
-            "Time to answer",
-            labels,
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.scores = Histogram(
-            "prodml_prediction_score",
-            "Predicted probabilities (classification) or values (regression)",
-            labels,
-            buckets=_SCORE_BUCKETS if classifier else Histogram.DEFAULT_BUCKETS,
-            registry=self.registry,
-        )
-        self.swaps = Counter(
-            "prodml_model_swaps", "Hot swaps tried, by outcome", ["outcome"], registry=self.registry
-        )
-        self._ok: dict[str, tuple[Any, Any, Any]] = {}
-
-    def swapped(self, event: SwapEvent) -> None:
-        self.swaps.labels("ok" if event.ok else "refused").inc()
-
-    def answered(self, info: ModelVersionInfo, status: int, kind: str | None = None) -> None:
-        self.requests.labels(info.name, info.version, str(status)).inc()
-        if kind is not None:
-            self.errors.labels(info.name, info.version, kind).inc()
-
-    def succeeded(self, info: ModelVersionInfo, seconds: float, scores: list[float]) -> None:
-        """A request answered with 200, through children labelled once per version."""
-        labelled = self._ok.get(info.ref)
-        if labelled is None:
-            labelled = self._ok[info.ref] = (
-                self.requests.labels(info.name, info.version, "200"),
-                self.latency.labels(info.name, info.version),
-                self.scores.labels(info.name, info.version),
-            )
-        requests, latency, score = labelled
-        requests.inc()
-        latency.observe(seconds)
-        for value in scores:
-            score.observe(value)
-
-
 def create_app(
     served: Predictor | Deployment,
     log: PredictionLog,
@@ -138,10 +72,11 @@ def create_app(
     `collectors` collect (monitoring's gauges, say)."""
     deployment = served if isinstance(served, Deployment) else Deployment(served)
     first = deployment.current.info
-    metrics = _Metrics(deployment.current.classifier)
-    deployment.on_swap.append(metrics.swapped)
-    for collector in collectors:
-        metrics.registry.register(collector)
+    metrics = ServingMetrics(deployment.current.classifier)
+    deployment.on_swap.append(lambda event: metrics.swapped(event.ok))
+    registry = CollectorRegistry()
+    for collector in (metrics, *collectors):
+        registry.register(collector)
     app = _App(
         title=f"prodml · {first.name}",
         version=first.version,
@@ -294,7 +229,7 @@ def create_app(
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:
         predictor = deployment.current
@@ -397,10 +332,14 @@ class _App(FastAPI):
 
 
 def _failed(
-    metrics: _Metrics, info: ModelVersionInfo, status: int, detail: list[dict[str, Any]], kind: str
+    metrics: ServingMetrics,
+    info: ModelVersionInfo,
+    status: int,
+    detail: list[dict[str, Any]],
+    kind: str,
 ) -> tuple[int, bytes]:
     """A refusal or failure, counted by kind, in the API's error shape."""
-    metrics.answered(info, status, kind)
+    metrics.failed(info, status, kind)
     return status, orjson.dumps({"detail": detail})
 
 
