@@ -33,12 +33,13 @@ def answer(
     info = predictor.info
     features = predictor.features(rows)
     predictions = predictor.predict(features)
-    answers = [p.to_dict() for p in predictions]
+    predicted = [p.to_dict() for p in predictions]
+    answers = predicted
     if explain:
         explained = predictor.explain(features)
-        answers = [{**a, **e} for a, e in zip(answers, explained, strict=True)]
+        answers = [{**a, **e} for a, e in zip(predicted, explained, strict=True)]
     latency_ms = (time.perf_counter() - started) * 1000
-    now = clock.now().isoformat()
+    now = clock.now()  # a datetime: the log's encoder writes it as ISO 8601
     log.append(
         {
             "request_id": request_id,
@@ -48,14 +49,12 @@ def answer(
             "model": info.name,
             "version": info.version,
             "inputs": row,
-            "features": {k: v for k, v in enriched.items() if k not in row},
-            **predicted.to_dict(),
+            "features": _stored(row, enriched),
+            **answered,
             "coverage": predictor.coverage,
             "latency_ms": latency_ms,
         }
-        for i, (row, enriched, predicted) in enumerate(
-            zip(rows, features, predictions, strict=True)
-        )
+        for i, (row, enriched, answered) in enumerate(zip(rows, features, predicted, strict=True))
     )
     document = {
         "request_id": request_id,
@@ -64,3 +63,8 @@ def answer(
         "predictions": answers,
     }
     return document, predictions
+
+
+def _stored(row: Mapping[str, Any], enriched: Mapping[str, Any]) -> dict[str, Any]:
+    """The features the feature store added to a request row."""
+    return {} if enriched is row else {k: v for k, v in enriched.items() if k not in row}

@@ -85,8 +85,8 @@ class PredictionLog:
     def append(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Write `records` (see the module docstring for when they are durable); returns
         how many were written."""
-        lines = [orjson.dumps(r, default=str, option=_ORJSON) + b"\n" for r in records]
-        data = b"".join(lines)
+        lines = [orjson.dumps(r, default=str, option=_ORJSON) for r in records]
+        data = lines[0] if len(lines) == 1 else b"".join(lines)
         with self._lock:
             if self._fd is None:
                 self._open_for_append()
@@ -272,7 +272,7 @@ class PredictionLog:
                 logger.exception("prediction log: sync or compaction failed in %s", self.folder)
 
 
-_ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def _records(segment: Path) -> list[dict[str, Any]]:
