@@ -1,6 +1,8 @@
+import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -125,3 +127,45 @@ def test_records_whose_objects_are_always_empty_compact_too(tmp_path):
             log.append([{"request_id": str(i), "features": {}, "inputs": {"a": i}}])
     assert any(p.suffix == ".parquet" for p in log.segments())
     assert log.read()["request_id"].tolist() == [str(i) for i in range(6)]
+
+
+def test_records_are_fsynced_on_schedule_while_a_compaction_runs(tmp_path, monkeypatch):
+    from prodml.serve import predlog
+
+    # A compaction child that takes a while, as a 64 MB segment does under load.
+    monkeypatch.setattr(predlog, "_COMPACTOR", "import time; time.sleep(5)\n" + predlog._COMPACTOR)
+    log = PredictionLog(tmp_path, segment_bytes=200, fsync_interval=0.02)
+    for i in range(6):
+        log.append([{"request_id": str(i), "pad": "x" * 40}])
+    deadline = time.monotonic() + 10
+    while log._child is None and time.monotonic() < deadline:  # the rotation reached it
+        time.sleep(0.01)
+    child, _ = log._child
+    log.append([{"request_id": "during"}])
+    time.sleep(0.5)
+    assert child.poll() is None  # still compacting …
+    assert not log._dirty  # … and the record appended meanwhile was fsynced anyway
+    log.close()  # waits for the compaction
+    assert any(p.suffix == ".parquet" for p in log.segments())
+    assert log.read()["request_id"].tolist() == [*map(str, range(6)), "during"]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_compaction_child_runs_at_idle_priority(tmp_path, monkeypatch):
+    from prodml.serve import predlog
+
+    # The child reports its own scheduling policy before it compacts.
+    report = tmp_path / "policy"
+    monkeypatch.setattr(
+        predlog,
+        "_COMPACTOR",
+        predlog._COMPACTOR.replace(
+            "sys.argv = sys.argv[1:]\n",
+            f"open({str(report)!r}, 'w').write(str(os.sched_getscheduler(0)))\n"
+            "sys.argv = sys.argv[1:]\n",
+        ),
+    )
+    with PredictionLog(tmp_path / "log", segment_bytes=100) as log:
+        for i in range(3):
+            log.append([{"request_id": str(i), "pad": "x" * 40}])
+    assert int(report.read_text()) == os.SCHED_IDLE

@@ -9,11 +9,14 @@ Durability, in two steps that cost a response almost nothing:
   callers who would rather wait a disk flush per request than risk that window.
 
 A segment that reaches `segment_bytes` is handed to the background thread, which flushes
-and closes it (appends go on in a new segment meanwhile) and has a child process rewrite it
-as Parquet (zstd; parsing holds the GIL, which a server would pay in latency); its JSON-lines
-file is removed; a crash mid-way leaves the JSON-lines
-file, which is compacted again on the next start. A record torn by a crash mid-write was
-never acknowledged; reopening the log cuts it off, so later records are never glued to it.
+and closes it (appends go on in a new segment meanwhile) and starts a child process, at
+idle CPU priority, to rewrite it as Parquet (zstd) and remove the JSON-lines file; the
+group fsync goes on while the child works. Under a load that leaves no CPU idle the child
+waits, and full segments stay JSON lines (readable as they are) until the load eases. A
+crash mid-way leaves the JSON-lines file, which is compacted again on the next start.
+
+A record torn by a crash mid-write was never acknowledged; reopening the log cuts it off,
+so later records are never glued to it.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 import orjson
 import pandas as pd
@@ -56,7 +60,8 @@ class PredictionLog:
         self.fsync = fsync
         self.fsync_interval = fsync_interval
         self._lock = threading.Lock()
-        self._compacting = threading.Lock()
+        self._compactor = threading.Lock()  # guards `_child`
+        self._child: tuple[subprocess.Popen[bytes], IO[bytes]] | None = None
         self._fd: int | None = None  # opened on first append: readers hold no handle
         self._seq = 0
         self._size = 0
@@ -103,11 +108,11 @@ class PredictionLog:
 
     def read(self) -> pd.DataFrame:
         """Every complete record, in write order."""
-        return pd.DataFrame(_retrying(lambda: [r for s in self._reading() for r in _records(s)]))
+        return pd.DataFrame(_retrying(lambda: [r for s in self._readable() for r in _records(s)]))
 
     def count(self) -> int:
         """How many complete records the log holds, without parsing them."""
-        return _retrying(lambda: sum(_count(s) for s in self._reading()))
+        return _retrying(lambda: sum(_count(s) for s in self._readable()))
 
     def append_table(self, table: pa.Table) -> int:
         """Write a whole batch of records as one Parquet segment: the batch path, with no
@@ -149,31 +154,58 @@ class PredictionLog:
             os.close(fd)
 
     def compact(self) -> None:
-        """Rewrite every full JSON-lines segment as Parquet now (normally done in the
-        background after each rotation)."""
+        """Rewrite every full JSON-lines segment as Parquet now, and wait for it (normally
+        done in the background after each rotation)."""
+        with self._compactor:
+            self._reap(wait=True)
+            self._start_compaction()
+            self._reap(wait=True)
+
+    def _compact_in_background(self) -> None:
+        """Reap a finished compaction child, or start one for the full segments; never
+        waits for it, so the group fsync goes on while it works."""
+        with self._compactor:
+            if self._reap(wait=False):
+                self._start_compaction()
+
+    def _start_compaction(self) -> None:
         self._retire()
         with self._lock:
             pending, self._closed = self._closed, []
-        with self._compacting:  # also waits for a compaction the background thread began
-            if not pending:
-                return
-            # In a child process: parsing a segment holds the GIL for most of a second,
-            # which a server answering meanwhile would pay in latency. Waiting does not.
-            done = subprocess.run(  # noqa: S603 - our own interpreter and module, our paths
-                # This file as a script (it imports no prodml package, so the child starts
-                # fast), at a lower priority from its first import on: a server sharing the
-                # core answers first.
+        if not pending:
+            return
+        # In a child process: parsing a segment holds the GIL for most of a second, which
+        # a server answering meanwhile would pay in latency. It runs at idle priority, so
+        # it takes only CPU time the server leaves unused (see `_COMPACTOR`). Its errors go
+        # to a file `_reap` closes: a pipe nobody reads until the end could fill and block.
+        errors = tempfile.TemporaryFile()  # noqa: SIM115
+        self._child = (
+            subprocess.Popen(  # noqa: S603 - our own interpreter and module, our paths
+                # This file as a script: it imports no prodml package, so the child starts fast.
                 [sys.executable, "-c", _COMPACTOR, __file__, *map(str, pending)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if done.returncode != 0:
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            ),
+            errors,
+        )
+
+    def _reap(self, *, wait: bool) -> bool:
+        """Whether no compaction child is left running (waiting for it if `wait`)."""
+        if self._child is None:
+            return True
+        child, errors = self._child
+        if (child.wait() if wait else child.poll()) is None:
+            return False
+        self._child = None
+        with errors:
+            if child.returncode != 0:
+                errors.seek(0)
                 logger.error(
                     "prediction log: compaction failed (segments stay JSON lines and are "
                     "compacted on the next start): %s",
-                    done.stderr[-2000:],
+                    errors.read()[-2000:].decode(errors="replace"),
                 )
+        return True
 
     def close(self) -> None:
         self._stop.set()
@@ -194,12 +226,6 @@ class PredictionLog:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-    def _reading(self) -> Iterator[Path]:
-        """The segments to read, with no compaction of this process under way. Another
-        process compacting meanwhile shows as a vanished file: the caller reads again."""
-        with self._compacting:
-            yield from self._readable()
 
     def writer_folders(self) -> list[Path]:
         """This writer's folder, then each other writer's (see `writer`)."""
@@ -267,7 +293,7 @@ class PredictionLog:
             self._wake.clear()
             try:
                 self.sync()
-                self.compact()
+                self._compact_in_background()
             except Exception:  # a full disk must not kill the thread; appends will fail loudly
                 logger.exception("prediction log: sync or compaction failed in %s", self.folder)
 
@@ -384,9 +410,13 @@ def _cut_torn_tail(fd: int) -> int:
     return keep
 
 
+# The compaction child lowers itself to SCHED_IDLE from its first import on: it runs only
+# when the server leaves the core idle and yields the moment a request arrives, so a
+# server sharing its core answers as if it were not there. (Elsewhere: the lowest nice.)
 _COMPACTOR = (
     "import os, runpy, sys\n"
-    "if hasattr(os, 'nice'): os.nice(10)\n"
+    "if hasattr(os, 'SCHED_IDLE'): os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+    "elif hasattr(os, 'nice'): os.nice(19)\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
