@@ -35,7 +35,7 @@ from prodml.serve.deployment import Deployment
 from prodml.serve.metrics import ServingMetrics
 from prodml.serve.predictor import Predictor
 from prodml.serve.predlog import PredictionLog
-from prodml.serve.schemas import ErrorBody, FeedbackResponse, PredictResponse
+from prodml.serve.schemas import ErrorBody, FeedbackResponse, PredictResponse, rows_of
 from prodml.store import Label, MetadataStore
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def create_app(
                 detail = [_too_many(predictor.max_batch_rows)]
                 return _failed(metrics, info, 413, detail, "too_many_rows")
             return _failed(metrics, info, 422, errors, "validation")
-        rows = [row.model_dump() for row in parsed.rows]  # type: ignore[attr-defined]
+        rows = rows_of(parsed)
         try:
             document, predictions = answer(
                 predictor,

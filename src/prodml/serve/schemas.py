@@ -91,6 +91,13 @@ def request_model(row: type[BaseModel], max_rows: int) -> type[BaseModel]:
     )
 
 
+def rows_of(body: BaseModel) -> list[dict[str, Any]]:
+    """The rows of a validated request body as dicts of feature values. These are the row
+    models' own field dicts, not copies (``model_dump`` would cost a tenth of a one-row
+    request): read them, never change them."""
+    return [vars(row) for row in body.rows]  # type: ignore[attr-defined]
+
+
 class ModelRef(BaseModel):
     name: str
     version: str

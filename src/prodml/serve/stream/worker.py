@@ -29,6 +29,7 @@ from prodml.clock import Clock
 from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment
 from prodml.serve.predlog import PredictionLog
+from prodml.serve.schemas import rows_of
 from prodml.serve.stream.base import Message, StreamBackend
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class StreamWorker:
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
             ]
             raise _Poison(f"does not match the signature of {predictor.info.ref}", errors) from None
-        return request_id, [row.model_dump() for row in body.rows]  # type: ignore[attr-defined]
+        return request_id, rows_of(body)
 
     async def _dead(
         self,
