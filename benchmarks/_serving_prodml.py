@@ -1,9 +1,17 @@
 """prodml's API on one uvicorn worker, prediction logging on: `python _serving_prodml.py
-MODEL_DIR LOG_DIR PORT`."""
+MODEL_DIR LOG_DIR PORT [STAGE]`.
+
+STAGE (for `serving.py --breakdown`) keeps only part of a request's work, to show where
+its time goes: "constant" answers a constant from prodml's fast lane (HTTP alone),
+"predict" also scores a fixed row with the model, "answer" does everything but the
+prediction log's write (records are built, not written), "full" (the default) is the
+server as shipped.
+"""
 
 import sys
 from pathlib import Path
 
+import orjson
 import uvicorn
 
 from prodml.cli.serve_app import settle
@@ -13,6 +21,7 @@ from prodml.serve import PredictionLog, Predictor, create_app
 from prodml.train.model import TrainedModel
 
 model_dir, log_dir, port = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+stage = sys.argv[4] if len(sys.argv) > 4 else "full"
 predictor = Predictor(
     TrainedModel.load(model_dir), ModelVersionInfo("bench", "1", "run", str(model_dir), ())
 )
@@ -21,6 +30,17 @@ compiling = predictor.compile_in_background(log_dir.parent / "compiled")
 if compiling is not None:
     compiling.join()
 print(f"prodml answers one row with: {predictor.engine}", file=sys.stderr)
-app = create_app(predictor, PredictionLog(log_dir), SystemClock())
+log = PredictionLog(log_dir)
+if stage == "answer":
+    log.append = lambda records: sum(1 for _ in records)  # type: ignore[method-assign]
+app = create_app(predictor, log, SystemClock())
+if stage in ("constant", "predict"):
+    row = [dict.fromkeys(predictor.model.spec.names, 0.5)]
+
+    def partial(body: bytes, request_id: str | None, explain: bool) -> tuple[int, bytes]:
+        score = predictor.predict(row)[0].score if stage == "predict" else 0.5
+        return 200, orjson.dumps({"predictions": [{"probability": score}]})
+
+    app.fast_lane.handle = partial
 settle()  # as `prodml serve` does before taking traffic
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -13,7 +13,11 @@ Then in-process: batch scoring of 1,000,000 rows Parquet → Parquet (`prodml sc
 against a bare `booster.predict` on the same numpy array, and a one-row predict against
 `booster.predict` on one row.
 
-    python benchmarks/serving.py [--seconds 10] [--skip-mlflow] [--skip-bentoml]
+With --breakdown, prodml's server is also measured at saturation doing only part of a
+request's work (HTTP alone, + the model, + validation and the rest, + the log's write),
+to show where a request's time goes.
+
+    python benchmarks/serving.py [--seconds 10] [--skip-mlflow] [--skip-bentoml] [--breakdown]
 
 Needs wrk (Debian: apt-get install wrk). BentoML runs in its own virtual environment,
 created under benchmarks/.venvs/bentoml on first use; MLflow is prodml's own dependency.
@@ -22,6 +26,7 @@ created under benchmarks/.venvs/bentoml on first use; MLflow is prodml's own dep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -33,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -44,6 +50,7 @@ from _serving_data import FEATURES, TREES, rows, train
 
 BENTOML_ENV = HERE / ".venvs" / "bentoml"
 SERVER_CORE, LOAD_CORE = "0", "1"
+STAGES = ("constant", "predict", "answer", "full")
 
 
 def main() -> None:
@@ -52,6 +59,11 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--skip-bentoml", action="store_true")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also measure prodml's server doing only part of a request's work",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the load: apt-get install wrk")
@@ -68,6 +80,8 @@ def main() -> None:
         print(f"… {name}", file=sys.stderr)
         figures[name] = _measure(name, server, expected, work, args.seconds)
         print(f"  {json.dumps(figures[name])}", file=sys.stderr)
+    if args.breakdown:
+        figures["breakdown"] = _breakdown(servers["prodml"], work, args.seconds)
     figures["batch"] = _batch(work, model_file, args.batch_rows)
     figures["single_row"] = _single_row(work, booster, row)
     _table(figures)
@@ -154,6 +168,45 @@ def _prodml_model(work: Path, model_file: Path) -> Path:
 
 
 def _measure(name: str, server: dict, expected: float, work: Path, seconds: float) -> dict:
+    with _serving(name, server, work) as (port, lua, answer):
+        if server["answer"] is not None:
+            got = float(server["answer"](answer))
+            if abs(got - expected) > 1e-9:
+                raise SystemExit(f"{name} answered {got}, the booster {expected}")
+        _wrk(lua, port, server["path"], connections=4, seconds=2)  # warm-up
+        saturation = _wrk(lua, port, server["path"], connections=32, seconds=seconds)
+        one = _wrk(lua, port, server["path"], connections=1, seconds=seconds)
+        rate = saturation["rps"] / 2
+        half = _openloop(port, server["path"], work / f"{name}.json", rate, seconds)
+    return {
+        "rps": saturation["rps"],
+        "one_client_p50_ms": one["p50_ms"],
+        "one_client_p99_ms": one["p99_ms"],
+        "half_rate": rate,
+        "half_p99_ms": half["p99_ms"],
+        "half_achieved": half["achieved_rate"],
+        "errors": saturation["errors"] + half["errors"],
+    }
+
+
+def _breakdown(server: dict, work: Path, seconds: float) -> dict[str, float]:
+    """Saturation requests/s of prodml's server keeping only part of a request's work
+    (see `_serving_prodml.py`): where the time of a request goes."""
+    out = {}
+    for stage in STAGES:
+        staged = {**server, "command": [*server["command"], stage]}
+        staged["command"][3] = str(work / f"predictions-{stage}")  # a log of its own
+        print(f"… prodml, {stage}", file=sys.stderr)
+        with _serving(f"prodml-{stage}", staged, work) as (port, lua, _):
+            _wrk(lua, port, server["path"], connections=4, seconds=2)  # warm-up
+            out[stage] = _wrk(lua, port, server["path"], connections=32, seconds=seconds)["rps"]
+    return out
+
+
+@contextlib.contextmanager
+def _serving(name: str, server: dict, work: Path) -> Iterator[tuple[int, Path, object]]:
+    """`server` started on core 0 and answering: its port, a wrk script posting its body,
+    and its first answer."""
     port = _free_port()
     body_file = work / f"{name}.json"
     body_file.write_text(json.dumps(server["body"]))
@@ -185,27 +238,10 @@ def _measure(name: str, server: dict, expected: float, work: Path, seconds: floa
     )
     url = f"http://127.0.0.1:{port}{server['path']}"
     try:
-        answer = _wait_ready(url, server["body"], process, work / f"{name}.log")
-        if server["answer"] is not None:
-            got = float(server["answer"](answer))
-            if abs(got - expected) > 1e-9:
-                raise SystemExit(f"{name} answered {got}, the booster {expected}")
-        _wrk(lua, port, server["path"], connections=4, seconds=2)  # warm-up
-        saturation = _wrk(lua, port, server["path"], connections=32, seconds=seconds)
-        one = _wrk(lua, port, server["path"], connections=1, seconds=seconds)
-        half = _openloop(port, server["path"], body_file, saturation["rps"] / 2, seconds)
+        yield port, lua, _wait_ready(url, server["body"], process, work / f"{name}.log")
     finally:
         _stop(process)
         log.close()
-    return {
-        "rps": saturation["rps"],
-        "one_client_p50_ms": one["p50_ms"],
-        "one_client_p99_ms": one["p99_ms"],
-        "half_rate": saturation["rps"] / 2,
-        "half_p99_ms": half["p99_ms"],
-        "half_achieved": half["achieved_rate"],
-        "errors": saturation["errors"] + half["errors"],
-    }
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -380,6 +416,9 @@ def _summary(f: dict) -> dict:
     if "bentoml" in f:
         out["throughput_vs_bentoml_ratio"] = p["rps"] / f["bentoml"]["rps"]
     out["share_of_bare_ceiling_ratio"] = p["rps"] / f["bare"]["rps"]
+    for stage, rps in f.get("breakdown", {}).items():
+        out[f"breakdown_{stage}_rps"] = rps
+        out[f"breakdown_{stage}_share_of_bare"] = rps / f["bare"]["rps"]
     b = f["batch"]
     out |= {f"batch_{k}": v for k, v in b.items()}
     out["batch_vs_bare_predict_ratio"] = b["prodml_rows_per_s"] / b["bare_rows_per_s"]
@@ -409,6 +448,8 @@ def _table(f: dict) -> None:
         f"{'half of saturation: rate reached':34}"
         + "".join(_cell(f[n]["half_achieved"] / f[n]["half_rate"] * 100, "%") for n in names)
     )
+    if "breakdown" in f:
+        _breakdown_table(f["breakdown"], f["bare"]["rps"])
     b, s = f["batch"], f["single_row"]
     print(
         f"\nbatch, {b['rows']:,} rows Parquet → Parquet: prodml {b['prodml_rows_per_s']:,.0f} "
@@ -422,6 +463,19 @@ def _table(f: dict) -> None:
         f"({s['engine']}; {s['prodml_lightgbm_path_us']:.1f} µs on LightGBM's fast path), "
         f"booster.predict {s['booster_us']:.1f} µs\n"
     )
+
+
+def _breakdown_table(stages: dict[str, float], bare: float) -> None:
+    what = {
+        "constant": "a constant from prodml's fast lane",
+        "predict": "+ the model scores a fixed row",
+        "answer": "+ validation, uncertainty, metrics, log records",
+        "full": "+ the prediction log's write (as shipped)",
+    }
+    print(f"\nwhere a request's time goes (prodml at saturation; bare {bare:,.0f} requests/s)\n")
+    print(f"{'':50}{'requests/s':>12}{'µs each':>10}{'of bare':>9}")
+    for stage, rps in stages.items():
+        print(f"{what[stage]:50}{rps:>12,.0f}{1e6 / rps:>10.1f}{rps / bare:>9.0%}")
 
 
 def _cell(value: float | None, unit: str = "") -> str:
