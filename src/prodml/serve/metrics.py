@@ -61,8 +61,9 @@ class _Version:
 
 
 class ServingMetrics(Collector):
-    """Register with a `CollectorRegistry`; call `succeeded`, `failed` and `swapped` from
-    the event loop's thread (increments are not locked)."""
+    """Register with a `CollectorRegistry`. Increments take no lock, so each count needs
+    one writing thread: `succeeded` and `failed` are called from the event loop's,
+    `swapped` from the deployment's follower."""
 
     def __init__(self, classifier: bool) -> None:
         self._score_bounds = SCORE_BUCKETS if classifier else VALUE_BUCKETS
