@@ -32,3 +32,13 @@ def test_small_segments_and_numeric_segment_values_are_handled(rng):
     assert {s.value for s in found} <= {str(h) for h in range(5, 23)}
     assert all(s.rows >= 50 for s in found)
     assert segment_drift(reference, window, ["origin"]) == []  # under 1,000 rows each
+
+
+def test_segments_are_judged_with_the_per_feature_method_and_threshold(rng):
+    reference = Reference.from_frame(_rows(rng, 30_000))
+    window = _rows(rng, 9_000, jfk_shift=0.25)
+    strict = segment_drift(reference, window, ["origin"], thresholds={"temp": 0.5})
+    assert [s.drifted for s in strict] == [[], [], []]  # JFK's shift is under 0.5 std
+    by_ks = segment_drift(reference, window, ["origin"], methods={"temp": "ks"})
+    jfk = next(s for s in by_ks if s.value == "JFK")
+    assert [(d.feature, d.method) for d in jfk.drift if d.drifted] == [("temp", "ks")]

@@ -189,17 +189,14 @@ def _judge(
     if drift_due:
         ref = reference()
         # Settings may name features an older version's reference does not have.
-        drift = compare(
-            ref,
-            rows,
-            methods={k: v for k, v in plan.methods.items() if k in ref.columns},
-            thresholds={k: v for k, v in plan.thresholds.items() if k in ref.columns},
-        )
+        methods = {k: v for k, v in plan.methods.items() if k in ref.columns}
+        thresholds = {k: v for k, v in plan.thresholds.items() if k in ref.columns}
+        drift = compare(ref, rows, methods=methods, thresholds=thresholds)
         # The score follows from the inputs; excluded inputs would separate any window.
         excluded = {PREDICTION, *plan.multivariate_exclude}
         inputs = [c for c in ref.columns if c not in excluded]
         multivariate = domain_classifier(ref, rows, inputs)
-        by_segment = segment_drift(ref, rows, plan.segments)
+        by_segment = segment_drift(ref, rows, plan.segments, methods=methods, thresholds=thresholds)
         if ref.estimator is not None and DECISION in rows and rows[DECISION].notna().all():
             estimated = estimate(ref.estimator, rows[PREDICTION], rows[DECISION])
     figures: dict[str, Figure] = {}

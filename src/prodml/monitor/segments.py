@@ -4,7 +4,7 @@ shift confined to one segment is not averaged away by the others."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,13 +36,16 @@ def segment_drift(
     window: pd.DataFrame,
     segments: Sequence[str],
     *,
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
     min_rows: int = 1000,
     top: int = 10,
 ) -> list[SegmentDrift]:
     """The `top` largest values of each segment column with at least `min_rows` rows on
     both sides (the window's, and the reference sample's), each compared feature by
-    feature; none without a reference sample. Below about a thousand rows, the effect
-    sizes' own sampling noise nears their 0.1 threshold: a smaller segment is not judged."""
+    feature with the same per-feature `methods` and `thresholds` as the whole window;
+    none without a reference sample. Below about a thousand rows, the effect sizes' own
+    sampling noise nears their 0.1 threshold: a smaller segment is not judged."""
     sample = reference.sample
     if sample is None:
         return []
@@ -59,7 +62,13 @@ def segment_drift(
             if counts[value] < min_rows or theirs.sum() < min_rows:
                 continue
             part = Reference.from_frame(sample[theirs.to_numpy()], features, sample_rows=0)
-            drift = compare(part, window[mine.to_numpy()], workers=1)
+            drift = compare(
+                part,
+                window[mine.to_numpy()],
+                methods={k: v for k, v in (methods or {}).items() if k in features},
+                thresholds={k: v for k, v in (thresholds or {}).items() if k in features},
+                workers=1,
+            )
             out.append(
                 SegmentDrift(column, str(value), int(counts[value]), int(theirs.sum()), drift)
             )
