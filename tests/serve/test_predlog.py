@@ -129,25 +129,83 @@ def test_records_whose_objects_are_always_empty_compact_too(tmp_path):
     assert log.read()["request_id"].tolist() == [str(i) for i in range(6)]
 
 
-def test_records_are_fsynced_on_schedule_while_a_compaction_runs(tmp_path, monkeypatch):
+def _slow_compactions(monkeypatch, seconds: float) -> None:
+    """Compaction children that take a while, as a 64 MB segment does under load."""
     from prodml.serve import predlog
 
-    # A compaction child that takes a while, as a 64 MB segment does under load.
-    monkeypatch.setattr(predlog, "_COMPACTOR", "import time; time.sleep(5)\n" + predlog._COMPACTOR)
-    log = PredictionLog(tmp_path, segment_bytes=200, fsync_interval=0.02)
-    for i in range(6):
-        log.append([{"request_id": str(i), "pad": "x" * 40}])
+    slow = f"import time; time.sleep({seconds})\n" + predlog._COMPACTOR
+    monkeypatch.setattr(predlog, "_COMPACTOR", slow)
+
+
+def _compacting(log: PredictionLog) -> subprocess.Popen:
     deadline = time.monotonic() + 10
     while log._child is None and time.monotonic() < deadline:  # the rotation reached it
         time.sleep(0.01)
-    child, _ = log._child
-    log.append([{"request_id": "during"}])
+    return log._child[0]
+
+
+def test_records_are_fsynced_on_schedule_while_a_compaction_runs(tmp_path, monkeypatch):
+    _slow_compactions(monkeypatch, 5)
+    log = PredictionLog(tmp_path, segment_bytes=200, fsync_interval=0.02)
+    for i in range(6):
+        log.append([{"request_id": str(i), "pad": "x" * 40}])
+    child = _compacting(log)
+    for i in range(6, 12):  # more segments fill up meanwhile
+        log.append([{"request_id": str(i), "pad": "x" * 40}])
     time.sleep(0.5)
     assert child.poll() is None  # still compacting …
-    assert not log._dirty  # … and the record appended meanwhile was fsynced anyway
+    assert not log._dirty  # … and the live segment was fsynced anyway,
+    assert not log._retiring  # and the segments filled meanwhile were flushed and closed
     log.close()  # waits for the compaction
     assert any(p.suffix == ".parquet" for p in log.segments())
-    assert log.read()["request_id"].tolist() == [*map(str, range(6)), "during"]
+    assert log.read()["request_id"].tolist() == [str(i) for i in range(12)]
+
+
+def test_closing_stops_a_compaction_that_runs_too_long_and_the_next_start_redoes_it(
+    tmp_path, monkeypatch
+):
+    from prodml.serve import predlog
+
+    _slow_compactions(monkeypatch, 60)
+    monkeypatch.setattr(predlog, "_CLOSE_COMPACTION_SECONDS", 0.5)
+    log = PredictionLog(tmp_path, segment_bytes=200)
+    for i in range(6):
+        log.append([{"request_id": str(i), "pad": "x" * 40}])
+    child = _compacting(log)
+    started = time.monotonic()
+    log.close()
+    assert time.monotonic() - started < 30
+    assert child.returncode == -9
+    assert {p.suffix for p in log.segments()} == {".jsonl"}
+    monkeypatch.undo()
+    with PredictionLog(tmp_path) as again:
+        again.append([{"request_id": "6"}])
+    assert any(p.suffix == ".parquet" for p in again.segments())
+    assert again.read()["request_id"].tolist() == [str(i) for i in range(7)]
+
+
+def test_a_compaction_that_cannot_start_is_tried_again(tmp_path, monkeypatch):
+    from prodml.serve import predlog
+
+    real = subprocess.Popen
+    calls = []
+
+    def failing_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OSError(24, "Too many open files")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predlog.subprocess, "Popen", failing_once)
+    with PredictionLog(tmp_path, segment_bytes=200) as log:
+        for i in range(6):
+            log.append([{"request_id": str(i), "pad": "x" * 40}])
+        deadline = time.monotonic() + 10
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(calls) >= 2
+    assert any(p.suffix == ".parquet" for p in log.segments())
+    assert log.read()["request_id"].tolist() == [str(i) for i in range(6)]
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,9 @@ import pyarrow.parquet as pq
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _PREFIX = "predictions-"
+# How long closing the log waits for a compaction: one the machine's load starved (it
+# runs at idle priority) is stopped and done on the next start instead.
+_CLOSE_COMPACTION_SECONDS = 120.0
 JSONL, PARQUET = ".jsonl", ".parquet"
 
 
@@ -153,20 +157,26 @@ class PredictionLog:
         finally:
             os.close(fd)
 
-    def compact(self) -> None:
+    def compact(self, timeout: float | None = None) -> None:
         """Rewrite every full JSON-lines segment as Parquet now, and wait for it (normally
-        done in the background after each rotation)."""
+        done in the background after each rotation). After `timeout` seconds a compaction
+        still running is stopped: its segments stay JSON lines, compacted on the next
+        start (a compaction is crash-safe)."""
         with self._compactor:
-            self._reap(wait=True)
-            self._start_compaction()
-            self._reap(wait=True)
+            if self._reap(timeout):
+                self._start_compaction()
+                self._reap(timeout)
 
     def _compact_in_background(self) -> None:
         """Reap a finished compaction child, or start one for the full segments; never
-        waits for it, so the group fsync goes on while it works."""
-        with self._compactor:
-            if self._reap(wait=False):
+        waits for it (nor for a `compact` under way), so the group fsync goes on."""
+        if not self._compactor.acquire(blocking=False):
+            return
+        try:
+            if self._reap(0):
                 self._start_compaction()
+        finally:
+            self._compactor.release()
 
     def _start_compaction(self) -> None:
         self._retire()
@@ -179,26 +189,43 @@ class PredictionLog:
         # it takes only CPU time the server leaves unused (see `_COMPACTOR`). Its errors go
         # to a file `_reap` closes: a pipe nobody reads until the end could fill and block.
         errors = tempfile.TemporaryFile()  # noqa: SIM115
-        self._child = (
-            subprocess.Popen(  # noqa: S603 - our own interpreter and module, our paths
+        try:
+            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, our paths
                 # This file as a script: it imports no prodml package, so the child starts fast.
                 [sys.executable, "-c", _COMPACTOR, __file__, *map(str, pending)],
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
-            ),
-            errors,
-        )
+            )
+        except BaseException:
+            errors.close()
+            with self._lock:  # tried again on the next pass
+                self._closed[:0] = pending
+            raise
+        self._child = (child, errors)
 
-    def _reap(self, *, wait: bool) -> bool:
-        """Whether no compaction child is left running (waiting for it if `wait`)."""
+    def _reap(self, timeout: float | None) -> bool:
+        """Whether no compaction child is left running: polled (`timeout` 0), waited for
+        (None), or waited for `timeout` seconds and then stopped."""
         if self._child is None:
             return True
         child, errors = self._child
-        if (child.wait() if wait else child.poll()) is None:
-            return False
+        if timeout == 0:
+            if child.poll() is None:
+                return False
+        else:
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()  # a second compactor of the same segments must never race it
+                child.wait()
+                logger.warning(
+                    "prediction log: compaction stopped after %s s; its segments stay JSON "
+                    "lines until the next start",
+                    timeout,
+                )
         self._child = None
         with errors:
-            if child.returncode != 0:
+            if child.returncode not in (0, -signal.SIGKILL):  # stopped: warned above
                 errors.seek(0)
                 logger.error(
                     "prediction log: compaction failed (segments stay JSON lines and are "
@@ -214,7 +241,7 @@ class PredictionLog:
             self._worker.join(timeout=60)
             self._worker = None
         self.sync()
-        self.compact()
+        self.compact(timeout=_CLOSE_COMPACTION_SECONDS)
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
@@ -293,6 +320,7 @@ class PredictionLog:
             self._wake.clear()
             try:
                 self.sync()
+                self._retire()  # full segments are flushed while a compaction runs too
                 self._compact_in_background()
             except Exception:  # a full disk must not kill the thread; appends will fail loudly
                 logger.exception("prediction log: sync or compaction failed in %s", self.folder)
@@ -368,7 +396,7 @@ def _compact(segment: Path) -> None:
         segment.unlink()
         return
     # Parsed in Python, not by Arrow's JSON reader: that one would turn ISO time strings
-    # into zone-less timestamps. (It runs in a child process: see `compact`.)
+    # into zone-less timestamps. (It runs in a child process: see `_start_compaction`.)
     try:
         table = pa.Table.from_pylist(_records(segment))
         # An object empty in every record ("features": {} without a feature store) has no
@@ -415,8 +443,8 @@ def _cut_torn_tail(fd: int) -> int:
 # server sharing its core answers as if it were not there. (Elsewhere: the lowest nice.)
 _COMPACTOR = (
     "import os, runpy, sys\n"
-    "if hasattr(os, 'SCHED_IDLE'): os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
-    "elif hasattr(os, 'nice'): os.nice(19)\n"
+    "try: os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+    "except (AttributeError, OSError): os.nice(19) if hasattr(os, 'nice') else None\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
