@@ -1,6 +1,6 @@
-"""The API's metrics read exactly as prometheus_client's own Counter and Histogram would
-(same names, labels, bucket edges and sums), so dashboards and alerts written for one work
-on the other."""
+"""The API's metrics read as prometheus_client's own Counter and Histogram would (same
+names, labels, bucket edges and sums; no `_created` series, and both swap outcomes from
+the start), so dashboards and alerts written for one work on the other."""
 
 import numpy as np
 import pytest
@@ -31,6 +31,7 @@ def test_histograms_and_counters_match_prometheus_clients_own():
     ours.failed(INFO, 422, "validation")
     ours.failed(OTHER, 413, "too_many_rows")
     ours.swapped(True)
+    ours.succeeded(INFO, 0.001, [float("nan")])  # a NaN score: in no bucket and not in the sum
     mine = CollectorRegistry()
     mine.register(ours)
 
@@ -48,6 +49,8 @@ def test_histograms_and_counters_match_prometheus_clients_own():
         requests.labels(info.name, info.version, "200").inc()
         latency.labels(info.name, info.version).observe(seconds)
         score.labels(info.name, info.version).observe(scores[i % len(scores)])
+    requests.labels(INFO.name, INFO.version, "200").inc()
+    latency.labels(INFO.name, INFO.version).observe(0.001)  # no NaN: it would make their sum NaN
     for info, status, kind in ((INFO, 422, "validation"),) * 2 + ((OTHER, 413, "too_many_rows"),):
         requests.labels(info.name, info.version, str(status)).inc()
         errors.labels(info.name, info.version, kind).inc()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from prodml.clock import Clock
@@ -39,12 +40,15 @@ def answer(
         explained = predictor.explain(features)
         answers = [{**a, **e} for a, e in zip(predicted, explained, strict=True)]
     latency_ms = (time.perf_counter() - started) * 1000
-    now = clock.now()  # a datetime: the log's encoder writes it as ISO 8601
+    now = clock.now()
+    # orjson writes a datetime as isoformat() would, faster; a subclass (pandas' Timestamp)
+    # it would pass to str(), which differs, so that one is formatted here.
+    stamp = now if type(now) is datetime else now.isoformat()
     log.append(
         {
             "request_id": request_id,
             "row": i,
-            "timestamp": now,
+            "timestamp": stamp,
             "channel": channel,
             "model": info.name,
             "version": info.version,

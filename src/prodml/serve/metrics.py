@@ -37,6 +37,8 @@ class _Histogram:
         self.counts = [0] * (len(self.bounds) + 1)
 
     def observe(self, value: float) -> None:
+        if value != value:  # NaN: in no bucket, as prometheus_client does, nor in the sum
+            return
         # bisect_left: a value equal to a bound falls in that bound's bucket (le="bound").
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
@@ -68,7 +70,7 @@ class ServingMetrics(Collector):
     def __init__(self, classifier: bool) -> None:
         self._score_bounds = SCORE_BUCKETS if classifier else VALUE_BUCKETS
         self._versions: dict[tuple[str, str], _Version] = {}
-        self._swaps = {"ok": 0, "refused": 0}
+        self._swaps = {"ok": 0, "refused": 0}  # both exported from the start, at 0
 
     def _of(self, info: ModelVersionInfo) -> _Version:
         key = (info.name, info.version)
