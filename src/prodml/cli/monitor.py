@@ -256,7 +256,9 @@ def exporter(
     `prodml serve` exports the same gauges beside its request metrics; this is for a
     Prometheus where no prediction server runs (batch-only models). Series:
     prodml_drift_score, prodml_drift_detected, prodml_performance{kind="realized"|"estimated"},
-    prodml_labelled_predictions, prodml_monitor_window_end_seconds, prodml_alert_firing.
+    prodml_labelled_predictions, prodml_monitor_window_end_seconds,
+    prodml_multivariate_drift, prodml_segment_drifted_features, prodml_fairness_gap,
+    prodml_alert_firing.
 
     [dim]e.g. prodml monitor exporter flights-delay --port 9108[/dim]
     """

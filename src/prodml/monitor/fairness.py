@@ -48,27 +48,26 @@ def group_metrics(
             continue
         groups = rows[attribute].astype("string").fillna("missing")
         sizes = groups.value_counts()
-        keep = groups.isin(sizes[sizes >= min_rows].index).to_numpy()
-        if sizes[sizes >= min_rows].size < 2:
+        large = sizes[sizes >= min_rows].index
+        if large.size < 2:
             continue  # a gap needs two groups
+        keep = groups.isin(large).to_numpy()
         y = rows[label].to_numpy(dtype=int)[keep]
-        d = rows[decision].to_numpy(dtype=float, na_value=np.nan)[keep]
-        if np.isnan(d).any():
+        decided = rows[decision].to_numpy(dtype=float, na_value=np.nan)[keep]
+        if np.isnan(decided).any():
             continue  # decisions were not logged
-        g = groups.to_numpy()[keep]
-        frame = MetricFrame(
-            metrics=GROUP_METRICS, y_true=y, y_pred=d.astype(int), sensitive_features=g
-        )
+        d, g = decided.astype(int), groups.to_numpy()[keep]
+        frame = MetricFrame(metrics=GROUP_METRICS, y_true=y, y_pred=d, sensitive_features=g)
         out[attribute] = {
             "groups": {
                 str(k): {m: float(v) for m, v in row.items()}
                 for k, row in frame.by_group.iterrows()
             },
             "demographic_parity_difference": float(
-                demographic_parity_difference(y, d.astype(int), sensitive_features=g)
+                demographic_parity_difference(y, d, sensitive_features=g)
             ),
             "equalized_odds_difference": float(
-                equalized_odds_difference(y, d.astype(int), sensitive_features=g)
+                equalized_odds_difference(y, d, sensitive_features=g)
             ),
         }
     return out
