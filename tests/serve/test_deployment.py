@@ -45,7 +45,7 @@ def test_the_server_follows_the_alias_and_logs_each_version(versions, tmp_path, 
 
 def test_a_version_that_fails_its_smoke_test_is_never_served(versions, clock, monkeypatch):
     broken = _predictor("3", 3)
-    monkeypatch.setattr(broken.model, "predict_matrix", lambda m: np.full(len(m), np.nan))
+    monkeypatch.setattr(broken.model, "predict_rows", lambda rows: np.full(len(rows), np.nan))
     deployment = Deployment(versions["1"], resolve=lambda: "3", load={"3": broken}.__getitem__)
     event = deployment.check()
     assert event is not None

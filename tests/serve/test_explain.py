@@ -46,7 +46,7 @@ def test_a_model_without_explanations_answers_400(log, clock):
     response = _client(model, log, clock).post("/v1/explain", json={"rows": [ROW]})
     assert response.status_code == 400
     assert (
-        "Explanations need a LightGBM model; this one is logistic"
+        "Explanations need a flavor that computes contributions (LightGBM); this model is logistic"
         in response.json()["detail"][0]["msg"]
     )
     assert log.count() == 0

@@ -10,8 +10,8 @@ import pytest
 from prodml.registry import ModelVersionInfo
 from prodml.serve import Predictor
 from prodml.serve.compiled import CompiledTrees, available, compile_booster, probe_rows, verify
-from prodml.serve.fastpath import SingleRowBooster
 from prodml.train import fit_model
+from prodml.train.flavors._fastpath import SingleRowBooster
 from tests._data import TOY_SPEC, toy_frame
 
 

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prodml.demo.run import DemoReport
-from prodml.train.tabular import BASELINES
+from prodml.train.flavors import BASELINES, CLASSIFICATION
 from prodml.workspace import Workspace
 
 
@@ -21,13 +21,13 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
     models = Table(title="Models (validation: June 2013)", title_justify="left")
     for column in ("model", "ROC AUC", "vs best baseline", "PR AUC", "log loss", "Brier", "run id"):
         models.add_column(column)
-    baseline = max(report.models[b]["roc_auc"] for b in BASELINES)
+    baseline = max(report.models[b]["roc_auc"] for b in BASELINES[CLASSIFICATION])
     for name, m in report.models.items():
         mark = " ★" if name == report.champion else ""
         models.add_row(
             name + mark,
             f"{m['roc_auc']:.4f}",
-            "baseline" if name in BASELINES else f"{m['roc_auc'] - baseline:+.4f}",
+            "baseline" if name in BASELINES[CLASSIFICATION] else f"{m['roc_auc'] - baseline:+.4f}",
             f"{m['pr_auc']:.4f}",
             f"{m['log_loss']:.4f}",
             f"{m['brier']:.4f}",

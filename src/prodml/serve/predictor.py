@@ -18,9 +18,10 @@ from prodml.errors import ProdmlError
 from prodml.registry import ModelVersionInfo
 from prodml.serve.compiled import CompiledTrees, available, compile_booster, probe_rows, verify
 from prodml.serve.enrich import Enricher
-from prodml.serve.fastpath import SingleRowBooster
 from prodml.serve.schemas import feedback_model, request_model, row_schema
 from prodml.train import calibration, conformal
+from prodml.train.flavors import RowScorer
+from prodml.train.flavors._fastpath import SingleRowBooster
 from prodml.train.model import CLASSIFICATION, TrainedModel
 
 logger = logging.getLogger(__name__)
@@ -74,26 +75,24 @@ class Predictor:
         self.classifier = model.task == CLASSIFICATION
         self.feedback_model = feedback_model(self.classifier)
         self.quantile = conformal.quantile(model.conformal, coverage) if model.conformal else None
-        self._fast: SingleRowBooster | CompiledTrees | None = (
-            SingleRowBooster(model.estimator, len(model.spec.names))
-            if model.flavor == "lightgbm"
-            else None
-        )
+        self._fast: RowScorer | None = model.one_row()
 
     @property
     def engine(self) -> str:
-        """What scores one row: "compiled" trees, "lightgbm"'s fast path, or the "model"."""
+        """What scores one row: "compiled" trees, the flavor's one-row path (e.g.
+        "lightgbm"), or the "model"'s batch scoring."""
         if isinstance(self._fast, CompiledTrees):
             return "compiled"
-        return "model" if self._fast is None else "lightgbm"
+        return "model" if self._fast is None else self.model.flavor
 
     def compile_in_background(self, cache: Path) -> threading.Thread | None:
         """Compile a LightGBM model's trees on a thread and switch the one-row path to them
         once they score probe rows bit-identically; None when there is nothing to do."""
+        if not isinstance(self._fast, SingleRowBooster):  # trees compile from LightGBM only
+            return None
         reason = available()
-        if self._fast is None or reason:
-            if reason:
-                logger.info("%s keeps LightGBM's one-row path: %s.", self.info.ref, reason)
+        if reason:
+            logger.info("%s keeps LightGBM's one-row path: %s.", self.info.ref, reason)
             return None
         thread = threading.Thread(
             target=self._compile, args=(cache,), name="prodml-compile", daemon=True
@@ -131,7 +130,7 @@ class Predictor:
         """The model's scores of rows holding every model feature; one row takes the
         one-row path (compiled trees or LightGBM's fast path), no pandas anywhere."""
         if self._fast is None or len(rows) != 1:
-            return self.model.predict_matrix(self.model.encoder.encode_rows(rows)).tolist()
+            return self.model.predict_rows(rows).tolist()
         raw = self._fast.predict(self.model.encoder.pack_row(rows[0]))
         if self.model.calibration:
             return calibration.apply(self.model.calibration, np.array([raw])).tolist()

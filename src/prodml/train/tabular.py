@@ -37,6 +37,7 @@ from prodml.train.evaluate import (
     metric,
     regression_metrics,
 )
+from prodml.train.flavors import BASELINES, get_flavor
 from prodml.train.gate import gate
 from prodml.train.model import CLASSIFICATION, REGRESSION, TrainedModel, fit_model
 from prodml.train.pipeline import Pipeline, PipelineResult, Step, StepRecord
@@ -45,8 +46,6 @@ from prodml.train.slices import slice_metrics
 from prodml.train.tracking import FEATURE_SERVICE_TAG, Tracker
 from prodml.train.tuning import tune
 
-BASELINES = ("majority", "logistic")  # classification; regression's are mean and ridge
-REGRESSION_BASELINES = ("mean", "ridge")
 STEP_KEY_TAG = "prodml.step_key"  # the fit step a run or version came from
 
 
@@ -85,7 +84,7 @@ class TrainSpec:
 
     @property
     def baselines(self) -> tuple[str, ...]:
-        return BASELINES if self.task == CLASSIFICATION else REGRESSION_BASELINES
+        return BASELINES[self.task]
 
     @property
     def judged_by(self) -> str:
@@ -439,13 +438,13 @@ def _fit(
     time_column: str,
     tuned: dict[str, Any] | None = None,
 ) -> TrainedModel:
-    """Fit on the training rows; LightGBM stops early on their last tenth (by time), so the
-    validation rows stay unseen until evaluation."""
+    """Fit on the training rows; a flavor that stops early (LightGBM) does so on their last
+    tenth (by time), so the validation rows stay unseen until evaluation."""
     _check_label(train_rows, label, task)
     chosen = {**params, **(tuned["best_params"] if tuned else {})}
     rows = train_rows.sort_values(time_column, kind="stable")
     spec = _feature_spec(features)
-    if flavor != "lightgbm":
+    if not get_flavor(flavor).stops_early:
         return fit_model(flavor, rows, label, spec, params=chosen, seed=seed, task=task)
     cut = int(len(rows) * 0.9)
     return fit_model(

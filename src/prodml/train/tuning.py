@@ -14,21 +14,9 @@ import pandas as pd
 from prodml.errors import ConfigError
 from prodml.train.encoding import FeatureSpec
 from prodml.train.evaluate import classification_metrics, regression_metrics
+from prodml.train.flavors import NAMES, Prunable, Tunable, get_flavor
 from prodml.train.model import CLASSIFICATION, fit_model
 
-Space = Callable[[Any], dict[str, Any]]  # an Optuna trial -> parameters
-
-SPACES: dict[str, Space] = {
-    "lightgbm": lambda trial: {
-        "num_leaves": trial.suggest_int("num_leaves", 15, 255, log=True),
-        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
-        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 20, 400, log=True),
-        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
-        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
-    },
-    "logistic": lambda trial: {"C": trial.suggest_float("C", 1e-3, 1e2, log=True)},
-    "ridge": lambda trial: {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)},
-}
 # Set by a caller that shows progress (the CLI): called with (trials done, trials planned).
 on_trial: ContextVar[Callable[[int, int], None] | None] = ContextVar("on_trial", default=None)
 
@@ -50,8 +38,10 @@ def tune(
     (classification) or the lowest RMSE (regression) on the held-out part."""
     import optuna
 
-    if flavor not in SPACES:
-        raise ConfigError(f"No search space for flavor {flavor!r}; tunable: {sorted(SPACES)}.")
+    implementation = get_flavor(flavor)
+    if not isinstance(implementation, Tunable):
+        tunable = [n for n in NAMES if isinstance(get_flavor(n), Tunable)]
+        raise ConfigError(f"No search space for flavor {flavor!r}; tunable: {tunable}.")
     rows = train_rows.sort_values(time_column, kind="stable")
     cut = int(len(rows) * 0.8)
     fit_part, check_part = rows.iloc[:cut], rows.iloc[cut:]
@@ -63,7 +53,7 @@ def tune(
     )
 
     def objective(trial: Any) -> float:
-        chosen = {**(params or {}), **SPACES[flavor](trial)}
+        chosen = {**(params or {}), **implementation.search_space(trial)}
         model = fit_model(
             flavor,
             fit_part,
@@ -72,7 +62,11 @@ def tune(
             valid=check_part,
             params=chosen,
             seed=seed,
-            callbacks=[_pruning(trial)] if flavor == "lightgbm" else (),
+            callbacks=(
+                [implementation.pruning_callback(trial)]
+                if isinstance(implementation, Prunable)
+                else ()
+            ),
             task=task,
         )
         scores = model.predict_frame(check_part)
@@ -95,16 +89,3 @@ def tune(
         "tuned_on_rows": len(fit_part),
         "checked_on_rows": len(check_part),
     }
-
-
-def _pruning(trial: Any) -> Callable[[Any], None]:
-    """A LightGBM callback reporting the validation metric each round to the trial."""
-    import optuna
-
-    def callback(env: Any) -> None:
-        _, _, value, higher_is_better = env.evaluation_result_list[0]
-        trial.report(value if higher_is_better else -value, env.iteration)
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"behind the median at round {env.iteration}")
-
-    return callback

@@ -1,0 +1,142 @@
+"""A model fitted elsewhere (a notebook's estimator, `Pipeline` or LightGBM model) taken in
+as a `TrainedModel`, so registry, serving, scoring and monitoring treat it like their own.
+
+It keeps reading the columns it was fitted on: the frame `X` it is given here fixes their
+names, order and dtypes, and which of them are categorical for the request schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prodml.errors import ConfigError
+from prodml.train.encoding import FeatureSpec, TabularEncoder
+from prodml.train.flavors import CLASSIFICATION, REGRESSION
+from prodml.train.model import TrainedModel
+
+
+def adopt(model: Any, x: pd.DataFrame) -> TrainedModel:
+    """`model`, already fitted on frames like `x`, as a `TrainedModel`.
+
+    Takes a fitted scikit-learn estimator or `Pipeline` (ColumnTransformer,
+    HistGradientBoosting* and the like included), a `lightgbm.Booster`, or an
+    `LGBMClassifier`/`LGBMRegressor`. A classifier must be binary.
+    """
+    if not isinstance(x, pd.DataFrame):
+        raise ConfigError(
+            f"X must be a pandas DataFrame of the columns the model was fitted on (names "
+            f"are its request fields). Got {type(x).__name__} instead; wrap an array as "
+            "pd.DataFrame(X, columns=[...])."
+        )
+    from prodml.train.flavors.lightgbm import booster_of
+
+    booster = booster_of(model)
+    if booster is not None:
+        flavor, estimator = "lightgbm", booster
+        task = _lightgbm_task(booster)
+        classes = getattr(model, "classes_", None)
+    else:
+        flavor, estimator = "sklearn", model
+        task, classes = _sklearn_task(model)
+    columns = _columns(model, x)
+    frame = x[columns]
+    spec = FeatureSpec(
+        categorical=tuple(c for c in columns if _is_categorical(frame[c])),
+        numeric=tuple(c for c in columns if not _is_categorical(frame[c])),
+    )
+    return TrainedModel(
+        flavor,
+        TabularEncoder(spec).fit(frame),
+        estimator,
+        _params(model),
+        task=task,
+        frame_dtypes={c: str(frame[c].dtype) for c in columns},
+        positive_class=_positive_class(classes),
+    )
+
+
+def _sklearn_task(model: Any) -> tuple[str, Any]:
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.utils.validation import NotFittedError, check_is_fitted
+
+    if not hasattr(model, "predict"):
+        raise ConfigError(
+            f"{type(model).__name__} is not a model: register a fitted scikit-learn estimator "
+            "or Pipeline, or a LightGBM model."
+        )
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise ConfigError(
+            f"{type(model).__name__} is not fitted yet: call .fit(X, y) before registering it."
+        ) from None
+    if is_classifier(model) or hasattr(model, "predict_proba"):
+        classes = getattr(model, "classes_", None)
+        if classes is None or len(classes) != 2:
+            raise ConfigError(
+                f"{type(model).__name__} predicts {0 if classes is None else len(classes)} "
+                "classes; prodml serves binary classifiers and regressors. Recode the label "
+                "to two classes."
+            )
+        return CLASSIFICATION, classes
+    if is_regressor(model) or hasattr(model, "predict"):
+        return REGRESSION, None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _lightgbm_task(booster: Any) -> str:
+    objective = str(booster.params.get("objective", "")) or booster.dump_model()["objective"]
+    if objective.startswith(("binary", "cross_entropy", "xentropy")):
+        return CLASSIFICATION
+    if objective.startswith(("multiclass", "softmax", "multiclassova", "lambdarank")):
+        raise ConfigError(
+            f"The LightGBM model's objective is {objective!r}; prodml serves binary "
+            "classifiers and regressors."
+        )
+    return REGRESSION
+
+
+def _columns(model: Any, x: pd.DataFrame) -> list[str]:
+    """The columns the model reads, in its order: what it recorded at fit, else all of `x`."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None and hasattr(model, "feature_name"):  # a lightgbm.Booster
+        names = model.feature_name()
+    elif names is None and hasattr(model, "feature_name_"):  # LightGBM's scikit-learn API
+        names = model.feature_name_
+    columns = [str(c) for c in (names if names is not None else x.columns)]
+    missing = [c for c in columns if c not in x.columns]
+    if missing:
+        raise ConfigError(
+            f"The model was fitted on column(s) {missing} that X lacks; pass the frame it "
+            "was fitted on (or rows like it)."
+        )
+    return columns
+
+
+def _is_categorical(values: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values))
+
+
+def _positive_class(classes: Any) -> Any:
+    """What a score of 1 stands for: None when the classes are already 0 and 1."""
+    if classes is None:
+        return None
+    positive = classes[1]
+    if isinstance(positive, np.generic):
+        positive = positive.item()
+    return None if positive in (1, True) and classes[0] in (0, False) else positive
+
+
+def _params(model: Any) -> dict[str, Any]:
+    """The estimator's parameters as text, for tracking and the card (nested estimators by
+    class name, so nothing unpicklable or huge is recorded)."""
+    if not hasattr(model, "get_params"):
+        return {"estimator": type(model).__name__}
+    found = model.get_params(deep=False)
+    return {"estimator": type(model).__name__} | {
+        k: v if isinstance(v, bool | int | float | str | None) else type(v).__name__
+        for k, v in found.items()
+    }
