@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from prodml.monitor.compare import FeatureDrift
     from prodml.monitor.reference import Reference
     from prodml.monitor.run import MonitorRun
+    from prodml.predlog import PredictionLog
     from prodml.registry import ModelRegistry
     from prodml.serve import Deployment, Predictor
-    from prodml.serve.predlog import PredictionLog
     from prodml.train.tracking import Tracker
 
 
@@ -278,7 +278,7 @@ class Workspace:
         return path
 
     def prediction_log(self, deployment: str) -> PredictionLog:
-        from prodml.serve.predlog import PredictionLog
+        from prodml.predlog import PredictionLog
 
         return PredictionLog(self.state_dir / "predictions" / deployment)
 

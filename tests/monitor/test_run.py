@@ -14,7 +14,7 @@ from prodml.monitor.alerts import evaluate_alerts
 from prodml.monitor.estimate import fit_estimator
 from prodml.monitor.notify import Notifier
 from prodml.monitor.run import monitor_traffic
-from prodml.serve.predlog import PredictionLog
+from prodml.predlog import PredictionLog
 from prodml.settings import MonitoringSettings
 from prodml.store import Label, MetadataStore
 

@@ -7,8 +7,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from prodml.predlog import PredictionLog
 from prodml.serve.logship import JetStreamSink, LogShipper, read_cursor
-from prodml.serve.predlog import PredictionLog
 
 
 @pytest.fixture

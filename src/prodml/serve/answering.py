@@ -5,13 +5,13 @@ prediction log before the answer leaves."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from prodml.clock import Clock
+from prodml.predlog import PredictionLog, PredictionRecord
 from prodml.serve.predictor import Prediction, Predictor
-from prodml.serve.predlog import PredictionLog
 
 
 def answer(
@@ -44,22 +44,30 @@ def answer(
     # orjson writes a datetime as isoformat() would, faster; a subclass (pandas' Timestamp)
     # it would pass to str(), which differs, so that one is formatted here.
     stamp = now if type(now) is datetime else now.isoformat()
-    log.append(
-        {
-            "request_id": request_id,
-            "row": i,
-            "timestamp": stamp,
-            "channel": channel,
-            "model": info.name,
-            "version": info.version,
-            "inputs": row,
-            "features": _stored(row, enriched),
-            **answered,
-            "coverage": predictor.coverage,
-            "latency_ms": latency_ms,
-        }
-        for i, (row, enriched, answered) in enumerate(zip(rows, features, predicted, strict=True))
+    # The answer's own fields (probability, label, set; or value, interval) are spread
+    # from Prediction.to_dict, which the type checker cannot follow into the TypedDict.
+    records = cast(
+        "Iterator[PredictionRecord]",
+        (
+            {
+                "request_id": request_id,
+                "row": i,
+                "timestamp": stamp,
+                "channel": channel,
+                "model": info.name,
+                "version": info.version,
+                "inputs": row,
+                "features": _stored(row, enriched),
+                **answered,
+                "coverage": predictor.coverage,
+                "latency_ms": latency_ms,
+            }
+            for i, (row, enriched, answered) in enumerate(
+                zip(rows, features, predicted, strict=True)
+            )
+        ),
     )
+    log.append(records)
     document = {
         "request_id": request_id,
         "model": {"name": info.name, "version": info.version},

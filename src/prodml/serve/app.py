@@ -29,12 +29,12 @@ from starlette.exceptions import HTTPException
 
 from prodml.clock import Clock
 from prodml.errors import InputError, ProdmlError
+from prodml.predlog import PredictionLog
 from prodml.registry import ModelVersionInfo
 from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment
 from prodml.serve.metrics import ServingMetrics
 from prodml.serve.predictor import Predictor
-from prodml.serve.predlog import PredictionLog
 from prodml.serve.schemas import ErrorBody, FeedbackResponse, PredictResponse, rows_of
 from prodml.store import Label, MetadataStore
 

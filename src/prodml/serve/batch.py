@@ -26,8 +26,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from prodml.errors import DataValidationError, NotFoundError
+from prodml.predlog import PredictionLog, arrow_table
 from prodml.serve.predictor import Predictor
-from prodml.serve.predlog import PredictionLog
 from prodml.serve.schemas import strict_vocabularies
 from prodml.train import conformal
 
@@ -336,7 +336,7 @@ class _Sink:
                 pa.array(np.column_stack([scored["lower"], scored["upper"]]).ravel()), 2
             )
         fields["coverage"] = pa.array([predictor.coverage] * n, pa.float64())  # may be null
-        return pa.table(fields)
+        return arrow_table(fields)
 
 
 def _sets(answers: pa.Table) -> pa.ListArray:

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 
-from prodml.serve.predlog import PARQUET, PredictionLog, readable_segments, segment_number
+from prodml.predlog import PARQUET, PredictionLog, readable_segments, segment_number
 from prodml.serve.stream.nats import connect_jetstream
 
 CURSOR_FILE = ".shipped"

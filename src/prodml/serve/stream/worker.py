@@ -26,9 +26,9 @@ import orjson
 from pydantic import ValidationError
 
 from prodml.clock import Clock
+from prodml.predlog import PredictionLog
 from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment
-from prodml.serve.predlog import PredictionLog
 from prodml.serve.schemas import rows_of
 from prodml.serve.stream.base import Message, StreamBackend
 

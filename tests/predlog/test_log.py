@@ -131,7 +131,7 @@ def test_records_whose_objects_are_always_empty_compact_too(tmp_path):
 
 def _slow_compactions(monkeypatch, seconds: float) -> None:
     """Compaction children that take a while, as a 64 MB segment does under load."""
-    from prodml.serve import predlog
+    from prodml.predlog import log as predlog
 
     slow = f"import time; time.sleep({seconds})\n" + predlog._COMPACTOR
     monkeypatch.setattr(predlog, "_COMPACTOR", slow)
@@ -164,7 +164,7 @@ def test_records_are_fsynced_on_schedule_while_a_compaction_runs(tmp_path, monke
 def test_closing_stops_a_compaction_that_runs_too_long_and_the_next_start_redoes_it(
     tmp_path, monkeypatch
 ):
-    from prodml.serve import predlog
+    from prodml.predlog import log as predlog
 
     _slow_compactions(monkeypatch, 60)
     monkeypatch.setattr(predlog, "_CLOSE_COMPACTION_SECONDS", 0.5)
@@ -185,7 +185,7 @@ def test_closing_stops_a_compaction_that_runs_too_long_and_the_next_start_redoes
 
 
 def test_a_compaction_that_cannot_start_is_tried_again(tmp_path, monkeypatch):
-    from prodml.serve import predlog
+    from prodml.predlog import log as predlog
 
     real = subprocess.Popen
     calls = []
@@ -210,7 +210,7 @@ def test_a_compaction_that_cannot_start_is_tried_again(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
 def test_the_compaction_child_runs_at_idle_priority(tmp_path, monkeypatch):
-    from prodml.serve import predlog
+    from prodml.predlog import log as predlog
 
     # The child reports its own scheduling policy before it compacts.
     report = tmp_path / "policy"

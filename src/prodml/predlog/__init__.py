@@ -1,0 +1,18 @@
+"""The prediction log: every answered prediction, durable before its answer leaves, in
+one record shape (`schema`) that serving writes and monitoring, rollouts and continuous
+training read. It imports nothing of serving (no FastAPI), so readers stay light."""
+
+from prodml.predlog.log import PARQUET, PredictionLog, readable_segments, segment_number
+from prodml.predlog.schema import ARROW_TYPES, CHANNELS, SCORE_FIELDS, PredictionRecord, arrow_table
+
+__all__ = [
+    "ARROW_TYPES",
+    "CHANNELS",
+    "PARQUET",
+    "SCORE_FIELDS",
+    "PredictionLog",
+    "PredictionRecord",
+    "arrow_table",
+    "readable_segments",
+    "segment_number",
+]

@@ -1,0 +1,50 @@
+"""Every writer of the prediction log writes the one record shape readers rely on."""
+
+import dataclasses
+from typing import get_type_hints
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from prodml.predlog import ARROW_TYPES, PredictionLog, PredictionRecord, arrow_table
+from prodml.registry import ModelVersionInfo
+from prodml.serve import Predictor, score_file
+from prodml.serve.answering import answer
+from prodml.train import conformal
+from tests._data import toy_frame
+
+FIELDS = set(get_type_hints(PredictionRecord))
+REQUIRED = PredictionRecord.__required_keys__
+
+
+@pytest.fixture
+def predictor(toy_lightgbm):
+    frame = toy_frame(np.random.default_rng(8), 1500)
+    fitted = conformal.fit(toy_lightgbm.predict_frame(frame), frame["y"], "classification")
+    model = dataclasses.replace(toy_lightgbm, conformal=fitted)
+    return Predictor(model, ModelVersionInfo("toy", "2", "r", "s", ()))
+
+
+def test_served_and_batch_records_share_one_schema(predictor, clock, tmp_path):
+    log = PredictionLog(tmp_path / "log")
+    rows = [{"color": "red", "size": 0.3, "noise": None}, {"color": "blue", "size": -1.0}]
+    with log:
+        answer(predictor, rows, "req-1", log=log, clock=clock, channel="http")
+        source = tmp_path / "in.parquet"
+        toy_frame(np.random.default_rng(2), 50).to_parquet(source)
+        score_file(predictor, source, tmp_path / "out.parquet", log=log)
+    records = log.read()
+    assert set(records.columns) <= FIELDS
+    assert set(records.columns) >= REQUIRED
+    assert set(records["channel"]) == {"http", "batch"}
+    assert records["inputs"].map(lambda r: set(r) <= {"color", "size", "noise"}).all()
+
+
+def test_the_arrow_types_cover_every_scalar_field():
+    assert set(ARROW_TYPES) == FIELDS - {"inputs", "features"}
+
+
+def test_a_table_with_a_field_outside_the_schema_is_refused():
+    with pytest.raises(ValueError, match=r"not prediction record fields: \['score'\]"):
+        arrow_table({"request_id": pa.array(["a"]), "score": pa.array([0.5])})
