@@ -46,8 +46,25 @@ tracking_uri: null          # null = sqlite:///<state_dir>/mlflow.db
 #   redis://cache-host:6379/0
 online_store_url: null      # null = sqlite:///<state_dir>/online.db
 
+training:                   # what `prodml train` trains when given no recipe or --data
+  recipe: null              # module:function building examples from snapshots (code), or
+  data: null                # a table: the newest snapshot of this name (no Python), with
+  label: null               #   the column to predict
+  time: null                # time column to split on (default: the contract's event time)
+  valid_from: null          # validation from this time (default: the last valid_fraction)
+  valid_fraction: 0.2       # share held out; with no time column, a seeded random split
+  task: auto                # classification, regression, or auto (from the label's type)
+  model: null               # the registered name (default: the data's name)
+  candidates: [lightgbm]    # flavors, or scikit-learn class paths, judged against baselines
+  tune: 0                   # Optuna trials per tunable candidate (0: the defaults)
+  include: []               # columns to learn from even if id-like or PII
+  exclude: []               # columns never to learn from
+  positive: null            # the label value scored as 1 (default: yes/true/1, else the rarer)
+  seed: 0
+
 serving:
-  model: flights-delay@champion  # what `prodml serve` and `prodml stream` answer with by default
+  model: null               # what `prodml serve` and `prodml stream` answer with by default,
+                            #   e.g. churn@champion
   follow: true              # served by alias, hot-swap when the alias moves
   workers: 1                # server processes (`prodml serve --workers`)
   host: 127.0.0.1
@@ -99,12 +116,33 @@ log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
 
 
+class TrainingSettings(BaseModel):
+    """What `prodml train` trains with no arguments (see DEFAULT_YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipe: str | None = None
+    data: str | None = None
+    label: str | None = None
+    time: str | None = None
+    valid_from: str | None = None
+    valid_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    task: Literal["auto", "classification", "regression"] = "auto"
+    model: str | None = None
+    candidates: list[str] = Field(default_factory=lambda: ["lightgbm"])
+    tune: int = Field(default=0, ge=0)
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    positive: str | None = None
+    seed: int = 0
+
+
 class ServingSettings(BaseModel):
     """How `prodml serve` listens."""
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = "flights-delay@champion"
+    model: str | None = None
     follow: bool = True
     workers: int = Field(default=1, ge=1)
     host: str = "127.0.0.1"
@@ -192,6 +230,7 @@ class Settings(BaseSettings):
     artifacts_url: str | None = None
     tracking_uri: str | None = None
     online_store_url: str | None = None
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)

@@ -30,14 +30,15 @@ if TYPE_CHECKING:
     from prodml.predlog import PredictionLog
     from prodml.registry import ModelRegistry
     from prodml.serve import Deployment, Predictor
+    from prodml.store.records import SnapshotRecord
     from prodml.train.tracking import Tracker
 
 
 class Workspace:
     """All state of one project, as configured by its settings.
 
-    >>> ws = Workspace.open("/tmp/my-project")  # doctest: +SKIP
-    >>> ws.metadata.list_snapshots()  # doctest: +SKIP
+    >>> with Workspace.open("/tmp/my-project") as ws:  # doctest: +SKIP
+    ...     ws.metadata.list_snapshots()
     """
 
     def __init__(
@@ -80,6 +81,19 @@ class Workspace:
             artifacts=self.artifacts,
             clock=self.clock,
             **options,
+        )
+
+    def snapshot(self, name: str) -> SnapshotRecord:
+        """The newest snapshot of `name`: its contract's name, or its file's name without
+        the extension (`orders` for exports/orders.csv)."""
+        from prodml.errors import NotFoundError
+
+        for found in self.metadata.list_snapshots():  # newest first
+            if name in (found.lineage.get("contract"), Path(found.source).name.split(".")[0]):
+                return found
+        raise NotFoundError(
+            f"No snapshot of {name!r} has been ingested: run `prodml data ingest FILE -c "
+            "CONTRACT` first (`prodml data list` shows what there is)."
         )
 
     def read_snapshot(self, snapshot_id: str) -> pd.DataFrame:
@@ -330,7 +344,14 @@ class Workspace:
             poll_seconds=self.settings.serving.poll_seconds,
         )
 
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Close the stores opened so far (the others were never opened)."""
         if "metadata" in self.__dict__:
             self.metadata.close()
         if "online_store" in self.__dict__:

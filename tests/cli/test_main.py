@@ -1,7 +1,5 @@
 import contextlib
-import os
 import re
-import socket
 import sys
 import uuid
 
@@ -13,6 +11,7 @@ from typer.testing import CliRunner
 from prodml.cli import app, main
 from prodml.train import fit_model
 from tests._data import TOY_SPEC, log_model_run, toy_frame
+from tests._server import prodml_server
 
 runner = CliRunner()
 
@@ -214,50 +213,19 @@ def test_stream_answers_requests_from_nats_until_idle(workspace, rng, nats_url):
 
 
 def test_serve_with_two_workers_answers_and_logs_from_both(workspace, rng, tmp_path):
-    import signal
-    import subprocess
-    import time
-
     import httpx
 
     model = fit_model("logistic", toy_frame(rng, 500), "y", TOY_SPEC)
     workspace.registry.register("toy", log_model_run(workspace, model))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    output = tmp_path / "server.log"
-    command = [sys.executable, "-m", "prodml", "serve", "toy", "--workers", "2"]
-    with output.open("w") as out:
-        server = subprocess.Popen(
-            [*command, "--port", str(port), "-C", str(workspace.project_dir)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     row = {"color": "red", "size": 0.5, "noise": None}
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, "the workers did not start in 120 s"
-            time.sleep(0.5)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            for i in range(40):  # new connections: the kernel spreads them over both workers
-                answer = httpx.post(
-                    f"http://127.0.0.1:{port}/v1/predict",
-                    json={"rows": [row]},
-                    headers={"x-request-id": f"r{i}"},
-                )
-                assert answer.status_code == 200, answer.text
-            assert client.get("/readyz").json()["version"] == "1"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+    project = workspace.project_dir
+    with prodml_server(project, "toy", "--workers", "2", output=tmp_path / "server.log") as url:
+        for i in range(40):  # new connections: the kernel spreads them over both workers
+            answer = httpx.post(
+                f"{url}/v1/predict", json={"rows": [row]}, headers={"x-request-id": f"r{i}"}
+            )
+            assert answer.status_code == 200, answer.text
+        assert httpx.get(f"{url}/readyz").json()["version"] == "1"
     log = workspace.prediction_log("toy")
     assert sorted(log.read()["request_id"]) == sorted(f"r{i}" for i in range(40))
     writers = [p for p in log.folder.iterdir() if p.is_dir()]

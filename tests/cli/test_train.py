@@ -31,9 +31,10 @@ def test_train_registers_then_reuses_every_step(project):
     assert "Gate passed. toy version 1 (@champion). 0 of 10 steps from cache" in first.output
     again = runner.invoke(app, ["train", "tests._data:toy_recipe", "-C", str(project)])
     assert "toy version 1 (@champion). 10 of 10 steps from cache" in again.output
-    # Registration left the version's drift reference, built from its training rows.
+    # Registration left the version's drift reference, built from its training rows only.
     reference = Workspace.open(project).reference("toy", "1")
-    assert reference.rows == len(nonlinear_examples())
+    examples = nonlinear_examples()
+    assert reference.rows == (examples["at"] < "2024-04-01").sum()
 
 
 def test_recipe_mistakes_are_explained(project):
@@ -42,4 +43,11 @@ def test_recipe_mistakes_are_explained(project):
     pinned = runner.invoke(
         app, ["train", "tests._data:toy_recipe", "-s", "other=1", "-C", str(project)]
     )
-    assert "give NAME=ID with NAME one of ['toy']" in str(pinned.exception)
+    assert "--snapshot names ['other']; tests._data:toy_recipe reads ['toy']" in str(
+        pinned.exception
+    )
+
+
+def test_with_nothing_to_train_it_says_what_to_give(project):
+    nothing = runner.invoke(app, ["train", "-C", str(project)])
+    assert "What should be trained? Give a table and its label" in str(nothing.exception)

@@ -49,3 +49,16 @@ def open_workspace(project: Path) -> Workspace:
     )
     logging.getLogger("prodml").setLevel(ws.settings.log_level)
     return ws
+
+
+def served_model(ws: Workspace, given: str | None) -> str:
+    """The model a serving command answers with: the one named, else serving.model."""
+    found = given or ws.settings.serving.model
+    if not found:
+        from prodml.errors import ConfigError
+
+        raise ConfigError(
+            "Which model? Name it (e.g. `prodml serve churn@champion`; `prodml models list` "
+            "shows what is registered) or set serving.model in prodml.yaml."
+        )
+    return found

@@ -50,7 +50,7 @@ NullValue = Annotated[
 @data_app.command()
 def infer(
     source: SourceArg,
-    name: Annotated[str, typer.Option("--name", "-n", help="The contract's name (e.g. flights).")],
+    name: Annotated[str, typer.Option("--name", "-n", help="The contract's name (e.g. orders).")],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Default: NAME.contract.yaml.")
     ] = None,
@@ -62,7 +62,7 @@ def infer(
 ) -> None:
     """Draft a contract from data, to review, edit and commit.
 
-    [dim]e.g. prodml data infer exports/flights.parquet --name flights[/dim]
+    [dim]e.g. prodml data infer exports/orders.csv --name orders[/dim]
     """
     from prodml.data.infer import infer_contract
 
@@ -93,7 +93,7 @@ def validate(
 ) -> None:
     """Check a source against its contract without writing anything (a dry run).
 
-    [dim]e.g. prodml data validate exports/flights.parquet -c flights.contract.yaml[/dim]
+    [dim]e.g. prodml data validate exports/orders.csv -c orders.contract.yaml[/dim]
     """
     from prodml.data.ingest import validate_source
 
@@ -120,7 +120,7 @@ def ingest(
 ) -> None:
     """Validate a source and keep its good rows as a snapshot, its bad rows in quarantine.
 
-    [dim]e.g. prodml data ingest exports/flights.parquet -c flights.contract.yaml[/dim]
+    [dim]e.g. prodml data ingest exports/orders.csv -c orders.contract.yaml[/dim]
     """
     ws, rules, src = _open(project, contract, source, query, file_format, null_value)
     try:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from prodml.cli._common import ProjectDir, err, open_workspace, out
+from prodml.cli._common import ProjectDir, err, open_workspace, out, served_model
 
 log_app = typer.Typer(
     help="The prediction log: every answer a model gave, by HTTP, stream or batch.",
@@ -41,7 +41,7 @@ def ship(
     acknowledgement); each message's Nats-Msg-Id is writer/segment/index, so a record
     shipped twice after a crash is stored once.
 
-    [dim]e.g. prodml log ship flights-delay --follow[/dim]
+    [dim]e.g. prodml log ship churn --follow[/dim]
     """
     import asyncio
 
@@ -50,7 +50,7 @@ def ship(
 
     ws = open_workspace(project)
     streaming = ws.settings.streaming
-    name = name or ws.settings.serving.model.split("@")[0].split("/")[0]
+    name = name or served_model(ws, None).split("@")[0].split("/")[0]
     subject = Subjects.for_model(streaming.prefix, name).log
     log = ws.prediction_log(name)
     if not log.folder.exists():

@@ -23,6 +23,7 @@ from prodml.cli._common import (
     err,
     open_workspace,
     out,
+    served_model,
 )
 from prodml.cli.data import data_app
 from prodml.cli.features import features_app
@@ -41,12 +42,13 @@ app = typer.Typer(
         "on the real NYC 2013 flights in a few minutes, all in [cyan].prodml/[/cyan]."
     ),
     epilog=(
-        "Examples:\n\n"
-        "  prodml init                      write a commented prodml.yaml\n\n"
-        "  prodml demo                      the whole path on real data\n\n"
-        "  prodml status                    what is in this workspace\n\n"
-        "  prodml serve flights-delay@champion --port 8000\n\n"
-        "  prodml score flights-delay@champion -i in.parquet -o out.parquet"
+        "Your own table, in three commands, then live:\n\n"
+        "  prodml data infer orders.csv --name orders     draft a contract; review it\n\n"
+        "  prodml data ingest orders.csv -c orders.contract.yaml\n\n"
+        "  prodml train --data orders --label returned    gated and registered\n\n"
+        "  prodml serve orders@champion                   HTTP API, every answer logged\n\n"
+        "  prodml monitor run orders                      drift and performance\n\n"
+        "Also: prodml init (a commented prodml.yaml), prodml status (what is here)."
     ),
     rich_markup_mode="rich",
     no_args_is_help=True,
@@ -128,7 +130,7 @@ def serve(
     coverage: Coverage = None,
     follow: Follow = None,
 ) -> None:
-    """Serve a registered model over HTTP.  [dim]e.g. prodml serve flights-delay@champion[/dim]
+    """Serve a registered model over HTTP.  [dim]e.g. prodml serve churn@champion[/dim]
 
     Endpoints: POST /v1/predict and /v1/explain, GET /v1/models, /healthz, /readyz,
     /metrics; OpenAPI at /docs. Served by alias, the server checks the registry every
@@ -147,6 +149,7 @@ def serve(
     port = port if port is not None else settings.port
     workers = workers or settings.workers
     level = ws.settings.log_level.lower()
+    model = served_model(ws, model)
     if workers > 1:
         # Options travel as settings, so each worker process reads the same ones.
         chosen = {"model": model, "coverage": coverage, "follow": follow}
@@ -155,7 +158,7 @@ def serve(
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 os.environ[f"PRODML_SERVING__{key.upper()}"] = text
         os.chdir(ws.project_dir)
-        err.print(f"Serving {model or settings.model} with {workers} worker processes.")
+        err.print(f"Serving {model} with {workers} worker processes.")
         uvicorn.run(
             "prodml.cli.serve_app:worker_app",
             factory=True,
@@ -170,7 +173,7 @@ def serve(
     err.print(
         f"Serving [bold]{info.name}[/bold] version {info.version} "
         f"({deployment.current.model.flavor})"
-        + (f", following {model or settings.model}." if deployment.follows else ".")
+        + (f", following {model}." if deployment.follows else ".")
     )
     deployment.follow()
     settle()
@@ -201,7 +204,7 @@ def stream(
     A request is acknowledged only after its answer is logged and published: a crash
     redelivers it, and its request id keeps the answer from being stored twice.
 
-    [dim]e.g. prodml stream flights-delay@champion --url nats://127.0.0.1:4222[/dim]
+    [dim]e.g. prodml stream churn@champion --url nats://127.0.0.1:4222[/dim]
     """
     import asyncio
 
@@ -210,7 +213,7 @@ def stream(
     ws = open_workspace(project)
     streaming, serving = ws.settings.streaming, ws.settings.serving
     deployment = ws.deployment(
-        model or serving.model, follow=serving.follow if follow is None else follow
+        served_model(ws, model), follow=serving.follow if follow is None else follow
     )
     info = deployment.current.info
     backend = open_backend(
@@ -291,8 +294,8 @@ def score(
     their row number and reasons, the rest are scored with the label and conformal set
     (or interval), in chunks of bounded memory.
 
-    [dim]e.g. prodml score flights-delay@champion -i in.parquet -o out.parquet -k flight_id[/dim]
-    [dim]     prodml score flights-delay@champion -i big.parquet -o out.parquet --engine ray[/dim]
+    [dim]e.g. prodml score churn@champion -i in.parquet -o out.parquet -k customer_id[/dim]
+    [dim]     prodml score churn@champion -i big.parquet -o out.parquet --engine ray[/dim]
     """
     import pyarrow.parquet as pq
     from rich.progress import Progress

@@ -30,7 +30,7 @@ def list_(
 ) -> None:
     """Every registered version, newest first, with its aliases and lineage.
 
-    [dim]e.g. prodml models list flights-delay[/dim]
+    [dim]e.g. prodml models list churn[/dim]
     """
     ws = open_workspace(project)
     versions = [
@@ -66,7 +66,7 @@ def list_(
 def show(ref: Ref, as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
     """One version: aliases, tags (lineage), source, and its run's metrics.
 
-    [dim]e.g. prodml models show flights-delay@champion[/dim]
+    [dim]e.g. prodml models show churn@champion[/dim]
     """
     ws = open_workspace(project)
     info = ws.registry.resolve(ref)
@@ -97,7 +97,7 @@ def promote(
 ) -> None:
     """Point an alias (champion by default) at a version; servers following it switch.
 
-    [dim]e.g. prodml models promote flights-delay/3 --to champion[/dim]
+    [dim]e.g. prodml models promote churn/3 --to champion[/dim]
     """
     ws = open_workspace(project)
     info = ws.registry.promote(ref, to, now=ws.clock.now())
@@ -112,7 +112,7 @@ def archive(
 ) -> None:
     """Retire a version: remove its aliases and mark it archived (its files are kept).
 
-    [dim]e.g. prodml models archive flights-delay/1[/dim]
+    [dim]e.g. prodml models archive churn/1[/dim]
     """
     ws = open_workspace(project)
     info = ws.registry.archive(ref, now=ws.clock.now(), force=force)
@@ -127,7 +127,7 @@ def card(
 ) -> None:
     """Write a version's model card as Markdown (with front matter) and HTML.
 
-    [dim]e.g. prodml models card flights-delay@champion -o cards/[/dim]
+    [dim]e.g. prodml models card churn@champion -o cards/[/dim]
     """
     from prodml.registry.card import write_card
 
@@ -141,7 +141,7 @@ def reproduce(ref: Ref, as_json: AsJson = False, project: ProjectDir = Path(".")
     """Re-run a version's recorded pipeline from its snapshots, without cache, and check
     that the new model predicts exactly as the registered one.
 
-    [dim]e.g. prodml models reproduce flights-delay/1[/dim]
+    [dim]e.g. prodml models reproduce churn/1[/dim]
     """
     from dataclasses import asdict
 

@@ -46,7 +46,7 @@ def run(
     intervals, and the labelled traffic is checked for a rise in errors (concept drift).
     Run it on a schedule: it picks up where the last run stopped.
 
-    [dim]e.g. prodml monitor run flights-delay --freq D[/dim]
+    [dim]e.g. prodml monitor run churn --freq D[/dim]
     """
     ws = open_workspace(project)
     result, events = ws.monitor(name, freq=freq, rows=rows)
@@ -108,7 +108,7 @@ def labels(
     logged inputs, and every prediction of that event gets the label. A later label for
     the same prediction replaces the earlier one.
 
-    [dim]e.g. prodml monitor labels flights-delay outcomes.parquet --label delayed[/dim]
+    [dim]e.g. prodml monitor labels churn outcomes.parquet --label churned[/dim]
     """
     import pandas as pd
 
@@ -188,7 +188,7 @@ def compare_windows(
     For questions the registered reference does not answer ("is this week unlike last
     week?"). The same tests as `prodml monitor run`; nothing is recorded.
 
-    [dim]e.g. prodml monitor compare flights-delay --baseline 2013-07-01/2013-07-08
+    [dim]e.g. prodml monitor compare churn --baseline 2013-07-01/2013-07-08
     --window 2013-07-08/2013-07-15[/dim]
     """
     ws = open_workspace(project)
@@ -237,7 +237,7 @@ def report(
     drift per feature per window, the reference against the newest window for the most
     drifted features, and the alerts with the features that drove them.
 
-    [dim]e.g. prodml monitor report flights-delay -o report.html[/dim]
+    [dim]e.g. prodml monitor report churn -o report.html[/dim]
     """
     ws = open_workspace(project)
     written = ws.monitoring_report(name, output, log=log)
@@ -260,7 +260,7 @@ def exporter(
     prodml_multivariate_drift, prodml_segment_drifted_features, prodml_fairness_gap,
     prodml_alert_firing.
 
-    [dim]e.g. prodml monitor exporter flights-delay --port 9108[/dim]
+    [dim]e.g. prodml monitor exporter churn --port 9108[/dim]
     """
     import time
 

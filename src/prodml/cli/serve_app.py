@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from prodml.cli._common import served_model
 from prodml.monitor.gauges import FindingsCollector
 from prodml.serve import Deployment, create_app
 from prodml.workspace import Workspace
@@ -31,7 +32,7 @@ def build(
     `follow` (default: serving.follow) is false."""
     settings = ws.settings.serving
     deployment = ws.deployment(
-        model or settings.model,
+        served_model(ws, model),
         coverage=coverage,  # the workspace's predictor falls back on serving.coverage
         follow=settings.follow if follow is None else follow,
     )

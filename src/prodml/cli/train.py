@@ -1,4 +1,5 @@
-"""`prodml train`: run a recipe's pipeline (cached steps), gate the best model, register it."""
+"""`prodml train`: a table (no Python) or a recipe through the cached pipeline; the best
+model gated against the baselines and the champion, registered with its reference."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress
@@ -16,11 +17,100 @@ from prodml.cli._common import ProjectDir, err, open_workspace, out
 from prodml.errors import ConfigError
 from prodml.workspace import Workspace
 
+if TYPE_CHECKING:
+    from prodml.settings import TrainingSettings
+    from prodml.store.records import SnapshotRecord
+    from prodml.train.tabular import Recipe
+    from prodml.workflow import Registered
+
+_Csv = Annotated[list[str] | None, typer.Option(show_default=False)]
+
 
 def train(
     recipe: Annotated[
-        str, typer.Argument(help="module:function building the examples from snapshots.")
-    ] = "prodml.demo.flights:recipe",
+        str | None,
+        typer.Argument(
+            help="module:function building the examples from snapshots, for what needs code "
+            "(a feature store, derived labels). Leave out to train on a table with --data.",
+            show_default=False,
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", "-d", help="Train on the newest snapshot of this table.", show_default=False
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", "-l", help="The column to predict.", show_default=False)
+    ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option(
+            "--time",
+            help="Split on this timestamp column (default: the contract's event time); "
+            "'none' for a seeded random split.",
+            show_default=False,
+        ),
+    ] = None,
+    valid_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Validate on rows from this time on (ISO, e.g. 2024-06-01).", show_default=False
+        ),
+    ] = None,
+    valid_fraction: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=0.9,
+            help="Share held out for validation. [default: 0.2]",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="classification, regression, or auto from the label's type. [default: auto]",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Registered name (default: the table's).", show_default=False
+        ),
+    ] = None,
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated: lightgbm, or scikit-learn class paths. [default: lightgbm]",
+            show_default=False,
+        ),
+    ] = None,
+    tune: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Optuna trials per tunable candidate. [default: 0]", show_default=False
+        ),
+    ] = None,
+    include: Annotated[
+        str | None,
+        typer.Option(
+            help="Columns to use even if id-like or PII (comma-separated).", show_default=False
+        ),
+    ] = None,
+    exclude: Annotated[
+        str | None, typer.Option(help="Columns never to use (comma-separated).", show_default=False)
+    ] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option(
+            help="The label value scored as 1 (default: yes/true/1, else the rarer).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="[default: 0]", show_default=False)] = None,
     snapshot: Annotated[
         list[str] | None,
         typer.Option(
@@ -31,59 +121,141 @@ def train(
 ) -> None:
     """Train, evaluate, gate and register a model; unchanged steps come from the cache.
 
-    The recipe names the snapshots it reads (its `inputs`); each is the newest snapshot
-    ingested from a file of that name unless pinned with --snapshot.
-    [dim]e.g. prodml train prodml.demo.flights:recipe[/dim]
-    """
-    from prodml.registry.promotion import champion_of, register_result
-    from prodml.train.tabular import RECIPE_TAG, load_recipe, steps
-    from prodml.train.tabular import train as run
+    On a table, with no Python: the features come from its contract (keys, id-like and
+    PII columns and timestamps left out unless --include'd), the label's type decides the
+    task, and the split is by time when there is a time column, else seeded and
+    stratified. The same options can live under `training:` in prodml.yaml.
 
+    [dim]e.g. prodml train --data churn --label churned[/dim]
+    [dim]     prodml train --data houses --label price --tune 30[/dim]
+    [dim]     prodml train mypackage.recipes:orders   (a recipe: module:function)[/dim]
+    """
     started = time.perf_counter()
     ws = open_workspace(project)
-    build = load_recipe(recipe)
-    ids = _snapshot_ids(ws, getattr(build, "inputs", ()), snapshot or [], recipe)
-    cooked = build({name: ws.read_snapshot(sid) for name, sid in ids.items()}, ws.project_dir)
-    spec = cooked.spec
-    champion = champion_of(ws.registry, spec.model_name)
+    given = {
+        "recipe": recipe,
+        "data": data,
+        "label": label,
+        "time": time_column,
+        "valid_from": valid_from,
+        "valid_fraction": valid_fraction,
+        "task": task,
+        "model": model,
+        "candidates": _csv(candidates),
+        "tune": tune,
+        "include": _csv(include),
+        "exclude": _csv(exclude),
+        "positive": positive,
+        "seed": seed,
+    }
+    settings = ws.settings.training.model_copy(
+        update={k: v for k, v in given.items() if v is not None}
+    )
+    pins = _pins(ws, snapshot or [])
+    if settings.recipe and not data:
+        built, inputs, recorded = _from_recipe(ws, settings.recipe, pins)
+    elif settings.data:
+        built, inputs, recorded = _from_table(ws, settings, pins)
+    else:
+        raise ConfigError(
+            "What should be trained? Give a table and its label (prodml train --data orders "
+            "--label returned), a recipe (prodml train package.module:function), or either "
+            "under training: in prodml.yaml."
+        )
+    registered = _run(ws, built, inputs, recorded)
+    _report(registered, built, time.perf_counter() - started)
+
+
+def _from_recipe(
+    ws: Workspace, path: str, pins: dict[str, str]
+) -> tuple[Recipe, dict[str, SnapshotRecord], tuple[str, dict[str, Any] | None]]:
+    from prodml.train.tabular import load_recipe
+
+    build = load_recipe(path)
+    names: tuple[str, ...] = getattr(build, "inputs", ())
+    if not names:
+        raise ConfigError(
+            f"Recipe {path} does not say which snapshots it reads: set its `inputs` "
+            "attribute to their names, e.g. recipe.inputs = ('orders', 'customers')."
+        )
+    unknown = set(pins) - set(names)
+    if unknown:
+        raise ConfigError(f"--snapshot names {sorted(unknown)}; {path} reads {list(names)}.")
+    inputs = {n: ws.metadata.get_snapshot(pins[n]) if n in pins else ws.snapshot(n) for n in names}
+    built = build({n: ws.read_snapshot(s.id) for n, s in inputs.items()}, ws.project_dir)
+    return built, inputs, (path, None)
+
+
+def _from_table(
+    ws: Workspace, settings: TrainingSettings, pins: dict[str, str]
+) -> tuple[Recipe, dict[str, SnapshotRecord], tuple[str, dict[str, Any] | None]]:
+    from prodml.train import table
+
+    name = settings.data
+    assert name is not None
+    if not settings.label:
+        raise ConfigError(
+            f"Which column of {name!r} should the model predict? Give --label COLUMN "
+            "(or training.label in prodml.yaml)."
+        )
+    unknown = set(pins) - {name}
+    if unknown:
+        raise ConfigError(f"--snapshot names {sorted(unknown)}; this training reads {name!r}.")
+    found = ws.metadata.get_snapshot(pins[name]) if name in pins else ws.snapshot(name)
+    frame = ws.read_snapshot(found.id)
+    facts = found.lineage.get("columns", {})
+    time_column = settings.time or found.lineage.get("event_timestamp")
+    config = table.plan(
+        frame,
+        {c: table.Column(f["type"], f.get("pii")) for c, f in facts.items()},
+        data=name,
+        label=settings.label,
+        keys=found.lineage.get("keys", ()),
+        time_column=None if (time_column or "none").lower() == "none" else time_column,
+        valid_from=settings.valid_from,
+        valid_fraction=settings.valid_fraction,
+        task=settings.task,
+        model_name=settings.model,
+        candidates=settings.candidates,
+        tune=settings.tune,
+        include=settings.include,
+        exclude=settings.exclude,
+        positive_class=settings.positive,
+        seed=settings.seed,
+    ).to_dict()
+    built = table.recipe({name: frame}, ws.project_dir, config=config)
+    for note in [*table.TableConfig.from_dict(config).notes, f"Split: {built.spec.split}."]:
+        err.print(note)
+    return built, {name: found}, (table.RECIPE, config)
+
+
+def _run(
+    ws: Workspace,
+    built: Recipe,
+    inputs: dict[str, SnapshotRecord],
+    recorded: tuple[str, dict[str, Any] | None],
+) -> Registered:
+    from prodml.train.tabular import steps
+    from prodml.workflow import train_and_register
+
     with Progress(console=err, transient=True) as progress, _trials_shown(progress):
-        task = progress.add_task("Pipeline steps", total=len(steps(spec)))
-        result = run(
-            spec,
-            cooked.examples,
-            inputs={name: ws.metadata.get_snapshot(sid) for name, sid in ids.items()},
-            feature_service=cooked.feature_service,
-            cache_dir=ws.state_dir / "cache" / "steps",
-            tracker=ws.tracker,
-            champion=None if champion is None else (champion[0].ref, champion[1]),
-            now=ws.clock.now(),
+        task = progress.add_task("Pipeline steps", total=len(steps(built.spec)))
+        return train_and_register(
+            ws,
+            built,
+            inputs=inputs,
+            recorded_as=recorded[0],
+            config=recorded[1],
             on_step=lambda record: progress.update(
                 task,
                 advance=1,
                 description=f"{record.name} ({'cached' if record.cached else 'ran'})",
             ),
         )
-    result.tags[RECIPE_TAG] = recipe
-    version = register_result(
-        result, spec.model_name, ws.registry, ws.tracker, first=champion is None
-    )
-    # The drift reference, built once per version from the rows it learned from; the
-    # validation rows (not fitted on) calibrate its label-free performance estimate.
-    examples = cooked.examples
-    when = examples[spec.time_column]
-    held = when >= spec.valid_from
-    if spec.valid_until is not None:
-        held &= when < spec.valid_until
-    held_out = examples[held]
-    ws.save_reference(
-        spec.model_name,
-        version.version,
-        examples,
-        spec.features.names,
-        holdout=held_out if len(held_out) else None,
-        label=spec.label,
-        sensitive=ws.settings.monitoring.sensitive,  # fairness at registration, to compare
-    )
+
+
+def _report(registered: Registered, built: Recipe, seconds: float) -> None:
+    result, version, spec = registered.result, registered.version, built.spec
     table = Table(title=f"{spec.model_name}: validation {spec.judged_by}", title_justify="left")
     for column in ("model", spec.judged_by, "run"):
         table.add_column(column)
@@ -94,13 +266,22 @@ def train(
         )
     out.print(table)
     reused = len(result.pipeline.records) - len(result.pipeline.ran)
-    verdict = "passed" if result.gate["passed"] else "failed: " + "; ".join(result.gate["reasons"])
+    verdict = "passed" if registered.passed else "failed: " + "; ".join(result.gate["reasons"])
     aliases = " ".join("@" + a for a in version.aliases) or "no alias"
     out.print(
         f"Gate {verdict}. {spec.model_name} version {version.version} ({aliases}). "
-        f"{reused} of {len(result.pipeline.records)} steps from cache; "
-        f"{time.perf_counter() - started:.1f} s."
+        f"{reused} of {len(result.pipeline.records)} steps from cache; {seconds:.1f} s."
     )
+    if not registered.passed:
+        out.print(
+            "The candidates did not earn an alias. More signal helps: --tune 30, other "
+            "--candidates, or more columns (--include); `prodml models card` shows the version."
+        )
+    else:
+        ref = f"{spec.model_name}@{version.aliases[0]}" if version.aliases else version.ref
+        out.print(
+            f"Next: prodml serve {ref}   ·   prodml score {ref} -i rows.csv -o scores.parquet"
+        )
 
 
 @contextmanager
@@ -120,29 +301,15 @@ def _trials_shown(progress: Progress) -> Iterator[None]:
         on_trial.reset(token)
 
 
-def _snapshot_ids(
-    ws: Workspace, names: tuple[str, ...], pinned: list[str], recipe: str
-) -> dict[str, str]:
-    if not names:
-        raise ConfigError(
-            f"Recipe {recipe} does not say which snapshots it reads: set its `inputs` "
-            "attribute to their names, e.g. recipe.inputs = ('flights', 'weather')."
-        )
+def _pins(ws: Workspace, pinned: list[str]) -> dict[str, str]:
     chosen = {}
     for item in pinned:
         name, sep, sid = item.partition("=")
-        if not sep or name not in names:
-            raise ConfigError(f"--snapshot {item!r}: give NAME=ID with NAME one of {list(names)}.")
+        if not sep:
+            raise ConfigError(f"--snapshot {item!r}: give NAME=ID (`prodml data list` shows ids).")
         chosen[name] = ws.metadata.get_snapshot(sid).id
-    newest = ws.metadata.list_snapshots()  # newest first
-    for name in names:
-        if name in chosen:
-            continue
-        found = next((s for s in newest if Path(s.source).name.split(".")[0] == name), None)
-        if found is None:
-            raise ConfigError(
-                f"No snapshot of {name!r} has been ingested: run `prodml data ingest` on its "
-                "export first (`prodml demo` ingests the flights ones)."
-            )
-        chosen[name] = found.id
     return chosen
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]

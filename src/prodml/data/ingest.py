@@ -85,6 +85,13 @@ def ingest(
         lineage = {
             "source": source.name,
             "contract": contract.name,
+            # What training from this snapshot alone needs to know of its columns.
+            "columns": {
+                name: {"type": c.type, **({"pii": c.pii} if c.pii else {})}
+                for name, c in contract.columns.items()
+            },
+            "keys": contract.keys,
+            "event_timestamp": contract.event_timestamp,
             "batch_id": batch_id,
             "rows_read": report.rows,
             "steps": steps.lineage(contract.steps),

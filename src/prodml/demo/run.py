@@ -32,7 +32,6 @@ from prodml.features.registry import apply
 from prodml.monitor.alerts import evaluate_alerts
 from prodml.monitor.notify import Notifier
 from prodml.monitor.run import MonitorRun, monitor_traffic
-from prodml.registry.promotion import champion_of, register_result
 from prodml.serve import Deployment, Predictor, create_app, score_file
 from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
@@ -40,9 +39,9 @@ from prodml.serve.stream import StreamWorker, open_backend
 from prodml.settings import AlertRule, MonitoringSettings
 from prodml.store import Alert, Label
 from prodml.train.encoding import FeatureSpec
-from prodml.train.tabular import RECIPE_TAG
+from prodml.train.tabular import Recipe
 from prodml.train.tabular import steps as train_steps
-from prodml.train.tabular import train as train_model
+from prodml.workflow import train_and_register
 from prodml.workspace import Workspace
 
 _SECOND = timedelta(seconds=1)
@@ -89,8 +88,6 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
             "Train, gate and register", total=len(train_steps(flights.train_spec(spec)))
         ) as advance:
             _train(ws, report, spec, pd.concat([train, valid]), advance)
-        with step("Reference profile of the champion"):
-            _reference_profile(ws, report, spec, train, valid)
         with step("Serve July flights over HTTP", total=requests) as advance:
             _serve(ws, report, service, later, requests, advance)
         with step("Batch-score July–December", total=len(later)) as advance:
@@ -147,25 +144,29 @@ def _features(
 
 
 def _train(
-    ws: Workspace, report: DemoReport, spec: FeatureSpec, examples: pd.DataFrame, advance: Any
+    ws: Workspace,
+    report: DemoReport,
+    spec: FeatureSpec,
+    examples: pd.DataFrame,
+    advance: Any,
 ) -> None:
+    """Train, gate and register through the one workflow every trainer uses; its drift
+    reference comes from January–May, and June's held-out rows calibrate the label-free
+    AUC estimate."""
     snapshots = {name: ws.metadata.get_snapshot(sid) for name, sid in report.snapshots.items()}
-    champion = champion_of(ws.registry, flights.MODEL_NAME)
-    result = train_model(
-        flights.train_spec(spec),
+    recipe = Recipe(
         examples,
+        flights.train_spec(spec),
+        (report.features["service"], report.features["version"]),
+    )
+    registered = train_and_register(
+        ws,
+        recipe,
         inputs=snapshots,
-        feature_service=(report.features["service"], report.features["version"]),
-        cache_dir=ws.state_dir / "cache" / "steps",
-        tracker=ws.tracker,
-        champion=None if champion is None else (champion[0].ref, champion[1]),
-        now=ws.clock.now(),
+        recorded_as=flights.RECIPE,  # so `prodml models reproduce` can re-run it
         on_step=lambda _: advance(),
     )
-    result.tags[RECIPE_TAG] = flights.RECIPE  # so `prodml models reproduce` can re-run it
-    version = register_result(
-        result, flights.MODEL_NAME, ws.registry, ws.tracker, first=champion is None
-    )
+    result, version = registered.result, registered.version
     report.models = {name: e["metrics"] for name, e in result.evaluations.items()}
     report.run_ids = {**result.run_ids, "pipeline": result.pipeline_run_id}
     report.training = {
@@ -176,32 +177,14 @@ def _train(
         "best_threshold": result.evaluations[result.best]["best_threshold"],
         "slices": result.evaluations[result.best]["slices"],
     }
-    if not result.gate["passed"]:
+    if not registered.passed:
         raise TrainingError(
             f"The demo's model did not pass the gate: {'; '.join(result.gate['reasons'])}"
         )
     if "champion" not in version.aliases:  # a rerun after prodml changed: a new challenger
         version = ws.registry.promote(version.ref, "champion", now=ws.clock.now())
     report.champion, report.champion_version = result.best, version.version
-
-
-def _reference_profile(
-    ws: Workspace,
-    report: DemoReport,
-    spec: FeatureSpec,
-    train_rows: pd.DataFrame,
-    valid_rows: pd.DataFrame,
-) -> None:
-    """The drift reference, computed once per registered version from its training rows;
-    June's held-out rows calibrate the label-free AUC estimate."""
-    report.paths["reference profile"] = ws.save_reference(
-        flights.MODEL_NAME,
-        report.champion_version,
-        train_rows,
-        spec.names,
-        holdout=valid_rows,
-        label=flights.LABEL,
-    )
+    report.paths["reference profile"] = registered.reference
 
 
 def _serve(

@@ -69,12 +69,15 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
         "",
         "## Data",
         "",
+        *([f"Validation rows: {card['split']}.", ""] if card.get("split") else []),
         "| part | rows | from | to |",
         "| --- | ---: | --- | --- |",
     ]
     for part, span in card.get("data", {}).items():
         name = {"train": "training", "valid": "validation"}.get(part, part)
-        lines.append(f"| {name} | {span['rows']:,} | {span['from']} | {span['to']} |")
+        # A random split has no time span: its rows come from the whole table.
+        start, end = span.get("from", "—"), span.get("to", "—")
+        lines.append(f"| {name} | {span['rows']:,} | {start} | {end} |")
     lines += [
         "",
         "Read from these snapshots (content-addressed: the id is a SHA-256 of every row):",

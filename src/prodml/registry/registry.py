@@ -1,6 +1,6 @@
 """Register models in MLflow's registry, move aliases, and load a version safely.
 
-A version is addressed as ``name@alias`` (``flights-delay@champion``), ``name/3`` or
+A version is addressed as ``name@alias`` (``churn@champion``), ``name/3`` or
 ``name`` (its latest version). Loading downloads the version's folder once into a local
 cache and verifies every file against its manifest before deserializing anything.
 """
@@ -122,7 +122,7 @@ class ModelRegistry:
         if not match:
             raise InputError(
                 f"Model reference {ref!r} is not of the form NAME, NAME@ALIAS or NAME/VERSION "
-                "(e.g. flights-delay@champion)."
+                "(e.g. churn@champion)."
             )
         name, alias, version = match["name"], match["alias"], match["version"]
         with self._mlflow(f"looking up {ref}"):

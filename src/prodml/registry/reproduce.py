@@ -8,6 +8,7 @@ When they differ, the report says what changed since the version was trained: th
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from prodml.registry.registry import ModelRegistry, ModelVersionInfo
 from prodml.store.records import SnapshotRecord
 from prodml.train.environment import environment_digest
 from prodml.train.tabular import (
+    RECIPE_CONFIG_TAG,
     RECIPE_TAG,
     STEP_KEY_TAG,
     Recipe,
@@ -107,7 +109,8 @@ def _recipe(info: ModelVersionInfo) -> RecipeFunction:
             f"{info.ref} has no recorded recipe ({RECIPE_TAG} tag), so there is nothing to "
             "re-run: it was registered by hand or by another tool."
         )
-    return load_recipe(path)
+    config = info.tags.get(RECIPE_CONFIG_TAG)
+    return load_recipe(path, None if config is None else json.loads(config))
 
 
 def _differences(

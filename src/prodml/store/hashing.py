@@ -40,7 +40,7 @@ def write_manifest(folder: Path) -> dict[str, str]:
 def verify_manifest(folder: Path, *, what: str) -> None:
     """Raise `IntegrityError` unless every file listed in the manifest has its recorded hash.
 
-    `what` names the artifact in the message (e.g. "model flights-delay v3").
+    `what` names the artifact in the message (e.g. "model churn v3").
     """
     path = folder / MANIFEST
     if not path.exists():

@@ -1,4 +1,4 @@
-"""Metrics per declared slice (for flights: carrier, origin, month), each with a bootstrap
+"""Metrics per declared slice (e.g. region, plan, month), each with a bootstrap
 interval; a slice with too few rows is reported as skipped rather than as a noisy figure."""
 
 from __future__ import annotations

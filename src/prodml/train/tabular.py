@@ -14,6 +14,7 @@ registers it with its verdict.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import tempfile
@@ -67,9 +68,10 @@ class TrainSpec:
     model_name: str
     label: str
     features: FeatureSpec
-    time_column: str
-    valid_from: datetime  # rows from here on are held out for validation
+    time_column: str | None  # None: no time order, a seeded random split instead
+    valid_from: datetime | None = None  # rows from here on are held out for validation
     valid_until: datetime | None = None  # ... up to here (later rows are not used at all)
+    valid_fraction: float = 0.2  # with no time column: the share held out (stratified)
     candidates: tuple[Candidate, ...] = (Candidate("lightgbm", "lightgbm"),)
     slices: tuple[str, ...] = ()
     min_slice_rows: int = 200
@@ -81,6 +83,31 @@ class TrainSpec:
     seed: int = 0
     intended_use: str = ""  # for the model card: who uses its predictions, for what
     limitations: tuple[str, ...] = ()  # for the model card: what it must not be used for
+
+    def __post_init__(self) -> None:
+        if self.time_column is not None and self.valid_from is None:
+            raise ConfigError(
+                f"TrainSpec for {self.model_name!r}: a time split needs valid_from, the time "
+                "validation starts; or set time_column=None for a seeded random split."
+            )
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise ConfigError(
+                f"TrainSpec's valid_fraction must be a float in (0, 1). Got "
+                f"{self.valid_fraction} instead."
+            )
+
+    @property
+    def split(self) -> str:
+        """How validation rows are chosen, in words (for the output and the card)."""
+        if self.time_column is None:
+            kind = "stratified " if self.task == CLASSIFICATION else ""
+            return (
+                f"seeded {kind}random split (seed {self.seed}): "
+                f"{self.valid_fraction:.0%} of the rows held out"
+            )
+        until = f" until {self.valid_until:%Y-%m-%d}" if self.valid_until else ""
+        assert self.valid_from is not None
+        return f"by time: {self.time_column} from {self.valid_from:%Y-%m-%d}{until} held out"
 
     @property
     def baselines(self) -> tuple[str, ...]:
@@ -108,12 +135,14 @@ class Recipe:
 
 
 RECIPE_TAG = "prodml.recipe"  # "module:function" that rebuilds a version's training data
+RECIPE_CONFIG_TAG = "prodml.recipe_config"  # its `config` argument as JSON, if it takes one
 RecipeFunction = Callable[[dict[str, pd.DataFrame], Path], Recipe]
 
 
-def load_recipe(path: str) -> RecipeFunction:
+def load_recipe(path: str, config: Mapping[str, Any] | None = None) -> RecipeFunction:
     """The recipe function at `path` ("module:function"). It takes the snapshots it names in
-    its `inputs` attribute (name -> DataFrame) and a work folder, and returns a `Recipe`."""
+    its `inputs` attribute (name -> DataFrame) and a work folder, and returns a `Recipe`; a
+    recipe configured by data (`prodml train --data`) also takes its `config`."""
     module, _, name = path.partition(":")
     try:
         found = getattr(importlib.import_module(module), name) if name else None
@@ -123,7 +152,7 @@ def load_recipe(path: str) -> RecipeFunction:
         ) from exc
     if not callable(found):
         raise ConfigError(f"Recipe {path!r} must name a function as module:function.")
-    return found
+    return found if config is None else functools.partial(found, config=config)
 
 
 @dataclass
@@ -143,20 +172,7 @@ def steps(spec: TrainSpec) -> list[Step]:
     """The pipeline's steps for `spec`, in order."""
     time = {"time_column": spec.time_column}
     common = {"label": spec.label, "seed": spec.seed, "task": spec.task}
-    out = [
-        Step(
-            "train_rows",
-            _rows,
-            inputs=("examples",),
-            params={**time, "start": None, "end": spec.valid_from},
-        ),
-        Step(
-            "valid_rows",
-            _rows,
-            inputs=("examples",),
-            params={**time, "start": spec.valid_from, "end": spec.valid_until},
-        ),
-    ]
+    out = [_split_step("train", spec), _split_step("valid", spec)]
     for model in spec.models:
         fit_inputs = {"train_rows": "train_rows"}
         if model.n_trials > 0:
@@ -296,6 +312,7 @@ def train(
                 part: _span(result.outputs[f"{part}_rows"], spec.time_column)
                 for part in ("train", "valid")
             },
+            "split": spec.split,
             "gate_metric": spec.judged_by,
             "task": spec.task,
             "costs": {
@@ -334,9 +351,9 @@ def _calibration_metrics(decision: dict[str, Any] | None) -> dict[str, float]:
 
 
 def _calibrate(
-    model: TrainedModel, valid_rows: pd.DataFrame, label: str, time_column: str
+    model: TrainedModel, valid_rows: pd.DataFrame, label: str, time_column: str | None
 ) -> dict[str, Any]:
-    rows = valid_rows.sort_values(time_column, kind="stable")
+    rows = _in_order(valid_rows, time_column)
     return calibration.decide(model.predict_frame(rows), rows[label].to_numpy())
 
 
@@ -344,14 +361,14 @@ def _conformal(
     model: TrainedModel,
     valid_rows: pd.DataFrame,
     label: str,
-    time_column: str,
+    time_column: str | None,
     task: str,
     calibrated: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Conformal quantiles from validation rows the served model never fitted on: with a
     calibration map (itself fitted on these rows), each row's score comes from the map
     cross-fitted without its block."""
-    rows = valid_rows.sort_values(time_column, kind="stable")
+    rows = _in_order(valid_rows, time_column)
     y = rows[label].to_numpy()
     score = model.predict_frame(rows)
     if calibrated and calibrated["map"]:
@@ -359,7 +376,9 @@ def _conformal(
     return conformal.fit(score, y, task)
 
 
-def _span(rows: pd.DataFrame, time_column: str) -> dict[str, Any]:
+def _span(rows: pd.DataFrame, time_column: str | None) -> dict[str, Any]:
+    if time_column is None:
+        return {"rows": len(rows)}
     times = rows[time_column]
     return {"rows": len(rows), "from": str(times.min()), "to": str(times.max())}
 
@@ -386,6 +405,40 @@ def _check_label(examples: pd.DataFrame, label: str, task: str = CLASSIFICATION)
         )
 
 
+def _split_step(part: str, spec: TrainSpec) -> Step:
+    """The `train_rows` or `valid_rows` step: a time range, or one side of a random split."""
+    if spec.time_column is None:
+        stratify = spec.label if spec.task == CLASSIFICATION else None
+        params = {"part": part, "fraction": spec.valid_fraction, "stratify": stratify}
+        return Step(
+            f"{part}_rows", _random_rows, inputs=("examples",), params={**params, "seed": spec.seed}
+        )
+    start, end = (None, spec.valid_from) if part == "train" else (spec.valid_from, spec.valid_until)
+    params = {"time_column": spec.time_column, "start": start, "end": end}
+    return Step(f"{part}_rows", _rows, inputs=("examples",), params=params)
+
+
+def _random_rows(
+    examples: pd.DataFrame, part: str, fraction: float, stratify: str | None, seed: int
+) -> pd.DataFrame:
+    """One side of a seeded split (stratified on the label when given), in a seeded random
+    order: the order later steps cut early-stopping and calibration blocks from."""
+    from sklearn.model_selection import train_test_split
+
+    train, valid = train_test_split(
+        np.arange(len(examples)),
+        test_size=fraction,
+        random_state=seed,
+        stratify=None if stratify is None else examples[stratify],
+    )
+    return examples.iloc[train if part == "train" else valid].reset_index(drop=True)
+
+
+def _in_order(rows: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
+    """Rows in time order; rows of a random split are already in their seeded order."""
+    return rows if time_column is None else rows.sort_values(time_column, kind="stable")
+
+
 def _rows(examples: pd.DataFrame, time_column: str, start: Any, end: Any) -> pd.DataFrame:
     times = examples[time_column]
     keep = np.ones(len(examples), bool)
@@ -409,7 +462,7 @@ def _tune(
     label: str,
     seed: int,
     task: str,
-    time_column: str,
+    time_column: str | None,
     n_trials: int,
     timeout_seconds: float | None,
 ) -> dict[str, Any]:
@@ -435,14 +488,14 @@ def _fit(
     label: str,
     seed: int,
     task: str,
-    time_column: str,
+    time_column: str | None,
     tuned: dict[str, Any] | None = None,
 ) -> TrainedModel:
     """Fit on the training rows; a flavor that stops early (LightGBM) does so on their last
     tenth (by time), so the validation rows stay unseen until evaluation."""
     _check_label(train_rows, label, task)
     chosen = {**params, **(tuned["best_params"] if tuned else {})}
-    rows = train_rows.sort_values(time_column, kind="stable")
+    rows = _in_order(train_rows, time_column)
     spec = _feature_spec(features)
     if not get_flavor(flavor).stops_early:
         return fit_model(flavor, rows, label, spec, params=chosen, seed=seed, task=task)
@@ -528,7 +581,7 @@ def _track(
         tracker.log_inputs(parent, inputs)
         tracker.log(
             parent,
-            params={"seed": spec.seed, "valid_from": spec.valid_from.isoformat()},
+            params={"seed": spec.seed, "split": spec.split},
             metrics={"steps_reused": sum(r.cached for r in result.records)},
         )
         tracker.log_json(parent, "pipeline.json", result.to_dict())

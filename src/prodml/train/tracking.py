@@ -180,7 +180,9 @@ def mlflow_errors(tracking_uri: str, doing: str) -> Iterator[None]:
     try:
         yield
     except MlflowException as exc:
-        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+        # MLflow reports a missing alias as an invalid parameter, not a missing resource.
+        missing_alias = "alias" in exc.message and exc.message.rstrip(".").endswith("not found")
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST) or missing_alias:
             raise NotFoundError(
                 f"Not found while {doing}: {exc.message}. Run `prodml status` to see runs, "
                 "registered models and their aliases."

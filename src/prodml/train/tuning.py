@@ -27,7 +27,7 @@ def tune(
     *,
     label: str,
     features: FeatureSpec,
-    time_column: str,
+    time_column: str | None,
     n_trials: int,
     timeout_seconds: float | None = None,
     params: dict[str, Any] | None = None,
@@ -42,7 +42,7 @@ def tune(
     if not isinstance(implementation, Tunable):
         tunable = [n for n in NAMES if isinstance(get_flavor(n), Tunable)]
         raise ConfigError(f"No search space for flavor {flavor!r}; tunable: {tunable}.")
-    rows = train_rows.sort_values(time_column, kind="stable")
+    rows = train_rows if time_column is None else train_rows.sort_values(time_column, kind="stable")
     cut = int(len(rows) * 0.8)
     fit_part, check_part = rows.iloc[:cut], rows.iloc[cut:]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
