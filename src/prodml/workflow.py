@@ -7,14 +7,23 @@ drift reference whichever way it was made.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from prodml.registry import ModelVersionInfo
+    from prodml.settings import TrainingSettings
     from prodml.store.records import SnapshotRecord
+    from prodml.train.model import TrainedModel
     from prodml.train.pipeline import StepRecord
     from prodml.train.tabular import Recipe, TrainResult
     from prodml.workspace import Workspace
@@ -22,16 +31,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class Registered:
-    """What one training produced: the pipeline's result, the version it registered (with
-    the alias its gate earned, if any) and where its drift reference was kept."""
+    """A registered version (with the alias its gate earned, if any), the verdict and the
+    figures it rested on, and where its drift reference was kept; `result` is the training
+    pipeline's, for a model prodml trained."""
 
-    result: TrainResult
     version: ModelVersionInfo
     reference: str
+    gate: dict[str, Any]
+    evaluations: dict[str, dict[str, Any]]
+    result: TrainResult | None = None
 
     @property
     def passed(self) -> bool:
-        return bool(self.result.gate["passed"])
+        return bool(self.gate["passed"])
 
 
 def train_and_register(
@@ -84,4 +96,192 @@ def train_and_register(
         label=spec.label,
         sensitive=ws.settings.monitoring.sensitive,
     )
-    return Registered(result, version, reference)
+    return Registered(version, reference, result.gate, result.evaluations, result)
+
+
+def table_recipe(
+    ws: Workspace, options: TrainingSettings, *, snapshot_id: str | None = None
+) -> tuple[Recipe, dict[str, SnapshotRecord], dict[str, Any]]:
+    """The recipe for training on a table with no Python (`options.data`, its newest
+    snapshot unless `snapshot_id` pins one): its examples and spec, the snapshot it reads,
+    and the decided `TableConfig` as a dict (recorded on the version, for reproduction)."""
+    from prodml.errors import ConfigError
+    from prodml.train import table
+
+    name = options.data
+    if not name:
+        raise ConfigError("Name the table to train on: --data NAME (or training.data).")
+    if not options.label:
+        raise ConfigError(
+            f"Which column of {name!r} should the model predict? Give --label COLUMN "
+            "(or training.label in prodml.yaml)."
+        )
+    found = ws.metadata.get_snapshot(snapshot_id) if snapshot_id else ws.snapshot(name)
+    frame = ws.read_snapshot(found.id)
+    facts = found.lineage.get("columns", {})
+    time_column = options.time or found.lineage.get("event_timestamp")
+    config = table.plan(
+        frame,
+        {c: table.Column(f["type"], f.get("pii")) for c, f in facts.items()},
+        data=name,
+        label=options.label,
+        keys=found.lineage.get("keys", ()),
+        time_column=None if (time_column or "none").lower() == "none" else time_column,
+        valid_from=options.valid_from,
+        valid_fraction=options.valid_fraction,
+        task=options.task,
+        model_name=options.model,
+        candidates=options.candidates,
+        tune=options.tune,
+        include=options.include,
+        exclude=options.exclude,
+        positive_class=options.positive,
+        seed=options.seed,
+    ).to_dict()
+    return table.recipe({name: frame}, ws.project_dir, config=config), {name: found}, config
+
+
+def register_fitted(
+    ws: Workspace,
+    model: Any,
+    x: pd.DataFrame,
+    y: Any = None,
+    *,
+    name: str,
+    data: SnapshotRecord | None = None,
+    training_rows: pd.DataFrame | None = None,
+    intended_use: str = "",
+    limitations: Sequence[str] = (),
+    seed: int = 0,
+) -> Registered:
+    """Register `model`, fitted elsewhere, as a version of `name` (see `prodml.register`).
+
+    With `y`, the truth of rows `x` it was not fitted on, it is judged as a trained model is:
+    against the baselines and the champion, and the alias is earned the same way; without,
+    it is registered with no alias. `data` is the snapshot it was fitted on (its lineage)
+    and `training_rows` those rows, the drift reference (else `x` is)."""
+    from prodml.registry.promotion import champion_of, register_version
+    from prodml.train import conformal
+    from prodml.train.adopt import adopt, encode_target, judge
+    from prodml.train.tabular import STEP_KEY_TAG
+
+    adopted = adopt(model, x)
+    now = ws.clock.now()
+    champion = champion_of(ws.registry, name)
+    if y is None:
+        judged = None
+        report: dict[str, Any] = {
+            "passed": False,
+            "candidate": name,
+            "decided_at": now.isoformat(),
+            "reasons": ["not judged: no labels (y) were given with the rows"],
+        }
+        evaluations: dict[str, dict[str, Any]] = {}
+    else:
+        judged = judge(
+            adopted,
+            x,
+            y,
+            name=name,
+            champion=None if champion is None else (champion[0].ref, champion[1]),
+            now=now,
+            seed=seed,
+        )
+        report, evaluations = judged.gate, judged.evaluations
+        target = encode_target(adopted, y, len(x))
+        adopted.conformal = conformal.fit(adopted.predict_frame(x), target, adopted.task)
+    # What identifies the model: its description and its scores of these rows (the saved
+    # files carry write times), so registering it again finds the same version.
+    digest = hashlib.sha256(json.dumps(adopted.describe(), sort_keys=True, default=str).encode())
+    digest.update(np.ascontiguousarray(adopted.predict_frame(x)).tobytes())
+    key = digest.hexdigest()
+    inputs = {name: data} if data is not None else {}
+    tags = {
+        **{f"prodml.snapshot.{n}": s.id for n, s in inputs.items()},
+        "prodml.flavor": adopted.flavor,
+        "prodml.card": json.dumps(
+            {
+                "intended_use": intended_use,
+                "limitations": list(limitations),
+                "data": {"valid": {"rows": len(x)}} if y is not None else {},
+                "split": "the rows given to prodml.register, held out by the caller",
+                "gate_metric": judged.metric if judged else None,
+                "task": adopted.task,
+            }
+        ),
+    }
+    run_id = ws.tracker.find_run(STEP_KEY_TAG, key) or _track(
+        ws, name, adopted, evaluations, inputs, tags, key
+    )
+    version = register_version(
+        name,
+        run_id,
+        report,
+        key=key,
+        tags=tags,
+        registry=ws.registry,
+        tracker=ws.tracker,
+        first=champion is None,
+    )
+    holdout = None if y is None else x.assign(**{_LABEL: encode_target(adopted, y, len(x))})
+    reference = ws.save_reference(
+        name,
+        version.version,
+        x if training_rows is None else training_rows,
+        adopted.spec.names,
+        holdout=holdout,
+        label=_LABEL,
+        sensitive=[s for s in ws.settings.monitoring.sensitive if s in x.columns],
+    )
+    return Registered(version, reference, report, evaluations)
+
+
+_LABEL = "__prodml_label"
+
+
+def _track(
+    ws: Workspace,
+    name: str,
+    model: TrainedModel,
+    evaluations: dict[str, dict[str, Any]],
+    inputs: Mapping[str, SnapshotRecord],
+    tags: dict[str, str],
+    key: str,
+) -> str:
+    """One MLflow run for the registered model: its parameters, its figures on the given
+    rows (and the baselines'), the model folder; found again by `key` next time."""
+    from prodml.train.tabular import STEP_KEY_TAG
+
+    with ws.tracker.run(f"register-{name}", tags={**tags, STEP_KEY_TAG: key}) as run_id:
+        ws.tracker.log_inputs(run_id, inputs)
+        own = evaluations.get(name, {}).get("metrics", {})
+        ws.tracker.log(
+            run_id,
+            params={"flavor": model.flavor, **model.params},
+            metrics={
+                **own,
+                **{
+                    f"{baseline}.{metric}": value
+                    for baseline, figures in evaluations.items()
+                    if baseline != name
+                    for metric, value in figures["metrics"].items()
+                },
+            },
+        )
+        ws.tracker.log_json(
+            run_id,
+            "evaluation.json",
+            {
+                **evaluations.get(name, {}),
+                "baselines": {b: e for b, e in evaluations.items() if b != name},
+                "params": model.params,
+                "features": {
+                    "categorical": list(model.spec.categorical),
+                    "numeric": list(model.spec.numeric),
+                },
+            },
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(Path(tmp))
+            ws.tracker.log_folder(run_id, Path(tmp), "model")
+    return run_id

@@ -151,7 +151,7 @@ def train(
     settings = ws.settings.training.model_copy(
         update={k: v for k, v in given.items() if v is not None}
     )
-    pins = _pins(ws, snapshot or [])
+    pins = _pins(snapshot or [])
     if settings.recipe and not data:
         built, inputs, recorded = _from_recipe(ws, settings.recipe, pins)
     elif settings.data:
@@ -190,43 +190,17 @@ def _from_table(
     ws: Workspace, settings: TrainingSettings, pins: dict[str, str]
 ) -> tuple[Recipe, dict[str, SnapshotRecord], tuple[str, dict[str, Any] | None]]:
     from prodml.train import table
+    from prodml.workflow import table_recipe
 
-    name = settings.data
-    assert name is not None
-    if not settings.label:
-        raise ConfigError(
-            f"Which column of {name!r} should the model predict? Give --label COLUMN "
-            "(or training.label in prodml.yaml)."
-        )
-    unknown = set(pins) - {name}
+    unknown = set(pins) - {settings.data}
     if unknown:
-        raise ConfigError(f"--snapshot names {sorted(unknown)}; this training reads {name!r}.")
-    found = ws.metadata.get_snapshot(pins[name]) if name in pins else ws.snapshot(name)
-    frame = ws.read_snapshot(found.id)
-    facts = found.lineage.get("columns", {})
-    time_column = settings.time or found.lineage.get("event_timestamp")
-    config = table.plan(
-        frame,
-        {c: table.Column(f["type"], f.get("pii")) for c, f in facts.items()},
-        data=name,
-        label=settings.label,
-        keys=found.lineage.get("keys", ()),
-        time_column=None if (time_column or "none").lower() == "none" else time_column,
-        valid_from=settings.valid_from,
-        valid_fraction=settings.valid_fraction,
-        task=settings.task,
-        model_name=settings.model,
-        candidates=settings.candidates,
-        tune=settings.tune,
-        include=settings.include,
-        exclude=settings.exclude,
-        positive_class=settings.positive,
-        seed=settings.seed,
-    ).to_dict()
-    built = table.recipe({name: frame}, ws.project_dir, config=config)
+        raise ConfigError(
+            f"--snapshot names {sorted(unknown)}; this training reads {settings.data!r}."
+        )
+    built, inputs, config = table_recipe(ws, settings, snapshot_id=pins.get(str(settings.data)))
     for note in [*table.TableConfig.from_dict(config).notes, f"Split: {built.spec.split}."]:
         err.print(note)
-    return built, {name: found}, (table.RECIPE, config)
+    return built, inputs, (table.RECIPE, config)
 
 
 def _run(
@@ -256,6 +230,7 @@ def _run(
 
 def _report(registered: Registered, built: Recipe, seconds: float) -> None:
     result, version, spec = registered.result, registered.version, built.spec
+    assert result is not None  # trained here, not registered from elsewhere
     table = Table(title=f"{spec.model_name}: validation {spec.judged_by}", title_justify="left")
     for column in ("model", spec.judged_by, "run"):
         table.add_column(column)
@@ -301,13 +276,14 @@ def _trials_shown(progress: Progress) -> Iterator[None]:
         on_trial.reset(token)
 
 
-def _pins(ws: Workspace, pinned: list[str]) -> dict[str, str]:
+def _pins(pinned: list[str]) -> dict[str, str]:
+    """NAME=ID options as {name: id}; the ids are looked up once the names are checked."""
     chosen = {}
     for item in pinned:
         name, sep, sid = item.partition("=")
         if not sep:
             raise ConfigError(f"--snapshot {item!r}: give NAME=ID (`prodml data list` shows ids).")
-        chosen[name] = ws.metadata.get_snapshot(sid).id
+        chosen[name] = sid
     return chosen
 
 

@@ -167,6 +167,7 @@ def _train(
         on_step=lambda _: advance(),
     )
     result, version = registered.result, registered.version
+    assert result is not None
     report.models = {name: e["metrics"] for name, e in result.evaluations.items()}
     report.run_ids = {**result.run_ids, "pipeline": result.pipeline_run_id}
     report.training = {

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from prodml.errors import NotFoundError
 from prodml.registry.card import write_card
@@ -26,19 +28,42 @@ def champion_of(registry: ModelRegistry, name: str) -> tuple[ModelVersionInfo, T
 def register_result(
     result: TrainResult, name: str, registry: ModelRegistry, tracker: Tracker, *, first: bool
 ) -> ModelVersionInfo:
-    """The best candidate as a version of `name` (the existing one if this fit was
-    registered before), tagged with its gate report; `challenger` if it passed, or
-    `champion` when it is the `first` model of that name to pass; no alias if it failed."""
-    run_id, report = result.run_ids[result.best], result.gate
+    """The best candidate of a training as a version of `name` (see `register_version`)."""
+    return register_version(
+        name,
+        result.run_ids[result.best],
+        result.gate,
+        key=result.best_key,
+        tags=result.tags,
+        registry=registry,
+        tracker=tracker,
+        first=first,
+    )
+
+
+def register_version(
+    name: str,
+    run_id: str,
+    report: Mapping[str, Any],
+    *,
+    key: str,
+    tags: Mapping[str, str],
+    registry: ModelRegistry,
+    tracker: Tracker,
+    first: bool,
+) -> ModelVersionInfo:
+    """The model logged by `run_id` as a version of `name` (the existing one if the model
+    identified by `key` was registered before), tagged with its gate `report`;
+    `challenger` if it passed, or `champion` when it is the `first` model of that name to
+    pass; no alias if it failed."""
     verdict = {
         "prodml.gate": json.dumps(report)[:5000],
         "prodml.gate.passed": str(report["passed"]).lower(),
     }
-    version = registry.find_version(name, STEP_KEY_TAG, result.best_key)
+    version = registry.find_version(name, STEP_KEY_TAG, key)
     if version is None:
         # One call with every tag: a version never exists without its lineage and verdict.
-        tags = {**result.tags, STEP_KEY_TAG: result.best_key, **verdict}
-        version = registry.register(name, run_id, tags=tags)
+        version = registry.register(name, run_id, tags={**tags, STEP_KEY_TAG: key, **verdict})
     else:  # judged again (e.g. against a newer champion): the latest verdict
         registry.set_tags(name, version.version, verdict)
     # If what follows fails, running again finds this version by its step key and goes on.

@@ -7,6 +7,8 @@ names, order and dtypes, and which of them are categorical for the request schem
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ import pandas as pd
 
 from prodml.errors import ConfigError
 from prodml.train.encoding import FeatureSpec, TabularEncoder
-from prodml.train.flavors import CLASSIFICATION, REGRESSION
+from prodml.train.flavors import BASELINES, CLASSIFICATION, REGRESSION
 from prodml.train.model import TrainedModel
 
 
@@ -140,3 +142,100 @@ def _params(model: Any) -> dict[str, Any]:
         k: v if isinstance(v, bool | int | float | str | None) else type(v).__name__
         for k, v in found.items()
     }
+
+
+@dataclass
+class Judgement:
+    """How a fitted model did on held-out rows against baselines and the champion."""
+
+    metric: str
+    evaluations: dict[str, dict[str, Any]]  # model name -> {"metrics": ..., "rows": ...}
+    gate: dict[str, Any]
+
+
+def judge(
+    model: TrainedModel,
+    x: pd.DataFrame,
+    y: Any,
+    *,
+    name: str,
+    champion: tuple[str, TrainedModel] | None,
+    now: datetime,
+    margin: float = 0.01,
+    seed: int = 0,
+    folds: int = 5,
+) -> Judgement:
+    """Score `model` on rows it was not fitted on (`x`, truth `y`) and gate it: it must beat
+    each baseline, whose scores are cross-fitted on the same rows (out of fold, so neither
+    side saw a row it is judged on), and not fall behind the `champion` by `margin`."""
+    from prodml.train.evaluate import classification_metrics, regression_metrics
+    from prodml.train.gate import gate
+
+    target = encode_target(model, y, len(x))
+    frame = x.reset_index(drop=True).assign(**{_TARGET: target})
+    scores = {name: model.predict_frame(frame)}
+    for baseline in BASELINES[model.task]:
+        scores[baseline] = _out_of_fold(baseline, frame, model, folds, seed)
+    measure = classification_metrics if model.task == CLASSIFICATION else regression_metrics
+    evaluations = {
+        n: {"metrics": measure(target, s), "rows": len(frame)} for n, s in scores.items()
+    }
+    metric_name = "roc_auc" if model.task == CLASSIFICATION else "rmse"
+    report = gate(
+        target,
+        (name, scores[name]),
+        baselines={b: scores[b] for b in BASELINES[model.task]},
+        champion=None if champion is None else (champion[0], champion[1].predict_frame(frame)),
+        metric_name=metric_name,
+        margin=margin,
+        now=now,
+        seed=seed,
+    ).to_dict()
+    return Judgement(metric_name, evaluations, report)
+
+
+def encode_target(model: TrainedModel, y: Any, rows: int) -> np.ndarray:
+    """The truth as the model scores it: 1 for its positive class, else 0 (classification),
+    or the value; refused, naming what was wrong, if it does not fit."""
+    values = pd.Series(np.asarray(y))
+    if len(values) != rows:
+        raise ConfigError(f"y has {len(values)} values for {rows} rows of X; give one per row.")
+    if values.isna().any():
+        raise ConfigError(
+            f"y holds {int(values.isna().sum())} missing value(s), first at row "
+            f"{int(values.isna().to_numpy().argmax())}; drop those rows from X and y."
+        )
+    if model.task == REGRESSION:
+        return values.astype(float).to_numpy()
+    positive = 1 if model.positive_class is None else model.positive_class
+    classes = set(values.unique().tolist())
+    if len(classes - {positive}) > 1:
+        raise ConfigError(
+            f"y holds {sorted(map(str, classes))}: a binary classifier's truth has two values, "
+            f"{positive!r} for the positive class."
+        )
+    return (values == positive).astype(float).to_numpy()
+
+
+_TARGET = "__prodml_target"
+
+
+def _out_of_fold(
+    baseline: str, frame: pd.DataFrame, model: TrainedModel, folds: int, seed: int
+) -> np.ndarray:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from prodml.train.model import fit_model
+
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=seed)
+        if model.task == CLASSIFICATION
+        else KFold(folds, shuffle=True, random_state=seed)
+    )
+    out = np.empty(len(frame))
+    for fit_rows, held in splitter.split(frame, frame[_TARGET]):
+        fitted = fit_model(
+            baseline, frame.iloc[fit_rows], _TARGET, model.spec, seed=seed, task=model.task
+        )
+        out[held] = fitted.predict_frame(frame.iloc[held])
+    return out

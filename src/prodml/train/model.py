@@ -110,11 +110,9 @@ class TrainedModel:
             return None
         return flavor.one_row(self.estimator, len(self.spec.names))
 
-    def save(self, folder: Path) -> dict[str, str]:
-        """Write the model to `folder` and return its manifest (file -> SHA-256)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        self.implementation.save(self.estimator, folder)
-        meta = {
+    def describe(self) -> dict[str, Any]:
+        """Everything about the model but the estimator itself (what `model.json` holds)."""
+        return {
             "flavor": self.flavor,
             "encoder": self.encoder.to_dict(),
             "params": self.params,
@@ -124,7 +122,12 @@ class TrainedModel:
             "frame_dtypes": self.frame_dtypes,
             "positive_class": self.positive_class,
         }
-        (folder / "model.json").write_text(json.dumps(meta, indent=2, default=str))
+
+    def save(self, folder: Path) -> dict[str, str]:
+        """Write the model to `folder` and return its manifest (file -> SHA-256)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.implementation.save(self.estimator, folder)
+        (folder / "model.json").write_text(json.dumps(self.describe(), indent=2, default=str))
         _write_signature(self.spec, folder)
         return write_manifest(folder)
 
