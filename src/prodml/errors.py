@@ -4,17 +4,19 @@ Each message says what was wrong, where (file, key, column, row, field) and what
 Each class knows the HTTP status the API answers with, so one handler maps them all::
 
     ProdmlError                      500  root; never raised directly
-    ├── ConfigError                  400  prodml.yaml or PRODML_* is malformed, unknown or invalid
+    ├── ConfigError                  400  settings or arguments are malformed, unknown or invalid
     ├── StoreError                   503  a store cannot be used
     │   ├── StoreUnavailableError    503  the database or folder cannot be reached
     │   └── SchemaVersionError       409  the workspace was written by a newer prodml
     ├── NotFoundError                404  a snapshot, run, model or alias does not exist
+    ├── StateError                   409  the thing exists, but not in a state that allows this
     ├── IntegrityError               409  stored bytes do not match their recorded SHA-256
     ├── SourceError                  422  a source cannot be read (missing, corrupt, malformed)
     ├── DataValidationError          422  a batch of data breaks its contract
     │   └── BatchRejected            422  ... so badly that none of it is kept (has `report`)
     ├── TrainingError                422  a model cannot be trained (bad label, a step failed)
-    └── InputError                   422  a prediction request is malformed (field-level detail)
+    ├── InputError                   422  a prediction request is malformed (field-level detail)
+    └── ServingError                 503  a model cannot answer (smoke test, compiler, engine)
 
 Errors of lower libraries (SQLAlchemy, MLflow, fsspec) are caught at the boundary of the
 module that calls them and re-raised as one of these, with the original chained.
@@ -37,7 +39,8 @@ class ProdmlError(Exception):
 
 
 class ConfigError(ProdmlError):
-    """Settings could not be read: malformed file, unknown key or invalid value."""
+    """Settings or arguments could not be used: a malformed file, an unknown key, an
+    invalid value or option (a model reference, a column that is not there)."""
 
     http_status = 400
 
@@ -62,6 +65,13 @@ class NotFoundError(ProdmlError):
     """A named thing (snapshot, run, model version, alias) does not exist."""
 
     http_status = 404
+
+
+class StateError(ProdmlError):
+    """What was asked conflicts with the current state: an archived version promoted, a
+    version archived while an alias still points at it."""
+
+    http_status = 409
 
 
 class IntegrityError(ProdmlError):
@@ -109,3 +119,10 @@ class InputError(ProdmlError):
     def __init__(self, message: str, errors: Sequence[Mapping[str, Any]] = ()) -> None:
         super().__init__(message)
         self.errors = [dict(e) for e in errors]
+
+
+class ServingError(ProdmlError):
+    """A model cannot answer: it failed its smoke test, its trees would not compile, or the
+    batch engine it was sent to is not there."""
+
+    http_status = 503

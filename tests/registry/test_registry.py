@@ -6,7 +6,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from prodml.errors import InputError, IntegrityError, NotFoundError
+from prodml.errors import ConfigError, IntegrityError, NotFoundError, StateError
 from tests._data import log_model_run
 
 
@@ -51,7 +51,7 @@ def test_unknown_references_say_how_to_find_the_right_one(workspace):
         workspace.registry.resolve("ghost@champion")
     with pytest.raises(NotFoundError, match="No versions of model 'ghost'"):
         workspace.registry.resolve("ghost")
-    with pytest.raises(InputError, match="not of the form NAME, NAME@ALIAS or NAME/VERSION"):
+    with pytest.raises(ConfigError, match="not of the form NAME, NAME@ALIAS or NAME/VERSION"):
         workspace.registry.resolve("bad ref!")
 
 
@@ -83,13 +83,13 @@ def test_promote_moves_an_alias_and_archive_retires_a_version(workspace, model, 
     listed = {v.version: v for v in workspace.registry.list_versions()}
     assert listed[v2.version].aliases == ("champion",)
     assert listed[v1.version].aliases == ()
-    with pytest.raises(InputError, match=r"toy/2 is @champion: serving may follow it.*--force"):
+    with pytest.raises(StateError, match=r"toy/2 is @champion: serving may follow it.*--force"):
         workspace.registry.archive("toy@champion", now=clock.now())
     archived = workspace.registry.archive("toy/1", now=clock.now())
     assert "prodml.archived" in archived.tags
-    with pytest.raises(InputError, match=r"toy/1 was archived on .*promote another version"):
+    with pytest.raises(StateError, match=r"toy/1 was archived on .*promote another version"):
         workspace.registry.promote("toy/1", "challenger", now=clock.now())
-    with pytest.raises(InputError, match="Alias 'not ok!' must be letters"):
+    with pytest.raises(ConfigError, match="Alias 'not ok!' must be letters"):
         workspace.registry.promote("toy/2", "not ok!", now=clock.now())
 
 

@@ -23,7 +23,7 @@ from mlflow.artifacts import download_artifacts
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from prodml.errors import InputError, NotFoundError
+from prodml.errors import ConfigError, NotFoundError, StateError
 from prodml.train.model import TrainedModel
 from prodml.train.tracking import FEATURE_SERVICE_TAG, check_reachable, mlflow_errors
 
@@ -91,10 +91,10 @@ class ModelRegistry:
         """Point `alias` (champion, challenger, ...) at the version `ref` names, and record
         when on the version (MLflow keeps no history of aliases)."""
         if not _ALIAS.match(alias):
-            raise InputError(f"Alias {alias!r} must be letters, digits, _ or - (e.g. champion).")
+            raise ConfigError(f"Alias {alias!r} must be letters, digits, _ or - (e.g. champion).")
         info = self.resolve(ref)
         if ARCHIVED_TAG in info.tags:
-            raise InputError(
+            raise StateError(
                 f"{info.ref} was archived on {info.tags[ARCHIVED_TAG]}; promote another version."
             )
         self.set_alias(info.name, alias, info.version)
@@ -106,7 +106,7 @@ class ModelRegistry:
         alias still points to is refused unless `force`, since serving may follow it."""
         info = self.resolve(ref)
         if info.aliases and not force:
-            raise InputError(
+            raise StateError(
                 f"{info.ref} is {', '.join('@' + a for a in info.aliases)}: serving may follow "
                 "it. Promote another version first, or pass --force."
             )
@@ -120,7 +120,7 @@ class ModelRegistry:
         """The version `ref` points to now (aliases move, so resolve at use)."""
         match = _REF.match(ref)
         if not match:
-            raise InputError(
+            raise ConfigError(
                 f"Model reference {ref!r} is not of the form NAME, NAME@ALIAS or NAME/VERSION "
                 "(e.g. churn@champion)."
             )

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from prodml.errors import ProdmlError
+from prodml.errors import ServingError
 from prodml.registry import ModelVersionInfo
 from prodml.serve.batch import PARQUET_SUFFIXES, ChunkPlan, csv_convert_options, score_chunk
 from prodml.serve.predictor import Predictor
@@ -47,7 +47,7 @@ def scored_chunks(
                 configure_logging=False,
             )
         except ConnectionError as exc:
-            raise ProdmlError(
+            raise ServingError(
                 f"No Ray cluster answers at {address}: {exc}. Start one with `ray start "
                 "--head`, or leave the address out to run on a local cluster for this job."
             ) from exc
@@ -127,7 +127,7 @@ def _ray() -> Any:
         import ray
         import ray.data
     except ImportError as exc:
-        raise ProdmlError(
+        raise ServingError(
             "The Ray engine needs Ray Data: pip install 'prodml[ray]' (or use --engine local)."
         ) from exc
     return ray

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from prodml.errors import ProdmlError
+from prodml.errors import ServingError
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def compile_booster(booster: Any, cache: Path) -> Path:
     run left it there; processes compiling the same model at once build it once."""
     reason = available()
     if reason:
-        raise ProdmlError(f"Cannot compile the trees: {reason}.")
+        raise ServingError(f"Cannot compile the trees: {reason}.")
     compiler = str(_compiler())
     text = booster.model_to_string()
     import tl2cgen
@@ -187,7 +187,7 @@ def _build(booster: Any, compiler: str, library: Path) -> None:
 def _run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode:
-        raise ProdmlError(f"Compiling the trees failed: {' '.join(command)}\n{done.stderr}")
+        raise ServingError(f"Compiling the trees failed: {' '.join(command)}\n{done.stderr}")
 
 
 def _compiler() -> str | None:

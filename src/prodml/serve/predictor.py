@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from prodml.errors import ProdmlError
+from prodml.errors import ServingError
 from prodml.registry import ModelVersionInfo
 from prodml.serve.compiled import CompiledTrees, available, compile_booster, probe_rows, verify
 from prodml.serve.enrich import Enricher
@@ -157,7 +157,7 @@ class Predictor:
         Run before a loaded version takes traffic."""
         (found,) = self.predict([dict.fromkeys(self.model.spec.names)])
         if not math.isfinite(found.score):
-            raise ProdmlError(
+            raise ServingError(
                 f"Model {self.info.name} version {self.info.version} scored {found.score} on "
                 "a row of missing values; it is not served."
             )
