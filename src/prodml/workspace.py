@@ -138,86 +138,40 @@ class Workspace:
         sensitive: Sequence[str] = (),
     ) -> str:
         """Build a registered version's drift reference from its training rows, once, and
-        keep it in the artifact store; returns where. The version's own scores of those
-        rows join them as `prediction`, the reference for prediction drift. A classifier
-        given `holdout` rows with their `label` (rows it did not fit on) also gets the
-        calibration label-free performance estimation needs, and the group metrics of
-        its decisions (at 0.5, as served) for each `sensitive` attribute."""
-        import dataclasses
-
-        from prodml.monitor.estimate import fit_estimator
-        from prodml.monitor.fairness import group_metrics
-        from prodml.monitor.reference import Reference
-        from prodml.monitor.traffic import PREDICTION
+        keep it in the artifact store; returns where (see `Reference.build`)."""
+        from prodml.monitor.reference import Reference, reference_key
 
         _, model = self.registry.load(f"{name}/{version}")
-        scored = rows[list(features)].assign(**{PREDICTION: model.predict_frame(rows)})
-        reference = Reference.from_frame(scored, [*features, PREDICTION])
-        if (
-            holdout is not None
-            and label is not None
-            and model.task == "classification"
-            and holdout[label].nunique() == 2  # CBPE calibrates on both classes
-        ):
-            score = model.predict_frame(holdout)
-            decided = holdout.assign(_decision=(score >= 0.5).astype(float))
-            reference = dataclasses.replace(
-                reference,
-                estimator=fit_estimator(score, holdout[label]),
-                fairness=group_metrics(
-                    decided, label=label, decision="_decision", sensitive=sensitive
-                )
-                or None,
-            )
-        return self.artifacts.put_bytes(_reference_key(name, version), reference.to_bytes()).uri
+        built = Reference.build(
+            model, rows, features, holdout=holdout, label=label, sensitive=sensitive
+        )
+        return self.artifacts.put_bytes(reference_key(name, version), built.to_bytes()).uri
 
     def reference(self, name: str, version: str) -> Reference:
         """The drift reference saved for `name` version `version` (see `save_reference`)."""
-        from prodml.errors import NotFoundError
-        from prodml.monitor.reference import Reference
+        from prodml.monitor.reference import load_reference
 
-        try:
-            data = self.artifacts.get_bytes(_reference_key(name, version))
-        except NotFoundError as exc:
-            raise NotFoundError(
-                f"No drift reference for {name} version {version}: references are built when "
-                "`prodml train` registers a version. Train again to register one with its "
-                "reference, or call Workspace.save_reference with its training rows."
-            ) from exc
-        return Reference.from_bytes(data)
+        return load_reference(self.artifacts, name, version)
 
     def monitor(
         self, name: str, *, freq: str | None = None, rows: int | None = None
     ) -> tuple[MonitorRun, list[AlertEvent]]:
         """One monitoring pass over model `name`'s prediction log, as `prodml monitor run`
-        does it: findings for what is due (see `monitor.run`), then the alert rules of
-        `monitoring` in settings, notified where `monitoring.notify` says."""
-        from prodml.monitor.alerts import evaluate_alerts
-        from prodml.monitor.notify import Notifier
-        from prodml.monitor.run import monitor_traffic
+        does it (see `monitor.run.monitor_and_alert`); `freq` or `rows` override the
+        settings' window."""
+        from prodml.monitor.run import monitor_and_alert
 
         settings = self.settings.monitoring
         if freq or rows:  # the command line's window wins over the settings'
             settings = settings.model_copy(update={"freq": freq or settings.freq, "rows": rows})
-        notifier = Notifier(settings.notify)  # a bad URL fails before any work is done
-        log = self.prediction_log(name)
-        if not log.folder.exists():
-            from prodml.errors import NotFoundError
-
-            raise NotFoundError(
-                f"No prediction log for {name!r} at {log.folder}: serve or batch-score it first."
-            )
-        now = self.clock.now()
-        run = monitor_traffic(
+        return monitor_and_alert(
             name,
-            log.read(),
+            self.prediction_log(name),
             lambda version: self.reference(name, version),
             self.metadata,
-            now=now,
+            now=self.clock.now(),
             settings=settings,
         )
-        events = evaluate_alerts(name, settings.rules, self.metadata, notifier, now=now)
-        return run, events
 
     def compare_windows(
         self,
@@ -228,68 +182,28 @@ class Workspace:
         log: str | None = None,
     ) -> list[FeatureDrift]:
         """Drift of the traffic in `window` against the traffic in `baseline` (each a
-        [start, end) of the log's times): any chosen window as the reference, feature by
-        feature and for the prediction. Nothing is recorded."""
-        import pandas as pd
+        [start, end) of the log's times); nothing is recorded (see `compare_spans`)."""
+        from prodml.monitor.compare import compare_spans
 
-        from prodml.errors import DataValidationError
-        from prodml.monitor.compare import compare
-        from prodml.monitor.reference import Reference
-        from prodml.monitor.traffic import META, PREDICTION, between, traffic_frame
-
-        traffic = traffic_frame(self.prediction_log(log or name).read())
-
-        def rows(span: tuple[datetime, datetime], what: str) -> pd.DataFrame:
-            start, end = (pd.Timestamp(t).tz_convert("UTC") for t in span)
-            found = between(traffic, start, end)
-            if found.empty:
-                raise DataValidationError(
-                    f"The {what} {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC holds no "
-                    f"logged prediction of {name!r}; the log runs from "
-                    f"{traffic['timestamp'].min()} to {traffic['timestamp'].max()}."
-                )
-            return found
-
-        before, after = rows(baseline, "baseline"), rows(window, "window")
-        features = [c for c in traffic.columns if c not in META or c == PREDICTION]
-        return compare(Reference.from_frame(before, features, sample_rows=0), after)
+        return compare_spans(self.prediction_log(log or name).read(), baseline, window, name)
 
     def monitoring_report(
         self, name: str, path: Path, *, log: str | None = None, records: pd.DataFrame | None = None
     ) -> Path:
-        """Write `prodml monitor report`'s HTML for model `name` to `path`: its findings and
-        alerts, and the newest window of its prediction log (`log`, default: `name`; or
-        the log's `records`, already read) against that version's reference."""
+        """Write `prodml monitor report`'s HTML for model `name` to `path` (see
+        `monitor.report.write_report`); the log is `log` (default: `name`), or its
+        `records`, already read."""
+        from prodml.monitor.report import write_report
 
-        from prodml.errors import NotFoundError
-        from prodml.monitor.report import render_report
-        from prodml.monitor.traffic import between, traffic_frame
-
-        findings = self.metadata.list_findings(model_name=name)
-        if not findings:
-            raise NotFoundError(
-                f"No findings for {name!r} yet: run `prodml monitor run {name}` first."
-            )
-        newest = max(findings, key=lambda f: (f.window_start, f.model_version))
-        if records is None:
-            records = self.prediction_log(log or name).read()
-        current = None
-        if not records.empty:
-            traffic = traffic_frame(records)
-            answered = between(traffic, newest.window_start, newest.window_end)
-            current = answered[answered["version"] == newest.model_version]
-        html = render_report(
+        return write_report(
             name,
-            findings,
-            self.metadata.list_alerts(model_name=name),
-            reference=self.reference(name, newest.model_version),
-            current=current,
-            generated_at=self.clock.now(),
+            path,
+            self.metadata,
+            lambda version: self.reference(name, version),
+            self.prediction_log(log or name).read() if records is None else records,
+            now=self.clock.now(),
             timezone=self.settings.monitoring.timezone,
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
-        return path
 
     def prediction_log(self, deployment: str) -> PredictionLog:
         from prodml.predlog import PredictionLog
@@ -361,7 +275,3 @@ class Workspace:
         if value is None:  # load_settings fills every URL; a hand-built Settings may not
             raise ValueError("Build settings with prodml.settings.load_settings().")
         return value
-
-
-def _reference_key(name: str, version: str) -> str:
-    return f"references/{name}/{version}.npz"

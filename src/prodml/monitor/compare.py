@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -152,3 +153,32 @@ def _categorical(
 def _value_counts(data: np.ndarray) -> dict[str, int]:
     values, counts = np.unique(data, return_counts=True)
     return {repr(float(v)): int(c) for v, c in zip(values, counts, strict=True)}
+
+
+def compare_spans(
+    records: pd.DataFrame,
+    baseline: tuple[datetime, datetime],
+    window: tuple[datetime, datetime],
+    name: str,
+) -> list[FeatureDrift]:
+    """Drift of the logged traffic (`records` of model `name`'s log) in `window` against
+    the traffic in `baseline`, each a [start, end) of aware times: any chosen window as
+    the reference, feature by feature and for the prediction."""
+    from prodml.monitor.traffic import META, PREDICTION, between, traffic_frame
+
+    traffic = traffic_frame(records)
+
+    def rows(span: tuple[datetime, datetime], what: str) -> pd.DataFrame:
+        start, end = (pd.Timestamp(t).tz_convert("UTC") for t in span)
+        found = between(traffic, start, end)
+        if found.empty:
+            raise DataValidationError(
+                f"The {what} {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC holds no "
+                f"logged prediction of {name!r}; the log runs from "
+                f"{traffic['timestamp'].min()} to {traffic['timestamp'].max()}."
+            )
+        return found
+
+    before, after = rows(baseline, "baseline"), rows(window, "window")
+    features = [c for c in traffic.columns if c not in META or c == PREDICTION]
+    return compare(Reference.from_frame(before, features, sample_rows=0), after)

@@ -12,18 +12,23 @@ categories as codes), and the rest as JSON in a byte array.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from prodml.data.profile import is_numeric
-from prodml.errors import DataValidationError
+from prodml.errors import DataValidationError, NotFoundError
+
+if TYPE_CHECKING:
+    from prodml.store import ArtifactStore
+    from prodml.train.model import TrainedModel
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 SAMPLE_ROWS = 20_000
@@ -54,6 +59,44 @@ class Reference:
     sample: pd.DataFrame | None = None  # whole rows, for multivariate and segment drift
     # Group metrics per sensitive attribute on the held-out rows (see monitor.fairness).
     fairness: dict[str, Any] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        model: TrainedModel,
+        rows: pd.DataFrame,
+        features: Sequence[str],
+        *,
+        holdout: pd.DataFrame | None = None,
+        label: str | None = None,
+        sensitive: Sequence[str] = (),
+    ) -> Reference:
+        """A registered version's reference from the rows it learned from, with its own
+        scores of them as `prediction` (the reference for prediction drift). A classifier
+        given `holdout` rows with their `label` (rows it did not fit on) also gets the
+        calibration label-free performance estimation needs, and the group metrics of its
+        decisions (at 0.5, as served) for each `sensitive` attribute."""
+        from prodml.monitor.estimate import fit_estimator
+        from prodml.monitor.fairness import group_metrics
+        from prodml.monitor.traffic import PREDICTION
+
+        scored = rows[list(features)].assign(**{PREDICTION: model.predict_frame(rows)})
+        reference = cls.from_frame(scored, [*features, PREDICTION])
+        if (
+            holdout is None
+            or label is None
+            or model.task != "classification"
+            or holdout[label].nunique() != 2  # CBPE calibrates on both classes
+        ):
+            return reference
+        score = model.predict_frame(holdout)
+        decided = holdout.assign(_decision=(score >= 0.5).astype(float))
+        return dataclasses.replace(
+            reference,
+            estimator=fit_estimator(score, holdout[label]),
+            fairness=group_metrics(decided, label=label, decision="_decision", sensitive=sensitive)
+            or None,
+        )
 
     @classmethod
     def from_frame(
@@ -191,3 +234,21 @@ def category_counts(values: pd.Series) -> dict[str, int]:
     if not (isinstance(present.dtype, pd.StringDtype) or present.dtype == object):
         present = present.astype(str)
     return {str(k): int(v) for k, v in present.value_counts(sort=True).items()}
+
+
+def reference_key(name: str, version: str) -> str:
+    """Where a version's reference is kept in the artifact store."""
+    return f"references/{name}/{version}.npz"
+
+
+def load_reference(artifacts: ArtifactStore, name: str, version: str) -> Reference:
+    """The reference saved for `name` version `version` (hash-checked)."""
+    try:
+        data = artifacts.get_bytes(reference_key(name, version))
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"No drift reference for {name} version {version}: references are built when "
+            "`prodml train` or `prodml.register` registers a version. Register it again, or "
+            "call Workspace.save_reference with its training rows."
+        ) from exc
+    return Reference.from_bytes(data)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,7 +22,7 @@ from matplotlib.dates import date2num
 from matplotlib.figure import Figure as Canvas
 
 from prodml.monitor.reference import NUMERIC, Reference
-from prodml.store import Alert, Finding
+from prodml.store import Alert, Finding, MetadataStore
 
 REALIZED_COLOR, ESTIMATED_COLOR = "#1f77b4", "#ff7f0e"
 CURRENT_COLOR = "#d62728"
@@ -33,6 +34,44 @@ table { border-collapse: collapse; margin: .8rem 0; } td, th { padding: .25rem .
 .chart svg { max-width: 100%; height: auto; } .muted { color: #777; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 1rem; }
 """
+
+
+def write_report(
+    name: str,
+    path: Path,
+    metadata: MetadataStore,
+    reference_of: Callable[[str], Reference],
+    records: pd.DataFrame,
+    *,
+    now: datetime,
+    timezone: str = "UTC",
+) -> Path:
+    """Write the report of model `name` to `path`: its findings and alerts, and the newest
+    window of its logged `records` against that version's reference."""
+    from prodml.errors import NotFoundError
+    from prodml.monitor.traffic import between, traffic_frame
+
+    findings = metadata.list_findings(model_name=name)
+    if not findings:
+        raise NotFoundError(f"No findings for {name!r} yet: run `prodml monitor run {name}` first.")
+    newest = max(findings, key=lambda f: (f.window_start, f.model_version))
+    current = None
+    if not records.empty:
+        traffic = traffic_frame(records)
+        answered = between(traffic, newest.window_start, newest.window_end)
+        current = answered[answered["version"] == newest.model_version]
+    html = render_report(
+        name,
+        findings,
+        metadata.list_alerts(model_name=name),
+        reference=reference_of(newest.model_version),
+        current=current,
+        generated_at=now,
+        timezone=timezone,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
 
 
 def render_report(

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,10 @@ from prodml.monitor.windows import Window, count_windows, time_windows
 from prodml.settings import MonitoringSettings
 from prodml.store import Finding, MetadataStore
 from prodml.train.calibration import apply
+
+if TYPE_CHECKING:
+    from prodml.monitor.alerts import AlertEvent
+    from prodml.predlog import PredictionLog
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
 MULTIVARIATE, SEGMENT, FAIRNESS = "multivariate", "segment", "fairness"
@@ -85,6 +89,30 @@ class MonitorRun:
     windows: list[WindowResult]
     concept: list[ConceptShift]
     skipped: dict[str, str] = field(default_factory=dict)  # version -> why it was not judged
+
+
+def monitor_and_alert(
+    name: str,
+    log: PredictionLog,
+    reference_of: Callable[[str], Reference],
+    metadata: MetadataStore,
+    *,
+    now: datetime,
+    settings: MonitoringSettings,
+) -> tuple[MonitorRun, list[AlertEvent]]:
+    """One monitoring pass over model `name`'s prediction `log`: findings for what is due
+    (see `monitor_traffic`), then the alert rules of `settings`, notified where
+    `settings.notify` says (a bad URL fails before any work is done)."""
+    from prodml.monitor.alerts import evaluate_alerts
+    from prodml.monitor.notify import Notifier
+
+    notifier = Notifier(settings.notify)
+    if not log.folder.exists():
+        raise NotFoundError(
+            f"No prediction log for {name!r} at {log.folder}: serve or batch-score it first."
+        )
+    run = monitor_traffic(name, log.read(), reference_of, metadata, now=now, settings=settings)
+    return run, evaluate_alerts(name, settings.rules, metadata, notifier, now=now)
 
 
 def monitor_traffic(
