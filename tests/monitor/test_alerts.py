@@ -141,7 +141,7 @@ def test_alerts_reach_the_log_a_webhook_and_email(metadata, caplog):
     assert event.delivered
     assert "drift firing (temp)" in caplog.text
     assert "drift firing (temp)" in posted[0]["title"]
-    assert "was 1 (above 0.5)" in posted[0]["message"]
+    assert "Feature `temp` drifted: wasserstein 1 in the window ending" in posted[0]["message"]
     ((recipients, message),) = mailed
     assert recipients == ["oncall@example.com"]
     assert "drift firing (temp)" in message
@@ -180,3 +180,17 @@ def test_an_undelivered_notice_is_sent_again_on_the_next_run(metadata):
     (again,) = _run(metadata, 0)  # delivered to the log this time
     assert (again.event, again.delivered) == ("firing", True)
     assert _run(metadata, 0) == []
+
+
+def test_alert_notices_read_as_sentences_with_the_figure_that_decided(metadata):
+    from prodml.monitor.notify import describe
+
+    for day in range(6):
+        _day(metadata, day, temp=1.0, dewp=1.0, roc_auc=0.61)
+    events = {(e.alert.rule, e.alert.subject): e.alert for e in _run(metadata, 5)}
+    drift = describe(events["drift", "temp"])
+    assert drift.startswith("Feature `temp` drifted: wasserstein 1 in the window ending 2013-07-07 00:00 UTC")
+    assert drift.endswith(", 6 windows in a row; drifting with it: dewp.")
+    auc = describe(events["auc", ""])
+    assert auc.startswith("roc_auc, estimated (no labels yet), was 0.61 (below 0.7) in the window")
+    assert auc.endswith(", 6 windows in a row.")

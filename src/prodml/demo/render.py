@@ -6,8 +6,11 @@ from rich.console import Console
 from rich.table import Table
 
 from prodml.demo.run import DemoReport
+from prodml.monitor.notify import describe
 from prodml.train.flavors import BASELINES, CLASSIFICATION
 from prodml.workspace import Workspace
+
+_ALERTS_SHOWN = 8  # firing first, the strongest first
 
 
 def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: float) -> None:
@@ -121,14 +124,19 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
             f"{shift['after']:.3f}, beginning in {shift['month']}."
         )
     firing = [a for a in report.alerts if a.status == "firing"]
-    console.print(
-        f"[bold]Alerts[/bold]: {len(report.alerts)} raised, {len(firing)} still firing "
-        "(see [cyan]prodml monitor alerts --all[/cyan]): "
-        + "; ".join(
-            f"{a.rule} ({a.subject or 'model'}) since the window ending {a.first_window_end:%b %d}"
-            for a in report.alerts[:6]
-        )
+    alerts = Table(
+        title=f"Alerts: {len(report.alerts)} raised, {len(firing)} still firing "
+        "(every notice in the alert notices file; prodml monitor alerts --all)",
+        title_justify="left",
     )
+    for column in ("rule", "subject", "status", "what happened"):
+        alerts.add_column(column, overflow="fold")
+    shown = sorted(report.alerts, key=lambda a: (a.status != "firing", -a.value))[:_ALERTS_SHOWN]
+    for a in shown:
+        alerts.add_row(a.rule, a.subject or "model", a.status, describe(a))
+    if len(report.alerts) > _ALERTS_SHOWN:
+        alerts.caption = f"and {len(report.alerts) - _ALERTS_SHOWN} more"
+    console.print(alerts)
     console.print(
         "[dim]Numeric features: Wasserstein distance in training standard deviations; "
         "categorical ones (and numbers of ≤ 5 values): Jensen–Shannon distance; drifted from "

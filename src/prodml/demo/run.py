@@ -4,12 +4,14 @@ batch score → monitor. Each step uses the same public pieces a user would."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -72,6 +74,7 @@ class DemoReport:
 def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoReport:
     """Run every step on the real flights and return the figures; progress goes to `console`."""
     report = DemoReport()
+    alerts_log = ws.state_dir / "demo" / "alerts.log"
     columns = (
         TextColumn("{task.description:<34}"),
         BarColumn(),
@@ -92,9 +95,28 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
             _serve(ws, report, service, later, requests, advance)
         with step("Batch-score July–December", total=len(later)) as advance:
             scores = _batch(ws, report, later, advance)
-        with step("Monitor drift and AUC per month"):
+        with step("Monitor drift and AUC per month"), _notices_to(alerts_log) as path:
             _monitor(ws, report, scores)
+            report.paths["alert notices"] = str(path)
     return report
+
+
+@contextmanager
+def _notices_to(path: Path) -> Iterator[Path]:
+    """Alert notices go to `path` while the demo replays its months, not to the console
+    between progress bars: the summary shows them, the file has every one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    notices = logging.getLogger("prodml.alerts")
+    notices.addHandler(handler)
+    notices.propagate = False
+    try:
+        yield path
+    finally:
+        notices.propagate = True
+        notices.removeHandler(handler)
+        handler.close()
 
 
 class _Steps:

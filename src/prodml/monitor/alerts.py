@@ -45,6 +45,7 @@ def evaluate_alerts(
     could not be delivered is tried again on the next run."""
     findings = metadata.list_findings(model_name=name)
     drivers = _drifted_by_window(findings)
+    statistics = _drift_statistics(findings)
     stored = {_key(a): a for a in metadata.list_alerts(model_name=name)}
     matched: set[tuple[str, str, str, datetime]] = set()
     events = []
@@ -70,6 +71,7 @@ def evaluate_alerts(
                         "below": rule.below,
                         "breaching": breaching,
                         "drivers": drivers.get((version, last), []),
+                        **statistics.get((version, last, subject), {}),
                     },
                     notified_at=known.notified_at if known else None,
                     resolved_at=((known and known.resolved_at) or now) if ended else None,
@@ -162,6 +164,18 @@ def _event(known: Alert | None, alert: Alert, rule: AlertRule, now: datetime) ->
 
 def _same(a: Alert, b: Alert) -> bool:
     return (a.status, a.last_window_end, a.value) == (b.status, b.last_window_end, b.value)
+
+
+def _drift_statistics(
+    findings: list[Finding],
+) -> dict[tuple[str, datetime, str], dict[str, float | str]]:
+    """Per version, window and feature, the drift statistic that decided (its method and
+    value): what a drift alert's sentence quotes."""
+    return {
+        (f.model_version, f.window_end, f.feature or ""): {"method": f.metric, "statistic": f.value}
+        for f in findings
+        if f.monitor == "drift" and f.metric != "drifted"
+    }
 
 
 def _drifted_by_window(findings: list[Finding]) -> dict[tuple[str, datetime], list[str]]:

@@ -53,22 +53,47 @@ class Notifier:
 
 
 def describe(alert: Alert) -> str:
-    """One paragraph a person on call can act on."""
+    """What happened, as a sentence a person on call can act on, e.g. "Feature `temp`
+    drifted: wasserstein 2.53 in the window ending 2013-12-01 05:00 UTC, 6 windows in a
+    row; drifting with it: dewp, humid." """
     detail = alert.detail
+    windows = int(detail.get("breaching", 1))
+    run = f"{windows} windows in a row" if windows > 1 else "one window"
+    ending = f"the window ending {alert.last_window_end:%Y-%m-%d %H:%M %Z}"
     bound = (
-        f"above {detail['above']}"
+        f"above {detail['above']:g}"
         if detail.get("above") is not None
-        else f"below {detail.get('below')}"
+        else f"below {detail.get('below', float('nan')):g}"
     )
-    text = (
-        f"{detail.get('monitor', '')} {detail.get('metric', '')} of "
-        f"{alert.subject or alert.model_name} was {alert.value:.4g} ({bound}) in "
-        f"{detail.get('breaching', 1)} window(s) in a row, the last ending "
-        f"{alert.last_window_end:%Y-%m-%d %H:%M %Z}."
+    monitor, metric, subject = detail.get("monitor"), detail.get("metric"), alert.subject
+    others = [d for d in detail.get("drivers", []) if d != subject]
+    if monitor == "drift" and metric == "drifted":
+        what = f"Feature `{subject}`" if subject else "The prediction"
+        if subject == "prediction":
+            what = "The prediction"
+        figure = (
+            f"{detail['method']} {detail['statistic']:.3g}" if "method" in detail else "drifted"
+        )
+        text = f"{what} drifted: {figure} in {ending}, {run}"
+        return text + (f"; drifting with it: {_some(others)}." if others else ".")
+    if monitor == "multivariate":
+        text = (
+            f"The inputs drifted together: a classifier tells {ending} from the reference "
+            f"with AUC {alert.value:.3f} ({bound}), {run}"
+        )
+        return text + (f"; the features most apart: {_some(others)}." if others else ".")
+    if monitor == "concept":
+        return f"The model's errors began to rise (concept drift) in {ending}."
+    kind = {"estimate": "estimated (no labels yet)", "performance": "realized"}.get(
+        str(monitor), str(monitor)
     )
-    if detail.get("drivers"):
-        text += f" Drifted in that window: {', '.join(detail['drivers'])}."
-    return text
+    on = f" of `{subject}`" if subject else ""
+    return f"{metric}{on}, {kind}, was {alert.value:.4g} ({bound}) in {ending}, {run}."
+
+
+def _some(names: list[str], shown: int = 4) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _redact(url: str) -> str:
