@@ -71,29 +71,41 @@ class Reference:
         label: str | None = None,
         sensitive: Sequence[str] = (),
     ) -> Reference:
-        """A registered version's reference from the rows it learned from, with its own
-        scores of them as `prediction` (the reference for prediction drift). A classifier
-        given `holdout` rows with their `label` (rows it did not fit on) also gets the
+        """A registered version's reference from the rows it learned from. Its own scores
+        are the reference for prediction drift: of `holdout` rows when given (rows it did
+        not fit on score as production will; its training rows score more confidently),
+        else of `rows`. A classifier given `holdout` rows with their `label` also gets the
         calibration label-free performance estimation needs, and the group metrics of its
         decisions (at 0.5, as served) for each `sensitive` attribute."""
         from prodml.monitor.estimate import fit_estimator
         from prodml.monitor.fairness import group_metrics
         from prodml.monitor.traffic import PREDICTION
 
-        scored = rows[list(features)].assign(**{PREDICTION: model.predict_frame(rows)})
-        reference = cls.from_frame(scored, [*features, PREDICTION])
+        names = list(features)
+        reference = cls.from_frame(rows, names)
+        held_score = None if holdout is None else model.predict_frame(holdout)
+        score = held_score if held_score is not None else model.predict_frame(rows)
+        assert reference.sample is not None
+        # Scoring every training row would cost more than the model's fit at a million
+        # rows: only the sample's rows are scored for the joint sample.
+        sample = reference.sample.assign(**{PREDICTION: model.predict_frame(reference.sample)})
+        reference = dataclasses.replace(
+            reference,
+            columns={**reference.columns, PREDICTION: reference_column(pd.Series(score))},
+            sample=sample,
+        )
         if (
-            holdout is None
+            held_score is None
+            or holdout is None
             or label is None
             or model.task != "classification"
             or holdout[label].nunique() != 2  # CBPE calibrates on both classes
         ):
             return reference
-        score = model.predict_frame(holdout)
-        decided = holdout.assign(_decision=(score >= 0.5).astype(float))
+        decided = holdout.assign(_decision=(held_score >= 0.5).astype(float))
         return dataclasses.replace(
             reference,
-            estimator=fit_estimator(score, holdout[label]),
+            estimator=fit_estimator(held_score, holdout[label]),
             fairness=group_metrics(decided, label=label, decision="_decision", sensitive=sensitive)
             or None,
         )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from prodml.train.evaluate import Metric
+from prodml.train.evaluate import METRICS, Metric
 
 
 def bootstrap_interval(
@@ -23,7 +23,13 @@ def bootstrap_interval(
     """The percentile interval of `metric(y, score)` over rows resampled with replacement;
     resamples where the metric is undefined (NaN, e.g. AUC with one class) are skipped."""
     y, s = np.asarray(y_true), np.asarray(score, dtype=float)
-    values = _resampled(lambda idx: metric(y[idx], s[idx]), len(y), resamples, seed)
+    if _is_auc(metric):
+        auc = _CountedAUC(y, s)
+        values = _resampled(
+            lambda idx: auc(np.bincount(idx, minlength=len(y))), len(y), resamples, seed
+        )
+    else:
+        values = _resampled(lambda idx: metric(y[idx], s[idx]), len(y), resamples, seed)
     return _percentiles(values, level)
 
 
@@ -42,11 +48,46 @@ def paired_difference_interval(
     y = np.asarray(y_true)
     a, b = np.asarray(candidate, dtype=float), np.asarray(reference, dtype=float)
     observed = metric(y, a) - metric(y, b)
-    values = _resampled(
-        lambda idx: metric(y[idx], a[idx]) - metric(y[idx], b[idx]), len(y), resamples, seed
-    )
+    if _is_auc(metric):
+        auc_a, auc_b = _CountedAUC(y, a), _CountedAUC(y, b)
+
+        def one(idx: np.ndarray) -> float:
+            counts = np.bincount(idx, minlength=len(y))
+            return auc_a(counts) - auc_b(counts)
+
+    else:
+
+        def one(idx: np.ndarray) -> float:
+            return metric(y[idx], a[idx]) - metric(y[idx], b[idx])
+
+    values = _resampled(one, len(y), resamples, seed)
     low, high = _percentiles(values, level)
     return float(observed), low, high
+
+
+class _CountedAUC:
+    """ROC AUC of resamples given as counts per row: the scores are ranked once, and each
+    resample costs a few passes over the rows instead of a sort (ties count half, as in
+    `evaluate`'s AUC, whose value it equals on the same resample)."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray) -> None:
+        _, self.group = np.unique(score, return_inverse=True)  # tied scores share a group
+        self.groups = int(self.group.max()) + 1 if len(score) else 0
+        self.positive = y.astype(bool)
+
+    def __call__(self, counts: np.ndarray) -> float:
+        weights = counts.astype(float)
+        pos = np.bincount(self.group, weights * self.positive, minlength=self.groups)
+        neg = np.bincount(self.group, weights * ~self.positive, minlength=self.groups)
+        n_pos, n_neg = pos.sum(), neg.sum()
+        if n_pos == 0 or n_neg == 0:
+            return float("nan")
+        below = np.cumsum(neg) - neg  # negatives scored below each group
+        return float(np.dot(pos, below + neg / 2) / (n_pos * n_neg))
+
+
+def _is_auc(metric: Metric) -> bool:
+    return metric is METRICS["roc_auc"][0]
 
 
 def _resampled(

@@ -48,6 +48,7 @@ from prodml.train.tracking import FEATURE_SERVICE_TAG, Tracker
 from prodml.train.tuning import tune
 
 STEP_KEY_TAG = "prodml.step_key"  # the fit step a run or version came from
+SCORE = "score"  # the column of a score_<model> step's output
 
 
 @dataclass(frozen=True)
@@ -207,11 +208,19 @@ def steps(spec: TrainSpec) -> list[Step]:
                 },
             )
         )
+        scored = {"valid_rows": "valid_rows", "scores": f"score_{model.name}"}
+        out.append(
+            Step(
+                f"score_{model.name}",
+                _score,
+                inputs={"model": f"fit_{model.name}", "valid_rows": "valid_rows"},
+            )
+        )
         out.append(
             Step(
                 f"evaluate_{model.name}",
                 _evaluate,
-                inputs={"model": f"fit_{model.name}", "valid_rows": "valid_rows"},
+                inputs={"model": f"fit_{model.name}", **scored},
                 params={
                     **common,
                     "slices": list(spec.slices),
@@ -222,7 +231,7 @@ def steps(spec: TrainSpec) -> list[Step]:
         )
     ordered = {"label": spec.label, "time_column": spec.time_column}
     for model in spec.candidates:
-        served = {"model": f"fit_{model.name}", "valid_rows": "valid_rows"}
+        served = {"valid_rows": "valid_rows", "scores": f"score_{model.name}"}
         if spec.task == CLASSIFICATION:
             out.append(Step(f"calibrate_{model.name}", _calibrate, inputs=served, params=ordered))
             served = {**served, "calibrated": f"calibrate_{model.name}"}
@@ -283,7 +292,12 @@ def train(
             f"{FEATURE_SERVICE_TAG}_version": feature_service[1],
         }
     valid = result.outputs["valid_rows"]
-    scores = {name: model.predict_frame(valid) for name, model in models.items()}  # as served
+    scores = {  # as served: each model's validation scores, through its calibration
+        name: calibration.apply(
+            model.calibration, result.outputs[f"score_{name}"][SCORE].to_numpy()
+        )
+        for name, model in models.items()
+    }
     run_ids = _track(spec, models, scores, result, evaluations, keys, inputs, lineage, tracker)
     pipeline_run = run_ids.pop("")
     _, higher_is_better = metric(spec.judged_by)
@@ -350,16 +364,23 @@ def _calibration_metrics(decision: dict[str, Any] | None) -> dict[str, float]:
     }
 
 
+def _score(model: TrainedModel, valid_rows: pd.DataFrame) -> pd.DataFrame:
+    """The model's raw scores of the validation rows, once: evaluation, calibration and
+    the conformal quantiles all read them (scoring is what costs at a million rows)."""
+    return pd.DataFrame({SCORE: model.predict_frame(valid_rows)})
+
+
 def _calibrate(
-    model: TrainedModel, valid_rows: pd.DataFrame, label: str, time_column: str | None
+    valid_rows: pd.DataFrame, scores: pd.DataFrame, label: str, time_column: str | None
 ) -> dict[str, Any]:
-    rows = _in_order(valid_rows, time_column)
-    return calibration.decide(model.predict_frame(rows), rows[label].to_numpy())
+    order = _order(valid_rows, time_column)
+    score = scores[SCORE].to_numpy()[order]
+    return calibration.decide(score, valid_rows[label].to_numpy()[order])
 
 
 def _conformal(
-    model: TrainedModel,
     valid_rows: pd.DataFrame,
+    scores: pd.DataFrame,
     label: str,
     time_column: str | None,
     task: str,
@@ -368,9 +389,9 @@ def _conformal(
     """Conformal quantiles from validation rows the served model never fitted on: with a
     calibration map (itself fitted on these rows), each row's score comes from the map
     cross-fitted without its block."""
-    rows = _in_order(valid_rows, time_column)
-    y = rows[label].to_numpy()
-    score = model.predict_frame(rows)
+    order = _order(valid_rows, time_column)
+    y = valid_rows[label].to_numpy()[order]
+    score = scores[SCORE].to_numpy()[order]
     if calibrated and calibrated["map"]:
         score = calibration.cross_fitted(score, y)
     return conformal.fit(score, y, task)
@@ -436,7 +457,14 @@ def _random_rows(
 
 def _in_order(rows: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
     """Rows in time order; rows of a random split are already in their seeded order."""
-    return rows if time_column is None else rows.sort_values(time_column, kind="stable")
+    return rows if time_column is None else rows.iloc[_order(rows, time_column)]
+
+
+def _order(rows: pd.DataFrame, time_column: str | None) -> np.ndarray:
+    """The positions of `rows` in time order (see `_in_order`)."""
+    if time_column is None:
+        return np.arange(len(rows))
+    return rows[time_column].argsort(kind="stable").to_numpy()
 
 
 def _rows(examples: pd.DataFrame, time_column: str, start: Any, end: Any) -> pd.DataFrame:
@@ -519,6 +547,7 @@ def _feature_spec(features: dict[str, Any]) -> FeatureSpec:
 def _evaluate(
     model: TrainedModel,
     valid_rows: pd.DataFrame,
+    scores: pd.DataFrame,
     label: str,
     seed: int,
     task: str,
@@ -527,7 +556,7 @@ def _evaluate(
     costs: list[float],
 ) -> dict[str, Any]:
     y = valid_rows[label].to_numpy()
-    score = model.predict_frame(valid_rows)
+    score = scores[SCORE].to_numpy()
     scored = valid_rows.assign(__score=score)
     per_slice = slice_metrics(
         scored,
