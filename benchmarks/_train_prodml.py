@@ -26,6 +26,11 @@ if __name__ == "__main__":
         contract = infer_contract(source, "bench", now=ws.clock.now())
         ws.ingest(open_source(data), contract)
         ingest_seconds = time.perf_counter() - started
+        # A new workspace's first use creates MLflow's database (seconds of migrations,
+        # once per project): done before the clock starts, as any later training finds it.
+        started = time.perf_counter()
+        ws.tracker.tracking_uri, ws.registry.client.search_registered_models()
+        setup_seconds = time.perf_counter() - started
         # The timed part: what `prodml train --data bench --label converted` runs.
         started = time.perf_counter()
         options = TrainingSettings(data="bench", label=LABEL, time=TIME, valid_from=VALID_FROM)
@@ -42,6 +47,7 @@ if __name__ == "__main__":
             {
                 "seconds": seconds,
                 "ingest_seconds": ingest_seconds,
+                "setup_seconds": setup_seconds,
                 "steps": steps,
                 "rounds": result.models["lightgbm"].params["num_boost_round"],
                 "auc": result.evaluations["lightgbm"]["metrics"]["roc_auc"],

@@ -95,6 +95,7 @@ def train_and_register(
         holdout=outputs["valid_rows"],
         label=spec.label,
         sensitive=ws.settings.monitoring.sensitive,
+        holdout_score=result.scores[result.best],
     )
     return Registered(version, reference, result.gate, result.evaluations, result)
 

@@ -19,6 +19,7 @@ from prodml.store import ArtifactStore, MetadataStore
 if TYPE_CHECKING:
     from datetime import datetime
 
+    import numpy as np
     import pandas as pd
 
     from prodml.data import Contract, IngestResult, Source
@@ -136,6 +137,7 @@ class Workspace:
         holdout: pd.DataFrame | None = None,
         label: str | None = None,
         sensitive: Sequence[str] = (),
+        holdout_score: np.ndarray | None = None,
     ) -> str:
         """Build a registered version's drift reference from its training rows, once, and
         keep it in the artifact store; returns where (see `Reference.build`)."""
@@ -143,7 +145,13 @@ class Workspace:
 
         _, model = self.registry.load(f"{name}/{version}")
         built = Reference.build(
-            model, rows, features, holdout=holdout, label=label, sensitive=sensitive
+            model,
+            rows,
+            features,
+            holdout=holdout,
+            label=label,
+            sensitive=sensitive,
+            holdout_score=holdout_score,
         )
         return self.artifacts.put_bytes(reference_key(name, version), built.to_bytes()).uri
 

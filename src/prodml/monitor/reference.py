@@ -70,20 +70,24 @@ class Reference:
         holdout: pd.DataFrame | None = None,
         label: str | None = None,
         sensitive: Sequence[str] = (),
+        holdout_score: np.ndarray | None = None,
     ) -> Reference:
         """A registered version's reference from the rows it learned from. Its own scores
         are the reference for prediction drift: of `holdout` rows when given (rows it did
         not fit on score as production will; its training rows score more confidently),
         else of `rows`. A classifier given `holdout` rows with their `label` also gets the
         calibration label-free performance estimation needs, and the group metrics of its
-        decisions (at 0.5, as served) for each `sensitive` attribute."""
+        decisions (at 0.5, as served) for each `sensitive` attribute. `holdout_score` is
+        the model's scores of `holdout`, when they are already known."""
         from prodml.monitor.estimate import fit_estimator
         from prodml.monitor.fairness import group_metrics
         from prodml.monitor.traffic import PREDICTION
 
         names = list(features)
         reference = cls.from_frame(rows, names)
-        held_score = None if holdout is None else model.predict_frame(holdout)
+        held_score = holdout_score
+        if held_score is None and holdout is not None:
+            held_score = model.predict_frame(holdout)
         score = held_score if held_score is not None else model.predict_frame(rows)
         assert reference.sample is not None
         # Scoring every training row would cost more than the model's fit at a million

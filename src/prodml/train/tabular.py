@@ -167,6 +167,7 @@ class TrainResult:
     best_key: str  # the cache key of the best model's fit: what identifies it
     gate: dict[str, Any]
     tags: dict[str, str]  # lineage and model-card facts for the registered version
+    scores: dict[str, np.ndarray]  # each model's validation scores, as it would serve them
 
 
 def steps(spec: TrainSpec) -> list[Step]:
@@ -345,6 +346,7 @@ def train(
         keys[f"fit_{best}"],
         report,
         lineage,
+        scores,
     )
 
 
