@@ -97,6 +97,22 @@ def toy_lightgbm():
 
 
 @pytest.fixture
+def conformal_predictor(toy_lightgbm):
+    """`toy_lightgbm` as served, with conformal quantiles from 1,500 rows it did not fit on."""
+    import dataclasses
+
+    from prodml.registry import ModelVersionInfo
+    from prodml.serve import Predictor
+    from prodml.train import conformal
+    from tests._data import toy_frame
+
+    frame = toy_frame(np.random.default_rng(8), 1500)
+    fitted = conformal.fit(toy_lightgbm.predict_frame(frame), frame["y"], "classification")
+    model = dataclasses.replace(toy_lightgbm, conformal=fitted)
+    return Predictor(model, ModelVersionInfo("toy", "2", "r", "s", ()))
+
+
+@pytest.fixture
 def redis_url() -> str:
     """The real Redis (database 15, emptied first); skips without one, except in CI."""
     import redis

@@ -189,7 +189,9 @@ def test_alert_notices_read_as_sentences_with_the_figure_that_decided(metadata):
         _day(metadata, day, temp=1.0, dewp=1.0, roc_auc=0.61)
     events = {(e.alert.rule, e.alert.subject): e.alert for e in _run(metadata, 5)}
     drift = describe(events["drift", "temp"])
-    assert drift.startswith("Feature `temp` drifted: wasserstein 1 in the window ending 2013-07-07 00:00 UTC")
+    assert drift.startswith(
+        "Feature `temp` drifted: wasserstein 1 in the window ending 2013-07-07 00:00 UTC"
+    )
     assert drift.endswith(", 6 windows in a row; drifting with it: dewp.")
     auc = describe(events["auc", ""])
     assert auc.startswith("roc_auc, estimated (no labels yet), was 0.61 (below 0.7) in the window")

@@ -1,6 +1,5 @@
 """Every writer of the prediction log writes the one record shape readers rely on."""
 
-import dataclasses
 from typing import get_type_hints
 
 import numpy as np
@@ -8,10 +7,8 @@ import pyarrow as pa
 import pytest
 
 from prodml.predlog import ARROW_TYPES, PredictionLog, PredictionRecord, arrow_table
-from prodml.registry import ModelVersionInfo
-from prodml.serve import Predictor, score_file
+from prodml.serve import score_file
 from prodml.serve.answering import answer
-from prodml.train import conformal
 from tests._data import toy_frame
 
 FIELDS = set(get_type_hints(PredictionRecord))
@@ -19,11 +16,8 @@ REQUIRED = PredictionRecord.__required_keys__
 
 
 @pytest.fixture
-def predictor(toy_lightgbm):
-    frame = toy_frame(np.random.default_rng(8), 1500)
-    fitted = conformal.fit(toy_lightgbm.predict_frame(frame), frame["y"], "classification")
-    model = dataclasses.replace(toy_lightgbm, conformal=fitted)
-    return Predictor(model, ModelVersionInfo("toy", "2", "r", "s", ()))
+def predictor(conformal_predictor):
+    return conformal_predictor
 
 
 def test_served_and_batch_records_share_one_schema(predictor, clock, tmp_path):

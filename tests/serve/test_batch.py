@@ -1,22 +1,15 @@
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from prodml.errors import DataValidationError
-from prodml.registry import ModelVersionInfo
-from prodml.serve import PredictionLog, Predictor, score_file
-from prodml.train import conformal
+from prodml.serve import PredictionLog, score_file
 from tests._data import toy_frame
 
 
 @pytest.fixture
-def predictor(toy_lightgbm):
-    frame = toy_frame(np.random.default_rng(8), 1500)
-    fitted = conformal.fit(toy_lightgbm.predict_frame(frame), frame["y"], "classification")
-    model = dataclasses.replace(toy_lightgbm, conformal=fitted)
-    return Predictor(model, ModelVersionInfo("toy", "2", "r", "s", ()))
+def predictor(conformal_predictor):
+    return conformal_predictor
 
 
 @pytest.fixture(scope="module")
