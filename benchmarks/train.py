@@ -3,11 +3,13 @@
 Same data, same run: a 1,000,000-row × 30-column table (25 numeric, 4 categorical, a
 timestamp, a binary label; generated in code). prodml ingests it (timed apart), then
 trains what `prodml train --data bench --label converted --time at` trains: the split,
-the majority and logistic baselines, LightGBM with early stopping, evaluation with slices
-and calibration, conformal quantiles, the bootstrap gate, MLflow tracking, registration
-with its card, and the drift reference. The peer is `lgb.train` on the same matrix with the
-same parameters and early stopping (Dataset construction included), which is all a person
-writing it by hand would have. Target: prodml's whole training ≤ 1.5× the bare fit.
+the majority and logistic baselines, LightGBM (rounds found by early stopping on the
+training rows' last tenth, then refitted on all of them), evaluation with slices and
+calibration, conformal quantiles, the bootstrap gate, MLflow tracking, registration with
+its card, and the drift reference. The peer is the same LightGBM procedure by hand:
+`lgb.train` on the same matrix with the same parameters, early stopping and refit
+(Dataset construction included), which is all a person writing it by hand would have.
+Target: prodml's whole training ≤ 1.5× the bare fit.
 
 Each side runs in a fresh process; the better of `--repeat` runs counts.
 

@@ -46,10 +46,7 @@ class TabularEncoder:
         return self
 
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        columns = [
-            _as_keys(frame[name]).map(self.vocabulary[name]).astype(float).to_numpy()
-            for name in self.spec.categorical
-        ]
+        columns = [_codes(frame[name], self.vocabulary[name]) for name in self.spec.categorical]
         columns += [frame[name].astype(float).to_numpy() for name in self.spec.numeric]
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
@@ -85,6 +82,17 @@ class TabularEncoder:
     def from_dict(cls, data: Mapping[str, Any]) -> TabularEncoder:
         spec = FeatureSpec(tuple(data["categorical"]), tuple(data["numeric"]))
         return cls(spec, {k: dict(v) for k, v in data["vocabulary"].items()})
+
+
+def _codes(values: pd.Series, vocabulary: Mapping[str, int]) -> np.ndarray:
+    """A categorical column's codes (NaN when missing or unseen). Each distinct value is
+    turned into its key once, not each row: a column has few values and many rows."""
+    positions, uniques = pd.factorize(values, use_na_sentinel=True)
+    keys = _as_keys(pd.Series(uniques, dtype=values.dtype))
+    lookup = np.array(
+        [math.nan if k is None else vocabulary.get(k, math.nan) for k in keys] + [math.nan]
+    )
+    return lookup[positions]  # the sentinel -1 picks the trailing NaN
 
 
 def _as_keys(values: pd.Series) -> pd.Series:
