@@ -147,3 +147,6 @@ def test_a_table_without_time_gets_a_seeded_stratified_split(project):
         card = json.loads(ws.registry.resolve("plain/1").tags["prodml.card"])
     assert card["split"].startswith("seeded stratified random split")
     assert card["data"]["valid"]["rows"] == 600
+    # The recorded table config rebuilds the same model from the same snapshot.
+    again = _cli("models", "reproduce", "plain/1", *here)
+    assert "plain/1: predictions on 600 validation rows are identical" in again

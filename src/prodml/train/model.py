@@ -63,17 +63,9 @@ class TrainedModel:
     def implementation(self) -> Flavor:
         return get_flavor(self.flavor)
 
-    def predict_matrix(self, matrix: np.ndarray, *, num_threads: int = 1) -> np.ndarray:
-        """Scores of encoded rows; LightGBM on `num_threads` threads (0: every core, for
-        batch jobs; one by default, so a server's requests do not fight over cores)."""
-        if self.frame_dtypes is not None:
-            raise ConfigError(
-                f"This {self.flavor} model was fitted elsewhere on the original columns; "
-                "score it with predict_frame or predict_rows, not an encoded matrix."
-            )
-        return self._score(matrix, num_threads)
-
     def predict_frame(self, frame: pd.DataFrame, *, num_threads: int = 1) -> np.ndarray:
+        """Scores of `frame`'s rows; LightGBM on `num_threads` threads (0: every core, for
+        batch jobs; one by default, so a server's requests do not fight over cores)."""
         missing = [name for name in self.spec.names if name not in frame.columns]
         if missing:
             raise DataValidationError(
@@ -85,6 +77,8 @@ class TrainedModel:
         return self._score(self.encoder.encode_frame(frame), num_threads)
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Scores of request rows (a field left out is unknown); no pandas for a model
+        prodml fitted, so one row costs microseconds."""
         if self.frame_dtypes is not None:
             return self._score(self._frame(pd.DataFrame.from_records(rows)), 1)
         return self._score(self.encoder.encode_rows(rows), 1)
@@ -99,7 +93,9 @@ class TrainedModel:
                 f"model is {self.flavor}. Train a lightgbm candidate to have them."
             )
         if self.frame_dtypes is not None:
-            return flavor.contributions(self.estimator, self._frame(pd.DataFrame(rows)))
+            return flavor.contributions(
+                self.estimator, self._frame(pd.DataFrame.from_records(rows))
+            )
         return flavor.contributions(self.estimator, self.encoder.encode_rows(rows))
 
     def one_row(self) -> RowScorer | None:
