@@ -10,10 +10,10 @@ from prodml.train import (
     classification_metrics,
     fit_model,
 )
-from prodml.train.flavors import CLASSIFICATION, flavors_for
+from prodml.train.flavors import CLASSIFICATION, flavors_for, get_flavor
 from tests._data import TOY_SPEC, toy_frame
 
-FLAVORS = tuple(f for f in flavors_for(CLASSIFICATION) if f != "sklearn")
+FLAVORS = tuple(f for f in flavors_for(CLASSIFICATION) if get_flavor(f).ready)
 
 
 @pytest.fixture(scope="module")

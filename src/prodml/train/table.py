@@ -21,7 +21,7 @@ import pandas as pd
 
 from prodml.errors import ConfigError, TrainingError
 from prodml.train.encoding import FeatureSpec
-from prodml.train.flavors import BASELINES, CLASSIFICATION, REGRESSION, flavors_for
+from prodml.train.flavors import BASELINES, CLASSIFICATION, REGRESSION, flavors_for, get_flavor
 from prodml.train.tabular import Candidate, Recipe, TrainSpec
 
 RECIPE = f"{__name__}:recipe"
@@ -297,7 +297,7 @@ def _why_left_out(
 
 
 def _candidate_names(names: Sequence[str], task: str) -> list[str]:
-    usable = [f for f in flavors_for(task) if f not in BASELINES[task] and f != "sklearn"]
+    usable = [f for f in flavors_for(task) if f not in BASELINES[task] and get_flavor(f).ready]
     out = []
     for name in names:
         if name in usable or name.startswith("sklearn."):

@@ -32,6 +32,8 @@ class Flavor(ABC):
     tasks: ClassVar[tuple[str, ...]] = TASKS
     # True if `fit` uses `valid` to stop early: training then holds out rows for it.
     stops_early: ClassVar[bool] = False
+    # False if it cannot be fitted without parameters (which estimator, say).
+    ready: ClassVar[bool] = True
 
     @abstractmethod
     def fit(

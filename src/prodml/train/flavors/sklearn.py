@@ -139,6 +139,7 @@ class AnyEstimator(_Skops):
     path such as sklearn.ensemble.HistGradientBoostingClassifier), or fitted elsewhere."""
 
     name = "sklearn"
+    ready = False  # needs params["estimator"]
 
     def build(
         self, spec: FeatureSpec, params: dict[str, Any], seed: int, task: str
