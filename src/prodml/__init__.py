@@ -6,7 +6,8 @@ The front door, for a notebook or a script (each name is imported on first use, 
 - `open(dir)` → `Workspace`: where all state lives (its `prodml.yaml`);
 - `ingest(frame_or_path, name=...)`: validate and keep a snapshot (a contract inferred
   the first time, for you to review);
-- `train(name, label=...)`: baselines, LightGBM, a gate, a registered version;
+- `train_table(name, label=...)`: baselines, LightGBM, a gate, a registered version
+  (`prodml.train` is the training package itself, so the verb says what it trains on);
 - `register(model, X, y, name=...)`: a model fitted elsewhere, judged and registered;
 - `load(ref)`: a registered version ready to `.predict(rows)`;
 - `Contract`, `Recipe`, `TrainSpec`, `Candidate`: for what needs code.
@@ -27,7 +28,7 @@ _EXPORTS = {
     "Workspace": "prodml.workspace",
     "open": "prodml.api",
     "ingest": "prodml.api",
-    "train": "prodml.api",
+    "train_table": "prodml.api",
     "register": "prodml.api",
     "load": "prodml.api",
     "Contract": "prodml.data.contract",

@@ -74,7 +74,7 @@ def ingest(
         return ws.ingest(source, rules)
 
 
-def train(
+def train_table(
     data: str,
     *,
     label: str,

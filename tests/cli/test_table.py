@@ -34,8 +34,10 @@ def churn_table(n: int, seed: int) -> pd.DataFrame:
             + pd.to_timedelta(rng.integers(0, 365 * 24, n), unit="h"),
         }
     )
-    unhappy = (frame["support_tickets"] >= 3) & (frame["tenure_months"] < 18)
-    logit = -2.5 + 4.0 * unhappy + 0.8 * (frame["plan"] == "basic") - 0.01 * frame["monthly_spend"]
+    unusual_spend = (frame["monthly_spend"] < 25) | (frame["monthly_spend"] > 110)
+    new = frame["tenure_months"] < 24
+    unhelped = (frame["support_tickets"] >= 3) & (frame["plan"] != "team")
+    logit = -2.5 + 3.0 * (unusual_spend & new) + 2.0 * unhelped
     frame["churned"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
     return frame
 
@@ -47,6 +49,13 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _ingest(project, name: str) -> None:
+    """`prodml data infer` then `prodml data ingest` of `project/NAME.csv`."""
+    table, contract = str(project / f"{name}.csv"), str(project / f"{name}.contract.yaml")
+    _cli("data", "infer", table, "--name", name, "-o", contract)
+    _cli("data", "ingest", table, "-c", contract, "-C", str(project))
+
+
 def _cli(*args: str) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
@@ -55,9 +64,7 @@ def _cli(*args: str) -> str:
 
 def test_a_csv_goes_to_a_served_monitored_model_with_no_python(project, tmp_path):
     here = ("-C", str(project))
-    contract = str(project / "churn.contract.yaml")
-    _cli("data", "infer", str(project / "churn.csv"), "--name", "churn", "-o", contract)
-    _cli("data", "ingest", str(project / "churn.csv"), "-c", contract, *here)
+    _ingest(project, "churn")
 
     trained = _cli("train", "--data", "churn", "--label", "churned", *here)
     assert "Task: classification of 'churned'." in trained
@@ -101,17 +108,7 @@ def test_a_csv_goes_to_a_served_monitored_model_with_no_python(project, tmp_path
 
 def test_training_on_a_table_explains_what_it_cannot_do(project):
     here = ("-C", str(project))
-    _cli(
-        "data",
-        "infer",
-        str(project / "churn.csv"),
-        "-n",
-        "churn",
-        "-o",
-        str(project / "churn.contract.yaml"),
-    )
-    _cli("data", "ingest", str(project / "churn.csv"), "-c", str(project / "churn.contract.yaml"),
-         *here)  # fmt: skip
+    _ingest(project, "churn")
     no_label = runner.invoke(app, ["train", "--data", "churn", *here])
     assert "Which column of 'churn' should the model predict?" in str(no_label.exception)
     unknown = runner.invoke(app, ["train", "--data", "churn", "--label", "churn", *here])
@@ -130,17 +127,7 @@ def test_a_table_without_time_gets_a_seeded_stratified_split(project):
     here = ("-C", str(project))
     frame = churn_table(3000, seed=3).drop(columns=["signup_at"])
     frame.to_csv(project / "plain.csv", index=False)
-    _cli(
-        "data",
-        "infer",
-        str(project / "plain.csv"),
-        "-n",
-        "plain",
-        "-o",
-        str(project / "plain.contract.yaml"),
-    )
-    _cli("data", "ingest", str(project / "plain.csv"), "-c", str(project / "plain.contract.yaml"),
-         *here)  # fmt: skip
+    _ingest(project, "plain")
     trained = _cli("train", "--data", "plain", "--label", "churned", "--seed", "7", *here)
     assert "Split: seeded stratified random split (seed 7): 20% of the rows held out." in trained
     with Workspace.open(project) as ws:
@@ -150,3 +137,16 @@ def test_a_table_without_time_gets_a_seeded_stratified_split(project):
     # The recorded table config rebuilds the same model from the same snapshot.
     again = _cli("models", "reproduce", "plain/1", *here)
     assert "plain/1: predictions on 600 validation rows are identical" in again
+
+
+def test_the_training_section_of_prodml_yaml_trains_with_no_options(project):
+    here = ("-C", str(project))
+    _ingest(project, "churn")
+    (project / "prodml.yaml").write_text(
+        "training:\n  data: churn\n  label: churned\n  model: churn-yaml\n  valid_fraction: 0.25\n"
+    )
+    trained = _cli("train", *here)
+    assert "Gate passed. churn-yaml version 1 (@champion)" in trained
+    with Workspace.open(project) as ws:
+        card = json.loads(ws.registry.resolve("churn-yaml/1").tags["prodml.card"])
+    assert card["data"]["valid"]["rows"] < card["data"]["train"]["rows"]

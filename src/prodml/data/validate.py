@@ -198,10 +198,17 @@ class Validator:
             problems = "; ".join(
                 v.message for v in r.violations if v.severity == "error" and v.column is None
             )
+            # The checks that failed most rows, so the message alone says where to look.
+            worst = sorted(
+                (v for v in r.violations if v.severity == "error" and v.column is not None),
+                key=lambda v: -v.count,
+            )[:3]
+            most = "; ".join(f"{v.column}: {v.message} ({v.count:,} rows)" for v in worst)
             raise BatchRejected(
-                f"{r.source}: the whole batch is rejected ({problems}); nothing was written. "
-                "Its report (`prodml data validate`) lists every failing check: fix the source "
-                "or the contract.",
+                f"{r.source}: the whole batch is rejected ({problems}); nothing was written."
+                + (f" Most failed: {most}." if most else "")
+                + " Its report (`prodml data validate`) lists every failing check: fix the "
+                "source or the contract.",
                 r,
             )
         return r
