@@ -118,8 +118,8 @@ def plan(
             )
         if facts[time_column].type != "timestamp":
             raise ConfigError(
-                f"--time {time_column!r} is a {facts[time_column].type} column; the time "
-                "split needs a timestamp column (or leave --time out for a random split)."
+                f"--time {time_column!r} holds {facts[time_column].type} values; the time "
+                "split needs a timestamp column (or --time none for a random split)."
             )
     decided = _task(frame[label], facts[label], task, label)
     positive = _positive(frame[label], decided, positive_class, label)
