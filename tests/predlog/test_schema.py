@@ -42,3 +42,14 @@ def test_the_arrow_types_cover_every_scalar_field():
 def test_a_table_with_a_field_outside_the_schema_is_refused():
     with pytest.raises(ValueError, match=r"not prediction record fields: \['score'\]"):
         arrow_table({"request_id": pa.array(["a"]), "score": pa.array([0.5])})
+
+
+def test_readers_import_the_log_without_the_serving_stack():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, prodml.predlog; print(any(m in sys.modules for m in ('fastapi', 'uvicorn')))"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert shown.stdout.strip() == "False", shown.stderr
