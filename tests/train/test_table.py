@@ -83,3 +83,13 @@ def test_a_time_split_holds_out_the_last_share_and_the_recipe_maps_the_label():
         built.examples["label_text"].tolist() == (frame["label_text"] == "Yes").astype(int).tolist()
     )
     assert built.spec.split.startswith("by time: signed_up from 2024-01-13")
+
+
+def test_a_date_without_a_zone_is_read_in_utc_and_must_fall_inside_the_data():
+    frame = _table()
+    config = plan(frame, COLUMNS, data="users", label="label_int", time_column="signed_up",
+                  valid_from="2024-01-10")  # fmt: skip
+    assert config.valid_from == "2024-01-10T00:00:00+00:00"
+    with pytest.raises(ConfigError, match="leaves no rows on one side: 'signed_up' runs from"):
+        plan(frame, COLUMNS, data="users", label="label_int", time_column="signed_up",
+             valid_from="2030-01-01")  # fmt: skip

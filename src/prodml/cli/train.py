@@ -56,7 +56,8 @@ def train(
     valid_from: Annotated[
         str | None,
         typer.Option(
-            help="Validate on rows from this time on (ISO, e.g. 2024-06-01).", show_default=False
+            help="Validate on rows from this time on (ISO, e.g. 2024-06-01; UTC unless it says).",
+            show_default=False,
         ),
     ] = None,
     valid_fraction: Annotated[
@@ -64,14 +65,14 @@ def train(
         typer.Option(
             min=0.01,
             max=0.9,
-            help="Share held out for validation. [default: 0.2]",
+            help="Share held out for validation (default 0.2).",
             show_default=False,
         ),
     ] = None,
     task: Annotated[
         str | None,
         typer.Option(
-            help="classification, regression, or auto from the label's type. [default: auto]",
+            help="classification, regression, or auto (the default): from the label's type.",
             show_default=False,
         ),
     ] = None,
@@ -84,14 +85,14 @@ def train(
     candidates: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated: lightgbm, or scikit-learn class paths. [default: lightgbm]",
+            help="Comma-separated: lightgbm (the default), or scikit-learn class paths.",
             show_default=False,
         ),
     ] = None,
     tune: Annotated[
         int | None,
         typer.Option(
-            min=0, help="Optuna trials per tunable candidate. [default: 0]", show_default=False
+            min=0, help="Optuna trials per tunable candidate (default 0: none).", show_default=False
         ),
     ] = None,
     include: Annotated[
@@ -110,7 +111,10 @@ def train(
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="[default: 0]", show_default=False)] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the split and the models (default 0).", show_default=False),
+    ] = None,
     snapshot: Annotated[
         list[str] | None,
         typer.Option(

@@ -144,9 +144,8 @@ def plan(
             f"No feature is left in {data!r} after leaving out {left_out}: --include the "
             "columns to learn from."
         )
-    if time_column is not None and valid_from is None:
-        times = pd.to_datetime(frame[time_column], utc=True).sort_values().reset_index(drop=True)
-        valid_from = times.iloc[int(len(times) * (1 - valid_fraction))].isoformat()
+    if time_column is not None:
+        valid_from = _valid_from(frame[time_column], time_column, valid_from, valid_fraction)
     return TableConfig(
         data=data,
         label=label,
@@ -197,6 +196,29 @@ def recipe(
 
 
 recipe.inputs = ()  # type: ignore[attr-defined]  # named by the config: {config["data"]}
+
+
+def _valid_from(values: pd.Series, time_column: str, given: str | None, fraction: float) -> str:
+    """When validation starts, as an aware ISO time: `given` (UTC unless it says), which
+    must leave rows on both sides, or the time that holds out the last `fraction`."""
+    times = pd.to_datetime(values, utc=True).dropna().sort_values().reset_index(drop=True)
+    if times.empty:
+        raise ConfigError(f"--time {time_column!r} holds no times to split on.")
+    if given is None:
+        return str(times.iloc[min(int(len(times) * (1 - fraction)), len(times) - 1)].isoformat())
+    try:
+        start = pd.Timestamp(given)
+    except ValueError:
+        raise ConfigError(
+            f"--valid-from {given!r} is not a time; give ISO 8601, e.g. 2024-06-01."
+        ) from None
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    if not times.iloc[0] < start <= times.iloc[-1]:
+        raise ConfigError(
+            f"--valid-from {given} leaves no rows on one side: {time_column!r} runs from "
+            f"{times.iloc[0]} to {times.iloc[-1]}."
+        )
+    return str(start.isoformat())
 
 
 def _column_of(values: pd.Series) -> Column:
