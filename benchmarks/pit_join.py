@@ -4,6 +4,8 @@ Same data, same definitions, same run: events against N feature views (TTL, crea
 timestamp ties). Feast runs in its own virtual environment, created here on first use, with
 a time and a memory limit so that a shape it cannot finish is reported, not waited for. The
 script checks that the results are identical, and prints time and peak memory of each.
+prodml and pandas are each timed from the Parquet files to a DataFrame in memory (reading
+included; writing the result for the identity check is not).
 
     python benchmarks/pit_join.py [--shape default|feast-issue] [--events N]
         [--feature-rows N] [--views N] [--features N] [--entities N] [--ttl-hours H]
@@ -192,7 +194,7 @@ def _equal(ours: Path, theirs: Path, features: list[str]) -> bool:
     """The same events, in any order, with the same values."""
     a = pd.read_parquet(ours).sort_values("row_id").reset_index(drop=True)
     b = pd.read_parquet(theirs).sort_values("row_id").reset_index(drop=True)
-    return len(a) == len(b) and all(
+    return len(a) == len(b) and a["row_id"].equals(b["row_id"]) and all(
         np.allclose(a[f].to_numpy(float), b[f].to_numpy(float), equal_nan=True, rtol=0, atol=1e-9)
         for f in features
     )
