@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -54,6 +55,7 @@ def _training_set(
     output: str | os.PathLike[str] | None,
     chunk_rows: int,
 ) -> pd.DataFrame | Path:
+    """The work of `get_training_set` on an open connection."""
     with view_sources(con, service.views) as sources:
         if isinstance(events, pd.DataFrame):
             con.register("__events", events)
@@ -63,10 +65,7 @@ def _training_set(
         types = _column_types(con, relation)
         names = list(types)
         _require_columns(names, [event_timestamp], "events")
-        et = f"e.{_ident(event_timestamp)}"
-        ctes = [f"__e AS MATERIALIZED (SELECT *, row_number() OVER () AS __row FROM {relation})"]
-        joins, picked = [], []
-        for i, view in enumerate(service.views):
+        for view in service.views:
             _require_columns(names, list(view.entity.join_keys), f"events (for view {view.name!r})")
             _same_kind_of_time(
                 types[event_timestamp],
@@ -74,32 +73,23 @@ def _training_set(
                 f"events.{event_timestamp}",
                 f"view {view.name!r}'s {view.timestamp}",
             )
-            # Each view is ASOF-joined to the events' keys and times alone, then joined back by
-            # row number: no join carries another view's columns (with ten wide views the
-            # chain of joins otherwise drags every earlier view through every later one).
-            on = " AND ".join(f"e.{_ident(k)} = v.{_ident(k)}" for k in view.entity.join_keys)
-            fresh = "" if view.ttl is None else f"WHERE {et} - v.__ts <= {_interval(view.ttl)}"
-            columns = ", ".join(f"v.{_ident(f)}" for f in view.features)
-            ctes += [
-                f"__v{i} AS ({_latest_rows(view, sources[view.name])})",
-                f"__j{i} AS (SELECT e.__row, {columns} FROM __e AS e "
-                f"ASOF JOIN __v{i} AS v ON {on} AND {et} >= v.__ts {fresh})",
-            ]
-            joins.append(f"LEFT JOIN __j{i} ON __j{i}.__row = e.__row")
-            picked += [f"__j{i}.{_ident(f)}" for f in view.features]
         _require_columns(names, list(service.request_inputs), "events (for on-demand features)")
         clash = sorted(set(service.features) & set(names))
         if clash:
             raise ValueError(f"Feature column(s) {clash} already exist in the events; rename them.")
         # Identifiers are quoted and paths are literals: no value is interpolated as SQL.
-        query = (
-            f"WITH {', '.join(ctes)} "
-            f"SELECT e.* EXCLUDE (__row){''.join(', ' + p for p in picked)} "
-            f"FROM __e AS e {' '.join(joins)} ORDER BY e.__row"
+        # Each event is numbered from 0 in its order, so that every result can be put back
+        # in that order by its number.
+        con.execute(
+            f"CREATE TEMP TABLE __e AS SELECT *, row_number() OVER () - 1 AS __row FROM {relation}"
         )
+        for i, view in enumerate(service.views):
+            as_of = _as_of(view, sources[view.name], _ident(event_timestamp))
+            con.execute(f"CREATE TEMP TABLE __j{i} AS {as_of}")
         if output is None:
-            return _with_on_demand(con.execute(query).df(), service)
+            return _with_on_demand(_in_event_order(con, service), service)
         target = Path(output)
+        query = _joined_back(service)
         if not service.on_demand:
             con.execute(f"COPY ({query}) TO {_literal(str(target))} (FORMAT parquet)")
             return target
@@ -109,6 +99,58 @@ def _training_set(
             lambda batch: _with_on_demand(batch.to_pandas(), service),
         )
         return target
+
+
+def _as_of(view: FeatureView, relation: str, et: str) -> str:
+    """SQL for `__row` and the view's features of each event (in table `__e`) that has a
+    row of its key at or before its time, within the TTL."""
+    # Each view is ASOF-joined to the events' keys and times alone: no join carries another
+    # view's columns (with ten wide views a chain of joins drags every earlier view through
+    # every later one).
+    on = " AND ".join(f"e.{_ident(k)} = v.{_ident(k)}" for k in view.entity.join_keys)
+    fresh = "" if view.ttl is None else f"WHERE e.{et} - v.__ts <= {_interval(view.ttl)}"
+    columns = ", ".join(f"v.{_ident(f)}" for f in view.features)
+    return (
+        f"SELECT e.__row, {columns} FROM __e AS e "
+        f"ASOF JOIN ({_latest_rows(view, relation)}) AS v ON {on} AND e.{et} >= v.__ts {fresh}"
+    )
+
+
+def _joined_back(service: FeatureService) -> str:
+    """SQL for the events with every view's features, in the events' order: for a result
+    streamed to Parquet, where DuckDB can sort beyond memory."""
+    joins = " ".join(
+        f"LEFT JOIN __j{i} ON __j{i}.__row = e.__row" for i in range(len(service.views))
+    )
+    picked = "".join(
+        f", __j{i}.{_ident(f)}" for i, view in enumerate(service.views) for f in view.features
+    )
+    return f"SELECT e.* EXCLUDE (__row){picked} FROM __e AS e {joins} ORDER BY e.__row"
+
+
+def _in_event_order(con: duckdb.DuckDBPyConnection, service: FeatureService) -> pd.DataFrame:
+    """The events with every view's features, as a DataFrame in the events' order.
+
+    Each event's place is its number, so rows are moved there directly instead of joining
+    the views back and sorting (a DataFrame is in memory anyway)."""
+    events = con.table("__e").to_arrow_table()
+    count = events.num_rows
+    parts = [_at_rows(events, count)]
+    parts += [_at_rows(con.table(f"__j{i}").to_arrow_table(), count) for i in range(len(service.views))]
+    table = pa.Table.from_arrays(
+        [column for part in parts for column in part.columns],
+        names=[name for part in parts for name in part.column_names],
+    )
+    # DuckDB converts, as before, so column types are the same as a query's `.df()`.
+    return con.from_arrow(table).df()
+
+
+def _at_rows(table: pa.Table, count: int) -> pa.Table:
+    """`table` (with a `__row` column) as `count` rows, row `__row` at position `__row` and
+    nulls where it has none."""
+    where = np.full(count, -1, dtype=np.int64)
+    where[table["__row"].to_numpy()] = np.arange(table.num_rows)
+    return table.drop_columns("__row").take(pa.array(where, mask=where < 0))
 
 
 def _with_on_demand(frame: pd.DataFrame, service: FeatureService) -> pd.DataFrame:
