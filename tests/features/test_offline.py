@@ -41,6 +41,50 @@ def test_never_returns_a_value_from_the_future(tmp_path):
     assert get_training_set(events, _one(view), event_timestamp="t")["temp"].isna().all()
 
 
+def test_rows_at_the_same_time_go_to_the_last_written_without_a_created_timestamp(tmp_path):
+    folder = tmp_path / "w"
+    folder.mkdir()
+    pd.DataFrame({"airport": ["a", "a", "b"], "ts": [T0] * 3, "temp": [1.0, 2.0, 5.0]}).to_parquet(
+        folder / "1.parquet"
+    )
+    pd.DataFrame({"airport": ["b"], "ts": [T0], "temp": [6.0]}).to_parquet(folder / "2.parquet")
+    view = FeatureView(
+        "weather",
+        entity=AIRPORT,
+        source=str(folder / "*.parquet"),
+        timestamp="ts",
+        features=("temp",),
+    )
+    events = pd.DataFrame({"airport": ["a", "b"], "t": [T0, T0 + pd.Timedelta("1h")]})
+    got = get_training_set(events, _one(view), event_timestamp="t")
+    assert got["temp"].tolist() == [2.0, 6.0]  # later in the file; then the later file
+
+
+def test_a_known_created_time_beats_an_unknown_one_at_the_same_time(tmp_path):
+    rows = {
+        "airport": ["a", "a", "a", "b"],
+        "ts": [T0] * 4,
+        "created": [T0 + pd.Timedelta("2h"), T0 + pd.Timedelta("1h"), pd.NaT, pd.NaT],
+        "temp": [2.0, 1.0, 9.0, 3.0],
+    }
+    view = _weather(tmp_path, rows, created_timestamp="created")
+    events = pd.DataFrame({"airport": ["a", "b"], "t": [T0, T0]})
+    got = get_training_set(events, _one(view), event_timestamp="t")
+    assert got["temp"].tolist() == [2.0, 3.0]
+
+
+def test_missing_times_match_nothing(tmp_path):
+    view = _weather(
+        tmp_path,
+        {"airport": ["a", "a"], "ts": [T0, pd.NaT], "temp": [1.0, 2.0]},
+        ttl=None,
+    )
+    events = pd.DataFrame({"airport": ["a", "a"], "t": [pd.NaT, T0 + pd.Timedelta("1h")]})
+    got = get_training_set(events, _one(view), event_timestamp="t")
+    assert pd.isna(got["temp"].iloc[0])
+    assert got["temp"].iloc[1] == 1.0
+
+
 def test_results_do_not_depend_on_the_local_time_zone(tmp_path, monkeypatch):
     view = _weather(
         tmp_path,

@@ -102,18 +102,53 @@ def _training_set(
 
 
 def _as_of(view: FeatureView, relation: str, et: str) -> str:
-    """SQL for `__row` and the view's features of each event (in table `__e`) that has a
-    row of its key at or before its time, within the TTL."""
+    """SQL for `__row` and the view's features of each event (in table `__e`): the latest
+    row of the event's key at or before its time, within the TTL, ties in time going to
+    the latest created (or, without a created timestamp, the last written) row."""
     # Each view is ASOF-joined to the events' keys and times alone: no join carries another
     # view's columns (with ten wide views a chain of joins drags every earlier view through
     # every later one).
     on = " AND ".join(f"e.{_ident(k)} = v.{_ident(k)}" for k in view.entity.join_keys)
-    fresh = "" if view.ttl is None else f"WHERE e.{et} - v.__ts <= {_interval(view.ttl)}"
-    columns = ", ".join(f"v.{_ident(f)}" for f in view.features)
-    return (
-        f"SELECT e.__row, {columns} FROM __e AS e "
-        f"ASOF JOIN ({_latest_rows(view, relation)}) AS v ON {on} AND e.{et} >= v.__ts {fresh}"
+    # Subtracting a constant interval from the event time is cheaper than comparing the
+    # interval between the two times, and the same test.
+    fresh = "" if view.ttl is None else f"WHERE v.__ts >= e.{et} - {_interval(view.ttl)}"
+    row_key, event_key = _ordering_keys(view, f"e.{et}")
+    keys = ", ".join(_ident(k) for k in view.entity.join_keys)
+    rows = (
+        f"SELECT {keys}, {_ident(view.timestamp)} AS __ts, {row_key} AS __key, "
+        f"{', '.join(_ident(f) for f in view.features)} "
+        f"FROM {relation} WHERE {_ident(view.timestamp)} IS NOT NULL"
     )
+    picked = ", ".join(f"v.{_ident(f)}" for f in view.features)
+    return (
+        f"SELECT e.__row, {picked} FROM __e AS e ASOF JOIN ({rows}) AS v "
+        f"ON {on} AND {event_key} >= v.__key {fresh}"
+    )
+
+
+def _ordering_keys(view: FeatureView, event_time: str) -> tuple[str, str]:
+    """SQL for the sort key of a view's row and of an event, such that the greatest row key
+    at or below an event's key is the row a point-in-time join must pick.
+
+    A row's key is (time, false, tie-breakers); an event's is (time, true, nulls), so it
+    sorts after every row of its own time and the ASOF join breaks ties itself, with no
+    pass over the view to deduplicate (times and flags decide before any null is reached).
+    Tie-breakers: a known created timestamp beats an unknown one, then the latest wins;
+    without a created timestamp, the last written row (file, then position)."""
+    ts = _ident(view.timestamp)
+    if view.created_timestamp:
+        created = _ident(view.created_timestamp)
+        ties = {"known": f"{created} IS NOT NULL", "created": created}
+    else:
+        ties = {"file": "__file", "pos": "__pos"}
+    row = {"t": ts, "event": "false", **ties}
+    event = {"t": event_time, "event": "true", **dict.fromkeys(ties, "NULL")}
+    # An event without a time has no key, so it matches nothing (as `>=` on NULL would).
+    return _struct(row), f"(CASE WHEN {event_time} IS NOT NULL THEN {_struct(event)} END)"
+
+
+def _struct(fields: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{_literal(k)}: {v}" for k, v in fields.items()) + "}"
 
 
 def _joined_back(service: FeatureService) -> str:
@@ -136,7 +171,9 @@ def _in_event_order(con: duckdb.DuckDBPyConnection, service: FeatureService) -> 
     events = con.table("__e").to_arrow_table()
     count = events.num_rows
     parts = [_at_rows(events, count)]
-    parts += [_at_rows(con.table(f"__j{i}").to_arrow_table(), count) for i in range(len(service.views))]
+    parts += [
+        _at_rows(con.table(f"__j{i}").to_arrow_table(), count) for i in range(len(service.views))
+    ]
     table = pa.Table.from_arrays(
         [column for part in parts for column in part.columns],
         names=[name for part in parts for name in part.column_names],
