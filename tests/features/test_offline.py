@@ -202,3 +202,11 @@ def test_code_is_part_of_the_version(tmp_path):
         _one(one).version
         == _one(_weather(tmp_path, rows, features=("temp_c",), transformation=_celsius)).version
     )
+
+
+def test_a_service_of_on_demand_features_alone(tmp_path):
+    events = pd.DataFrame({"t": [T0, T0], "temp": [0.0, 20.0], "season_mean": [10.0, 10.0]})
+    got = get_training_set(
+        events, FeatureService("s", views=(), on_demand=(COLD,)), event_timestamp="t"
+    )
+    assert got["cold_for_season"].tolist() == [True, False]

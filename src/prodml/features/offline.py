@@ -166,20 +166,23 @@ def _joined_back(service: FeatureService) -> str:
 def _in_event_order(con: duckdb.DuckDBPyConnection, service: FeatureService) -> pd.DataFrame:
     """The events with every view's features, as a DataFrame in the events' order.
 
-    Each event's place is its number, so rows are moved there directly instead of joining
-    the views back and sorting (a DataFrame is in memory anyway)."""
-    events = con.table("__e").to_arrow_table()
-    count = events.num_rows
-    parts = [_at_rows(events, count)]
-    parts += [
-        _at_rows(con.table(f"__j{i}").to_arrow_table(), count) for i in range(len(service.views))
+    Each event's place is its number, so each view's rows are moved there directly instead
+    of being joined back to the events and sorted with them (a DataFrame is in memory
+    anyway)."""
+    # DuckDB converts both parts, so column types are those of a query's `.df()`; the
+    # events (which may hold categories) go straight from their table.
+    events = con.sql("SELECT * EXCLUDE (__row) FROM __e ORDER BY __row").df()
+    parts = [
+        _at_rows(con.table(f"__j{i}").to_arrow_table(), len(events))
+        for i in range(len(service.views))
     ]
-    table = pa.Table.from_arrays(
+    if not parts:  # a service of on-demand features alone
+        return events
+    features = pa.Table.from_arrays(
         [column for part in parts for column in part.columns],
         names=[name for part in parts for name in part.column_names],
     )
-    # DuckDB converts, as before, so column types are the same as a query's `.df()`.
-    return con.from_arrow(table).df()
+    return pd.concat([events, con.from_arrow(features).df()], axis=1)
 
 
 def _at_rows(table: pa.Table, count: int) -> pa.Table:
