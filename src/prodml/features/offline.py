@@ -62,21 +62,7 @@ def _training_set(
             relation = "__events"
         else:
             relation = f"read_parquet({_literal(os.fspath(events))})"
-        types = _column_types(con, relation)
-        names = list(types)
-        _require_columns(names, [event_timestamp], "events")
-        for view in service.views:
-            _require_columns(names, list(view.entity.join_keys), f"events (for view {view.name!r})")
-            _same_kind_of_time(
-                types[event_timestamp],
-                _column_types(con, sources[view.name])[view.timestamp],
-                f"events.{event_timestamp}",
-                f"view {view.name!r}'s {view.timestamp}",
-            )
-        _require_columns(names, list(service.request_inputs), "events (for on-demand features)")
-        clash = sorted(set(service.features) & set(names))
-        if clash:
-            raise ValueError(f"Feature column(s) {clash} already exist in the events; rename them.")
+        _check_events(con, relation, service, event_timestamp, sources)
         # Identifiers are quoted and paths are literals: no value is interpolated as SQL.
         # Each event is numbered from 0 in its order, so that every result can be put back
         # in that order by its number.
@@ -99,6 +85,32 @@ def _training_set(
             lambda batch: _with_on_demand(batch.to_pandas(), service),
         )
         return target
+
+
+def _check_events(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    service: FeatureService,
+    event_timestamp: str,
+    sources: dict[str, str],
+) -> None:
+    """Raise ValueError, saying what to change, unless the events can be joined to every
+    view of `service`."""
+    types = _column_types(con, relation)
+    names = list(types)
+    _require_columns(names, [event_timestamp], "events")
+    for view in service.views:
+        _require_columns(names, list(view.entity.join_keys), f"events (for view {view.name!r})")
+        _same_kind_of_time(
+            types[event_timestamp],
+            _column_types(con, sources[view.name])[view.timestamp],
+            f"events.{event_timestamp}",
+            f"view {view.name!r}'s {view.timestamp}",
+        )
+    _require_columns(names, list(service.request_inputs), "events (for on-demand features)")
+    clash = sorted(set(service.features) & set(names))
+    if clash:
+        raise ValueError(f"Feature column(s) {clash} already exist in the events; rename them.")
 
 
 def _as_of(view: FeatureView, relation: str, et: str) -> str:
