@@ -210,3 +210,19 @@ def test_a_service_of_on_demand_features_alone(tmp_path):
         events, FeatureService("s", views=(), on_demand=(COLD,)), event_timestamp="t"
     )
     assert got["cold_for_season"].tolist() == [True, False]
+
+
+def test_feature_columns_keep_their_order_and_types(tmp_path):
+    rows = {
+        "airport": ["a"],
+        "ts": [T0],
+        "count": pd.array([1], dtype="Int64"),
+        "temp": [0.5],
+        "windy": [True],
+    }
+    view = _weather(tmp_path, rows, features=("count", "temp", "windy"))
+    events = pd.DataFrame({"airport": ["a", "b"], "t": [T0, T0]})
+    got = get_training_set(events, _one(view), event_timestamp="t")
+    assert list(got.columns) == ["airport", "t", "count", "temp", "windy"]
+    # A missing value makes an integer or boolean column nullable, a float one NaN.
+    assert [str(t) for t in got.dtypes.iloc[2:]] == ["Int64", "float64", "boolean"]

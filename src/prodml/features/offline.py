@@ -194,7 +194,20 @@ def _in_event_order(con: duckdb.DuckDBPyConnection, service: FeatureService) -> 
         [column for part in parts for column in part.columns],
         names=[name for part in parts for name in part.column_names],
     )
-    return pd.concat([events, con.from_arrow(features).df()], axis=1)
+    return pd.concat([events, _to_pandas(con, features)], axis=1)
+
+
+def _to_pandas(con: duckdb.DuckDBPyConnection, table: pa.Table) -> pd.DataFrame:
+    """`table` as a DataFrame with the column types DuckDB's `.df()` gives."""
+    # Arrow and DuckDB agree on floating-point columns (NaN for null), and arrow converts
+    # them far faster when there are hundreds; DuckDB converts the rest its own way
+    # (nullable integers and booleans only where there are nulls, dates as datetimes, …).
+    floating = [f.name for f in table.schema if pa.types.is_floating(f.type)]
+    others = [name for name in table.column_names if name not in set(floating)]
+    parts = [table.select(floating).to_pandas()] if floating else []
+    if others:
+        parts.append(con.from_arrow(table.select(others)).df())
+    return pd.concat(parts, axis=1)[table.column_names]
 
 
 def _at_rows(table: pa.Table, count: int) -> pa.Table:
