@@ -194,9 +194,15 @@ def _equal(ours: Path, theirs: Path, features: list[str]) -> bool:
     """The same events, in any order, with the same values."""
     a = pd.read_parquet(ours).sort_values("row_id").reset_index(drop=True)
     b = pd.read_parquet(theirs).sort_values("row_id").reset_index(drop=True)
-    return len(a) == len(b) and a["row_id"].equals(b["row_id"]) and all(
-        np.allclose(a[f].to_numpy(float), b[f].to_numpy(float), equal_nan=True, rtol=0, atol=1e-9)
-        for f in features
+    return (
+        len(a) == len(b)
+        and a["row_id"].equals(b["row_id"])
+        and all(
+            np.allclose(
+                a[f].to_numpy(float), b[f].to_numpy(float), equal_nan=True, rtol=0, atol=1e-9
+            )
+            for f in features
+        )
     )
 
 
