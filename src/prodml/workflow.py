@@ -169,8 +169,10 @@ def register_fitted(
     adopted = adopt(model, x)
     now = ws.clock.now()
     champion = champion_of(ws.registry, name)
-    if y is None:
-        judged = None
+    target = None if y is None else encode_target(adopted, y, len(x))
+    score = adopted.predict_frame(x)
+    judged = None
+    if target is None:
         report: dict[str, Any] = {
             "passed": False,
             "candidate": name,
@@ -189,14 +191,14 @@ def register_fitted(
             seed=seed,
         )
         report, evaluations = judged.gate, judged.evaluations
-        target = encode_target(adopted, y, len(x))
-        adopted.conformal = conformal.fit(adopted.predict_frame(x), target, adopted.task)
+        adopted.conformal = conformal.fit(score, target, adopted.task)
     # What identifies the model: its description and its scores of these rows (the saved
     # files carry write times), so registering it again finds the same version.
     digest = hashlib.sha256(json.dumps(adopted.describe(), sort_keys=True, default=str).encode())
-    digest.update(np.ascontiguousarray(adopted.predict_frame(x)).tobytes())
+    digest.update(np.ascontiguousarray(score).tobytes())
     key = digest.hexdigest()
-    inputs = {name: data} if data is not None else {}
+    # The snapshot under its own name (its contract's), as a trained version records it.
+    inputs = {} if data is None else {data.lineage.get("contract") or name: data}
     tags = {
         **{f"prodml.snapshot.{n}": s.id for n, s in inputs.items()},
         "prodml.flavor": adopted.flavor,
@@ -224,15 +226,15 @@ def register_fitted(
         tracker=ws.tracker,
         first=champion is None,
     )
-    holdout = None if y is None else x.assign(**{_LABEL: encode_target(adopted, y, len(x))})
     reference = ws.save_reference(
         name,
         version.version,
         x if training_rows is None else training_rows,
         adopted.spec.names,
-        holdout=holdout,
+        holdout=None if target is None else x.assign(**{_LABEL: target}),
         label=_LABEL,
         sensitive=[s for s in ws.settings.monitoring.sensitive if s in x.columns],
+        holdout_score=score,
     )
     return Registered(version, reference, report, evaluations)
 

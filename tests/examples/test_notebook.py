@@ -41,7 +41,7 @@ def test_the_fitted_pipeline_is_judged_and_becomes_the_champion(notebook):
     assert figures["churn"] > figures["logistic"] > figures["majority"]
     with prodml.open(project) as ws:
         tags = ws.registry.resolve("churn@champion").tags
-    assert tags["prodml.snapshot.churn"] == found["snapshot"].id  # lineage to its data
+    assert tags["prodml.snapshot.churn-training"] == found["snapshot"].id  # its data
     # Registered again, the same model is the same version, judged again.
     again = prodml.register(
         found["pipeline"], found["valid"][found["FEATURES"]], found["valid"]["churned"],
