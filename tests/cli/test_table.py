@@ -118,9 +118,9 @@ def test_training_on_a_table_explains_what_it_cannot_do(project):
     baseline = runner.invoke(
         app, ["train", "--data", "churn", "--label", "churned", "--candidates", "logistic", *here]
     )
-    assert "'logistic' is a baseline every model is already judged against" in str(
-        baseline.exception
-    )
+    refused = str(baseline.exception)
+    assert "'logistic' is a baseline every model is already judged against" in refused
+    assert "as a candidate it needs --tune N" in refused
 
 
 def test_a_table_without_time_gets_a_seeded_stratified_split(project):

@@ -93,3 +93,14 @@ def test_a_date_without_a_zone_is_read_in_utc_and_must_fall_inside_the_data():
     with pytest.raises(ConfigError, match="leaves no rows on one side: 'signed_up' runs from"):
         plan(frame, COLUMNS, data="users", label="label_int", time_column="signed_up",
              valid_from="2030-01-01")  # fmt: skip
+
+
+def test_a_baseline_flavor_competes_only_when_tuned():
+    frame = _table()
+    both = ["lightgbm", "logistic"]
+    config = plan(frame, COLUMNS, data="users", label="label_int", candidates=both, tune=5)
+    built = recipe({"users": frame}, None, config=config.to_dict())
+    assert [c.name for c in built.spec.candidates] == ["lightgbm", "tuned_logistic"]
+    assert [c.n_trials for c in built.spec.candidates] == [5, 5]
+    with pytest.raises(ConfigError, match="needs --tune N to differ from it"):
+        plan(frame, COLUMNS, data="users", label="label_int", candidates=["logistic"])

@@ -156,7 +156,7 @@ def plan(
         time_column=time_column,
         valid_from=valid_from,
         valid_fraction=valid_fraction,
-        candidates=tuple(_candidate_names(candidates, decided)),
+        candidates=tuple(_candidate_names(candidates, decided, tune)),
         tune=tune,
         positive_class=positive,
         seed=seed,
@@ -186,7 +186,7 @@ def recipe(
         time_column=table.time_column,
         valid_from=None if table.valid_from is None else datetime.fromisoformat(table.valid_from),
         valid_fraction=table.valid_fraction,
-        candidates=tuple(_candidate(name, table.tune) for name in table.candidates),
+        candidates=tuple(_candidate(name, table.tune, table.task) for name in table.candidates),
         task=table.task,
         seed=table.seed,
         intended_use=f"Predicts {table.label!r} of {table.data!r} rows ({table.task}).",
@@ -318,16 +318,19 @@ def _why_left_out(
     return None
 
 
-def _candidate_names(names: Sequence[str], task: str) -> list[str]:
+def _candidate_names(names: Sequence[str], task: str, tune: int) -> list[str]:
     usable = [f for f in flavors_for(task) if f not in BASELINES[task] and get_flavor(f).ready]
     out = []
     for name in names:
         if name in usable or name.startswith("sklearn."):
             out.append(name)
+        elif name in BASELINES[task] and tune > 0:
+            out.append(name)  # tuned, it competes with its own untuned baseline
         elif name in BASELINES[task]:
             raise ConfigError(
                 f"--candidates {name!r} is a baseline every model is already judged against; "
-                f"name other candidates ({', '.join(usable)}, or a scikit-learn class path)."
+                f"as a candidate it needs --tune N to differ from it, or name others "
+                f"({', '.join(usable)}, or a scikit-learn class path)."
             )
         else:
             raise ConfigError(
@@ -340,8 +343,10 @@ def _candidate_names(names: Sequence[str], task: str) -> list[str]:
     return out
 
 
-def _candidate(name: str, tune: int) -> Candidate:
+def _candidate(name: str, tune: int, task: str) -> Candidate:
     if name.startswith("sklearn."):
         short = re.sub(r"(?<!^)(?=[A-Z])", "_", name.rpartition(".")[2]).lower()
         return Candidate(short, "sklearn", {"estimator": name})
+    if name in BASELINES[task]:  # the baseline keeps its name; the candidate is the tuned one
+        return Candidate(f"tuned_{name}", name, n_trials=tune)
     return Candidate(name, name, n_trials=tune)
