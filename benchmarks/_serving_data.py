@@ -29,3 +29,63 @@ def train(folder: Path) -> Path:
     file = folder / "model.txt"
     booster.save_model(str(file))
     return file
+
+
+# The enriched case: the first STORED features live in the online store under a customer
+# key; a request sends the key and the rest.
+STORED = 15
+CUSTOMERS = 10_000
+
+
+def feature_service(folder: Path):  # -> prodml FeatureService
+    """One view, `profile`, of the first STORED features by `customer` (a day's TTL)."""
+    from datetime import timedelta
+
+    from prodml.features.definitions import Entity, FeatureService, FeatureView
+
+    customer = Entity("customer", ("customer",))
+    view = FeatureView(
+        name="profile",
+        entity=customer,
+        source=str(folder / "profile.parquet"),  # never read: serving reads the online store
+        timestamp="updated_at",
+        features=tuple(FEATURES[:STORED]),
+        ttl=timedelta(days=1),
+    )
+    return FeatureService("bench", views=(view,))
+
+
+def fill_online_store(url: str, folder: Path, first: np.ndarray) -> None:
+    """Every customer's stored features, updated an hour ago; customer c00000 holds the
+    first STORED values of `first` (the row whose score the benchmark checks)."""
+    from datetime import UTC, datetime, timedelta
+
+    from prodml.features.online import open_online_store
+
+    (view,) = feature_service(folder).views
+    values = rows(CUSTOMERS, seed=5)[:, :STORED]
+    values[0] = first[:STORED]
+    at = datetime.now(UTC) - timedelta(hours=1)
+    store = open_online_store(url)
+    try:
+        store.write(
+            view,
+            [
+                (
+                    customer_key(i),
+                    at,
+                    {f: _json(v) for f, v in zip(view.features, row, strict=True)},
+                )
+                for i, row in enumerate(values)
+            ],
+        )
+    finally:
+        store.close()
+
+
+def customer_key(i: int) -> tuple[str]:
+    return (f"c{i:05d}",)
+
+
+def _json(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)

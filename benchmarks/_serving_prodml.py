@@ -6,8 +6,12 @@ its time goes: "constant" answers a constant from prodml's fast lane (HTTP alone
 "predict" also scores a fixed row with the model, "answer" does everything but the
 prediction log's write (records are built, not written), "full" (the default) is the
 server as shipped.
+
+With BENCH_ONLINE_URL set (sqlite:///… or redis://…), requests carry a customer key and the
+model's stored features are looked up in that online store (see `_serving_data.py`).
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,8 +26,19 @@ from prodml.train.model import TrainedModel
 
 model_dir, log_dir, port = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 stage = sys.argv[4] if len(sys.argv) > 4 else "full"
+enricher = None
+if online := os.environ.get("BENCH_ONLINE_URL"):
+    from _serving_data import feature_service
+
+    from prodml.features.online import open_online_store
+    from prodml.serve.enrich import Enricher
+
+    service = feature_service(log_dir.parent)
+    enricher = Enricher(open_online_store(online), service, SystemClock())
 predictor = Predictor(
-    TrainedModel.load(model_dir), ModelVersionInfo("bench", "1", "run", str(model_dir), ())
+    TrainedModel.load(model_dir),
+    ModelVersionInfo("bench", "1", "run", str(model_dir), ()),
+    enricher=enricher,
 )
 # As a server settles: the trees compiled (cached beside the log) before the load starts.
 compiling = predictor.compile_in_background(log_dir.parent / "compiled")

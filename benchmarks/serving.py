@@ -1,5 +1,8 @@
 """Serving speed: prodml's API against `mlflow models serve`, BentoML and a bare uvicorn
-endpoint, on the same LightGBM model (500 trees, 20 features) and the same row.
+endpoint, on the same LightGBM model (500 trees, 20 features) and the same row; and
+prodml enriching each request from its online store (SQLite, and Redis when one answers
+on 127.0.0.1:6379): the request sends a random one of 10,000 customer keys and 5 of the
+features, the other 15 are looked up — against the same server given all 20.
 
 Each server runs alone on core 0 (`taskset`), one worker, prodml with its prediction log
 on; the load comes from another process on core 1 over loopback:
@@ -46,7 +49,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from _peer import HERE, peer_python
-from _serving_data import FEATURES, TREES, rows, train
+from _serving_data import FEATURES, STORED, TREES, customer_key, fill_online_store, rows, train
 
 BENTOML_ENV = HERE / ".venvs" / "bentoml"
 SERVER_CORE, LOAD_CORE = "0", "1"
@@ -111,6 +114,21 @@ def _servers(work: Path, model_file: Path, row: np.ndarray, args) -> dict[str, d
             "answer": lambda body: body["predictions"][0]["probability"],
         },
     }
+    for store, url in _online_stores(work):
+        fill_online_store(url, work, row)
+        sent = dict(zip(FEATURES[STORED:], values[STORED:], strict=True))
+        keyed = {"customer": customer_key(0)[0], **sent}
+        out[f"prodml+{store}"] = {
+            **out["prodml"],
+            "command": [
+                *out["prodml"]["command"][:3],
+                str(work / f"predictions-{store}"),
+                "{port}",
+            ],
+            "body": {"rows": [keyed]},
+            "env": {"BENCH_ONLINE_URL": url},
+            "random_key": customer_key(0)[0],  # wrk sends a random customer each request
+        }
     if not args.skip_mlflow:
         import mlflow.lightgbm
 
@@ -155,6 +173,20 @@ def _servers(work: Path, model_file: Path, row: np.ndarray, args) -> dict[str, d
             "env": {"BENCH_MODEL_FILE": str(model_file)},
         }
     return out
+
+
+def _online_stores(work: Path) -> list[tuple[str, str]]:
+    """The online stores to enrich from: SQLite always; Redis when one answers (the same
+    server the tests use, database 15)."""
+    stores = [("sqlite", f"sqlite:///{work / 'online.db'}")]
+    try:
+        import redis
+
+        redis.Redis(host="127.0.0.1", port=6379, db=15, socket_timeout=1).ping()
+        stores.append(("redis", "redis://127.0.0.1:6379/15"))
+    except Exception as exc:  # no Redis here: the SQLite case alone, said so
+        print(f"… no Redis at 127.0.0.1:6379 ({exc}); enriching from SQLite only", file=sys.stderr)
+    return stores
 
 
 def _prodml_model(work: Path, model_file: Path) -> Path:
@@ -211,11 +243,21 @@ def _serving(name: str, server: dict, work: Path) -> Iterator[tuple[int, Path, o
     body_file = work / f"{name}.json"
     body_file.write_text(json.dumps(server["body"]))
     lua = work / f"{name}.lua"
-    lua.write_text(
+    script = (
         'wrk.method = "POST"\n'
         f'wrk.body = io.open("{body_file}"):read("*a")\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
+    if "random_key" in server:  # each request names a customer drawn at random
+        before, after = body_file.read_text().split(server["random_key"])
+        script += (
+            f"local before, after = [[{before}]], [[{after}]]\n"
+            "request = function()\n"
+            '  local key = string.format("c%05d", math.random(0, 9999))\n'
+            "  return wrk.format(nil, nil, nil, before .. key .. after)\n"
+            "end\n"
+        )
+    lua.write_text(script)
     command = [
         "taskset",
         "-c",
@@ -405,11 +447,15 @@ def _single_row(work: Path, booster: lgb.Booster, row: np.ndarray) -> dict:
 
 def _summary(f: dict) -> dict:
     out: dict[str, float | int | bool] = {"trees": TREES, "features": len(FEATURES)}
-    for name in ("bare", "prodml", "mlflow", "bentoml"):
+    for name in ("bare", "prodml", "prodml+sqlite", "prodml+redis", "mlflow", "bentoml"):
         if name in f:
             for key, value in f[name].items():
-                out[f"{name}_{key}"] = value
+                out[f"{name.replace('+', '_enriched_')}_{key}"] = value
     p = f["prodml"]
+    for store in ("sqlite", "redis"):  # enriched against the same model without enrichment
+        if f"prodml+{store}" in f:
+            enriched = f[f"prodml+{store}"]
+            out[f"enriched_{store}_vs_unenriched_ratio"] = enriched["rps"] / p["rps"]
     if "mlflow" in f:
         out["throughput_vs_mlflow_ratio"] = p["rps"] / f["mlflow"]["rps"]
         out["half_load_p99_vs_mlflow_ratio"] = f["mlflow"]["half_p99_ms"] / p["half_p99_ms"]
@@ -430,12 +476,13 @@ def _summary(f: dict) -> dict:
 
 
 def _table(f: dict) -> None:
-    names = [n for n in ("prodml", "mlflow", "bentoml", "bare") if n in f]
+    names = [n for n in ("prodml", "prodml+sqlite", "prodml+redis", "mlflow", "bentoml", "bare")
+             if n in f]  # fmt: skip
     print(
         f"\nLightGBM, {TREES} trees, {len(FEATURES)} features; one worker on one core; "
         "load from the other core\n"
     )
-    print(f"{'':34}" + "".join(f"{n:>12}" for n in names))
+    print(f"{'':34}" + "".join(f"{n:>15}" for n in names))
     for key, label in (
         ("rps", "saturation, requests/s"),
         ("one_client_p50_ms", "one client p50, ms"),
@@ -479,7 +526,7 @@ def _breakdown_table(stages: dict[str, float], bare: float) -> None:
 
 
 def _cell(value: float | None, unit: str = "") -> str:
-    return f"{'—':>12}" if value is None else f"{value:>11.2f}{unit or ' '}"
+    return f"{'—':>15}" if value is None else f"{value:>14.2f}{unit or ' '}"
 
 
 def _free_port() -> int:
