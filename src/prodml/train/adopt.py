@@ -61,7 +61,7 @@ def adopt(model: Any, x: pd.DataFrame) -> TrainedModel:
 
 
 def _sklearn_task(model: Any) -> tuple[str, Any]:
-    from sklearn.base import is_classifier, is_regressor
+    from sklearn.base import is_classifier
     from sklearn.utils.validation import NotFittedError, check_is_fitted
 
     if not hasattr(model, "predict"):
@@ -84,9 +84,7 @@ def _sklearn_task(model: Any) -> tuple[str, Any]:
                 "to two classes."
             )
         return CLASSIFICATION, classes
-    if is_regressor(model) or hasattr(model, "predict"):
-        return REGRESSION, None
-    raise AssertionError("unreachable")  # pragma: no cover
+    return REGRESSION, None  # anything else that predicts predicts a value
 
 
 def _lightgbm_task(booster: Any) -> str:
