@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from prodml.train.tabular import Recipe
     from prodml.workflow import Registered
 
-_Csv = Annotated[list[str] | None, typer.Option(show_default=False)]
-
 
 def train(
     recipe: Annotated[

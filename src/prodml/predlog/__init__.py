@@ -3,13 +3,12 @@ one record shape (`schema`) that serving writes and monitoring, rollouts and con
 training read. It imports nothing of serving (no FastAPI), so readers stay light."""
 
 from prodml.predlog.log import PARQUET, PredictionLog, readable_segments, segment_number
-from prodml.predlog.schema import ARROW_TYPES, CHANNELS, SCORE_FIELDS, PredictionRecord, arrow_table
+from prodml.predlog.schema import ARROW_TYPES, CHANNELS, PredictionRecord, arrow_table
 
 __all__ = [
     "ARROW_TYPES",
     "CHANNELS",
     "PARQUET",
-    "SCORE_FIELDS",
     "PredictionLog",
     "PredictionRecord",
     "arrow_table",

@@ -59,7 +59,6 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "arm": pa.string(),
     "shadow": pa.bool_(),
 }
-SCORE_FIELDS = ("probability", "value")  # whichever the model's task writes
 
 
 def arrow_table(columns: dict[str, pa.Array]) -> pa.Table:

@@ -195,9 +195,6 @@ def recipe(
     return Recipe(examples, spec)
 
 
-recipe.inputs = ()  # type: ignore[attr-defined]  # named by the config: {config["data"]}
-
-
 def _valid_from(values: pd.Series, time_column: str, given: str | None, fraction: float) -> str:
     """When validation starts, as an aware ISO time: `given` (UTC unless it says), which
     must leave rows on both sides, or the time that holds out the last `fraction`."""
