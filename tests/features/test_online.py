@@ -1,12 +1,17 @@
 """The online store contract (SQLite and Redis), materialization, lookup, and parity with
 the offline store at the same moment."""
 
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, StoreUnavailableError
 from prodml.features import Entity, FeatureService, FeatureView, get_training_set
 from prodml.features.lookup import get_online_features
 from prodml.features.materialize import materialize
@@ -256,3 +261,34 @@ def test_incremental_materialization_goes_on_from_the_stores_mark(store, tmp_pat
     changed = _view(path, ttl=timedelta(hours=6))
     assert store.materialized_until(changed) is None
     assert materialize_incremental(changed, store, end=T0 + timedelta(hours=6)) == (None, 2)
+
+
+@pytest.mark.redis
+def test_a_redis_that_goes_away_is_reported_as_unavailable_naming_the_view(tmp_path):
+    """A server answers 503 and says which store, not an internal error, when Redis dies
+    under it (a Redis of the test's own, stopped mid-way)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("needs redis-server on PATH to start and stop one of its own")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(ConfigError, StoreUnavailableError):
+                store = open_online_store(f"redis://127.0.0.1:{port}/0")
+                break
+            time.sleep(0.05)
+        view = _view(tmp_path / "w.parquet")
+        store.write(view, [(("JFK",), T0, {"temp": 1.0, "wind": "N"})])
+        assert store.read(view, [("JFK",)])[0] is not None
+    finally:
+        server.terminate()
+        server.wait(10)
+    with pytest.raises(StoreUnavailableError, match="view 'weather'") as caught:
+        store.read(view, [("JFK",)])
+    assert caught.value.http_status == 503

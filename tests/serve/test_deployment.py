@@ -58,14 +58,14 @@ def test_a_version_that_fails_its_smoke_test_is_never_served(versions, clock, mo
 def test_a_request_in_flight_finishes_on_the_version_it_started_on(versions, tmp_path, clock):
     entered, release = threading.Event(), threading.Event()
     slow = versions["1"]
-    original = slow.features
+    original = slow.predict
 
     def paused(rows):
         entered.set()
         release.wait(10)
         return original(rows)
 
-    slow.features = paused  # type: ignore[method-assign]
+    slow.predict = paused  # type: ignore[method-assign]
     alias = {"at": "1"}
     deployment = Deployment(slow, resolve=lambda: alias["at"], load=versions.__getitem__)
     log = PredictionLog(tmp_path)

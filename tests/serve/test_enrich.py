@@ -1,8 +1,10 @@
 """Requests by entity key: the server adds the model's stored features from the online
 store, and the answer equals the one for the full row."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -75,3 +77,44 @@ def test_the_schema_asks_for_keys_not_stored_features(app):
     assert response.status_code == 422
     problems = {tuple(e["loc"][3:]): e["type"] for e in response.json()["detail"]}
     assert problems == {("item",): "missing", ("size",): "extra_forbidden"}
+
+
+def test_concurrent_requests_share_lookups_and_each_gets_its_own_entity(tmp_path):
+    model = fit_model("logistic", toy_frame(np.random.default_rng(2), 1000), "y", TOY_SPEC)
+    info = ModelVersionInfo("toy", "1", "run", "src", ())
+    store = open_online_store(f"sqlite:///{tmp_path / 'online.db'}")
+    sizes = {f"i{n}": n / 20 for n in range(20)}
+    store.write(SIZES, [((k,), NOW - timedelta(minutes=1), {"size": v}) for k, v in sizes.items()])
+    clock = SimulatedClock(NOW)
+    enricher = Enricher(store, FeatureService("s", views=(SIZES,)), clock)
+    served, plain = Predictor(model, info, enricher=enricher), Predictor(model, info)
+    log = PredictionLog(tmp_path / "predictions")
+    app = create_app(served, log, clock)
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/v1/predict",
+                        json={"rows": [{"color": "red", "noise": None, "item": k}]},
+                        headers={"x-request-id": k},
+                    )
+                    for k in sizes
+                )
+            )
+
+    responses = asyncio.run(post_all())
+    for key, response in zip(sizes, responses, strict=True):
+        assert response.status_code == 200, response.text
+        own = plain.predict([{"color": "red", "size": sizes[key], "noise": None}])[0]
+        assert response.json()["predictions"][0]["probability"] == pytest.approx(own.score)
+    logged = log.read()
+    stored = logged["features"].map(lambda f: f["size"])
+    assert dict(zip(logged["request_id"], stored, strict=True)) == sizes
+    batching = enricher.enrich_concurrently
+    assert batching.callers == 20
+    assert batching.calls < 20
+    log.close()
+    store.close()

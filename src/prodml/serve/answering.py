@@ -24,15 +24,18 @@ def answer(
     channel: str,
     explain: bool = False,
     started: float | None = None,
+    features: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], list[Prediction]]:
     """The response document for validated `rows`, and the predictions in it.
 
     `channel` ("http", "stream") is recorded with each logged row; `started` is when the
     request arrived (`time.perf_counter()`), so the logged latency covers parsing too.
+    `features` are the rows already enriched (`Predictor.features_async`), if they were.
     """
     started = time.perf_counter() if started is None else started
     info = predictor.info
-    features = predictor.features(rows)
+    if features is None:
+        features = predictor.features(rows)
     predictions = predictor.predict(features)
     predicted = [p.to_dict() for p in predictions]
     answers = predicted

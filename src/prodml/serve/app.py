@@ -13,7 +13,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -102,7 +102,7 @@ def create_app(
         logger.exception("unexpected error while answering a request")
         return reply(500, [_INTERNAL], "internal")
 
-    def handle(body: bytes, request_id: str | None, explain: bool) -> tuple[int, bytes]:
+    async def handle(body: bytes, request_id: str | None, explain: bool) -> tuple[int, bytes]:
         """One prediction request, start to end: the status and the JSON body. Never
         raises: every failure is an answer in the API's error shape."""
         started = time.perf_counter()
@@ -118,6 +118,7 @@ def create_app(
             return _failed(metrics, info, 422, errors, "validation")
         rows = rows_of(parsed)
         try:
+            features = await predictor.features_async(rows)
             document, predictions = answer(
                 predictor,
                 rows,
@@ -127,6 +128,7 @@ def create_app(
                 channel="http",
                 explain=explain,
                 started=started,
+                features=features,
             )
         except ProdmlError as exc:
             return _failed(metrics, info, exc.http_status, _error_detail(exc), type(exc).__name__)
@@ -137,7 +139,8 @@ def create_app(
         return 200, orjson.dumps(document)
 
     async def respond(request: Request, explain: bool) -> Response:
-        status, content = handle(await request.body(), request.headers.get("x-request-id"), explain)
+        body = await request.body()
+        status, content = await handle(body, request.headers.get("x-request-id"), explain)
         return Response(content, status_code=status, media_type="application/json")
 
     # The hot path skips FastAPI's per-request machinery (the route above stays for the
@@ -276,7 +279,7 @@ class _FastLane:
     def __init__(
         self,
         path: str,
-        handle: Callable[[bytes, str | None, bool], tuple[int, bytes]],
+        handle: Callable[[bytes, str | None, bool], Awaitable[tuple[int, bytes]]],
         refuse: Callable[[int, list[dict[str, Any]], str], tuple[int, bytes]],
         *,
         max_body: int,
@@ -304,7 +307,7 @@ class _FastLane:
                     (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"),
                     None,
                 )
-                status, content = self.handle(b"".join(chunks), request_id, False)
+                status, content = await self.handle(b"".join(chunks), request_id, False)
                 break
         await send(
             {

@@ -10,6 +10,7 @@ from prodml.clock import Clock
 from prodml.features.definitions import FeatureService
 from prodml.features.lookup import get_online_features
 from prodml.features.online import OnlineStore
+from prodml.serve.coalesce import Coalescer
 
 
 class Enricher:
@@ -27,6 +28,8 @@ class Enricher:
             **key_types,
             **{f: float for f in service.request_inputs if f not in key_types},
         }
+        # The server's path: concurrent requests share one lookup, off the event loop.
+        self.enrich_concurrently = Coalescer(self.enrich, name="prodml-lookup")
 
     def enrich(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Each row with the service's features and, per view, their age and status."""

@@ -126,6 +126,15 @@ class Predictor:
         the model was trained on a feature service."""
         return rows if self.enricher is None else self.enricher.enrich(rows)
 
+    async def features_async(
+        self, rows: Sequence[Mapping[str, Any]]
+    ) -> Sequence[Mapping[str, Any]]:
+        """`features`, for a server: the lookup is shared with concurrent requests and
+        made off the event loop."""
+        if self.enricher is None:
+            return rows
+        return await self.enricher.enrich_concurrently(rows)
+
     def scores(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
         """The model's scores of rows holding every model feature; one row takes the
         one-row path (compiled trees or LightGBM's fast path), no pandas anywhere."""

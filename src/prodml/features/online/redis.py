@@ -22,6 +22,13 @@ if (not current) or tonumber(ARGV[1]) >= tonumber(current) then
 end
 return 0
 """
+# Every key's (ts, features) in one command: a pipeline of one HMGET per key costs the
+# client about 5 µs a key more, and a server answers many requests' keys at once.
+_READ = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, 'ts', 'features') end
+return out
+"""
 
 
 class RedisOnlineStore:
@@ -37,6 +44,7 @@ class RedisOnlineStore:
         self._errors = (redis.RedisError,)
         try:
             self._upsert = self._redis.register_script(_UPSERT)
+            self._read = self._redis.register_script(_READ)
             self._redis.ping()
         except self._errors as exc:
             raise StoreUnavailableError(f"Cannot reach the online store at {url}: {exc}.") from exc
@@ -55,14 +63,14 @@ class RedisOnlineStore:
     def read(
         self, view: FeatureView, keys: Sequence[Any]
     ) -> list[tuple[datetime, dict[str, Any]] | None]:
-        names = [_name(view, key) for key in keys]
-        if len(names) == 1:  # the common serving case: one round trip, no pipeline to build
-            replies = [self._redis.hmget(names[0], "ts", "features")]
-        else:
-            pipe = self._redis.pipeline(transaction=False)
-            for name in names:
-                pipe.hmget(name, "ts", "features")
-            replies = pipe.execute()
+        if not keys:
+            return []
+        try:
+            replies = self._read(keys=[_name(view, key) for key in keys])
+        except self._errors as exc:  # a request answers 503, not an internal error
+            raise StoreUnavailableError(
+                f"Cannot read view {view.name!r} from the online store: {exc}."
+            ) from exc
         return [
             None if ts is None or features is None else (from_micros(int(ts)), decode(features))
             for ts, features in replies
