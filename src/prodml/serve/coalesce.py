@@ -36,7 +36,8 @@ class Coalescer(Generic[In, Out]):
     def __init__(self, many: Callable[[list[In]], Sequence[Out]], *, name: str) -> None:
         self.many = many
         self._pending: list[tuple[Sequence[In], asyncio.Future[list[Out]]]] = []
-        self._draining = False
+        # Kept while it runs: the loop holds tasks weakly, and a collected drain would
+        # strand its callers.
         self._drain_task: asyncio.Task[None] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self.calls = 0  # how many calls answered how many callers: the batching, observed
@@ -46,35 +47,34 @@ class Coalescer(Generic[In, Out]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Out]] = loop.create_future()
         self._pending.append((items, future))
-        if not self._draining:
-            self._draining = True
-            # Kept: the loop holds tasks weakly, and a collected drain strands its callers.
+        task = self._drain_task
+        # A drain left on another loop (one closed under it) will never run again.
+        if task is None or task.done() or task.get_loop() is not loop:
             self._drain_task = loop.create_task(self._drain(loop))
         return await future
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                flat = [item for items, _ in batch for item in items]
-                self.calls += 1
-                self.callers += len(batch)
-                try:
-                    if len(batch) == 1:
-                        results = self.many(flat)
-                    else:
-                        if sys.getswitchinterval() > SWITCH_SECONDS:
-                            sys.setswitchinterval(SWITCH_SECONDS)
-                        results = await loop.run_in_executor(self._thread, self.many, flat)
-                except Exception as exc:  # each caller answers its own request with it
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                start = 0
-                for items, future in batch:
-                    if not future.done():  # a caller that gave up (client gone) is skipped
-                        future.set_result(list(results[start : start + len(items)]))
-                    start += len(items)
-        finally:
-            self._draining = False
+        # Nothing can be queued between the last check of `_pending` and the task's end
+        # (no await between them), so a new caller always finds a drain running or done.
+        while self._pending:
+            batch, self._pending = self._pending, []
+            flat = [item for items, _ in batch for item in items]
+            self.calls += 1
+            self.callers += len(batch)
+            try:
+                if len(batch) == 1:
+                    results = self.many(flat)
+                else:
+                    if sys.getswitchinterval() > SWITCH_SECONDS:
+                        sys.setswitchinterval(SWITCH_SECONDS)
+                    results = await loop.run_in_executor(self._thread, self.many, flat)
+            except Exception as exc:  # each caller answers its own request with it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for items, future in batch:
+                if not future.done():  # a caller that gave up (client gone) is skipped
+                    future.set_result(list(results[start : start + len(items)]))
+                start += len(items)

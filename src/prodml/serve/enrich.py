@@ -28,7 +28,7 @@ class Enricher:
             **key_types,
             **{f: float for f in service.request_inputs if f not in key_types},
         }
-        # The server's path: concurrent requests share one lookup, off the event loop.
+        # The server's path: requests waiting at once share one lookup (see coalesce.py).
         self.enrich_concurrently = Coalescer(self.enrich, name="prodml-lookup")
 
     def enrich(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -129,8 +129,8 @@ class Predictor:
     async def features_async(
         self, rows: Sequence[Mapping[str, Any]]
     ) -> Sequence[Mapping[str, Any]]:
-        """`features`, for a server: the lookup is shared with concurrent requests and
-        made off the event loop."""
+        """`features`, for a server: the lookup is shared with the requests waiting at
+        the same moment, and made on a thread of its own when there are several."""
         if self.enricher is None:
             return rows
         return await self.enricher.enrich_concurrently(rows)
