@@ -84,6 +84,7 @@ streaming:
 monitoring:
   freq: D                   # window length: D (days), W-MON (weeks), MS (calendar months)
   rows: null                # or windows of this many predictions each (overrides freq)
+  min_rows: 200             # a window with fewer rows is reported as too small, not judged
   timezone: UTC             # whose calendar windows follow, e.g. America/New_York
   slices: []                # input columns to report performance per value of
   segments: []              # input columns to judge drift per value of (e.g. [origin])
@@ -92,7 +93,9 @@ monitoring:
   sensitive: []             # input columns whose groups' fairness metrics are tracked
   methods: {}               # drift method per feature: ks, wasserstein, chisquare,
                             #   jensenshannon or psi (default: by type and reference size)
-  thresholds: {}            # drift threshold per feature (default: the method's own)
+  thresholds: {}            # drift threshold per feature (default: the method's own): the
+                            #   smallest effect that counts, past what chance gives at the
+                            #   window's size; for ks and chisquare, the p-value
   notify: []                # where alerts go besides the log: apprise URLs, e.g.
                             #   json://hooks.example.com/prodml  (a webhook, JSON POST)
                             #   mailtos://user:password@smtp.example.com?to=oncall@example.com
@@ -207,6 +210,7 @@ class MonitoringSettings(BaseModel):
 
     freq: str = "D"
     rows: int | None = Field(default=None, ge=100)
+    min_rows: int = Field(default=200, ge=1)
     timezone: str = "UTC"
     slices: list[str] = Field(default_factory=list)
     segments: list[str] = Field(default_factory=list)

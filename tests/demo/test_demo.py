@@ -10,6 +10,7 @@ from rich.console import Console
 
 from prodml.demo.render import render_report
 from prodml.demo.run import run_demo
+from prodml.monitor.compare import STATISTICS
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +110,9 @@ def test_batch_scores_and_monthly_findings_cover_july_to_december(demo):
         # Label-free, from the scores alone: within a few points of what the outcomes say.
         assert abs(month["estimated_auc"] - month["auc"]) < 0.08
     drift = ws.metadata.list_findings(monitor="drift")
-    # Every feature and the prediction, every month, as a statistic and a drifted flag.
-    assert len(drift) == 6 * 2 * len(report.monthly[0]["drift"])
+    # Every feature and the prediction, every month: the statistic, the drifted flag, the
+    # rule that decided and the chance level at the month's size.
+    assert len(drift) == 6 * 4 * len(report.monthly[0]["drift"])
     raised = {(a.rule, a.subject) for a in ws.metadata.list_alerts(model_name="flights-delay")}
     assert ("feature-drift", "month") in raised
     # Training saw January to May only: the month itself drifts in every later month.
@@ -179,7 +181,7 @@ def test_prometheus_scrapes_the_demos_drift_gauge_from_the_api(demo, tmp_path):
     (month,) = [
         f
         for f in ws.metadata.list_findings(monitor="drift", model_name="flights-delay")
-        if f.feature == "month" and f.metric != "drifted" and f.window_start.month == 12
+        if f.feature == "month" and f.metric in STATISTICS and f.window_start.month == 12
     ]  # December, the newest window
     app, _ = build(ws, "flights-delay@champion", follow=False)
     with BackgroundServer(app) as server:

@@ -1,4 +1,5 @@
-"""Drift statistics agree with SciPy's; injected shifts are caught by the right check."""
+"""Drift statistics agree with SciPy's; injected shifts are caught by the right check, and
+windows with no shift stay quiet at every size."""
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,15 @@ from scipy.spatial import distance
 
 from prodml.errors import ConfigError, DataValidationError
 from prodml.monitor import stats
-from prodml.monitor.compare import compare
+from prodml.monitor.chance import ChanceLevels
+from prodml.monitor.compare import (
+    BELOW_FLOOR,
+    EFFECT,
+    RARE_CATEGORY,
+    WITHIN_CHANCE,
+    compare,
+    statistic,
+)
 from prodml.monitor.reference import Reference
 
 
@@ -134,3 +143,87 @@ def test_a_saved_reference_loads_identical(reference, tmp_path, rng):
     assert len(reference.sample) == 20_000
     pd.testing.assert_frame_equal(loaded.sample, reference.sample)
     assert loaded.sample["weight"].isna().sum() == reference.columns["weight"].nulls
+
+
+# --- decisions that account for the window's size -------------------------------------
+
+DESTS = [f"D{i:02d}" for i in range(99)]
+DEST_SHARES = 1.0 / np.arange(1, 100) ** 1.1 / (1.0 / np.arange(1, 100) ** 1.1).sum()
+CARRIERS = ["UA", "B6", "EV", "DL", "AA", "MQ", "US", "9E", "WN", "VX", "FL", "OO"]
+CARRIER_SHARES = np.array([17, 16, 16, 14, 10, 8, 6, 5, 4, 2, 1.6, 0.4]) / 100
+
+
+def _flights(rng, n: int, *, distance_mean: float = 1040.0, carrier_shares=CARRIER_SHARES):
+    """Rows shaped like the flights: a skewed 99-category destination, a carrier of a dozen
+    with rare ones, a numeric distance."""
+    return pd.DataFrame(
+        {
+            "dest": rng.choice(DESTS, size=n, p=DEST_SHARES),
+            "carrier": rng.choice(CARRIERS, size=n, p=carrier_shares / carrier_shares.sum()),
+            "distance": rng.gamma(2.0, distance_mean / 2.0, size=n),
+            "hour": rng.integers(5, 23, size=n).astype(float),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def flights_reference():
+    return Reference.from_frame(_flights(np.random.default_rng(7), 200_000))
+
+
+@pytest.mark.parametrize("n", [200, 500, 1_000, 5_000])
+def test_windows_with_no_shift_rarely_alarm_whatever_their_size(flights_reference, n):
+    """Independent samples of the reference's own population: a fixed 0.1 distance raised
+    drift in nearly every 500-row window of a 99-category feature."""
+    rng = np.random.default_rng(n)
+    chance = ChanceLevels(flights_reference, statistic)
+    alarms = sum(
+        any(d.drifted for d in compare(flights_reference, _flights(rng, n), chance=chance))
+        for _ in range(200)
+    )
+    assert alarms <= 10  # at most 5 % of windows; 1 % to 2 % expected (chance.ALPHA = 1 %)
+
+
+def test_a_five_percent_rise_in_a_mean_is_caught_in_a_large_window(flights_reference, rng):
+    found = {
+        d.feature: d for d in compare(flights_reference, _flights(rng, 5_000, distance_mean=1092))
+    }
+    assert found["distance"].drifted
+    assert found["distance"].rule == EFFECT
+    assert found["distance"].chance < found["distance"].statistic
+
+
+def test_a_rare_category_tripling_is_drift_though_the_distance_over_all_is_small(
+    flights_reference, rng
+):
+    shares = CARRIER_SHARES.copy()
+    shares[-1] *= 3  # OO: 0.4 % -> about 1.2 %
+    found = {
+        d.feature: d
+        for d in compare(flights_reference, _flights(rng, 5_000, carrier_shares=shares))
+    }
+    carrier = found["carrier"]
+    assert carrier.drifted
+    assert carrier.statistic < 0.1  # the old fixed threshold would have stayed silent
+    assert carrier.rule == RARE_CATEGORY
+    assert "'OO'" in carrier.detail
+
+
+def test_a_category_never_seen_is_drift_by_its_share(flights_reference, rng):
+    window = _flights(rng, 20_000)
+    window.loc[:119, "carrier"] = "ZZ"  # 0.6 % of the rows
+    carrier = {d.feature: d for d in compare(flights_reference, window)}["carrier"]
+    assert (carrier.drifted, carrier.rule) == (True, RARE_CATEGORY)
+    assert "never seen" in carrier.detail
+
+
+def test_each_verdict_names_the_rule_that_decided(flights_reference, rng):
+    calm = {d.feature: d for d in compare(flights_reference, _flights(rng, 1_000))}
+    assert calm["dest"].rule == WITHIN_CHANCE
+    assert calm["dest"].chance > calm["dest"].statistic
+    # A huge window sees a 1 % rise beyond chance, but it is a trivial effect.
+    tiny = {
+        d.feature: d for d in compare(flights_reference, _flights(rng, 400_000, distance_mean=1050))
+    }
+    assert tiny["distance"].rule == BELOW_FLOOR
+    assert not tiny["distance"].drifted

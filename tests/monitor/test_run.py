@@ -48,15 +48,23 @@ def _reference(rng) -> Reference:
 
 
 def _log_day(
-    log: PredictionLog, rng, day: int, n: int, favour: str | None = None, **world
+    log: PredictionLog,
+    rng,
+    day: int,
+    n: int,
+    favour: str | None = None,
+    batch: bool = False,
+    **world,
 ) -> pd.DataFrame:
     """One day of logged traffic; with `favour`, that colour's scores are pushed up by 0.3
-    (an unfair model, inputs and labels as before)."""
+    (an unfair model, inputs and labels as before); with `batch`, every row is logged at
+    one moment, as a scored file's rows are."""
     rows = _rows(rng, n, **world)
     if favour is not None:
         pushed = np.clip(rows["prediction"] + 0.3, 0, 1)
         rows["prediction"] = np.where(rows["color"] == favour, pushed, rows["prediction"])
-    times = [DAY0 + timedelta(days=day, seconds=int(s)) for s in np.linspace(0, 86_000, n)]
+    seconds = np.zeros(n) if batch else np.linspace(0, 86_000, n)
+    times = [DAY0 + timedelta(days=day, seconds=int(s)) for s in seconds]
     log.append(
         {
             "request_id": f"d{day}-{i}",
@@ -112,7 +120,8 @@ def test_each_complete_window_is_judged_once_and_recorded(rng, tmp_path, metadat
     drifted = [[d.feature for d in w.drift if d.drifted] for w in run.windows]
     assert drifted == [[], [], ["size", "prediction"]]
     drift = metadata.list_findings(monitor="drift", model_name="toy")
-    assert len(drift) == 3 * 3 * 2  # windows × (two features, prediction) × (statistic, flag)
+    # windows × (two features, prediction) × (statistic, flag, deciding rule, chance level)
+    assert len(drift) == 3 * 3 * 4
     # The domain classifier agrees, and names the feature that moved.
     assert [w.multivariate.drifted for w in run.windows] == [False, False, True]
     assert run.windows[2].multivariate.drivers[0][0] == "size"
@@ -231,6 +240,34 @@ def test_count_windows_judge_each_full_run_of_predictions_once(rng, tmp_path, me
 
     assert [w.rows for w in judge().windows] == [1_000, 1_000]  # 500 rows still to come
     assert judge().windows == []
+
+
+def test_count_windows_cut_from_one_batch_file_each_keep_their_own_findings(
+    rng, tmp_path, metadata
+):
+    """A scored file's rows share one timestamp; its windows used to share one key, so
+    ten judged windows were stored, alerted and charted as one."""
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 5_000, batch=True)
+        records = log.read()
+    run = _judge(records, reference, metadata, DAY0 + timedelta(days=1), rows=500)
+    assert len(run.windows) == 10
+    drift = metadata.list_findings(monitor="drift", model_name="toy")
+    assert len({f.window_start for f in drift}) == 10
+    assert _judge(records, reference, metadata, DAY0 + timedelta(days=1), rows=500).windows == []
+
+
+def test_a_window_under_the_minimum_is_reported_too_small_not_judged(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 150, shift=2.0)  # a quiet day, far from the reference
+        records = log.read()
+    (window,) = _judge(records, reference, metadata, DAY0 + timedelta(days=1)).windows
+    assert window.too_small
+    assert window.drift == []
+    (recorded,) = metadata.list_findings(monitor="drift", model_name="toy")
+    assert (recorded.metric, recorded.value) == ("too_small", 150.0)
 
 
 def test_fairness_gaps_are_recomputed_per_labelled_window(rng, tmp_path, metadata):

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
 from prodml.cli._common import ProjectDir, err, open_workspace, out
+
+if TYPE_CHECKING:
+    from prodml.monitor.run import WindowResult
 
 monitor_app = typer.Typer(
     help="Monitoring: drift, performance (realized and estimated), concept drift, alerts.",
@@ -40,8 +43,11 @@ def run(
 
     Each complete window is compared with the reference of the version that answered it
     (built at registration): per feature and for the prediction, Wasserstein or
-    Jensen–Shannon distance (KS or chi-square on small references), and the share of
-    missing values; classifiers also get a label-free estimate of ROC AUC, accuracy and F1.
+    Jensen–Shannon distance (KS or chi-square on small references), drifted only when past
+    both its effect floor and what chance alone gives at the window's size; a rare
+    category whose share moved by a large factor, and the share of missing values, count
+    too. A window under monitoring.min_rows is reported too small, not judged.
+    Classifiers also get a label-free estimate of ROC AUC, accuracy and F1.
     Windows whose labels arrived since the last run get realized metrics with 95 %
     intervals, and the labelled traffic is checked for a rise in errors (concept drift).
     Run it on a schedule: it picks up where the last run stopped.
@@ -63,7 +69,7 @@ def run(
                 w.version,
                 f"{w.rows:,}",
                 f"{w.labelled:,}",
-                ", ".join(d.feature for d in w.drift if d.drifted) or ("none" if w.drift else ""),
+                _drifted(w),
                 f"{w.estimated['roc_auc']:.3f}" if "roc_auc" in w.estimated else "",
                 f"{auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}]" if auc else "",
             )
@@ -274,3 +280,18 @@ def exporter(
             time.sleep(3600)
     except KeyboardInterrupt:
         server.shutdown()
+
+
+def _drifted(window: WindowResult) -> str:
+    """The drifted features of a window, each with the rule that decided when it was not
+    the plain effect size (a rare category, the share of missing values)."""
+    from prodml.monitor.compare import EFFECT
+
+    if window.too_small:
+        return "too small to judge"
+    named = [
+        d.feature if d.rule == EFFECT else f"{d.feature} ({d.rule.replace('_', ' ')})"
+        for d in window.drift
+        if d.drifted
+    ]
+    return ", ".join(named) or ("none" if window.drift else "")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from prodml.monitor.compare import STATISTICS
 from prodml.monitor.notify import Notifier
 from prodml.settings import AlertRule
 from prodml.store import Alert, Finding, MetadataStore
@@ -174,7 +175,7 @@ def _drift_statistics(
     return {
         (f.model_version, f.window_end, f.feature or ""): {"method": f.metric, "statistic": f.value}
         for f in findings
-        if f.monitor == "drift" and f.metric != "drifted"
+        if f.monitor == "drift" and f.metric in STATISTICS
     }
 
 
@@ -189,7 +190,7 @@ def _drifted_by_window(findings: list[Finding]) -> dict[tuple[str, datetime], li
     statistic = {
         (f.model_version, f.window_end, f.feature): f.value
         for f in findings
-        if f.monitor == "drift" and f.metric != "drifted"
+        if f.monitor == "drift" and f.metric in STATISTICS
     }
     out: dict[tuple[str, datetime], list[str]] = defaultdict(list)
     for version, end, feature in sorted(flagged, key=lambda k: -statistic.get(k, 0.0)):

@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from prodml.errors import StoreUnavailableError
+from prodml.monitor.compare import STATISTICS
 from prodml.store import Finding, MetadataStore
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class FindingsCollector(Collector):
             base = [f.model_name, f.model_version]
             if f.monitor == "drift" and f.metric == "drifted":
                 drifted.add_metric([*base, f.feature or ""], f.value)
-            elif f.monitor == "drift":
+            elif f.monitor == "drift" and f.metric in STATISTICS:
                 drift.add_metric([*base, f.feature or "", f.metric], f.value)
                 key = (f.model_name, f.model_version)
                 newest_end[key] = max(newest_end.get(key, 0.0), f.window_end.timestamp())

@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure as Canvas
 
+from prodml.monitor.compare import STATISTICS
 from prodml.monitor.reference import NUMERIC, Reference
 from prodml.store import Alert, Finding, MetadataStore
 
@@ -203,7 +204,7 @@ def _performance_chart(findings: Sequence[Finding]) -> Canvas | None:
 
 
 def _drift_heatmap(drift: Sequence[Finding], zone: ZoneInfo) -> Canvas | None:
-    statistic = {(f.feature, f.window_start): f.value for f in drift if f.metric != "drifted"}
+    statistic = {(f.feature, f.window_start): f.value for f in drift if f.metric in STATISTICS}
     if not statistic:
         return None
     flagged = {
@@ -333,7 +334,7 @@ def _newest_drifted(drift: Sequence[Finding], top: int) -> list[str]:
         (
             f
             for f in drift
-            if f.window_start == last and f.metric != "drifted" and f.feature in flagged
+            if f.window_start == last and f.metric in STATISTICS and f.feature in flagged
         ),
         key=lambda f: -f.value,
     )

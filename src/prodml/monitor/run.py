@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from prodml.errors import NotFoundError
-from prodml.monitor.compare import FeatureDrift, compare
+from prodml.monitor.chance import ChanceLevels
+from prodml.monitor.compare import RULES, FeatureDrift, compare, statistic
 from prodml.monitor.concept import page_hinkley
 from prodml.monitor.estimate import estimate
 from prodml.monitor.fairness import GAPS, group_metrics
@@ -48,6 +49,9 @@ DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "con
 MULTIVARIATE, SEGMENT, FAIRNESS = "multivariate", "segment", "fairness"
 DRIVERS = 5  # the domain classifier's features recorded per window
 LABELLED = "labelled"
+TOO_SMALL = "too_small"  # a window's rows, when fewer than monitoring.min_rows
+RULE = "rule"  # which rule decided a feature's verdict: its index in compare.RULES
+CHANCE = "chance"  # what the feature's statistic reaches by chance at the window's size
 SHIFT_STARTED = "shift_started"  # 1 in the window a rise in errors began, 0 in the others
 _NAME = 255  # the findings table's feature column
 # Page-Hinkley's evidence threshold on the error: real traffic errs in bursts (a storm
@@ -70,6 +74,7 @@ class WindowResult:
     multivariate: MultivariateDrift | None = None
     segments: list[SegmentDrift] = field(default_factory=list)
     fairness: dict[str, dict[str, Any]] = field(default_factory=dict)
+    too_small: bool = False  # fewer rows than monitoring.min_rows: drift not judged
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,8 @@ def monitor_traffic(
         version = str(version)
         # Loaded once, and only when a window needs it.
         reference = functools.cache(functools.partial(reference_of, version))
+        # Null distributions are drawn once per window size for all of the version's windows.
+        chance = functools.cache(lambda reference=reference: ChanceLevels(reference(), statistic))
         cut = (
             count_windows(rows, time="timestamp", size=plan.rows)
             if plan.rows
@@ -151,7 +158,7 @@ def monitor_traffic(
         windows = [w for w in cut if w.end <= now]
         try:  # one version without a reference must not stop the others being judged
             for window in windows:
-                result = _judge(window, version, done, reference, plan)
+                result = _judge(window, version, done, reference, chance, plan)
                 if result is not None:
                     results.append(result)
             shifts += _concept(rows, version, windows, done, reference)
@@ -202,6 +209,7 @@ def _judge(
     version: str,
     done: _Done,
     reference: Callable[[], Reference],
+    chance: Callable[[], ChanceLevels],
     plan: MonitoringSettings,
 ) -> WindowResult | None:
     rows = window.rows
@@ -210,16 +218,21 @@ def _judge(
     labels_due = done.labels_due(version, window, labelled)
     if not (drift_due or labels_due):
         return None
+    # Too few rows to judge drift by; realized performance still is (its interval says
+    # how little it rests on).
+    too_small = drift_due and len(rows) < plan.min_rows
+    if too_small:
+        reference()  # a version that has none is still said so, small windows or not
     drift: list[FeatureDrift] = []
     estimated: dict[str, float] = {}
     multivariate: MultivariateDrift | None = None
     by_segment: list[SegmentDrift] = []
-    if drift_due:
+    if drift_due and not too_small:
         ref = reference()
         # Settings may name features an older version's reference does not have.
         methods = {k: v for k, v in plan.methods.items() if k in ref.columns}
         thresholds = {k: v for k, v in plan.thresholds.items() if k in ref.columns}
-        drift = compare(ref, rows, methods=methods, thresholds=thresholds)
+        drift = compare(ref, rows, methods=methods, thresholds=thresholds, chance=chance())
         # The score follows from the inputs; excluded inputs would separate any window.
         excluded = {PREDICTION, *plan.multivariate_exclude}
         inputs = [c for c in ref.columns if c not in excluded]
@@ -263,6 +276,7 @@ def _judge(
         multivariate,
         by_segment,
         fairness,
+        too_small,
     )
 
 
@@ -333,9 +347,14 @@ def _window_findings(name: str, result: WindowResult, now: datetime) -> list[Fin
         )
 
     out = []
+    if result.too_small:  # marks the window judged, so its drift is not looked at again
+        out.append(finding(DRIFT, TOO_SMALL, float(result.rows)))
     for d in result.drift:
         out.append(finding(DRIFT, d.method, d.statistic, d.feature))
         out.append(finding(DRIFT, "drifted", float(d.drifted), d.feature))
+        out.append(finding(DRIFT, RULE, float(RULES.index(d.rule)), d.feature))
+        if d.chance is not None:
+            out.append(finding(DRIFT, CHANCE, d.chance, d.feature))
     if result.multivariate is not None:
         m = result.multivariate
         out.append(finding(MULTIVARIATE, "domain_auc", m.auc))

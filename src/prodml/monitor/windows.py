@@ -34,13 +34,23 @@ def time_windows(frame: pd.DataFrame, *, time: str, freq: str = "MS") -> Iterato
 
 
 def count_windows(frame: pd.DataFrame, *, time: str, size: int) -> Iterator[Window]:
-    """Consecutive windows of `size` rows in `time` order, from the first row; the last,
-    short of `size`, is still filling and not given. A window ends just after its last
-    row's time, so windows cut from a longer log of the same rows are the same windows."""
+    """Consecutive windows of `size` rows in `time` order (log order among equal times),
+    from the first row; the last, short of `size`, is still filling and not given.
+
+    A window runs from its first row's time to just after its last row's, so windows cut
+    from a longer log of the same rows are the same windows. Rows of one batch share one
+    time, and so would the windows cut from them: each window then starts where the one
+    before ended and lasts a microsecond, so every window keeps a key of its own."""
     if size < 1:
         raise ValueError(f"A count window needs size >= 1 rows; got {size}.")
     ordered = frame.sort_values(time, kind="stable")
+    tick = pd.Timedelta(microseconds=1)
+    previous_end: pd.Timestamp | None = None
     for begin in range(0, len(ordered) - size + 1, size):
         rows = ordered.iloc[begin : begin + size]
-        start, last = pd.Timestamp(rows[time].iloc[0]), pd.Timestamp(rows[time].iloc[-1])
-        yield Window(start, last + pd.Timedelta(microseconds=1), rows)
+        start, end = pd.Timestamp(rows[time].iloc[0]), pd.Timestamp(rows[time].iloc[-1]) + tick
+        if previous_end is not None and start < previous_end:
+            start = previous_end
+            end = max(end, start + tick)
+        previous_end = end
+        yield Window(start, end, rows)
