@@ -395,12 +395,7 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
     )
 
 
-_MONTHLY = MonitoringSettings(
-    freq="MS",
-    timezone=flights.TIMEZONE,
-    # Training never saw July–December: `month` alone would tell every month apart.
-    multivariate_exclude=["month"],
-)
+_MONTHLY = MonitoringSettings(freq="MS", timezone=flights.TIMEZONE)
 # The demo's own rule beside the settings' defaults: ranking quality, estimated before the
 # month's outcomes are known and realized after, below what the model showed in June.
 _AUC_RULES = [
