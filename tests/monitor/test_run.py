@@ -11,7 +11,7 @@ import pytest
 
 from prodml.monitor import Reference
 from prodml.monitor.alerts import evaluate_alerts
-from prodml.monitor.estimate import fit_estimator
+from prodml.monitor.estimate import fit_estimator, held_out_errors
 from prodml.monitor.notify import Notifier
 from prodml.monitor.run import monitor_traffic
 from prodml.predlog import PredictionLog
@@ -42,8 +42,12 @@ def _rows(rng, n: int, shift: float = 0.0, flip_from: int | None = None) -> pd.D
 def _reference(rng) -> Reference:
     train, holdout = _rows(rng, 5_000), _rows(rng, 5_000)
     reference = Reference.from_frame(train, ["size", "color", "prediction"])
-    return dataclasses.replace(
-        reference, estimator=fit_estimator(holdout["prediction"], holdout["y"])
+    estimator = fit_estimator(holdout["prediction"], holdout["y"])
+    errors = held_out_errors(holdout["prediction"], holdout["y"])
+    return dataclasses.replace(  # as registration builds it (Reference.build)
+        reference,
+        estimator=estimator,
+        errors={"mean": errors.mean(), "std": errors.std(), "rows": errors.size},
     )
 
 
@@ -176,7 +180,10 @@ def test_a_changed_label_relationship_is_concept_drift_not_data_drift(rng, tmp_p
     assert all(not d.drifted for w in run.windows for d in w.drift)
     assert [s.start.day for s in run.concept] == [5]  # the fourth day, where it began
     (shift,) = run.concept
-    assert shift.after > shift.before + 0.2
+    assert shift.after > shift.before + 0.05
+    # CUSUM against the held-out errors: caught within the hour of the flip (~30 flights).
+    flipped_at = DAY0 + timedelta(days=3, hours=12)
+    assert flipped_at <= shift.detected_at < flipped_at + timedelta(hours=1)
     auc = [w.realized["roc_auc"].value for w in run.windows]
     assert auc[3] < 0.6 < 0.8 < min(auc[:3])
     # Estimated from the scores alone, the fourth day looks as good as the others.

@@ -33,6 +33,27 @@ def fit_estimator(score: ArrayLike, y: ArrayLike) -> dict[str, Any]:
     return fit_isotonic(s, t)
 
 
+def excess_error(estimator: dict[str, Any], score: ArrayLike, y: ArrayLike) -> np.ndarray:
+    """Each row's error beyond what its calibrated probability p expects: |y − p| less
+    2p(1 − p). Inputs moving to where the model is less sure do not raise it; the truth
+    departing from the probabilities does (concept drift)."""
+    p = apply(estimator, np.asarray(score, dtype=float))
+    return np.abs(np.asarray(y, dtype=float) - p) - 2 * p * (1 - p)
+
+
+def held_out_errors(score: ArrayLike, y: ArrayLike, *, seed: int = 0) -> np.ndarray:
+    """The excess errors of labelled rows, each measured with a calibration fitted on the
+    other half of them (cross-fitted): measured on the rows it was fitted on, an isotonic
+    map looks better than it is, and concept drift judged against that would fire on
+    fresh traffic with nothing changed."""
+    s, t = np.asarray(score, dtype=float), np.asarray(y, dtype=float)
+    half = np.random.default_rng(seed).permutation(s.size) < s.size // 2
+    out = np.empty(s.size)
+    for fit, measure in ((half, ~half), (~half, half)):
+        out[measure] = excess_error(fit_estimator(s[fit], t[fit]), s[measure], t[measure])
+    return out
+
+
 def estimate(estimator: dict[str, Any], score: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
     """Expected ROC AUC, accuracy and F1 of a window, from its scores and the labels the
     model predicted (its threshold decision), with no ground truth."""

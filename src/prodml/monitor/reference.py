@@ -59,6 +59,8 @@ class Reference:
     sample: pd.DataFrame | None = None  # whole rows, for multivariate and segment drift
     # Group metrics per sensitive attribute on the held-out rows (see monitor.fairness).
     fairness: dict[str, Any] | None = None
+    # The held-out rows' excess error (mean, std, rows): what concept drift is judged from.
+    errors: dict[str, float] | None = None
 
     @classmethod
     def build(
@@ -79,7 +81,7 @@ class Reference:
         calibration label-free performance estimation needs, and the group metrics of its
         decisions (at 0.5, as served) for each `sensitive` attribute. `holdout_score` is
         the model's scores of `holdout`, when they are already known."""
-        from prodml.monitor.estimate import fit_estimator
+        from prodml.monitor.estimate import fit_estimator, held_out_errors
         from prodml.monitor.fairness import group_metrics
         from prodml.monitor.traffic import PREDICTION
 
@@ -107,9 +109,12 @@ class Reference:
         ):
             return reference
         decided = holdout.assign(_decision=(held_score >= 0.5).astype(float))
+        estimator = fit_estimator(held_score, holdout[label])
+        errors = held_out_errors(held_score, holdout[label])
         return dataclasses.replace(
             reference,
-            estimator=fit_estimator(held_score, holdout[label]),
+            estimator=estimator,
+            errors={"mean": float(errors.mean()), "std": float(errors.std()), "rows": errors.size},
             fairness=group_metrics(decided, label=label, decision="_decision", sensitive=sensitive)
             or None,
         )
@@ -160,6 +165,7 @@ class Reference:
             "columns": {},
             "estimator": self.estimator,
             "fairness": self.fairness,
+            "errors": self.errors,
         }
         arrays: dict[str, np.ndarray] = {}
         if self.sample is not None:
@@ -203,7 +209,14 @@ class Reference:
                         for name, entry in meta["sample"].items()
                     }
                 )
-        return cls(columns, int(meta["rows"]), meta.get("estimator"), sample, meta.get("fairness"))
+        return cls(
+            columns,
+            int(meta["rows"]),
+            meta.get("estimator"),
+            sample,
+            meta.get("fairness"),
+            meta.get("errors"),
+        )
 
 
 def _decoded(array: np.ndarray, categories: list[str] | None) -> pd.Series:

@@ -27,8 +27,8 @@ import pandas as pd
 from prodml.errors import NotFoundError
 from prodml.monitor.chance import ChanceLevels
 from prodml.monitor.compare import RULES, FeatureDrift, compare, statistic
-from prodml.monitor.concept import page_hinkley
-from prodml.monitor.estimate import estimate
+from prodml.monitor.concept import ConceptDrift, cusum, page_hinkley
+from prodml.monitor.estimate import estimate, excess_error
 from prodml.monitor.fairness import GAPS, group_metrics
 from prodml.monitor.labels import LABEL, LABELLED_AT, join_labels
 from prodml.monitor.multivariate import MultivariateDrift, domain_classifier
@@ -39,7 +39,6 @@ from prodml.monitor.traffic import DECISION, PREDICTION, traffic_frame
 from prodml.monitor.windows import Window, count_windows, time_windows
 from prodml.settings import MonitoringSettings
 from prodml.store import Finding, MetadataStore
-from prodml.train.calibration import apply
 
 if TYPE_CHECKING:
     from prodml.monitor.alerts import AlertEvent
@@ -57,6 +56,11 @@ _NAME = 255  # the findings table's feature column
 # Page-Hinkley's evidence threshold on the error: real traffic errs in bursts (a storm
 # delays a whole afternoon), so far more than the i.i.d. default of 25 is asked for.
 CONCEPT_EVIDENCE = 100.0
+# CUSUM against the held-out excess error: the smallest rise worth catching (in its
+# standard deviations; a 30 % label flip raises it by about 0.14) and the rows that pass,
+# on average, between false alarms when nothing changed (expected delay at 0.14: ~900 rows).
+CONCEPT_SHIFT = 0.1
+CONCEPT_FALSE_ALARM_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -290,27 +294,40 @@ def _concept(
     """Each rise in the per-row error of the version's labelled traffic, in time order.
     The test restarts after each detection.
 
-    A classifier with a CBPE calibration is judged on its excess error: |y − p| less what
-    a calibrated p expects, 2p(1 − p). Inputs moving to where the model is less sure raise
-    the error but not the excess (that is data drift, seen elsewhere); the truth departing
-    from the probabilities raises both. Otherwise the error is |y − score| (a
-    regression's in units of its labels' spread)."""
+    A classifier with a CBPE calibration is judged on its excess error (see
+    `estimate.excess_error`): by CUSUM against the held-out rows' own excess error when
+    the reference keeps it (`concept.cusum`, `CONCEPT_SHIFT` and `CONCEPT_FALSE_ALARM_ROWS`),
+    else by Page–Hinkley. Otherwise the error is |y − score| (a regression's in units of
+    its labels' spread), by Page–Hinkley."""
     labelled = rows[rows[LABEL].notna()].sort_values("timestamp", kind="stable")
     if labelled.empty:
         return []
     truth, score = labelled[LABEL].to_numpy(dtype=float), labelled[PREDICTION].to_numpy()
-    estimator = reference().estimator if DECISION in labelled else None
+    ref = reference()
+    estimator = ref.estimator if DECISION in labelled else None
     if estimator is not None:
-        p = apply(estimator, score)
-        error = np.abs(truth - p) - 2 * p * (1 - p)
+        error = excess_error(estimator, score, truth)
     else:
         error = np.abs(truth - score)
         if DECISION not in labelled:
             error = error / (np.std(truth) or 1.0)
+    profile = ref.errors if estimator is not None else None
+
+    def detect(errors: np.ndarray) -> ConceptDrift | None:
+        if profile is not None and profile["std"] > 0:
+            return cusum(
+                errors,
+                mean=profile["mean"],
+                std=profile["std"],
+                shift=CONCEPT_SHIFT,
+                false_alarm_rows=CONCEPT_FALSE_ALARM_ROWS,
+            )
+        return page_hinkley(errors, threshold=CONCEPT_EVIDENCE)
+
     times = labelled["timestamp"].to_numpy()
     out: list[ConceptShift] = []
     offset = 0
-    while (found := page_hinkley(error[offset:], threshold=CONCEPT_EVIDENCE)) is not None:
+    while (found := detect(error[offset:])) is not None:
         start, detected = offset + found.started_at, offset + found.detected_at
         started = pd.Timestamp(times[min(start, len(times) - 1)])
         window = next((w for w in windows if w.start <= started < w.end), None)
@@ -394,10 +411,12 @@ def _concept_findings(name: str, shift: ConceptShift, now: datetime) -> list[Fin
         "window_end": shift.end,
         "created_at": now,
     }
+    figures = {"error_before": shift.before, "error_after": shift.after, SHIFT_STARTED: 1.0}
+    # A rise from the first labelled row has no "before".
     return [
-        Finding(metric="error_before", value=shift.before, **common),  # type: ignore[arg-type]
-        Finding(metric="error_after", value=shift.after, **common),  # type: ignore[arg-type]
-        Finding(metric=SHIFT_STARTED, value=1.0, **common),  # type: ignore[arg-type]
+        Finding(metric=metric, value=value, **common)  # type: ignore[arg-type]
+        for metric, value in figures.items()
+        if np.isfinite(value)
     ]
 
 
