@@ -17,6 +17,11 @@ population, so levels are scaled for the reference's own size (by (1 + n/N) to t
 statistic's rate). Above `MAX_DRAWN` rows the null is drawn at `MAX_DRAWN` and scaled by
 the rate at which the statistic shrinks with n: the square root for distances and KS,
 linear for PSI.
+
+Draws cannot reach past the reference's extremes, so on a heavy-tailed feature the
+Wasserstein distance passes its level somewhat more often than the null says (measured:
+0.6–0.9 % against 0.5 % for a gamma-distributed one at 500 rows); over whole windows, no-shift
+controls alarmed in 0–2 % of cases (`benchmarks/drift_truth.py`, tests/monitor/test_compare.py).
 """
 
 from __future__ import annotations
