@@ -110,10 +110,18 @@ monitoring:
       monitor: multivariate
       metric: domain_auc
       above: 0.55
-    - name: concept-drift   # a rise in errors began (Page-Hinkley on labelled traffic)
+    - name: concept-drift   # a rise in errors began (CUSUM on labelled traffic)
       monitor: concept
       metric: shift_started
       above: 0.5
+    - name: rejected-rows   # over 2 % of rows refused before scoring (422s, batch rejects)
+      monitor: quality
+      metric: rejected_share
+      above: 0.02
+    - name: out-of-range    # over 10 % of a number's values beyond the range training saw
+      monitor: quality
+      metric: out_of_range_share
+      above: 0.1
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -177,7 +185,14 @@ class AlertRule(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     monitor: Literal[
-        "drift", "multivariate", "segment", "estimate", "performance", "fairness", "concept"
+        "drift",
+        "multivariate",
+        "segment",
+        "estimate",
+        "performance",
+        "fairness",
+        "concept",
+        "quality",
     ]
     metric: str
     feature: str | None = None
@@ -200,6 +215,10 @@ def _default_rules() -> list[AlertRule]:
             name="multivariate-drift", monitor="multivariate", metric="domain_auc", above=0.55
         ),
         AlertRule(name="concept-drift", monitor="concept", metric="shift_started", above=0.5),
+        # Refusals and never-seen values: no training row was refused, so any sizeable
+        # share is a rise.
+        AlertRule(name="rejected-rows", monitor="quality", metric="rejected_share", above=0.02),
+        AlertRule(name="out-of-range", monitor="quality", metric="out_of_range_share", above=0.1),
     ]
 
 

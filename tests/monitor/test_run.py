@@ -12,7 +12,7 @@ import pytest
 from prodml.monitor import Reference
 from prodml.monitor.alerts import evaluate_alerts
 from prodml.monitor.estimate import fit_estimator, held_out_errors
-from prodml.monitor.notify import Notifier
+from prodml.monitor.notify import Notifier, describe
 from prodml.monitor.run import monitor_traffic
 from prodml.predlog import PredictionLog
 from prodml.settings import MonitoringSettings
@@ -325,6 +325,72 @@ def test_a_new_category_is_caught_on_that_feature_and_alerted(rng, tmp_path, met
         ("multivariate-drift", ""),
     }
     assert all(e.alert.detail["drivers"] == ["color"] for e in events)
+
+
+def test_a_rise_in_refused_rows_is_a_finding_and_an_alert_naming_the_reason(
+    rng, tmp_path, metadata
+):
+    """Rows refused at scoring never reach the drift checks; an upstream rename of a
+    category shows up here, with the value it was renamed to."""
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        _log_day(log, rng, 0, 2_000)
+        _log_day(log, rng, 1, 1_800)
+        log.append(
+            {
+                "request_id": f"bad-{i}",
+                "row": 0,
+                "timestamp": (DAY0 + timedelta(days=1, hours=12, seconds=i)).isoformat(),
+                "channel": "http",
+                "model": "toy",
+                "version": "1",
+                "sent": {"size": "0.5", "color": "Red "},
+                "rejected": ["color: unknown category"],
+            }
+            for i in range(200)
+        )
+        records = log.read()
+    now = DAY0 + timedelta(days=2)
+    run = _judge(records, reference, metadata, now)
+    clean, refused = (w.quality for w in run.windows)
+    assert clean.rejected == 0
+    assert (refused.rows, refused.rejected) == (2_000, 200)
+    assert refused.unseen["color"] == [("Red ", pytest.approx(0.1))]
+    assert run.windows[1].rows == 1_800  # the answered rows, which drift is judged on
+    assert [[d.feature for d in w.drift if d.drifted] for w in run.windows] == [[], []]
+    shares = [
+        (f.window_start.day, f.value)
+        for f in metadata.list_findings(monitor="quality", model_name="toy")
+        if f.metric == "rejected_share"
+    ]
+    assert shares == [(2, 0.0), (3, 0.1)]
+    events = evaluate_alerts("toy", MonitoringSettings().rules, metadata, Notifier(), now=now)
+    (event,) = [e for e in events if e.alert.rule == "rejected-rows"]
+    assert describe(event.alert) == (
+        "10.0% of rows were refused before scoring in the window ending 2026-03-04 00:00 UTC, "
+        "one window; most for color: unknown category (10.0%)."
+    )
+
+
+def test_a_window_of_refusals_alone_is_judged_for_quality(rng, tmp_path, metadata):
+    reference = _reference(rng)
+    with PredictionLog(tmp_path / "log") as log:
+        log.append(
+            {
+                "request_id": f"bad-{i}",
+                "row": 0,
+                "timestamp": (DAY0 + timedelta(seconds=i)).isoformat(),
+                "version": "1",
+                "sent": {"size": "huge"},
+                "rejected": ["size: not a number", "color: missing"],
+            }
+            for i in range(300)
+        )
+        records = log.read()
+    (window,) = _judge(records, reference, metadata, DAY0 + timedelta(days=1)).windows
+    assert window.too_small and window.rows == 0
+    assert window.quality.rejected_share == 1.0
+    assert window.quality.reasons == {"size: not a number": 300, "color: missing": 300}
 
 
 def test_per_feature_methods_and_thresholds_apply(rng, tmp_path, metadata):

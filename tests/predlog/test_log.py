@@ -129,6 +129,22 @@ def test_records_whose_objects_are_always_empty_compact_too(tmp_path):
     assert log.read()["request_id"].tolist() == [str(i) for i in range(6)]
 
 
+def test_compaction_keeps_fields_only_later_records_have(tmp_path):
+    """A segment of answers with a refused row among them: Arrow typed by the first record
+    alone would drop the refusal's fields."""
+    answer = {"request_id": "a", "inputs": {"size": 1.5}, "probability": 0.2}
+    refused = {"request_id": "b", "sent": {"size": "big"}, "rejected": ["size: not a number"]}
+    with PredictionLog(tmp_path, segment_bytes=150) as log:
+        log.append([answer, refused, answer])
+        log.append([answer])  # rotates: the first segment is full
+        log.compact()
+    assert any(p.suffix == ".parquet" for p in log.segments())
+    back = log.read().to_dict("records")
+    assert back[1]["rejected"] == ["size: not a number"]
+    assert back[1]["sent"] == {"size": "big"}
+    assert back[0]["inputs"] == {"size": 1.5}
+
+
 def _slow_compactions(monkeypatch, seconds: float) -> None:
     """Compaction children that take a while, as a 64 MB segment does under load."""
     from prodml.predlog import log as predlog

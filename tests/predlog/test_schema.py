@@ -6,13 +6,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from prodml.predlog import ARROW_TYPES, PredictionLog, PredictionRecord, arrow_table
+from prodml.predlog import ARROW_TYPES, PredictionLog, PredictionRecord, RejectRecord, arrow_table
 from prodml.serve import score_file
 from prodml.serve.answering import answer
 from tests._data import toy_frame
 
 FIELDS = set(get_type_hints(PredictionRecord))
 REQUIRED = PredictionRecord.__required_keys__
+REJECT_FIELDS = set(get_type_hints(RejectRecord))
 
 
 @pytest.fixture
@@ -35,8 +36,29 @@ def test_served_and_batch_records_share_one_schema(predictor, clock, tmp_path):
     assert records["inputs"].map(lambda r: set(r) <= {"color", "size", "noise"}).all()
 
 
+def test_refused_rows_of_every_writer_share_one_schema(predictor, clock, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from prodml.serve import create_app
+
+    log = PredictionLog(tmp_path / "log")
+    with log:
+        client = TestClient(create_app(predictor, log, clock))
+        assert client.post("/v1/predict", json={"rows": [{"color": "teal"}]}).status_code == 422
+        source = tmp_path / "in.parquet"
+        toy_frame(np.random.default_rng(2), 50).astype({"color": object}).assign(
+            color="teal"
+        ).to_parquet(source)
+        score_file(predictor, source, tmp_path / "out.parquet", log=log)
+    records = log.read()
+    assert set(records.columns) == REJECT_FIELDS == RejectRecord.__required_keys__
+    assert set(records["channel"]) == {"http", "batch"}
+    assert records["rejected"].map(lambda r: "color: unknown category" in r).all()
+
+
 def test_the_arrow_types_cover_every_scalar_field():
-    assert set(ARROW_TYPES) == FIELDS - {"inputs", "features"}
+    scalar = (FIELDS | REJECT_FIELDS) - {"inputs", "features", "sent"}
+    assert set(ARROW_TYPES) == scalar
 
 
 def test_a_table_with_a_field_outside_the_schema_is_refused():

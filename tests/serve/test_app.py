@@ -77,22 +77,53 @@ def test_a_body_over_the_size_limit_is_refused_before_it_is_read_whole(client):
 
 
 @pytest.mark.parametrize(
-    ("row", "loc", "kind"),
+    ("row", "loc", "kind", "reason"),
     [
-        ({**ROW, "size": "big"}, ["body", "rows", 0, "size"], "float_type"),
-        ({**ROW, "size": True}, ["body", "rows", 0, "size"], "float_type"),
-        ({"color": "red", "noise": 1.0}, ["body", "rows", 0, "size"], "missing"),
-        ({**ROW, "weight": 3}, ["body", "rows", 0, "weight"], "extra_forbidden"),
-        ({**ROW, "color": 7}, ["body", "rows", 0, "color"], "literal_error"),
-        ({**ROW, "color": "purple"}, ["body", "rows", 0, "color"], "literal_error"),
+        ({**ROW, "size": "big"}, ["body", "rows", 0, "size"], "float_type", "size: not a number"),
+        ({**ROW, "size": True}, ["body", "rows", 0, "size"], "float_type", "size: not a number"),
+        ({"color": "red", "noise": 1.0}, ["body", "rows", 0, "size"], "missing", "size: missing"),
+        (
+            {**ROW, "weight": 3},
+            ["body", "rows", 0, "weight"],
+            "extra_forbidden",
+            "weight: unexpected field",
+        ),
+        ({**ROW, "color": 7}, ["body", "rows", 0, "color"], "literal_error", None),
+        (
+            {**ROW, "color": "purple"},
+            ["body", "rows", 0, "color"],
+            "literal_error",
+            "color: unknown category",
+        ),
     ],
 )
-def test_bad_fields_get_422_with_their_location(client, log, row, loc, kind):
-    response = client.post("/v1/predict", json={"rows": [row]})
+def test_bad_fields_get_422_with_their_location(client, log, row, loc, kind, reason):
+    response = client.post("/v1/predict", json={"rows": [row]}, headers={"x-request-id": "r-9"})
     assert response.status_code == 422
     errors = response.json()["detail"]
     assert any(e["loc"] == loc and e["type"] == kind for e in errors), errors
-    assert log.read().empty  # nothing answered, nothing logged
+    # Nothing answered; the refused row is logged with its reasons, for monitoring.
+    (logged,) = log.read().to_dict("records")
+    assert (logged["request_id"], logged["row"], logged["version"]) == ("r-9", 0, "3")
+    assert "probability" not in logged and "inputs" not in logged
+    if reason is not None:
+        assert reason in logged["rejected"]
+    assert logged["sent"] == {k: None if v is None else str(v) for k, v in row.items()} | (
+        {"size": "true"} if row.get("size") is True else {}
+    )
+
+
+def test_only_the_bad_rows_of_a_refused_request_are_logged_and_a_bad_body_as_a_whole(client, log):
+    rows = [ROW, {**ROW, "color": "purple", "size": "big"}, ROW]
+    assert client.post("/v1/predict", json={"rows": rows}).status_code == 422
+    not_json = client.post(
+        "/v1/predict", content=b"{rows", headers={"content-type": "application/json"}
+    )
+    assert not_json.status_code == 422
+    first, second = log.read().to_dict("records")
+    assert first["row"] == 1
+    assert first["rejected"] == ["color: unknown category", "size: not a number"]
+    assert (second["row"], second["sent"], second["rejected"]) == (-1, {}, ["body: invalid"])
 
 
 def test_nan_is_refused_where_json_smuggles_it_in(client):

@@ -65,10 +65,28 @@ def test_bad_rows_go_to_the_rejects_file_with_row_and_reasons(predictor, engine,
     frame.loc[9, ["size", "color"]] = ["inf", "teal"]
     frame.loc[250, "noise"] = "?"  # in another chunk: row numbers count from the file's start
     frame.to_csv(tmp_path / "in.csv", index=False)
-    result = score_file(
-        predictor, tmp_path / "in.csv", tmp_path / "out.parquet", chunk_rows=100, engine=engine
-    )
+    with PredictionLog(tmp_path / "log") as log:
+        result = score_file(
+            predictor,
+            tmp_path / "in.csv",
+            tmp_path / "out.parquet",
+            chunk_rows=100,
+            engine=engine,
+            log=log,
+        )
+        logged = log.read()
     assert (result.scored, result.rejected) == (296, 4)
+    # The log holds the refused rows too, their reasons by kind: monitoring counts them.
+    refused = logged[logged["rejected"].notna()].sort_values("row")
+    assert refused["row"].tolist() == [5, 7, 9, 250]
+    assert refused["rejected"].tolist() == [
+        ["size: not a number"],
+        ["color: unknown category"],
+        ["size: not finite", "color: unknown category"],
+        ["noise: not a number"],
+    ]
+    assert refused["sent"].iloc[1]["color"] == "purple"
+    assert logged["probability"].notna().sum() == 296
     rejects = pd.read_parquet(tmp_path / "out.rejects.parquet")
     assert rejects["_row"].tolist() == [5, 7, 9, 250]
     reasons = rejects["_reject_reason"].tolist()

@@ -153,7 +153,11 @@ def test_poison_messages_are_dead_lettered_with_the_reason(broker, predictor, tm
     messages = [b"{not json", _request("bad", [{**ROW, "size": "big"}]), _request("good")]
     with PredictionLog(tmp_path) as log:
         stats, answers, dead = _run(broker, predictor, log, clock, messages)
-        assert log.read()["request_id"].tolist() == ["good"]
+        logged = log.read()
+    # The refused request is logged as such, for monitoring to count; only "good" answered.
+    assert logged["request_id"].tolist() == ["bad", "good"]
+    assert logged["rejected"].iloc[0] == ["size: not a number"]
+    assert logged["probability"].notna().tolist() == [False, True]
     assert [a["request_id"] for a in answers] == ["good"]
     assert stats.dead_lettered == 2
     assert dead[0]["reason"].startswith("not JSON")

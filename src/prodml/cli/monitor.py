@@ -46,7 +46,9 @@ def run(
     Jensen–Shannon distance (KS or chi-square on small references), drifted only when past
     both its effect floor and what chance alone gives at the window's size; a rare
     category whose share moved by a large factor, and the share of missing values, count
-    too. A window under monitoring.min_rows is reported too small, not judged.
+    too. A window under monitoring.min_rows is reported too small, not judged. Data
+    quality: rows refused before scoring (422s, batch rejects) by reason, missing values,
+    and values beyond what training saw (a category it never held) count, refused or not.
     Classifiers also get a label-free estimate of ROC AUC, accuracy and F1.
     Windows whose labels arrived since the last run get realized metrics with 95 %
     intervals, and the labelled traffic is checked for a rise in errors (concept drift).
@@ -60,7 +62,8 @@ def run(
         out.print(f"Nothing new to judge for {name}.")
     if result.windows:
         table = Table(title=f"{name}: windows judged", title_justify="left")
-        for column in ("window", "version", "rows", "labelled", "drifted", "AUC est.", "AUC"):
+        columns = ("window", "version", "rows", "refused", "labelled", "drifted", "AUC est.", "AUC")
+        for column in columns:
             table.add_column(column)
         for w in result.windows:
             auc = w.realized.get("roc_auc")
@@ -68,6 +71,7 @@ def run(
                 f"{w.start:%Y-%m-%d %H:%M} – {w.end:%Y-%m-%d %H:%M}",
                 w.version,
                 f"{w.rows:,}",
+                _refused(w),
                 f"{w.labelled:,}",
                 _drifted(w),
                 f"{w.estimated['roc_auc']:.3f}" if "roc_auc" in w.estimated else "",
@@ -295,3 +299,12 @@ def _drifted(window: WindowResult) -> str:
         if d.drifted
     ]
     return ", ".join(named) or ("none" if window.drift else "")
+
+
+def _refused(window: WindowResult) -> str:
+    """The share of the window's rows refused before scoring, and the commonest reason."""
+    quality = window.quality
+    if quality is None or not quality.rejected:
+        return ""
+    reason = next(iter(quality.reasons))
+    return f"{quality.rejected_share:.1%} ({reason})"

@@ -47,6 +47,7 @@ def evaluate_alerts(
     findings = metadata.list_findings(model_name=name)
     drivers = _drifted_by_window(findings)
     statistics = _drift_statistics(findings)
+    quality = _quality_details(findings)
     stored = {_key(a): a for a in metadata.list_alerts(model_name=name)}
     matched: set[tuple[str, str, str, datetime]] = set()
     events = []
@@ -73,6 +74,7 @@ def evaluate_alerts(
                         "breaching": breaching,
                         "drivers": drivers.get((version, last), []),
                         **statistics.get((version, last, subject), {}),
+                        **quality.get((version, last, subject), {}),
                     },
                     notified_at=known.notified_at if known else None,
                     resolved_at=((known and known.resolved_at) or now) if ended else None,
@@ -177,6 +179,26 @@ def _drift_statistics(
         for f in findings
         if f.monitor == "drift" and f.metric in STATISTICS
     }
+
+
+def _quality_details(
+    findings: list[Finding],
+) -> dict[tuple[str, datetime, str], dict[str, list[list[str | float]]]]:
+    """Per version, window and subject, what a quality alert's sentence names: the model's
+    most common refusal reasons, a feature's most common never-seen categories."""
+    out: dict[tuple[str, datetime, str], dict[str, list[list[str | float]]]] = defaultdict(dict)
+    for f in sorted(findings, key=lambda f: -f.value):
+        if f.monitor != "quality" or not f.feature:
+            continue
+        if f.metric == "rejected_by_reason":
+            key, entry, name = (f.model_version, f.window_end, ""), "reasons", f.feature
+        elif f.metric == "unseen_category":
+            feature, _, name = f.feature.partition("=")
+            key, entry = (f.model_version, f.window_end, feature), "unseen"
+        else:
+            continue
+        out[key].setdefault(entry, []).append([name, f.value])
+    return out
 
 
 def _drifted_by_window(findings: list[Finding]) -> dict[tuple[str, datetime], list[str]]:

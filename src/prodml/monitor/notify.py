@@ -84,6 +84,21 @@ def describe(alert: Alert) -> str:
         return text + (f"; the features most apart: {_some(others)}." if others else ".")
     if monitor == "concept":
         return f"The model's errors began to rise (concept drift) in {ending}."
+    if monitor == "quality" and metric == "rejected_share":
+        reasons = ", ".join(f"{r} ({share:.1%})" for r, share in detail.get("reasons", [])[:3])
+        why = f"; most for {reasons}" if reasons else ""
+        return f"{alert.value:.1%} of rows were refused before scoring in {ending}, {run}{why}."
+    if monitor == "quality" and metric == "out_of_range_share":
+        return (
+            f"{alert.value:.1%} of `{subject}` values lie beyond the range training saw in "
+            f"{ending}, {run}."
+        )
+    if monitor == "quality" and metric == "unseen_share":
+        unseen = ", ".join(f"{v!r} ({share:.1%})" for v, share in detail.get("unseen", [])[:3])
+        return (
+            f"{alert.value:.1%} of `{subject}` values are categories training never saw "
+            f"in {ending}, {run}" + (f": {unseen}." if unseen else ".")
+        )
     kind = {"estimate": "estimated (no labels yet)", "performance": "realized"}.get(
         str(monitor), str(monitor)
     )

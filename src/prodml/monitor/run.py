@@ -4,6 +4,8 @@ For each complete window (its end is past) of each version's traffic:
 - drift per feature and of the prediction against that version's reference, multivariate
   drift (a domain classifier), drift per declared segment, and the label-free performance
   estimate (classifiers), once, when the window completes;
+- data quality: the rows refused before scoring, by reason; missing values; values
+  training never saw (`quality.py`), once, when the window completes;
 - realized performance (overall and per slice, with intervals) whenever more of its
   labels have arrived than when it was last measured;
 and, over each version's labelled rows in time order, concept drift (Page–Hinkley on the
@@ -33,9 +35,18 @@ from prodml.monitor.fairness import GAPS, group_metrics
 from prodml.monitor.labels import LABEL, LABELLED_AT, join_labels
 from prodml.monitor.multivariate import MultivariateDrift, domain_classifier
 from prodml.monitor.performance import Figure, realized, realized_by_slice
+from prodml.monitor.quality import (
+    MISSING_SHARE,
+    OUT_OF_RANGE,
+    REJECTED_BY_REASON,
+    REJECTED_SHARE,
+    UNSEEN_SHARE,
+    Quality,
+    data_quality,
+)
 from prodml.monitor.reference import Reference
 from prodml.monitor.segments import SegmentDrift, segment_drift
-from prodml.monitor.traffic import DECISION, PREDICTION, traffic_frame
+from prodml.monitor.traffic import DECISION, PREDICTION, REJECTED, traffic_frame
 from prodml.monitor.windows import Window, count_windows, time_windows
 from prodml.settings import MonitoringSettings
 from prodml.store import Finding, MetadataStore
@@ -45,7 +56,8 @@ if TYPE_CHECKING:
     from prodml.predlog import PredictionLog
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
-MULTIVARIATE, SEGMENT, FAIRNESS = "multivariate", "segment", "fairness"
+MULTIVARIATE, SEGMENT, FAIRNESS, QUALITY = "multivariate", "segment", "fairness", "quality"
+UNSEEN = "unseen_category"  # a category training never saw: its share ("<feature>=<value>")
 DRIVERS = 5  # the domain classifier's features recorded per window
 LABELLED = "labelled"
 TOO_SMALL = "too_small"  # a window's rows, when fewer than monitoring.min_rows
@@ -79,6 +91,7 @@ class WindowResult:
     segments: list[SegmentDrift] = field(default_factory=list)
     fairness: dict[str, dict[str, Any]] = field(default_factory=dict)
     too_small: bool = False  # fewer rows than monitoring.min_rows: drift not judged
+    quality: Quality | None = None  # refusals, missing and never-seen values
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,7 @@ def monitor_traffic(
     plan = settings or MonitoringSettings()
     if records.empty:
         return MonitorRun([], [])
-    traffic = join_labels(traffic_frame(records), metadata.list_labels(name))
+    traffic = join_labels(traffic_frame(records, rejected=True), metadata.list_labels(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(plan.timezone)
     done = _Done(metadata.list_findings(model_name=name))
     results: list[WindowResult] = []
@@ -216,15 +229,19 @@ def _judge(
     chance: Callable[[], ChanceLevels],
     plan: MonitoringSettings,
 ) -> WindowResult | None:
-    rows = window.rows
+    every = window.rows  # refused rows too: only data quality looks at those
+    rows = every[every[REJECTED].isna()]
     labelled = rows[rows[LABEL].notna()]
     drift_due = done.drift_due(version, window)
     labels_due = done.labels_due(version, window, labelled)
     if not (drift_due or labels_due):
         return None
     # Too few rows to judge drift by; realized performance still is (its interval says
-    # how little it rests on).
+    # how little it rests on). A window of refusals alone is still judged for quality.
     too_small = drift_due and len(rows) < plan.min_rows
+    quality = None
+    if drift_due and len(every) >= plan.min_rows:
+        quality = data_quality(reference(), every)
     if too_small:
         reference()  # a version that has none is still said so, small windows or not
     drift: list[FeatureDrift] = []
@@ -281,6 +298,7 @@ def _judge(
         by_segment,
         fairness,
         too_small,
+        quality,
     )
 
 
@@ -299,7 +317,8 @@ def _concept(
     the reference keeps it (`concept.cusum`, `CONCEPT_SHIFT` and `CONCEPT_FALSE_ALARM_ROWS`),
     else by Page–Hinkley. Otherwise the error is |y − score| (a regression's in units of
     its labels' spread), by Page–Hinkley."""
-    labelled = rows[rows[LABEL].notna()].sort_values("timestamp", kind="stable")
+    labelled = rows[rows[LABEL].notna() & rows[REJECTED].isna()]
+    labelled = labelled.sort_values("timestamp", kind="stable")
     if labelled.empty:
         return []
     truth, score = labelled[LABEL].to_numpy(dtype=float), labelled[PREDICTION].to_numpy()
@@ -381,6 +400,8 @@ def _window_findings(name: str, result: WindowResult, now: datetime) -> list[Fin
         out.append(finding(SEGMENT, "drifted_features", len(part.drifted), part.name))
         out += [finding(SEGMENT, "drifted", 1.0, f"{part.name}/{f}") for f in part.drifted]
     out += [finding(ESTIMATE, metric, value) for metric, value in result.estimated.items()]
+    if result.quality is not None:
+        out += _quality_findings(result.quality, finding)
     for attribute, found in result.fairness.items():
         out += [finding(FAIRNESS, gap, found[gap], attribute) for gap in GAPS]
         for group, metrics in found["groups"].items():
@@ -399,6 +420,18 @@ def _window_findings(name: str, result: WindowResult, now: datetime) -> list[Fin
         for suffix, value in (("", figure.value), (".low", figure.low), (".high", figure.high)):
             if np.isfinite(value):
                 out.append(finding(PERFORMANCE, metric + suffix, value, piece or None))
+    return out
+
+
+def _quality_findings(quality: Quality, finding: Callable[..., Finding]) -> list[Finding]:
+    total = max(1, quality.rows)
+    out = [finding(QUALITY, REJECTED_SHARE, quality.rejected_share)]
+    out += [finding(QUALITY, REJECTED_BY_REASON, n / total, r) for r, n in quality.reasons.items()]
+    out += [finding(QUALITY, MISSING_SHARE, v, f) for f, v in quality.missing.items()]
+    out += [finding(QUALITY, OUT_OF_RANGE, v, f) for f, v in quality.out_of_range.items()]
+    out += [finding(QUALITY, UNSEEN_SHARE, v, f) for f, v in quality.unseen_share.items()]
+    for feature, categories in quality.unseen.items():
+        out += [finding(QUALITY, UNSEEN, share, f"{feature}={c}") for c, share in categories]
     return out
 
 

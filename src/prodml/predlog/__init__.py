@@ -1,9 +1,16 @@
-"""The prediction log: every answered prediction, durable before its answer leaves, in
-one record shape (`schema`) that serving writes and monitoring, rollouts and continuous
-training read. It imports nothing of serving (no FastAPI), so readers stay light."""
+"""The prediction log: every answered prediction, durable before its answer leaves, and
+every row refused, in the record shapes (`schema`) that serving writes and monitoring,
+rollouts and continuous training read. It imports nothing of serving (no FastAPI), so
+readers stay light."""
 
 from prodml.predlog.log import PARQUET, PredictionLog, readable_segments, segment_number
-from prodml.predlog.schema import ARROW_TYPES, CHANNELS, PredictionRecord, arrow_table
+from prodml.predlog.schema import (
+    ARROW_TYPES,
+    CHANNELS,
+    PredictionRecord,
+    RejectRecord,
+    arrow_table,
+)
 
 __all__ = [
     "ARROW_TYPES",
@@ -11,6 +18,7 @@ __all__ = [
     "PARQUET",
     "PredictionLog",
     "PredictionRecord",
+    "RejectRecord",
     "arrow_table",
     "readable_segments",
     "segment_number",

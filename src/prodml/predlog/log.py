@@ -398,7 +398,11 @@ def _compact(segment: Path) -> None:
     # Parsed in Python, not by Arrow's JSON reader: that one would turn ISO time strings
     # into zone-less timestamps. (It runs in a child process: see `_start_compaction`.)
     try:
-        table = pa.Table.from_pylist(_records(segment))
+        records = _records(segment)
+        # Column by column: `from_pylist` would take its columns from the first record
+        # alone and drop a field only later ones have (a reject's `rejected`, say).
+        names = dict.fromkeys(k for r in records for k in r)
+        table = pa.table({k: pa.array([r.get(k) for r in records]) for k in names})
         # An object empty in every record ("features": {} without a feature store) has no
         # fields for Parquet to hold: it is left out, and read back as missing.
         empty = [f.name for f in table.schema if pa.types.is_struct(f.type) and not f.type]

@@ -6,6 +6,10 @@ A record names the model version that answered, what it was asked (`inputs`), wh
 feature store added (`features`), and the answer: `probability`, `label` and
 `prediction_set` for a classifier, `value` and `interval` for a regressor. `deployment`,
 `arm` and `shadow` say which traffic policy routed it; they are absent before rollouts.
+
+A row refused before it could be scored (a 422, a batch reject) is logged too, so
+monitoring counts refusals: it has `rejected` (its reasons, ``"<field>: <kind>"``) and
+`sent` (its values as text) instead of `inputs` and any answer (see `serve.rejects`).
 """
 
 from datetime import datetime
@@ -39,6 +43,19 @@ class PredictionRecord(TypedDict):
     shadow: NotRequired[bool]  # scored on a copy of the traffic; never returned
 
 
+class RejectRecord(TypedDict):
+    """One row refused before scoring."""
+
+    request_id: str
+    row: int  # -1: the request as a whole (its body was not JSON, say)
+    timestamp: str | datetime
+    channel: str
+    model: str
+    version: str  # whose signature refused it
+    sent: dict[str, str | None]  # the row as sent, each value as text
+    rejected: list[str]  # one reason per bad field, "<field>: <kind>"
+
+
 # Arrow types of the fields a table of records may carry; `inputs` and `features` are
 # structs of the model's own columns.
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -58,17 +75,18 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "deployment": pa.string(),
     "arm": pa.string(),
     "shadow": pa.bool_(),
+    "rejected": pa.list_(pa.string()),
 }
 
 
 def arrow_table(columns: dict[str, pa.Array]) -> pa.Table:
-    """A table of records from its `columns`, each cast to its field's type (`inputs` and
-    `features` as they are)."""
+    """A table of records from its `columns`, each cast to its field's type (`inputs`,
+    `features` and `sent` as they are)."""
     arrays = {
         name: values.cast(ARROW_TYPES[name]) if name in ARROW_TYPES else values
         for name, values in columns.items()
     }
-    unknown = set(arrays) - set(ARROW_TYPES) - {"inputs", "features"}
+    unknown = set(arrays) - set(ARROW_TYPES) - {"inputs", "features", "sent"}
     if unknown:
         raise ValueError(f"not prediction record fields: {sorted(unknown)}")
     return pa.table(arrays)

@@ -35,6 +35,7 @@ from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment
 from prodml.serve.metrics import ServingMetrics
 from prodml.serve.predictor import Predictor
+from prodml.serve.rejects import request_rejects
 from prodml.serve.schemas import ErrorBody, FeedbackResponse, PredictResponse, rows_of
 from prodml.store import Label, MetadataStore
 
@@ -67,9 +68,9 @@ def create_app(
     collectors: Sequence[Collector] = (),
 ) -> FastAPI:
     """An API answering with `served` (a `Deployment` swaps versions while it runs),
-    logging every answered prediction to `log`; `POST /v1/feedback` records realized
-    outcomes in `labels` (the workspace's metadata store). `/metrics` also exports what
-    `collectors` collect (monitoring's gauges, say)."""
+    logging every answered prediction, and every row refused as invalid, to `log`;
+    `POST /v1/feedback` records realized outcomes in `labels` (the workspace's metadata
+    store). `/metrics` also exports what `collectors` collect (monitoring's gauges, say)."""
     deployment = served if isinstance(served, Deployment) else Deployment(served)
     first = deployment.current.info
     metrics = ServingMetrics(deployment.current.classifier)
@@ -115,6 +116,20 @@ def create_app(
             if any(e["type"] == "too_long" and e["loc"] == ["body", "rows"] for e in errors):
                 detail = [_too_many(predictor.max_batch_rows)]
                 return _failed(metrics, info, 413, detail, "too_many_rows")
+            request_id = request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
+            try:  # refused rows are logged too: monitoring counts them by reason
+                log.append(
+                    request_rejects(
+                        body,
+                        exc.errors(),
+                        request_id=request_id,
+                        info=info,
+                        timestamp=clock.now(),
+                        channel="http",
+                    )
+                )
+            except Exception:  # the caller is still told what was wrong with the request
+                logger.exception("could not log the rows of refused request %s", request_id)
             return _failed(metrics, info, 422, errors, "validation")
         rows = rows_of(parsed)
         try:

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from prodml.errors import DataValidationError, NotFoundError
 from prodml.predlog import PredictionLog, arrow_table
 from prodml.serve.predictor import Predictor
+from prodml.serve.rejects import NOT_A_NUMBER, NOT_FINITE, UNKNOWN_CATEGORY, reason
 from prodml.serve.schemas import strict_vocabularies
 from prodml.train import conformal
 
@@ -35,6 +36,7 @@ Engine = Literal["local", "ray"]
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SCORE_COLUMN = "score"
 ROW_COLUMN, REASON_COLUMN = "_row", "_reject_reason"
+KINDS_COLUMN = "_reject_kinds"  # the reasons as the log counts them, "<field>: <kind>; ..."
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,11 @@ def score_chunk(
     predictor: Predictor, chunk: pa.Table, plan: ChunkPlan, *, num_threads: int = 1
 ) -> pa.Table:
     """One chunk checked and scored: its columns as the model reads them (numbers parsed),
-    the answers (null on a rejected row) and `_reject_reason` (null on a scored row)."""
+    the answers (null on a rejected row), `_reject_reason` and `_reject_kinds` (null on a
+    scored row)."""
     table = chunk.select(list(plan.columns))
     frame = table.to_pandas()
-    reasons = _check(frame, plan.numeric, plan.strict)
+    reasons, kinds = _check(frame, plan.numeric, plan.strict)
     bad = reasons.notna().to_numpy()
     answers = _answers(predictor, frame[~bad], num_threads=num_threads)
     if bad.any():  # back in place: a null index takes a null, one per rejected row
@@ -138,7 +141,8 @@ def score_chunk(
         table = table.set_column(table.column_names.index(name), name, number)
     for name in answers.column_names:
         table = table.append_column(name, answers[name])
-    return table.append_column(REASON_COLUMN, pa.array(reasons, pa.string()))
+    table = table.append_column(REASON_COLUMN, pa.array(reasons, pa.string()))
+    return table.append_column(KINDS_COLUMN, pa.array(kinds, pa.string()))
 
 
 def _header(source: Path) -> list[str]:
@@ -201,13 +205,17 @@ def _require(source: Path, columns: list[str], found: list[str]) -> None:
 
 def _check(
     frame: pd.DataFrame, numeric: Sequence[str], strict: Mapping[str, frozenset[str]]
-) -> pd.Series:
-    """Per row, every reason it cannot be scored joined by '; ', or null."""
+) -> tuple[pd.Series, pd.Series]:
+    """Per row, every reason it cannot be scored joined by '; ', or null; and the same
+    reasons as kinds (`rejects.reason`), which is how the prediction log counts them."""
     reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
+    kinds = pd.Series(pd.NA, index=frame.index, dtype="string")
 
-    def add(mask: np.ndarray, text: pd.Series) -> None:
+    def add(mask: np.ndarray, text: pd.Series, field: str, kind: str) -> None:
         joined = reasons.where(reasons.isna(), reasons + "; ") + text
         reasons[mask] = joined.fillna(text)[mask]
+        key = reason(field, kind)
+        kinds[mask] = kinds.where(kinds.isna(), kinds + "; ").fillna("")[mask] + key
 
     for name in numeric:
         raw = frame[name]
@@ -215,18 +223,19 @@ def _check(
         frame[name] = values.astype(float)
         not_number = (raw.notna() & values.isna()).to_numpy()
         if not_number.any():
-            add(
-                not_number, name + ": " + raw.astype("string").str.slice(0, 40) + " is not a number"
-            )
+            text = name + ": " + raw.astype("string").str.slice(0, 40) + " is not a number"
+            add(not_number, text, name, NOT_A_NUMBER)
         infinite = np.isinf(frame[name].to_numpy())
         if infinite.any():
-            add(infinite, pd.Series(f"{name}: not a finite number", index=frame.index))
+            text = pd.Series(f"{name}: not a finite number", index=frame.index)
+            add(infinite, text, name, NOT_FINITE)
     for name, allowed in strict.items():
         text = frame[name].astype("string")
         unknown = (text.notna() & ~text.isin(allowed)).to_numpy()
         if unknown.any():
-            add(unknown, name + ": " + text + f" is not one of the {len(allowed)} known values")
-    return reasons
+            message = name + ": " + text + f" is not one of the {len(allowed)} known values"
+            add(unknown, message, name, UNKNOWN_CATEGORY)
+    return reasons, kinds
 
 
 def _answers(predictor: Predictor, frame: pd.DataFrame, *, num_threads: int) -> pa.Table:
@@ -273,16 +282,18 @@ class _Sink:
         rows = pa.array(np.arange(self.first_row, self.first_row + n))
         bad = result[REASON_COLUMN].is_valid()
         n_bad = pc.sum(bad).as_py() or 0
+        refused = None
         if n_bad:
             rejected = result.filter(bad)
             frame = rejected.select(list(self.plan.columns)).to_pandas().astype("string")
             frame[ROW_COLUMN] = rows.filter(bad).to_numpy()
             frame[REASON_COLUMN] = rejected[REASON_COLUMN].to_pandas()
             self.rejects.write(pa.Table.from_pandas(frame, preserve_index=False))
+            refused = self._reject_table(rejected, frame, rows.filter(bad))
             result, rows = result.filter(pc.invert(bad)), rows.filter(pc.invert(bad))
         if self.pending is not None:
             self.pending.result()  # at most one chunk waits to be written; errors surface here
-        self.pending = self.writer.submit(self._write, result, rows)
+        self.pending = self.writer.submit(self._write, result, rows, refused)
         self.scored += n - n_bad
         self.rejected += n_bad
         self.first_row += n
@@ -294,13 +305,16 @@ class _Sink:
         self.output.discard()
         self.rejects.discard()
 
-    def _write(self, scored: pa.Table, rows: pa.Array) -> None:
+    def _write(self, scored: pa.Table, rows: pa.Array, refused: pa.Table | None) -> None:
         """On the writer thread: compressing and writing Parquet releases the GIL, so the
         next chunk is read and scored meanwhile."""
-        answers = [c for c in scored.column_names[len(self.plan.columns) :] if c != REASON_COLUMN]
+        internal = (REASON_COLUMN, KINDS_COLUMN)
+        answers = [c for c in scored.column_names[len(self.plan.columns) :] if c not in internal]
         self.output.write(scored.select([*self.plan.keep, *answers]))
         if self.log is not None and scored.num_rows:
             self.log.append_table(self._log_table(scored, rows))
+        if self.log is not None and refused is not None:
+            self.log.append_table(refused)
 
     def finish(self) -> BatchResult:
         with self.writer:
@@ -313,17 +327,33 @@ class _Sink:
         self.rejects.finish(pa.schema([(ROW_COLUMN, pa.int64()), (REASON_COLUMN, pa.string())]))
         return BatchResult(self.scored, self.rejected, self.batch_id, self.rejects.path)
 
-    def _log_table(self, scored: pa.Table, rows: pa.Array) -> pa.Table:
-        """The chunk's records in the prediction log's shape (one struct of inputs per row)."""
-        n = scored.num_rows
-        predictor, info = self.predictor, self.predictor.info
-        fields = {
+    def _head(self, rows: pa.Array) -> dict[str, pa.Array]:
+        """The fields every record of a chunk starts with (see `predlog.schema`)."""
+        n, info = len(rows), self.predictor.info
+        return {
             "request_id": pa.repeat(self.batch_id, n),
             "row": rows.cast(pa.int64()),
             "timestamp": pa.repeat((self.now or datetime.now().astimezone()).isoformat(), n),
             "channel": pa.repeat("batch", n),
             "model": pa.repeat(info.name, n),
             "version": pa.repeat(info.version, n),
+        }
+
+    def _reject_table(self, rejected: pa.Table, sent: pd.DataFrame, rows: pa.Array) -> pa.Table:
+        """The chunk's rejected rows as reject records: their features as text, their
+        reasons by kind (monitoring counts them)."""
+        text = pa.Table.from_pandas(sent[list(self.plan.features)], preserve_index=False)
+        kinds = pc.split_pattern(rejected[KINDS_COLUMN].combine_chunks(), "; ")
+        return arrow_table(
+            {**self._head(rows), "sent": text.to_struct_array().combine_chunks(), "rejected": kinds}
+        )
+
+    def _log_table(self, scored: pa.Table, rows: pa.Array) -> pa.Table:
+        """The chunk's records in the prediction log's shape (one struct of inputs per row)."""
+        n = scored.num_rows
+        predictor = self.predictor
+        fields = {
+            **self._head(rows),
             "inputs": scored.select(list(self.plan.features)).to_struct_array().combine_chunks(),
             ("probability" if predictor.classifier else "value"): scored[SCORE_COLUMN],
         }

@@ -29,6 +29,7 @@ from prodml.clock import Clock
 from prodml.predlog import PredictionLog
 from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment
+from prodml.serve.rejects import request_rejects
 from prodml.serve.schemas import rows_of
 from prodml.serve.stream.base import Message, StreamBackend
 
@@ -141,6 +142,15 @@ class StreamWorker:
         try:
             body = predictor.request_model.model_validate(document)
         except ValidationError as exc:
+            rejects = request_rejects(
+                document,
+                exc.errors(),
+                request_id=request_id,
+                info=predictor.info,
+                timestamp=self.clock.now(),
+                channel="stream",
+            )
+            self.log.append(rejects)  # counted by monitoring, as the HTTP API's refusals are
             errors = [
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
             ]
