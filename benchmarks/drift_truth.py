@@ -21,6 +21,20 @@ registration. Each run streams labelled rows from the rest in random order: cont
 labels flipped. prodml's CUSUM (against the held-out errors) beside Page–Hinkley on the
 same errors (the detector prodml used before, against the stream's running mean).
 
+Label-free performance (CBPE): two LightGBM models fitted on the reference half, one on
+what is known before departure (carrier, origin, dest, distance, hour: like the demo's)
+and one on every feature above (departure delay too: ranks far better); each calibrated,
+as at registration, on 10,000 held-out rows in time order (`estimate.calibrate`, which
+also measures its own error on windows of them). Windows of 1,000 and 5,000 labelled rows
+are drawn from the rest, unshifted and under covariate shifts (rows reweighted by their
+inputs, labels real): the three above and stronger ones (evening flights x3, EWR x3,
+June x4; June is no input, so its weather moves P(y | inputs) too). Per window, the
+estimated AUC and its range against the realized AUC; beside it the shift's population
+AUC (every pool row, reweighted), whose own distance to the realized AUC (the "floor") is
+what a perfect estimator would still miss by at that window size. The range is shown as
+served (widened by the spread beyond chance registration measured on consecutive, hence
+seasonal, windows) and without that widening (*: chance and calibration alone).
+
     python benchmarks/drift_truth.py [--controls 100] [--shifted 50] [--streams 100]
 """
 
@@ -42,6 +56,9 @@ SIZES = (500, 1_000, 5_000, 20_000)
 FEATURES = ["carrier", "origin", "dest", "distance", "air_time", "hour", "dep_delay"]
 FIXED = 0.1  # Evidently's default drift threshold for both distances
 HISTORIES = (2_000, 30_000)  # clean labelled rows before a label flip
+SCHEDULED = ["carrier", "origin", "dest", "distance", "hour"]  # known before departure
+CBPE_SIZES = (1_000, 5_000)
+CALIBRATION_ROWS = 10_000  # about the demo's held-back third of June
 
 
 def main() -> None:
@@ -78,9 +95,13 @@ def main() -> None:
             out[f"{name}_fixed"] = np.mean([f[feature] for _, f in judged])
         print(f"… {size:,} rows done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     concept = _concept(first_half, half, rng, args.streams)
+    print(f"… concept drift done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    cbpe, cbpe_rows = _cbpe(first_half, half, args.shifted)
+    print(f"… CBPE done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     _table(results, shifts, args)
     _concept_table(concept, args)
-    print(json.dumps(_summary(results, shifts) | concept))
+    _cbpe_table(cbpe_rows, cbpe, args)
+    print(json.dumps(_summary(results, shifts) | concept | cbpe))
 
 
 def _shifts(pool: pd.DataFrame, reference: pd.DataFrame) -> dict[str, tuple[str, str, np.ndarray]]:
@@ -125,24 +146,30 @@ def _judge(reference, window, chance) -> tuple[dict[str, bool], dict[str, bool]]
     )
 
 
-def _concept(flights: pd.DataFrame, half: np.ndarray, rng, streams: int) -> dict[str, float]:
+def _fit(flights: pd.DataFrame, rows: np.ndarray, features: list[str]) -> tuple:
+    """A LightGBM model of "arrives 15+ minutes late" from `features`, fitted on `rows`;
+    with every flight's inputs (x) and label (y)."""
     import lightgbm as lgb
 
+    x = flights[features].copy()
+    for name in {"carrier", "origin", "dest"} & set(features):
+        x[name] = x[name].astype("category")
+    y = (flights["arr_delay"] >= 15).to_numpy(dtype=float)
+    model = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 2, "seed": 0},
+        lgb.Dataset(x[rows], y[rows]),
+        num_boost_round=200,
+    )
+    return model, x, y
+
+
+def _concept(flights: pd.DataFrame, half: np.ndarray, rng, streams: int) -> dict[str, float]:
     from prodml.monitor.concept import cusum, page_hinkley
     from prodml.monitor.estimate import excess_error, fit_estimator, held_out_errors
     from prodml.monitor.run import CONCEPT_EVIDENCE, CONCEPT_FALSE_ALARM_ROWS, CONCEPT_SHIFT
 
     labelled = flights["arr_delay"].notna().to_numpy()
-    x = flights[FEATURES].copy()
-    for name in ("carrier", "origin", "dest"):
-        x[name] = x[name].astype("category")
-    y = (flights["arr_delay"] >= 15).to_numpy(dtype=float)
-    train = half & labelled
-    model = lgb.train(
-        {"objective": "binary", "verbose": -1, "num_threads": 2, "seed": 0},
-        lgb.Dataset(x[train], y[train]),
-        num_boost_round=200,
-    )
+    model, x, y = _fit(flights, half & labelled, FEATURES)
     rest = np.flatnonzero(~half & labelled)
     rng.shuffle(rest)
     held, pool = rest[:20_000], rest[20_000:]
@@ -191,6 +218,124 @@ def _concept(flights: pd.DataFrame, half: np.ndarray, rng, streams: int) -> dict
             / out[f"concept_delay_after_{history}_cusum"]
         )
     return out
+
+
+def _cbpe(flights: pd.DataFrame, half: np.ndarray, windows: int) -> tuple[dict, dict]:
+    """CBPE's error and interval coverage on covariate-shift windows of real flights, per
+    model and window size (see the module docstring); the figures, and per model and
+    shift the table's rows."""
+    from sklearn.metrics import roc_auc_score
+
+    from prodml.monitor.estimate import calibrate, estimate, realized_metrics
+
+    rng = np.random.default_rng(1)
+    labelled = flights["arr_delay"].notna().to_numpy()
+    rest = np.flatnonzero(~half & labelled)
+    rng.shuffle(rest)
+    held, pool = rest[:CALIBRATION_ROWS], rest[CALIBRATION_ROWS:]
+    held = held[np.argsort(flights["time_hour"].to_numpy()[held], kind="stable")]
+    rows = flights.iloc[pool].reset_index(drop=True)
+    weights = {"no shift": np.ones(len(rows))}
+    weights |= {label: w for label, _, w in _shifts(rows[FEATURES], flights[half]).values()}
+    weights |= {
+        "evening flights x3": np.where(rows["hour"] >= 17, 3.0, 1.0),
+        "origin EWR x3": np.where(rows["origin"] == "EWR", 3.0, 1.0),
+        "June x4 (not an input)": np.where(rows["month"] == 6, 4.0, 1.0),
+    }
+    out: dict[str, float] = {}
+    table: dict[str, list] = {}
+    for model_name, features in (("scheduled", SCHEDULED), ("in_flight", FEATURES)):
+        model, x, y = _fit(flights, half & labelled, features)
+        held_score, score, truth = model.predict(x.iloc[held]), model.predict(x.iloc[pool]), y[pool]
+        estimator = calibrate(held_score, y[held])  # and its error, as registration measures
+        unwidened = {k: v for k, v in estimator.items() if k != "error"}
+        prefix = "cbpe_" if model_name == "scheduled" else "cbpe_in_flight_"
+        registered = estimator["error"]
+        out[f"{prefix}registration_auc_mae"] = registered["roc_auc"]["mae"]
+        out[f"{prefix}registration_auc_coverage"] = registered["roc_auc"]["coverage"]
+        out[f"{prefix}registration_window_rows"] = registered["window_rows"]
+        shifted: dict[int, list] = {size: [] for size in CBPE_SIZES}
+        for name, w in weights.items():
+            population = float(roc_auc_score(truth, score, sample_weight=w))
+            cells = []
+            for size in CBPE_SIZES:
+                found = []
+                for i in range(windows):
+                    at = rng.choice(pool.size, size, replace=False, p=w / w.sum())
+                    s = score[at]
+                    said = estimate(estimator, s, s >= 0.5, seed=i)
+                    core = estimate(unwidened, s, s >= 0.5, seed=i)
+                    realized = realized_metrics(truth[at], s, s >= 0.5)["roc_auc"]
+                    bounds = [b[f"roc_auc.{e}"] for b in (said, core) for e in ("low", "high")]
+                    found.append([said["roc_auc"], realized, *bounds])
+                found_array = np.array(found)
+                cells.append(_cbpe_figures(found_array, population))
+                if name != "no shift":
+                    shifted[size].append((found_array, population))
+            table.setdefault(model_name, []).append((name, population, cells))
+        for size, parts in shifted.items():
+            figures = _cbpe_figures(
+                np.concatenate([f for f, _ in parts]),
+                np.concatenate([np.full(len(f), p) for f, p in parts]),
+            )
+            for key, value in figures.items():
+                out[f"{prefix}auc_{key}_{size}"] = value
+    return out, table
+
+
+def _cbpe_figures(found: np.ndarray, population) -> dict[str, float]:
+    """Over windows of (estimate, realized, low, high, and low and high unwidened): the
+    estimate's mean absolute and signed error against the realized AUC, its error against
+    the shift's population AUC, the floor (the population AUC's own error against the
+    realized), the share of windows whose range held the realized AUC and the range's
+    mean width, as served and unwidened ("core")."""
+    guess, realized, low, high, core_low, core_high = found.T
+    return {
+        "coverage_core": float(np.mean((core_low <= realized) & (realized <= core_high))),
+        "width_core": float(np.mean(core_high - core_low)),
+        "mae": float(np.mean(np.abs(guess - realized))),
+        "bias": float(np.mean(guess - realized)),
+        "mae_vs_population": float(np.mean(np.abs(guess - population))),
+        "floor": float(np.mean(np.abs(population - realized))),
+        "coverage": float(np.mean((low <= realized) & (realized <= high))),
+        "width": float(np.mean(high - low)),
+    }
+
+
+def _cbpe_table(table: dict, found: dict, args) -> None:
+    print(
+        f"CBPE: estimated against realized AUC, {args.shifted} windows per shift and size, "
+        f"calibrated on {CALIBRATION_ROWS:,} held-out rows. Per size: mean absolute error "
+        "(floor: a perfect estimator's), mean signed error, share of windows whose range "
+        "held the realized AUC and the range's mean width (*: without the widening)"
+    )
+    keys = ("mae", "floor", "bias", "coverage", "width", "coverage_core", "width_core")
+    for model_name, rows in table.items():
+        prefix = "cbpe_" if model_name == "scheduled" else "cbpe_in_flight_"
+        features = "before departure" if model_name == "scheduled" else "with departure delay"
+        print(
+            f"\n  {f'model {model_name} ({features})':40}"
+            + "".join(f"{f'{size:,} rows':^47}" for size in CBPE_SIZES)
+        )
+        print(
+            f"  {'':32}{'AUC':>8}"
+            + "     MAE (floor)   bias  held width held* width*" * len(CBPE_SIZES)
+        )
+        summary = [{k: found[f"{prefix}auc_{k}_{size}"] for k in keys} for size in CBPE_SIZES]
+        for name, population, cells in [*rows, ("all covariate shifts", float("nan"), summary)]:
+            line = f"  {name:32}{population:>8.3f}".replace("     nan", "        ")
+            for c in cells:
+                line += (
+                    f"   {c['mae']:.3f} ({c['floor']:.3f}) {c['bias']:+.3f} {c['coverage']:>5.0%}"
+                    f" {c['width']:.3f} {c['coverage_core']:>5.0%}  {c['width_core']:.3f}"
+                )
+            print(line)
+        print(
+            f"  registration's own measure: MAE {found[f'{prefix}registration_auc_mae']:.3f}, "
+            f"range held {found[f'{prefix}registration_auc_coverage']:.0%} "
+            f"(windows of {found[f'{prefix}registration_window_rows']:,} held-out rows)"
+        )
+    print()
 
 
 def _concept_table(found: dict, args) -> None:

@@ -58,7 +58,8 @@ def train_and_register(
     """Train `recipe` (built from the `inputs` snapshots) in the pipeline's cache, gate the
     best candidate against the baselines and the current champion, register it with its
     verdict and card, and build its drift reference from the rows it learned from (the
-    validation rows, never fitted on, calibrate the label-free performance estimate).
+    validation rows held back from everything, `TrainSpec.reserve_fraction`, calibrate
+    the label-free performance estimate; its measured error goes into the card).
 
     `recorded_as` ("module:function", with its `config`) is the recipe `prodml models
     reproduce` will re-run; a version without one cannot be reproduced.
@@ -87,16 +88,19 @@ def train_and_register(
         result, spec.model_name, ws.registry, ws.tracker, first=champion is None
     )
     outputs = result.pipeline.outputs
+    estimated = result.estimate_rows is not None  # classifiers
     reference = ws.save_reference(
         spec.model_name,
         version.version,
         outputs["train_rows"],
         spec.features.names,
-        holdout=outputs["valid_rows"],
+        holdout=result.estimate_rows if estimated else outputs["valid_rows"],
         label=spec.label,
         sensitive=ws.settings.monitoring.sensitive,
-        holdout_score=result.scores[result.best],
+        holdout_score=result.estimate_scores if estimated else result.scores[result.best],
     )
+    source = CROSS_FITTED if result.estimate_cross_fitted else HELD_BACK
+    version = _card_with_estimate(ws, version, result.run_ids[result.best], source)
     return Registered(version, reference, result.gate, result.evaluations, result)
 
 
@@ -236,7 +240,36 @@ def register_fitted(
         sensitive=[s for s in ws.settings.monitoring.sensitive if s in x.columns],
         holdout_score=score,
     )
+    version = _card_with_estimate(ws, version, run_id, GIVEN)
     return Registered(version, reference, report, evaluations)
+
+
+# What the label-free estimate was calibrated on, in the card's words.
+HELD_BACK = "validation rows held back from evaluation, model choice and calibration"
+CROSS_FITTED = (
+    "validation rows, each scored through a calibration fitted without its block (too "
+    "few to hold any back; the model was chosen on them, so the estimate may run high)"
+)
+GIVEN = "rows given to prodml.register, which the model was not fitted on"
+
+
+def _card_with_estimate(
+    ws: Workspace, version: ModelVersionInfo, run_id: str, source: str
+) -> ModelVersionInfo:
+    """Tag the version with its label-free estimate's measured error (and what it was
+    calibrated on), and write its card again: the card was written at registration,
+    before the reference (which loads the registered model) could measure it."""
+    from prodml.registry.card import ESTIMATE_TAG
+    from prodml.registry.promotion import log_card
+
+    estimator = ws.reference(version.name, version.version).estimator or {}
+    if "error" not in estimator:
+        return version
+    tag = json.dumps({**estimator["error"], "source": source})
+    ws.registry.set_tags(version.name, version.version, {ESTIMATE_TAG: tag})
+    info = ws.registry.resolve(version.ref)
+    log_card(info, ws.tracker, run_id)
+    return info
 
 
 _LABEL = "__prodml_label"

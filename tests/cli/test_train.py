@@ -28,9 +28,9 @@ def project(tmp_path, monkeypatch):
 def test_train_registers_then_reuses_every_step(project):
     first = runner.invoke(app, ["train", "tests._data:toy_recipe", "-C", str(project)])
     assert first.exit_code == 0, first.output
-    assert "Gate passed. toy version 1 (@champion). 0 of 13 steps from cache" in first.output
+    assert "Gate passed. toy version 1 (@champion). 0 of 14 steps from cache" in first.output
     again = runner.invoke(app, ["train", "tests._data:toy_recipe", "-C", str(project)])
-    assert "toy version 1 (@champion). 13 of 13 steps from cache" in again.output
+    assert "toy version 1 (@champion). 14 of 14 steps from cache" in again.output
     # Registration left the version's drift reference, built from its training rows only.
     reference = Workspace.open(project).reference("toy", "1")
     examples = nonlinear_examples()

@@ -74,7 +74,16 @@ def run(
                 _refused(w),
                 f"{w.labelled:,}",
                 _drifted(w),
-                f"{w.estimated['roc_auc']:.3f}" if "roc_auc" in w.estimated else "",
+                (
+                    f"{w.estimated['roc_auc']:.3f}"
+                    + (
+                        f" ({w.estimated['roc_auc.low']:.3f}–{w.estimated['roc_auc.high']:.3f})"
+                        if "roc_auc.low" in w.estimated
+                        else ""
+                    )
+                    if "roc_auc" in w.estimated
+                    else ""
+                ),
                 f"{auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}]" if auc else "",
             )
         out.print(table)

@@ -121,7 +121,7 @@ class FindingsCollector(Collector):
                 labelled.add_metric(base, f.value)
             elif f.monitor == "performance" and not f.metric.endswith(_BOUNDS) and not f.feature:
                 performance.add_metric([*base, f.metric, "realized"], f.value)
-            elif f.monitor == "estimate":
+            elif f.monitor == "estimate" and not f.metric.endswith(_BOUNDS):
                 performance.add_metric([*base, f.metric, "estimated"], f.value)
             elif f.monitor == "multivariate" and f.metric == "domain_auc":
                 domain.add_metric(base, f.value)

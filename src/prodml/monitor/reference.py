@@ -54,13 +54,18 @@ class Reference:
 
     columns: dict[str, ReferenceColumn]
     rows: int
-    # CBPE's score-to-probability map, fitted on held-out labelled rows (classifiers only).
+    # CBPE's estimator (classifiers only; see monitor.estimate.calibrate): the
+    # score-to-probability map fitted on held-out labelled rows, its bootstrap refits (the
+    # interval) and, under "error", its error measured on held-out windows of those rows.
     estimator: dict[str, Any] | None = None
     sample: pd.DataFrame | None = None  # whole rows, for multivariate and segment drift
     # Group metrics per sensitive attribute on the held-out rows (see monitor.fairness).
     fairness: dict[str, Any] | None = None
     # The held-out rows' excess error (mean, std, rows): what concept drift is judged from.
     errors: dict[str, float] | None = None
+    # The headline metric on the held-out rows at registration, with its 95 % interval
+    # ("metric", "value", "low", "high", "rows"): what a window's realized figure is held to.
+    registered: dict[str, Any] | None = None
 
     @classmethod
     def build(
@@ -78,10 +83,14 @@ class Reference:
         are the reference for prediction drift: of `holdout` rows when given (rows it did
         not fit on score as production will; its training rows score more confidently),
         else of `rows`. A classifier given `holdout` rows with their `label` also gets the
-        calibration label-free performance estimation needs, and the group metrics of its
-        decisions (at 0.5, as served) for each `sensitive` attribute. `holdout_score` is
-        the model's scores of `holdout`, when they are already known."""
-        from prodml.monitor.estimate import fit_estimator, held_out_errors
+        calibration label-free performance estimation needs, with its error measured on
+        windows of them, and the group metrics of its decisions (at 0.5, as served) for
+        each `sensitive` attribute. `holdout` must be rows the model never used in any way
+        (not to fit, stop early, choose among candidates or calibrate it: a calibration
+        fitted on those finds the model better than it is), in time order (the error is
+        measured on consecutive windows). `holdout_score` is the model's scores of `holdout`, when
+        they are already known."""
+        from prodml.monitor.estimate import calibrate, held_out_errors
         from prodml.monitor.fairness import group_metrics
         from prodml.monitor.traffic import PREDICTION
 
@@ -100,6 +109,10 @@ class Reference:
             columns={**reference.columns, PREDICTION: reference_column(pd.Series(score))},
             sample=sample,
         )
+        if held_score is not None and holdout is not None and label is not None:
+            reference = dataclasses.replace(
+                reference, registered=registered_figure(model.task, holdout[label], held_score)
+            )
         if (
             held_score is None
             or holdout is None
@@ -109,7 +122,7 @@ class Reference:
         ):
             return reference
         decided = holdout.assign(_decision=(held_score >= 0.5).astype(float))
-        estimator = fit_estimator(held_score, holdout[label])
+        estimator = calibrate(held_score, holdout[label])
         errors = held_out_errors(held_score, holdout[label])
         return dataclasses.replace(
             reference,
@@ -166,6 +179,7 @@ class Reference:
             "estimator": self.estimator,
             "fairness": self.fairness,
             "errors": self.errors,
+            "registered": self.registered,
         }
         arrays: dict[str, np.ndarray] = {}
         if self.sample is not None:
@@ -216,7 +230,28 @@ class Reference:
             sample,
             meta.get("fairness"),
             meta.get("errors"),
+            meta.get("registered"),
         )
+
+
+def registered_figure(task: str, y: pd.Series, score: np.ndarray) -> dict[str, Any] | None:
+    """The headline metric (ROC AUC of a classifier, RMSE of a regression) of held-out rows,
+    with its bootstrap interval; None when it cannot be measured (one class only)."""
+    from prodml.monitor.performance import realized
+
+    truth = y.to_numpy(dtype=float)
+    classifier = task == "classification"
+    metric = "roc_auc" if classifier else "rmse"
+    figure = realized(truth, score, (score >= 0.5).astype(float) if classifier else None)[metric]
+    if not np.isfinite([figure.value, figure.low, figure.high]).all():
+        return None
+    return {
+        "metric": metric,
+        "value": figure.value,
+        "low": figure.low,
+        "high": figure.high,
+        "rows": int(truth.size),
+    }
 
 
 def _decoded(array: np.ndarray, categories: list[str] | None) -> pd.Series:

@@ -187,6 +187,17 @@ def _performance_chart(findings: Sequence[Finding]) -> Canvas | None:
         )
     if estimated:
         times = sorted(estimated)
+        lows = series.get(("estimate", f"{headline}.low"), {})
+        highs = series.get(("estimate", f"{headline}.high"), {})
+        if lows and highs:  # references built before the estimate had a range have none
+            ax.fill_between(
+                date2num(times),
+                [lows.get(t, np.nan) for t in times],
+                [highs.get(t, np.nan) for t in times],
+                color=ESTIMATED_COLOR,
+                alpha=0.15,
+                label="estimate's 95% range",
+            )
         ax.plot(
             date2num(times),
             [estimated[t] for t in times],

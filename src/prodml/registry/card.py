@@ -20,6 +20,10 @@ from mlflow import MlflowClient
 from prodml.registry.registry import ModelVersionInfo
 from prodml.train.tracking import FEATURE_SERVICE_TAG, mlflow_errors
 
+# The label-free estimate's error as measured at registration, and what it was calibrated
+# on (JSON; set once the version's drift reference is built, see `workflow`).
+ESTIMATE_TAG = "prodml.estimate"
+
 
 def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
     """The Markdown card of one version (front matter first)."""
@@ -30,6 +34,7 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
     tags = dict(info.tags)
     card = json.loads(tags.get("prodml.card", "{}"))
     gate = json.loads(tags.get("prodml.gate", "{}"))
+    estimate = json.loads(tags.get(ESTIMATE_TAG, "{}"))
     metrics = dict(run.data.metrics) if run else {}
     inputs = [
         {
@@ -51,6 +56,7 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
         "snapshots": {i["name"]: i.get("snapshot_id") for i in inputs},
         "metrics": {k: round(v, 6) for k, v in sorted(metrics.items())},
         "gate_passed": gate.get("passed"),
+        "estimate_error": estimate or None,
         "git_commit": run.data.tags.get("mlflow.source.git.commit") if run else None,
         "environment": run.data.tags.get("prodml.environment") if run else None,
     }
@@ -74,7 +80,11 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
         "| --- | ---: | --- | --- |",
     ]
     for part, span in card.get("data", {}).items():
-        name = {"train": "training", "valid": "validation"}.get(part, part)
+        name = {
+            "train": "training",
+            "valid": "validation",
+            "reserve": "held back (for the estimate)",
+        }.get(part, part)
         # A random split has no time span: its rows come from the whole table.
         start, end = span.get("from", "—"), span.get("to", "—")
         lines.append(f"| {name} | {span['rows']:,} | {start} | {end} |")
@@ -182,6 +192,7 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
             f"| {c['mean_predicted']:.3f} | {c['observed']:.3f} | {c['rows']:,} |"
             for c in calibration
         ]
+    lines += _estimate_section(estimate)
     lines += ["", "## Known limitations", ""]
     lines += [f"- {item}" for item in card.get("limitations", [])] or ["- _None recorded._"]
     lines += [
@@ -200,6 +211,44 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _estimate_section(error: dict[str, Any]) -> list[str]:
+    """How far monitoring's label-free estimate was from the truth on held-out windows."""
+    if not error:
+        return []
+    level = error.get("level", 0.95)
+    lines = [
+        "",
+        "## Performance estimated before labels arrive",
+        "",
+        "Monitoring estimates each window's ROC AUC, accuracy and F1 from its scores alone "
+        f"(CBPE), with the range the realized figure should fall in ({level:.0%}), "
+        f"calibrated on {error['rows']:,} {error.get('source', 'held-out labelled rows')}. "
+        f"Checked the same way on {error['windows']} consecutive windows of about "
+        f"{error['window_rows']:,} of those rows, each estimated with a calibration fitted "
+        "on the others, against what its labels gave. Beyond chance means how far the "
+        "realized figures strayed (standard deviation) beyond what the window's size and "
+        "the calibration's own uncertainty explain: periods differ in what follows from a "
+        "score, which no label-free estimate can see, so every range is widened by it.",
+        "",
+        "| metric | mean absolute error | mean signed error | beyond chance | "
+        "realized inside the range |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for metric in ("roc_auc", "accuracy", "f1"):
+        found = error.get(metric)
+        if found:
+            lines.append(
+                f"| {metric} | {found['mae']:.4f} | {found['bias']:+.4f} | "
+                f"{found.get('spread', 0.0):.4f} | {found['coverage']:.0%} |"
+            )
+    lines += [
+        "",
+        "The estimate holds while the inputs move and their relation to the outcome does "
+        "not; a changed relation (concept drift) is what only labels show.",
+    ]
+    return lines
 
 
 def card_html(markdown: str) -> str:

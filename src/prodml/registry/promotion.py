@@ -70,7 +70,12 @@ def register_version(
     if report["passed"] and "champion" not in version.aliases:  # retraining the champion
         registry.set_alias(name, "champion" if first else "challenger", version.version)
     version = registry.resolve(f"{name}/{version.version}")
-    with tempfile.TemporaryDirectory() as tmp:  # the card, beside the model in its run
+    log_card(version, tracker, run_id)
+    return version
+
+
+def log_card(version: ModelVersionInfo, tracker: Tracker, run_id: str) -> None:
+    """Write `version`'s card beside the model in its run (`card/`), replacing any before."""
+    with tempfile.TemporaryDirectory() as tmp:
         write_card(version, tracker.tracking_uri, Path(tmp))
         tracker.log_folder(run_id, Path(tmp), "card")
-    return version

@@ -87,7 +87,12 @@ def reproduce(
             champion=None,
             now=now,
         )
-    valid = result.pipeline.outputs["valid_rows"]
+    # Every validation row, those held back for the estimate too: none was fitted on.
+    outputs = result.pipeline.outputs
+    held_back = outputs.get("reserve_rows")
+    valid = outputs["valid_rows"]
+    if held_back is not None and len(held_back):
+        valid = pd.concat([valid, held_back], ignore_index=True)
     before = original.predict_frame(valid)
     after = result.models[result.best].predict_frame(valid)
     differences = _differences(info, registry, recipe, code_dir)

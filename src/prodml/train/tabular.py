@@ -1,6 +1,8 @@
 """The standard pipeline for a tabular classifier, as declared, cached steps:
 
-    examples ─▶ train_rows, valid_rows (split by time, never shuffled across it)
+    examples ─▶ train_rows, valid_rows (split by time, never shuffled across it), and
+                reserve_rows (classifiers with enough validation rows: a seeded third of
+                them held back from everything below, for monitoring's label-free estimate)
              ─▶ fit_<model> for the baselines (majority, logistic) and each candidate
              ─▶ evaluate_<model> (metrics, slices with intervals, calibration, best cost)
              ─▶ calibrate_<candidate> (classification), conformal_<candidate> (uncertainty)
@@ -73,6 +75,16 @@ class TrainSpec:
     valid_from: datetime | None = None  # rows from here on are held out for validation
     valid_until: datetime | None = None  # ... up to here (later rows are not used at all)
     valid_fraction: float = 0.2  # with no time column: the share held out (stratified)
+    # Classifiers: the share of the validation rows (seeded, stratified on the label) held
+    # back from evaluation, model choice, the gate, calibration and the conformal
+    # quantiles. Rows the model never used in any way are what monitoring's label-free
+    # estimate is calibrated and checked on: a map fitted on the rows that chose and
+    # calibrated the model finds it better than it is. When that share would be fewer
+    # than `min_reserve_rows` (or is 0), none is held back: the gate needs every row more,
+    # and the estimate is calibrated on the validation rows, each scored through a
+    # calibration fitted without its block (as the conformal quantiles are).
+    reserve_fraction: float = 1 / 3
+    min_reserve_rows: int = 1_000
     candidates: tuple[Candidate, ...] = (Candidate("lightgbm", "lightgbm"),)
     slices: tuple[str, ...] = ()
     min_slice_rows: int = 200
@@ -100,6 +112,17 @@ class TrainSpec:
                 f"TrainSpec's valid_fraction must be a float in (0, 1). Got "
                 f"{self.valid_fraction} instead."
             )
+        if not 0.0 <= self.reserve_fraction < 1.0:
+            raise ConfigError(
+                f"TrainSpec's reserve_fraction must be a float in [0, 1); 0 holds no "
+                f"validation rows back. Got {self.reserve_fraction} instead."
+            )
+
+    @property
+    def reserves(self) -> bool:
+        """Whether monitoring's label-free estimate is prepared: classifiers only (the
+        `reserve_rows` step then holds validation rows back if there are enough)."""
+        return self.task == CLASSIFICATION
 
     @property
     def split(self) -> str:
@@ -172,6 +195,13 @@ class TrainResult:
     gate: dict[str, Any]
     tags: dict[str, str]  # lineage and model-card facts for the registered version
     scores: dict[str, np.ndarray]  # each model's validation scores, as it would serve them
+    # Classifiers: the labelled rows (time order) the drift reference calibrates the
+    # label-free estimate on, and the best model's served scores of them: the held-back
+    # rows, or (`estimate_cross_fitted`: too few to hold any back) the validation rows,
+    # each scored through a calibration fitted without its block.
+    estimate_rows: pd.DataFrame | None = None
+    estimate_scores: np.ndarray | None = None
+    estimate_cross_fitted: bool = False
 
 
 def steps(spec: TrainSpec) -> list[Step]:
@@ -179,6 +209,8 @@ def steps(spec: TrainSpec) -> list[Step]:
     time = {"time_column": spec.time_column}
     common = {"label": spec.label, "seed": spec.seed, "task": spec.task}
     out = [_split_step("train", spec), _split_step("valid", spec)]
+    if spec.reserves:
+        out.append(_split_step("reserve", spec))
     for model in spec.models:
         fit_inputs = {"train_rows": "train_rows"}
         if model.n_trials > 0:
@@ -330,7 +362,8 @@ def train(
             "limitations": list(spec.limitations),
             "data": {
                 part: _span(result.outputs[f"{part}_rows"], spec.time_column)
-                for part in ("train", "valid")
+                for part in ("train", "valid", "reserve")
+                if len(result.outputs.get(f"{part}_rows", ()))
             },
             "split": spec.split,
             "gate_metric": spec.judged_by,
@@ -341,6 +374,7 @@ def train(
             },
         }
     )
+    held_out = _estimate_rows(spec, result, best, models[best]) if spec.reserves else None
     return TrainResult(
         result,
         models,
@@ -352,7 +386,25 @@ def train(
         report,
         lineage,
         scores,
+        *(held_out or (None, None, False)),
     )
+
+
+def _estimate_rows(
+    spec: TrainSpec, result: PipelineResult, best: str, model: TrainedModel
+) -> tuple[pd.DataFrame, np.ndarray, bool]:
+    """The rows (time order) the label-free estimate is calibrated on, the served scores
+    of them, and whether they are cross-fitted (see `TrainSpec.reserve_fraction`)."""
+    reserve = result.outputs["reserve_rows"]
+    if len(reserve):
+        return reserve, model.predict_frame(reserve), False
+    valid = result.outputs["valid_rows"]
+    order = _order(valid, spec.time_column)
+    y = valid[spec.label].to_numpy()[order]
+    score = result.outputs[f"score_{best}"][SCORE].to_numpy()[order]
+    if model.calibration:  # fitted on these rows: each block through a map without it
+        score = calibration.cross_fitted(score, y)
+    return valid.iloc[order].reset_index(drop=True), score, True
 
 
 def _threshold_metrics(found: dict[str, Any] | None) -> dict[str, float]:
@@ -434,32 +486,48 @@ def _check_label(examples: pd.DataFrame, label: str, task: str = CLASSIFICATION)
 
 
 def _split_step(part: str, spec: TrainSpec) -> Step:
-    """The `train_rows` or `valid_rows` step: a time range, or one side of a random split."""
+    """The `train_rows`, `valid_rows` or `reserve_rows` step: a time range, or one side of
+    a random split; the validation rows less those held back, or those held back."""
+    reserve = spec.reserve_fraction if spec.reserves and part != "train" else 0.0
     if spec.time_column is None:
         stratify = spec.label if spec.task == CLASSIFICATION else None
         params = {"part": part, "fraction": spec.valid_fraction, "stratify": stratify}
-        return Step(
-            f"{part}_rows", _random_rows, inputs=("examples",), params={**params, "seed": spec.seed}
-        )
+        params |= {"seed": spec.seed, "reserve": reserve, "min_reserve": spec.min_reserve_rows}
+        return Step(f"{part}_rows", _random_rows, inputs=("examples",), params=params)
     start, end = (None, spec.valid_from) if part == "train" else (spec.valid_from, spec.valid_until)
     params = {"time_column": spec.time_column, "start": start, "end": end}
+    if part == "reserve" or reserve:
+        held = {"reserve": reserve, "held_back": part == "reserve", "stratify": spec.label}
+        params |= {**held, "seed": spec.seed, "min_reserve": spec.min_reserve_rows}
     return Step(f"{part}_rows", _rows, inputs=("examples",), params=params)
 
 
 def _random_rows(
-    examples: pd.DataFrame, part: str, fraction: float, stratify: str | None, seed: int
+    examples: pd.DataFrame,
+    part: str,
+    fraction: float,
+    stratify: str | None,
+    seed: int,
+    reserve: float = 0.0,
+    min_reserve: int = 0,
 ) -> pd.DataFrame:
     """One side of a seeded split (stratified on the label when given), in a seeded random
-    order: the order later steps cut early-stopping and calibration blocks from."""
+    order: the order later steps cut early-stopping and calibration blocks from. With
+    `reserve`, that share of the validation side (`_held_back`) is `part` "reserve", the
+    rest "valid"."""
     from sklearn.model_selection import train_test_split
 
+    labels = None if stratify is None else examples[stratify]
     train, valid = train_test_split(
-        np.arange(len(examples)),
-        test_size=fraction,
-        random_state=seed,
-        stratify=None if stratify is None else examples[stratify],
+        np.arange(len(examples)), test_size=fraction, random_state=seed, stratify=labels
     )
-    return examples.iloc[train if part == "train" else valid].reset_index(drop=True)
+    if part == "train":
+        return examples.iloc[train].reset_index(drop=True)
+    rows = examples.iloc[valid].reset_index(drop=True)
+    if not reserve and part != "reserve":
+        return rows
+    chosen = _held_back(rows, reserve, min_reserve, stratify, seed)
+    return rows[chosen if part == "reserve" else ~chosen].reset_index(drop=True)
 
 
 def _in_order(rows: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
@@ -474,7 +542,19 @@ def _order(rows: pd.DataFrame, time_column: str | None) -> np.ndarray:
     return rows[time_column].argsort(kind="stable").to_numpy()
 
 
-def _rows(examples: pd.DataFrame, time_column: str, start: Any, end: Any) -> pd.DataFrame:
+def _rows(
+    examples: pd.DataFrame,
+    time_column: str,
+    start: Any,
+    end: Any,
+    reserve: float = 0.0,
+    held_back: bool = False,
+    stratify: str | None = None,
+    seed: int = 0,
+    min_reserve: int = 0,
+) -> pd.DataFrame:
+    """The rows with `start` <= time < `end`; with `reserve`, less those held back
+    (`_held_back`), or (`held_back`) only those, in time order."""
     times = examples[time_column]
     keep = np.ones(len(examples), bool)
     if start is not None:
@@ -486,7 +566,32 @@ def _rows(examples: pd.DataFrame, time_column: str, start: Any, end: Any) -> pd.
             f"No rows with {start or 'any time'} <= {time_column} < {end or 'any time'}: the "
             f"data spans {times.min()} to {times.max()}. Move the split dates inside it."
         )
-    return examples[keep].reset_index(drop=True)
+    rows = examples[keep].reset_index(drop=True)
+    if not reserve and not held_back:
+        return rows
+    chosen = _held_back(rows, reserve, min_reserve, stratify, seed)
+    if held_back:
+        order = _order(rows, time_column)
+        return rows.iloc[order[chosen[order]]].reset_index(drop=True)
+    return rows[~chosen].reset_index(drop=True)
+
+
+def _held_back(
+    rows: pd.DataFrame, share: float, min_rows: int, stratify: str | None, seed: int
+) -> np.ndarray:
+    """Which validation rows are held back: a seeded `share`, stratified on `stratify`;
+    none when that would be fewer than `min_rows` (see `TrainSpec.reserve_fraction`)."""
+    from sklearn.model_selection import train_test_split
+
+    chosen = np.zeros(len(rows), dtype=bool)
+    if round(len(rows) * share) < max(min_rows, 1):
+        return chosen
+    labels = None if stratify is None else rows[stratify].to_numpy()
+    _, out = train_test_split(
+        np.arange(len(rows)), test_size=share, random_state=seed + 1, stratify=labels
+    )
+    chosen[out] = True
+    return chosen
 
 
 def _tune(
