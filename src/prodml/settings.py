@@ -122,6 +122,14 @@ monitoring:
       monitor: quality
       metric: out_of_range_share
       above: 0.1
+    - name: performance-drop  # realized AUC (RMSE) worse than at registration, beyond
+      monitor: performance    #   both 95 % intervals
+      metric: worse_than_registered
+      above: 0.5
+    - name: estimated-drop  # the same, for the label-free estimate (before labels)
+      monitor: estimate
+      metric: worse_than_registered
+      above: 0.5
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -219,6 +227,16 @@ def _default_rules() -> list[AlertRule]:
         # share is a rise.
         AlertRule(name="rejected-rows", monitor="quality", metric="rejected_share", above=0.02),
         AlertRule(name="out-of-range", monitor="quality", metric="out_of_range_share", above=0.1),
+        # Below the figure measured on held-out rows at registration, beyond both intervals.
+        AlertRule(
+            name="performance-drop",
+            monitor="performance",
+            metric="worse_than_registered",
+            above=0.5,
+        ),
+        AlertRule(
+            name="estimated-drop", monitor="estimate", metric="worse_than_registered", above=0.5
+        ),
     ]
 
 

@@ -165,7 +165,10 @@ def test_score_sets_bad_csv_rows_aside_and_logs_the_rest(workspace, rng, tmp_pat
     assert rejects[["_row", "_reject_reason"]].values.tolist() == [
         [3, "size: unknown is not a number"]
     ]
-    assert workspace.prediction_log("toy").count() == 49
+    logged = workspace.prediction_log("toy").read()
+    assert logged["probability"].notna().sum() == 49
+    # The rejected row is logged as refused, for monitoring to count.
+    assert logged.loc[logged["rejected"].notna(), "rejected"].tolist() == [["size: not a number"]]
 
 
 def test_stream_answers_requests_from_nats_until_idle(workspace, rng, nats_url):

@@ -92,9 +92,11 @@ def test_a_window_of_clean_answers_has_nothing_to_report(rng):
     rows = [_answer(i, float(v), c) for i, (v, c) in enumerate(zip([1, 2, 9], "rbr", strict=True))]
     records = pd.DataFrame(rows).assign(inputs=lambda f: f["inputs"].map(_colour))
     quality = data_quality(reference, traffic_frame(records, rejected=True))
-    assert quality.rejected == 0 and quality.reasons == {}
+    assert quality.rejected == 0
+    assert quality.reasons == {}
     assert quality.out_of_range == {"size": 0.0}
-    assert quality.unseen_share == {"color": 0.0} and quality.unseen == {}
+    assert quality.unseen_share == {"color": 0.0}
+    assert quality.unseen == {}
 
 
 def _colour(inputs: dict) -> dict:

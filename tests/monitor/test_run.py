@@ -13,6 +13,7 @@ from prodml.monitor import Reference
 from prodml.monitor.alerts import evaluate_alerts
 from prodml.monitor.estimate import fit_estimator, held_out_errors
 from prodml.monitor.notify import Notifier, describe
+from prodml.monitor.reference import registered_figure
 from prodml.monitor.run import monitor_traffic
 from prodml.predlog import PredictionLog
 from prodml.settings import MonitoringSettings
@@ -388,9 +389,39 @@ def test_a_window_of_refusals_alone_is_judged_for_quality(rng, tmp_path, metadat
         )
         records = log.read()
     (window,) = _judge(records, reference, metadata, DAY0 + timedelta(days=1)).windows
-    assert window.too_small and window.rows == 0
+    assert window.too_small
+    assert window.rows == 0
     assert window.quality.rejected_share == 1.0
     assert window.quality.reasons == {"size: not a number": 300, "color: missing": 300}
+
+
+def test_realized_performance_worse_than_at_registration_is_a_drop_whatever_came_before(
+    rng, tmp_path, metadata
+):
+    """Judged against the interval measured on held-out rows at registration, not against
+    the traffic before it: the first window can be the one that dropped."""
+    holdout = _rows(rng, 5_000)
+    registered = registered_figure("classification", holdout["y"], holdout["prediction"].to_numpy())
+    reference = dataclasses.replace(_reference(rng), registered=registered)
+    with PredictionLog(tmp_path / "log") as log:
+        days = [_log_day(log, rng, 0, 2_000, flip_from=1_000), _log_day(log, rng, 1, 2_000)]
+        records = log.read()
+    for day in days:
+        _send_labels(metadata, day)
+    now = DAY0 + timedelta(days=2)
+    run = _judge(records, reference, metadata, now)
+    assert [w.worse["performance"] for w in run.windows] == [1.0, 0.0]
+    # From the scores alone the first day looks as good as registration: no estimated drop.
+    assert [w.worse["estimate"] for w in run.windows] == [0.0, 0.0]
+    events = evaluate_alerts("toy", MonitoringSettings().rules, metadata, Notifier(), now=now)
+    (drop,) = [e.alert for e in events if e.alert.rule == "performance-drop"]
+    auc = run.windows[0].realized["roc_auc"]
+    assert describe(drop) == (
+        f"Performance, realized, fell below what registration measured: roc_auc "
+        f"{auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}] lies wholly on the worse side of "
+        "the registration's interval in the window ending 2026-03-03 00:00 UTC, one window."
+    )
+    assert drop.status == "resolved"  # the next day passed
 
 
 def test_per_feature_methods_and_thresholds_apply(rng, tmp_path, metadata):

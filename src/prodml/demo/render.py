@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from rich.console import Console
 from rich.table import Table
 
 from prodml.demo.run import DemoReport
 from prodml.monitor.notify import describe
+from prodml.store import Alert
 from prodml.train.flavors import BASELINES, CLASSIFICATION
 from prodml.workspace import Workspace
 
-_ALERTS_SHOWN = 8  # firing first, the strongest first
+_SUBJECTS_SHOWN = 6  # of one rule's alerts, the other subjects named beside the strongest
 
 
 def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: float) -> None:
@@ -123,20 +126,7 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
             f"[yellow]Concept drift[/yellow]: the error rate rose from {shift['before']:.3f} to "
             f"{shift['after']:.3f}, beginning in {shift['month']}."
         )
-    firing = [a for a in report.alerts if a.status == "firing"]
-    alerts = Table(
-        title=f"Alerts: {len(report.alerts)} raised, {len(firing)} still firing "
-        "(every notice in the alert notices file; prodml monitor alerts --all)",
-        title_justify="left",
-    )
-    for column in ("rule", "subject", "status", "what happened"):
-        alerts.add_column(column, overflow="fold")
-    shown = sorted(report.alerts, key=lambda a: (a.status != "firing", -a.value))[:_ALERTS_SHOWN]
-    for a in shown:
-        alerts.add_row(a.rule, a.subject or "model", a.status, describe(a))
-    if len(report.alerts) > _ALERTS_SHOWN:
-        alerts.caption = f"and {len(report.alerts) - _ALERTS_SHOWN} more"
-    console.print(alerts)
+    console.print(_alerts_table(report.alerts))
     console.print(
         "[dim]Numeric features: Wasserstein distance in training standard deviations; "
         "categorical ones (and numbers of ≤ 5 values): Jensen–Shannon distance; drifted when "
@@ -160,3 +150,28 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         f"Done in {seconds:.0f} s. Browse runs with: "
         f"[cyan]mlflow ui --backend-store-uri {ws.tracking_uri}[/cyan]"
     )
+
+
+def _alerts_table(raised: list[Alert]) -> Table:
+    """One row per rule: the strongest alert's sentence, and the other subjects (features)
+    the same rule fired on. Twenty drifted weather features are one thing to look at."""
+    firing = [a for a in raised if a.status == "firing"]
+    table = Table(
+        title=f"Alerts: {len(raised)} raised, {len(firing)} still firing "
+        "(every notice in the alert notices file; prodml monitor alerts --all)",
+        title_justify="left",
+    )
+    for column in ("rule", "alerts", "what happened (the strongest)", "also on"):
+        table.add_column(column, overflow="fold")
+    by_rule: dict[str, list[Alert]] = defaultdict(list)
+    for alert in raised:
+        by_rule[alert.rule].append(alert)
+    for rule, alerts in sorted(by_rule.items(), key=lambda kv: -len(kv[1])):
+        alerts.sort(key=lambda a: (a.status != "firing", -abs(a.value)))
+        others = list(dict.fromkeys(a.subject or "model" for a in alerts[1:]))
+        also = ", ".join(others[:_SUBJECTS_SHOWN])
+        if len(others) > _SUBJECTS_SHOWN:
+            also += f" and {len(others) - _SUBJECTS_SHOWN} more"
+        still = sum(a.status == "firing" for a in alerts)
+        table.add_row(rule, f"{len(alerts)} ({still} firing)", describe(alerts[0]), also)
+    return table

@@ -38,7 +38,7 @@ from prodml.serve import Deployment, Predictor, create_app, score_file
 from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
 from prodml.serve.stream import StreamWorker, open_backend
-from prodml.settings import AlertRule, MonitoringSettings
+from prodml.settings import MonitoringSettings
 from prodml.store import Alert, Label
 from prodml.train.encoding import FeatureSpec
 from prodml.train.tabular import Recipe
@@ -254,6 +254,8 @@ def _serve(
                 raise RuntimeError(response.text)
             advance()
         stream.close()
+        logged = log.count() - before
+        # Refused with a 422 naming the field, and logged as refused, for monitoring.
         bad = client.post("/v1/predict", json={"rows": [{"carrier": "UA", "distance": "far"}]})
     parity = check_parity(ws.online_store, service, now=clock.now(), sample=200)
     report.features.update(
@@ -263,7 +265,6 @@ def _serve(
         parity_at=parity.at.isoformat(),
         request_fields=asked,
     )
-    logged = log.count() - before
     ms = np.asarray(latencies) * 1000
     report.api = {
         "requests": len(ms),
@@ -396,12 +397,6 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
 
 
 _MONTHLY = MonitoringSettings(freq="MS", timezone=flights.TIMEZONE)
-# The demo's own rule beside the settings' defaults: ranking quality, estimated before the
-# month's outcomes are known and realized after, below what the model showed in June.
-_AUC_RULES = [
-    AlertRule(name=f"{monitor}-auc-low", monitor=monitor, metric="roc_auc", below=0.68)
-    for monitor in ("estimate", "performance")
-]
 
 
 def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
@@ -413,7 +408,9 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
     batches = set(scores["batch_id"])
     records = ws.prediction_log("demo").read()
     records = records[records["request_id"].isin(batches)]  # this run's months
-    rules = [*ws.settings.monitoring.rules, *_AUC_RULES]
+    # The default rules: a drop in AUC is judged against what registration measured on
+    # held-out June rows, not against a threshold picked for this demo.
+    rules = ws.settings.monitoring.rules
     end = (scores[flights.EVENT_TIME].max() + pd.Timedelta(days=1)).to_pydatetime()
 
     def monitor_pass(now: Any) -> MonitorRun:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from prodml.monitor.compare import STATISTICS
 from prodml.monitor.notify import Notifier
@@ -21,6 +22,7 @@ from prodml.settings import AlertRule
 from prodml.store import Alert, Finding, MetadataStore
 
 FIRING, RESOLVED = "firing", "resolved"
+_HEADLINE = ("roc_auc", "rmse")  # the metric a drop below registration is judged on
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ def evaluate_alerts(
     drivers = _drifted_by_window(findings)
     statistics = _drift_statistics(findings)
     quality = _quality_details(findings)
+    headline = _headline_figures(findings)
     stored = {_key(a): a for a in metadata.list_alerts(model_name=name)}
     matched: set[tuple[str, str, str, datetime]] = set()
     events = []
@@ -75,6 +78,7 @@ def evaluate_alerts(
                         "drivers": drivers.get((version, last), []),
                         **statistics.get((version, last, subject), {}),
                         **quality.get((version, last, subject), {}),
+                        **headline.get((version, last, rule.monitor), {}),
                     },
                     notified_at=known.notified_at if known else None,
                     resolved_at=((known and known.resolved_at) or now) if ended else None,
@@ -179,6 +183,20 @@ def _drift_statistics(
         for f in findings
         if f.monitor == "drift" and f.metric in STATISTICS
     }
+
+
+def _headline_figures(findings: list[Finding]) -> dict[tuple[str, datetime, str], dict[str, Any]]:
+    """Per version, window and monitor (estimate, performance), the headline metric with
+    its interval, the newest of each: what an alert on a drop below registration quotes."""
+    figures: dict[tuple[str, datetime, str], dict[str, Any]] = defaultdict(dict)
+    for f in sorted(findings, key=lambda f: f.created_at):
+        metric, _, bound = f.metric.partition(".")
+        if f.monitor in ("estimate", "performance") and not f.feature and metric in _HEADLINE:
+            figures[f.model_version, f.window_end, f.monitor] |= {
+                "metric": metric,
+                bound or "value": f.value,
+            }
+    return {key: {"figure": figure} for key, figure in figures.items()}
 
 
 def _quality_details(

@@ -84,6 +84,19 @@ def describe(alert: Alert) -> str:
         return text + (f"; the features most apart: {_some(others)}." if others else ".")
     if monitor == "concept":
         return f"The model's errors began to rise (concept drift) in {ending}."
+    if metric == "worse_than_registered":
+        figure = detail.get("figure", {})
+        kind = "estimated (no labels yet)" if monitor == "estimate" else "realized"
+        quoted = ""
+        if {"metric", "value", "low", "high"} <= set(figure):
+            quoted = (
+                f" {figure['metric']} {figure['value']:.3f} "
+                f"[{figure['low']:.3f}, {figure['high']:.3f}]"
+            )
+        return (
+            f"Performance, {kind}, fell below what registration measured:{quoted} lies wholly "
+            f"on the worse side of the registration's interval in {ending}, {run}."
+        )
     if monitor == "quality" and metric == "rejected_share":
         reasons = ", ".join(f"{r} ({share:.1%})" for r, share in detail.get("reasons", [])[:3])
         why = f"; most for {reasons}" if reasons else ""

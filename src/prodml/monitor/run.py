@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
 MULTIVARIATE, SEGMENT, FAIRNESS, QUALITY = "multivariate", "segment", "fairness", "quality"
+# 1 when a window's interval lies wholly on the worse side of the figure measured on
+# held-out rows at registration (`Reference.registered`), else 0: a drop that does not
+# depend on how much history came before it, nor on a threshold someone had to pick.
+WORSE = "worse_than_registered"
 UNSEEN = "unseen_category"  # a category training never saw: its share ("<feature>=<value>")
 DRIVERS = 5  # the domain classifier's features recorded per window
 LABELLED = "labelled"
@@ -92,6 +96,7 @@ class WindowResult:
     fairness: dict[str, dict[str, Any]] = field(default_factory=dict)
     too_small: bool = False  # fewer rows than monitoring.min_rows: drift not judged
     quality: Quality | None = None  # refusals, missing and never-seen values
+    worse: dict[str, float] = field(default_factory=dict)  # ESTIMATE/PERFORMANCE -> 1 or 0
 
 
 @dataclass(frozen=True)
@@ -285,6 +290,7 @@ def _judge(
             fairness = group_metrics(
                 labelled, label=LABEL, decision=DECISION, sensitive=plan.sensitive
             )
+    worse = _versus_registration(reference().registered, estimated, figures)
     return WindowResult(
         version,
         window.start.to_pydatetime(),
@@ -299,6 +305,7 @@ def _judge(
         fairness,
         too_small,
         quality,
+        worse,
     )
 
 
@@ -402,6 +409,7 @@ def _window_findings(name: str, result: WindowResult, now: datetime) -> list[Fin
     out += [finding(ESTIMATE, metric, value) for metric, value in result.estimated.items()]
     if result.quality is not None:
         out += _quality_findings(result.quality, finding)
+    out += [finding(monitor, WORSE, value) for monitor, value in result.worse.items()]
     for attribute, found in result.fairness.items():
         out += [finding(FAIRNESS, gap, found[gap], attribute) for gap in GAPS]
         for group, metrics in found["groups"].items():
@@ -420,6 +428,31 @@ def _window_findings(name: str, result: WindowResult, now: datetime) -> list[Fin
         for suffix, value in (("", figure.value), (".low", figure.low), (".high", figure.high)):
             if np.isfinite(value):
                 out.append(finding(PERFORMANCE, metric + suffix, value, piece or None))
+    return out
+
+
+def _versus_registration(
+    registered: dict[str, Any] | None,
+    estimated: dict[str, float],
+    figures: dict[str, Figure],
+) -> dict[str, float]:
+    """Per monitor (the estimate, the realized figure), whether its interval lies wholly
+    on the worse side of the registration's interval of the same metric."""
+    if not registered:
+        return {}
+    metric = registered["metric"]
+    higher_is_better = metric != "rmse"
+    ranges = {}
+    if metric in estimated:
+        ranges[ESTIMATE] = (estimated.get(f"{metric}.low"), estimated.get(f"{metric}.high"))
+    if metric in figures:
+        ranges[PERFORMANCE] = (figures[metric].low, figures[metric].high)
+    out = {}
+    for monitor, (low, high) in ranges.items():
+        if low is None or high is None or not np.isfinite([low, high]).all():
+            continue
+        worse = high < registered["low"] if higher_is_better else low > registered["high"]
+        out[monitor] = float(worse)
     return out
 
 
