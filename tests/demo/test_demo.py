@@ -72,7 +72,11 @@ def test_every_served_prediction_is_in_the_log_at_its_replayed_time(demo):
     assert report.api["requests"] + streamed == report.api["logged"] == 40
     assert report.api["bad_request_status"] == 422
     logged = ws.prediction_log("demo").read()
-    live = logged[logged["channel"].isin(["http", "stream"])]
+    # The bad request is logged as refused, naming its field, and answers nothing.
+    refused = logged[logged["rejected"].notna()]
+    (reasons,) = refused["rejected"].tolist()
+    assert "distance: not a number" in reasons
+    live = logged[logged["channel"].isin(["http", "stream"]) & logged["rejected"].isna()]
     times = pd.to_datetime(live["timestamp"]).dt.tz_convert("America/New_York")
     assert (times.dt.month == 7).all()
     assert times.is_monotonic_increasing
