@@ -12,9 +12,10 @@ from prodml.errors import (
     DataValidationError,
     NotFoundError,
     SchemaVersionError,
+    StateError,
     StoreUnavailableError,
 )
-from prodml.store import Alert, Finding, Label, MetadataStore, SnapshotRecord
+from prodml.store import Alert, Finding, Label, MetadataStore, PolicyChange, SnapshotRecord
 
 T0 = datetime(2013, 7, 1, tzinfo=UTC)
 
@@ -51,7 +52,7 @@ def test_schema_head_names_the_newest_migration_script():
 
 
 def test_opening_applies_migrations(store, metadata_url):
-    assert store.schema_revision == "0004"
+    assert store.schema_revision == "0005"
     engine = create_engine(metadata_url)
     assert {"snapshots", "findings", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
@@ -201,6 +202,58 @@ def test_an_alert_is_updated_in_place_and_listed_newest_first(store):
     assert resolved.detail == {"threshold": 0.1}
     assert resolved.resolved_at is not None
     assert resolved.resolved_at.tzinfo == UTC
+
+
+def _change(revision: int, action: str, weight: float, **extra) -> PolicyChange:
+    policy = {"kind": "canary", "model": "m", "arms": [["candidate", "2", weight]]}
+    return PolicyChange(
+        "flights", revision, policy, "ana", action, f"{action} to {weight}", T0, **extra
+    )
+
+
+def test_a_deployment_keeps_its_newest_policy_and_every_change_in_order(store):
+    assert store.deployment("flights") is None
+    store.change_policy(_change(1, "create", 0.05))
+    store.change_policy(_change(2, "advance", 0.25, figures={"error_rate": [0.01, 0.012]}))
+    current = store.deployment("flights")
+    assert current == _change(2, "advance", 0.25, figures={"error_rate": [0.01, 0.012]})
+    assert current.at.tzinfo == UTC
+    history = store.deployment_history("flights")
+    assert [(c.revision, c.action) for c in history] == [(1, "create"), (2, "advance")]
+    assert [d.deployment for d in store.list_deployments()] == ["flights"]
+
+
+def test_a_change_made_on_stale_state_is_refused_and_changes_nothing(store):
+    store.change_policy(_change(1, "create", 0.05))
+    store.change_policy(_change(2, "advance", 0.25))
+    with pytest.raises(StateError, match=r"'flights' is at revision 2; .* revision 2\. "):
+        store.change_policy(_change(2, "rollback", 0.0))  # decided on revision 1
+    with pytest.raises(StateError, match="is at revision 2"):
+        store.change_policy(_change(1, "create", 0.5))  # created twice
+    with pytest.raises(StateError, match="'other' does not exist"):
+        store.change_policy(PolicyChange("other", 2, {}, "ana", "advance", "", T0))
+    assert [c.action for c in store.deployment_history("flights")] == ["create", "advance"]
+
+
+def test_of_two_writers_deciding_on_the_same_state_exactly_one_wins(metadata_url):
+    store = MetadataStore(metadata_url)
+    store.change_policy(_change(1, "create", 0.05))
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        outcomes = list(pool.map(_decide, [metadata_url] * 2, ["advance", "rollback"]))
+    assert sorted(outcomes) == ["StateError", "ok"]
+    assert len(store.deployment_history("flights")) == 2
+    store.close()
+
+
+def _decide(url: str, action: str) -> str:
+    store = MetadataStore(url)
+    try:
+        store.change_policy(_change(2, action, 0.25))
+        return "ok"
+    except StateError:
+        return "StateError"
+    finally:
+        store.close()
 
 
 def test_data_survives_reopening(metadata_url):

@@ -2,7 +2,14 @@
 
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.metadata import MetadataStore
-from prodml.store.records import Alert, Finding, IngestionRecord, Label, SnapshotRecord
+from prodml.store.records import (
+    Alert,
+    Finding,
+    IngestionRecord,
+    Label,
+    PolicyChange,
+    SnapshotRecord,
+)
 
 __all__ = [
     "Alert",
@@ -11,5 +18,6 @@ __all__ = [
     "IngestionRecord",
     "Label",
     "MetadataStore",
+    "PolicyChange",
     "SnapshotRecord",
 ]

@@ -13,7 +13,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -32,22 +42,32 @@ from prodml.errors import (
     DataValidationError,
     NotFoundError,
     SchemaVersionError,
+    StateError,
     StoreUnavailableError,
 )
 from prodml.store.models import (
     AlertRow,
+    DeploymentEventRow,
+    DeploymentRow,
     FeatureDefinitionRow,
     FindingRow,
     IngestionRow,
     LabelRow,
     SnapshotRow,
 )
-from prodml.store.records import Alert, Finding, IngestionRecord, Label, SnapshotRecord
+from prodml.store.records import (
+    Alert,
+    Finding,
+    IngestionRecord,
+    Label,
+    PolicyChange,
+    SnapshotRecord,
+)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a database already there skips Alembic (and its import,
 # a quarter of a second); tests/store checks this against the migration scripts.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
 _LABEL_CHUNK = 5_000  # rows per INSERT: under SQLite's 32,766 bound parameters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
@@ -303,6 +323,85 @@ class MetadataStore:
         with self._session() as session:
             return [_alert(row) for row in session.scalars(query)]
 
+    # -- deployments -------------------------------------------------------------------
+
+    def change_policy(self, change: PolicyChange) -> PolicyChange:
+        """Record `change` as its deployment's state. Revision 1 creates the deployment;
+        revision n + 1 is taken only while the deployment is at n, so a writer acting on
+        stale state (a second analyser, a person meanwhile) is refused with `StateError`
+        and must read the state again."""
+        values = {**asdict(change), "at": _to_utc(change.at)}
+        current = DeploymentRow(
+            name=change.deployment,
+            policy=change.policy,
+            revision=change.revision,
+            updated_at=values["at"],
+        )
+        stale = False
+        try:
+            with self._session() as session:
+                if change.revision == 1:
+                    session.add(current)
+                    session.flush()
+                else:
+                    moved = session.execute(
+                        update(DeploymentRow)
+                        .where(DeploymentRow.name == change.deployment)
+                        .where(DeploymentRow.revision == change.revision - 1)
+                        .values(
+                            policy=change.policy,
+                            revision=change.revision,
+                            updated_at=values["at"],
+                        )
+                    )
+                    stale = moved.rowcount != 1  # type: ignore[attr-defined]
+                if not stale:
+                    session.add(DeploymentEventRow(**values))
+        except IntegrityError:
+            stale = True
+        if stale:  # read once the writing transaction is over
+            raise _stale(change, self.deployment(change.deployment))
+        return change
+
+    def deployment(self, name: str) -> PolicyChange | None:
+        """Deployment `name`'s current state (its newest change), or None."""
+        query = (
+            select(DeploymentEventRow)
+            .join(
+                DeploymentRow,
+                (DeploymentRow.name == DeploymentEventRow.deployment)
+                & (DeploymentRow.revision == DeploymentEventRow.revision),
+            )
+            .where(DeploymentRow.name == name)
+        )
+        with self._session() as session:
+            row = session.scalars(query).first()
+            return None if row is None else _change(row)
+
+    def list_deployments(self) -> list[PolicyChange]:
+        """Every deployment's current state, by name."""
+        query = (
+            select(DeploymentEventRow)
+            .join(
+                DeploymentRow,
+                (DeploymentRow.name == DeploymentEventRow.deployment)
+                & (DeploymentRow.revision == DeploymentEventRow.revision),
+            )
+            .order_by(DeploymentRow.name)
+        )
+        with self._session() as session:
+            return [_change(row) for row in session.scalars(query)]
+
+    def deployment_history(self, name: str) -> list[PolicyChange]:
+        """Every change of deployment `name`, oldest first."""
+        query = (
+            select(DeploymentEventRow)
+            .where(DeploymentEventRow.deployment == name)
+            .order_by(DeploymentEventRow.revision)
+        )
+        with self._session() as session:
+            return [_change(row) for row in session.scalars(query)]
+
     @contextmanager
     def _session(self) -> Iterator[Session]:
         try:
@@ -458,6 +557,28 @@ def _alert(row: AlertRow) -> Alert:
         detail=dict(row.detail or {}),
         notified_at=_utc(row.notified_at) if row.notified_at else None,
         resolved_at=_utc(row.resolved_at) if row.resolved_at else None,
+    )
+
+
+def _change(row: DeploymentEventRow) -> PolicyChange:
+    return PolicyChange(
+        deployment=row.deployment,
+        revision=row.revision,
+        policy=dict(row.policy),
+        actor=row.actor,
+        action=row.action,
+        reason=row.reason,
+        at=_utc(row.at),
+        figures=dict(row.figures or {}),
+    )
+
+
+def _stale(change: PolicyChange, current: PolicyChange | None) -> StateError:
+    now = "does not exist" if current is None else f"is at revision {current.revision}"
+    return StateError(
+        f"Deployment {change.deployment!r} {now}; this change was made as revision "
+        f"{change.revision}. Someone changed it meanwhile: read its state again and decide "
+        "on that (prodml deploy status)."
     )
 
 

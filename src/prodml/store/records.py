@@ -83,3 +83,19 @@ class Alert:
     notified_at: datetime | None = None
     resolved_at: datetime | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """One change of a deployment's traffic policy: the policy from then on (a plain dict;
+    `serve.policy.Policy` reads it), who made the change, what it was and why, and the
+    figures an automatic decision was made on. The newest is the deployment's state."""
+
+    deployment: str
+    revision: int  # 1 for the change that created it, then one more per change
+    policy: dict[str, Any]
+    actor: str  # a person's name, or "analysis"
+    action: str  # create, advance, hold, promote, rollback, pause, resume, …
+    reason: str
+    at: datetime
+    figures: dict[str, Any] = field(default_factory=dict)
