@@ -115,6 +115,8 @@ def test_batch_scores_and_monthly_findings_cover_july_to_december(demo):
         assert month["auc_low"] < month["auc"] < month["auc_high"]
         # Label-free, from the scores alone: within a few points of what the outcomes say.
         assert abs(month["estimated_auc"] - month["auc"]) < 0.08
+        # Its range holds the realized figure (registration measured how far periods stray).
+        assert month["estimated_low"] <= month["auc"] <= month["estimated_high"]
     drift = ws.metadata.list_findings(monitor="drift")
     # Every feature and the prediction, every month: the statistic, the drifted flag, the
     # rule that decided and the chance level at the month's size.

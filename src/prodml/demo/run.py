@@ -440,6 +440,8 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
                 "month": window.start.strftime("%b"),
                 "rows": window.rows,
                 "estimated_auc": window.estimated.get("roc_auc", float("nan")),
+                "estimated_low": window.estimated.get("roc_auc.low", float("nan")),
+                "estimated_high": window.estimated.get("roc_auc.high", float("nan")),
                 "auc": auc.value if auc else float("nan"),
                 "auc_low": auc.low if auc else float("nan"),
                 "auc_high": auc.high if auc else float("nan"),
