@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from prodml.monitor.run import MonitorRun
     from prodml.predlog import PredictionLog
     from prodml.registry import ModelRegistry
+    from prodml.rollout import Rollouts
     from prodml.serve import Deployment, Predictor
     from prodml.store.records import SnapshotRecord
     from prodml.train.tracking import Tracker
@@ -116,6 +117,13 @@ class Workspace:
         from prodml.registry import ModelRegistry
 
         return ModelRegistry(self.tracking_uri, self.state_dir / "cache" / "models")
+
+    @cached_property
+    def rollouts(self) -> Rollouts:
+        """Deployments and their traffic policies (`prodml deploy`)."""
+        from prodml.rollout import Rollouts
+
+        return Rollouts(self.metadata, self.registry, self.clock)
 
     @cached_property
     def online_store(self) -> OnlineStore:

@@ -26,6 +26,7 @@ from prodml.cli._common import (
     served_model,
 )
 from prodml.cli.data import data_app
+from prodml.cli.deploy import deploy_app
 from prodml.cli.features import features_app
 from prodml.cli.log import log_app
 from prodml.cli.models import models_app
@@ -68,6 +69,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(log_app, name="log")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(deploy_app, name="deploy")
 app.command()(train)
 
 

@@ -1,0 +1,225 @@
+"""`prodml deploy ...`: deployments and their traffic policies: create one, start a canary,
+an A/B test or a shadow, promote or roll back, and see the state and every change."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from prodml.cli._common import ProjectDir, open_workspace, out
+from prodml.store import PolicyChange
+
+deploy_app = typer.Typer(
+    help="Deployments: a named endpoint and its traffic policy (single, canary, A/B, shadow).",
+    no_args_is_help=True,
+)
+
+Name = Annotated[str, typer.Argument(help="The deployment, e.g. churn-api.")]
+Candidate = Annotated[
+    str,
+    typer.Option("--candidate", help="The version to try: 4, @challenger or NAME/4."),
+]
+Reason = Annotated[str, typer.Option(help="Why, recorded with the change.")]
+Actor = Annotated[
+    str | None,
+    typer.Option(help="Who is making the change. Default: this machine's user name."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@deploy_app.command()
+def create(
+    name: Name,
+    model: Annotated[str, typer.Option(help="What it serves: NAME@ALIAS or NAME/VERSION.")],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="The request field that sticks a caller to one arm (default: none, "
+            "each request routed by its id)."
+        ),
+    ] = None,
+    reason: Reason = "",
+    actor: Actor = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Create a deployment serving one version.
+
+    [dim]e.g. prodml deploy create churn-api --model churn@champion --key customer_id[/dim]
+    """
+    ws = open_workspace(project)
+    _done(ws.rollouts.create(name, model, actor=_who(actor), reason=reason, key=key))
+
+
+@deploy_app.command()
+def canary(
+    name: Name,
+    candidate: Candidate,
+    steps: Annotated[
+        str, typer.Option(help="The candidate's share at each step, comma-separated.")
+    ] = "0.05,0.25,0.5,1",
+    reason: Reason = "",
+    actor: Actor = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Expose a candidate version to a small share of the callers first.
+
+    [dim]e.g. prodml deploy canary churn-api --candidate 4 --steps 0.05,0.25,0.5,1[/dim]
+    """
+    try:
+        shares = tuple(float(s) for s in steps.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{steps!r}: give shares between 0 and 1, comma-separated, e.g. 0.05,0.25,0.5,1.",
+            param_hint="--steps",
+        ) from None
+    ws = open_workspace(project)
+    _done(ws.rollouts.canary(name, candidate, actor=_who(actor), reason=reason, steps=shares))
+
+
+@deploy_app.command()
+def shadow(
+    name: Name,
+    candidate: Candidate,
+    reason: Reason = "",
+    actor: Actor = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Score a copy of the traffic with a candidate; only the stable version answers.
+
+    [dim]e.g. prodml deploy shadow churn-api --candidate @challenger[/dim]
+    """
+    ws = open_workspace(project)
+    _done(ws.rollouts.shadow(name, candidate, actor=_who(actor), reason=reason))
+
+
+@deploy_app.command()
+def ab(
+    name: Name,
+    arms: Annotated[
+        str, typer.Option(help="VERSION=WEIGHT pairs, comma-separated; weights add up to 1.")
+    ],
+    metric: Annotated[str, typer.Option(help="What the arms are judged on.")] = "roc_auc",
+    reason: Reason = "",
+    actor: Actor = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Split the callers between two or more versions with fixed weights.
+
+    [dim]e.g. prodml deploy ab churn-api --arms 3=0.5,4=0.5 --metric roc_auc[/dim]
+    """
+    try:
+        weights = {ref: float(w) for ref, w in (pair.split("=") for pair in arms.split(","))}
+    except ValueError:
+        raise typer.BadParameter(
+            f"{arms!r}: give VERSION=WEIGHT pairs, e.g. 3=0.5,4=0.5.", param_hint="--arms"
+        ) from None
+    ws = open_workspace(project)
+    _done(ws.rollouts.ab(name, weights, metric=metric, actor=_who(actor), reason=reason))
+
+
+@deploy_app.command()
+def promote(
+    name: Name, reason: Reason = "", actor: Actor = None, project: ProjectDir = Path(".")
+) -> None:
+    """Send all traffic to the candidate and make it the model's @champion.
+
+    [dim]e.g. prodml deploy promote churn-api --reason "AUC held for a week"[/dim]
+    """
+    ws = open_workspace(project)
+    _done(ws.rollouts.promote(name, actor=_who(actor), reason=reason))
+
+
+@deploy_app.command()
+def rollback(
+    name: Name, reason: Reason = "", actor: Actor = None, project: ProjectDir = Path(".")
+) -> None:
+    """Send all traffic back to the stable version.
+
+    [dim]e.g. prodml deploy rollback churn-api --reason "complaints about scores"[/dim]
+    """
+    ws = open_workspace(project)
+    _done(ws.rollouts.rollback(name, actor=_who(actor), reason=reason))
+
+
+@deploy_app.command()
+def status(name: Name, as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """The deployment's policy now: its arms, their versions and shares.
+
+    [dim]e.g. prodml deploy status churn-api --json[/dim]
+    """
+    ws = open_workspace(project)
+    change, policy = ws.rollouts.status(name)
+    if as_json:
+        out.print_json(json.dumps(_plain(change)))
+        return
+    table = Table(title=f"{name}: {policy.kind} of {policy.model}", title_justify="left")
+    for column in ("arm", "version", "share"):
+        table.add_column(column)
+    for arm in policy.arms:
+        share = "shadow (answers no one)" if arm in policy.shadows else f"{arm.weight:.0%}"
+        table.add_row(arm.name, arm.version, share)
+    out.print(table)
+    out.print(f"Revision {change.revision}: {change.action} by {change.actor} — {change.reason}")
+
+
+@deploy_app.command()
+def history(name: Name, as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """Every change of the deployment's policy: when, who, what and why.
+
+    [dim]e.g. prodml deploy history churn-api[/dim]
+    """
+    ws = open_workspace(project)
+    ws.rollouts.status(name)  # a clear error for an unknown name
+    changes = ws.metadata.deployment_history(name)
+    if as_json:
+        out.print_json(json.dumps([_plain(c) for c in changes]))
+        return
+    table = Table(title=f"{name}: policy changes", title_justify="left")
+    for column in ("revision", "at (UTC)", "actor", "action", "reason"):
+        table.add_column(column)
+    for c in changes:
+        table.add_row(str(c.revision), f"{c.at:%Y-%m-%d %H:%M:%S}", c.actor, c.action, c.reason)
+    out.print(table)
+
+
+@deploy_app.command("list")
+def list_(as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """Every deployment and its policy now.
+
+    [dim]e.g. prodml deploy list --json[/dim]
+    """
+    ws = open_workspace(project)
+    deployments = ws.metadata.list_deployments()
+    if as_json:
+        out.print_json(json.dumps([_plain(c) for c in deployments]))
+        return
+    if not deployments:
+        out.print("No deployments yet: `prodml deploy create NAME --model MODEL@champion`.")
+        return
+    table = Table(title="Deployments", title_justify="left")
+    for column in ("deployment", "policy", "model", "arms", "changed (UTC)"):
+        table.add_column(column)
+    for c in deployments:
+        policy = c.policy
+        arms = ", ".join(
+            f"{a['name']} v{a['version']} {a['weight']:.0%}" for a in policy.get("arms", [])
+        )
+        table.add_row(c.deployment, policy["kind"], policy["model"], arms, f"{c.at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+def _done(change: PolicyChange) -> None:
+    out.print(f"[green]{change.deployment}[/green] revision {change.revision}: {change.reason}.")
+
+
+def _who(actor: str | None) -> str:
+    return actor or getpass.getuser()
+
+
+def _plain(change: PolicyChange) -> dict[str, object]:
+    return {**change.__dict__, "at": change.at.isoformat()}

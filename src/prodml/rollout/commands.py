@@ -1,0 +1,192 @@
+"""What a person (or, later, the analysis) does to a deployment: create it, start a canary,
+an A/B test or a shadow, promote the candidate, roll it back. Each command reads the
+deployment's state, makes the next policy and records it as the next revision with who,
+why and when, so a command decided on state someone else changed meanwhile is refused
+(`MetadataStore.change_policy`), never applied on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prodml.clock import Clock
+from prodml.errors import ConfigError, NotFoundError, StateError
+from prodml.registry import ModelRegistry
+from prodml.serve.policy import CANDIDATE, DEFAULT_STEPS, STABLE, Arm, Policy
+from prodml.store import MetadataStore, PolicyChange
+
+ANALYSIS = "analysis"  # the actor of decisions no person made
+CHAMPION = "champion"
+
+
+class Rollouts:
+    """Deployments and their policies, over the metadata store and the model registry."""
+
+    def __init__(self, metadata: MetadataStore, registry: ModelRegistry, clock: Clock) -> None:
+        self.metadata, self.registry, self.clock = metadata, registry, clock
+
+    def status(self, name: str) -> tuple[PolicyChange, Policy]:
+        """Deployment `name`'s newest change and the policy it set."""
+        current = self.metadata.deployment(name)
+        if current is None:
+            known = ", ".join(d.deployment for d in self.metadata.list_deployments()) or "none"
+            raise NotFoundError(
+                f"No deployment named {name!r} (deployments: {known}). Create one with "
+                f"`prodml deploy create {name} --model NAME@champion`."
+            )
+        return current, Policy.model_validate(current.policy)
+
+    def create(
+        self, name: str, model_ref: str, *, actor: str, reason: str = "", key: str | None = None
+    ) -> PolicyChange:
+        """A new deployment answering with the version `model_ref` names, alone."""
+        if self.metadata.deployment(name) is not None:
+            raise StateError(
+                f"Deployment {name!r} exists already; `prodml deploy status {name}` shows it."
+            )
+        info = self.registry.resolve(model_ref)
+        policy = Policy.single(info.name, info.version, key=key)
+        why = reason or f"serve {info.ref}"
+        return self._record(name, 1, policy, actor, "create", why)
+
+    def canary(
+        self,
+        name: str,
+        candidate_ref: str,
+        *,
+        actor: str,
+        reason: str = "",
+        steps: Sequence[float] = DEFAULT_STEPS,
+    ) -> PolicyChange:
+        """Expose `candidate_ref` to the first of `steps` of the traffic, the stable
+        version answering the rest."""
+        current, policy = self._settled(name, "a canary")
+        candidate = self._candidate(policy, candidate_ref)
+        stable = policy.arm(STABLE).version
+        new = Policy.canary(policy.model, stable, candidate, steps=tuple(steps), key=policy.key)
+        why = reason or f"canary of version {candidate} at {new.steps[0]:.0%}"
+        return self._record(name, current.revision + 1, new, actor, "canary", why)
+
+    def shadow(
+        self, name: str, candidate_ref: str, *, actor: str, reason: str = ""
+    ) -> PolicyChange:
+        """Score a copy of the traffic with `candidate_ref`; only the stable version answers."""
+        current, policy = self._settled(name, "a shadow")
+        candidate = self._candidate(policy, candidate_ref)
+        new = Policy.shadow(policy.model, policy.arm(STABLE).version, candidate, key=policy.key)
+        why = reason or f"shadow of version {candidate}"
+        return self._record(name, current.revision + 1, new, actor, "shadow", why)
+
+    def ab(
+        self,
+        name: str,
+        arms: Mapping[str, float],
+        *,
+        metric: str,
+        actor: str,
+        reason: str = "",
+    ) -> PolicyChange:
+        """An A/B test: each model reference of `arms` answers its weight of the callers
+        (the stable version among them as `stable`, the others by version: `v4`)."""
+        current, policy = self._settled(name, "an A/B test")
+        stable = policy.arm(STABLE).version
+        built = []
+        for ref, weight in arms.items():
+            version = self.registry.resolve(_ref(policy.model, ref)).version
+            built.append(
+                Arm(
+                    name=STABLE if version == stable else f"v{version}",
+                    version=version,
+                    weight=weight,
+                )
+            )
+        new = Policy(
+            kind="ab", model=policy.model, arms=tuple(built), key=policy.key, metric=metric
+        )
+        why = reason or "A/B test of " + ", ".join(f"{a.name} {a.weight:.0%}" for a in built)
+        return self._record(name, current.revision + 1, new, actor, "ab", why)
+
+    def promote(
+        self, name: str, *, actor: str, reason: str = "", figures: Mapping[str, Any] | None = None
+    ) -> PolicyChange:
+        """The candidate answers everything and becomes the model's `champion`."""
+        current, policy = self.status(name)
+        if policy.kind not in ("canary", "shadow"):
+            raise StateError(
+                f"Deployment {name!r} has no candidate to promote (its policy is {policy.kind})."
+            )
+        version = policy.arm(CANDIDATE).version
+        self.registry.promote(f"{policy.model}/{version}", CHAMPION, now=self.clock.now())
+        new = Policy.single(policy.model, version, key=policy.key)
+        why = reason or f"version {version} promoted to @{CHAMPION}"
+        return self._record(name, current.revision + 1, new, actor, "promote", why, figures)
+
+    def rollback(
+        self, name: str, *, actor: str, reason: str = "", figures: Mapping[str, Any] | None = None
+    ) -> PolicyChange:
+        """Back to the stable version alone; the candidate's reason is recorded."""
+        current, policy = self.status(name)
+        if policy.kind == "single":
+            raise StateError(
+                f"Deployment {name!r} serves one version already; nothing to roll back."
+            )
+        stable = policy.arm(STABLE).version if STABLE in {a.name for a in policy.arms} else None
+        if stable is None:
+            raise StateError(
+                f"Deployment {name!r} has no stable arm to go back to; promote one of its "
+                "arms instead."
+            )
+        new = Policy.single(policy.model, stable, key=policy.key)
+        why = reason or "rolled back"
+        return self._record(name, current.revision + 1, new, actor, "rollback", why, figures)
+
+    def _settled(self, name: str, starting: str) -> tuple[PolicyChange, Policy]:
+        current, policy = self.status(name)
+        if policy.kind != "single":
+            raise StateError(
+                f"Deployment {name!r} is in a {policy.kind} already; promote or roll it back "
+                f"before starting {starting}."
+            )
+        return current, policy
+
+    def _candidate(self, policy: Policy, ref: str) -> str:
+        info = self.registry.resolve(_ref(policy.model, ref))
+        if info.version == policy.arm(STABLE).version:
+            raise ConfigError(
+                f"Version {info.version} is the one serving already; name another as the candidate."
+            )
+        return info.version
+
+    def _record(
+        self,
+        name: str,
+        revision: int,
+        policy: Policy,
+        actor: str,
+        action: str,
+        reason: str,
+        figures: Mapping[str, Any] | None = None,
+    ) -> PolicyChange:
+        change = PolicyChange(
+            name,
+            revision,
+            policy.model_dump(mode="json"),
+            actor,
+            action,
+            reason,
+            self.clock.now(),
+            dict(figures or {}),
+        )
+        return self.metadata.change_policy(change)
+
+
+def _ref(model: str, ref: str) -> str:
+    """A reference within `model`: "4", "@challenger" or a whole "NAME/4"."""
+    if ref.isdigit():
+        return f"{model}/{ref}"
+    if ref.startswith("@"):
+        return model + ref
+    if not ref.startswith(model):
+        raise ConfigError(f"{ref!r} is not a version of {model!r}; a deployment serves one model.")
+    return ref

@@ -1,0 +1,60 @@
+"""`prodml deploy`: a deployment created, a canary started and rolled back from the command
+line, with its state and history readable by a person and by a script."""
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from prodml.cli import app
+from prodml.train import fit_model
+from tests._data import TOY_SPEC, log_model_run, toy_frame
+
+runner = CliRunner()
+
+
+def test_a_canary_from_the_command_line_is_recorded_and_rolled_back(workspace):
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        model = fit_model("logistic", toy_frame(rng, 300), "y", TOY_SPEC)
+        workspace.registry.register("toy", log_model_run(workspace, model))
+    project = ["-C", str(workspace.project_dir)]
+
+    def deploy(*args: str):
+        result = runner.invoke(app, ["deploy", *args, *project])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "revision 1: serve toy/1" in deploy(
+        "create", "toy-api", "--model", "toy/1", "--actor", "ana"
+    )
+    deploy("canary", "toy-api", "--candidate", "2", "--steps", "0.1,1", "--actor", "ana")
+    state = json.loads(deploy("status", "toy-api", "--json"))
+    assert state["policy"]["kind"] == "canary"
+    assert [(a["name"], a["weight"]) for a in state["policy"]["arms"]] == [
+        ("candidate", 0.1),
+        ("stable", 0.9),
+    ]
+    rows = [line.split("│") for line in deploy("status", "toy-api").splitlines()]
+    assert ["candidate", "2", "10%"] in [[c.strip() for c in r[1:-1]] for r in rows]
+    deploy("rollback", "toy-api", "--reason", "too slow", "--actor", "ana")
+    changes = json.loads(deploy("history", "toy-api", "--json"))
+    assert [(c["action"], c["actor"]) for c in changes] == [
+        ("create", "ana"),
+        ("canary", "ana"),
+        ("rollback", "ana"),
+    ]
+    assert changes[-1]["reason"] == "too slow"
+    assert "toy-api" in deploy("list")
+
+
+def test_bad_steps_and_an_unknown_deployment_are_explained(workspace):
+    project = ["-C", str(workspace.project_dir)]
+    bad = runner.invoke(
+        app, ["deploy", "canary", "x", "--candidate", "2", "--steps", "a,b", *project]
+    )
+    assert bad.exit_code == 2
+    assert "give shares between 0 and 1" in bad.output
+    unknown = runner.invoke(app, ["deploy", "status", "nowhere", *project])
+    assert unknown.exit_code != 0  # the entry point prints the error's message
+    assert "No deployment named 'nowhere'" in str(unknown.exception)
