@@ -36,6 +36,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Select
 
 from prodml.errors import (
     ConfigError,
@@ -365,30 +366,14 @@ class MetadataStore:
 
     def deployment(self, name: str) -> PolicyChange | None:
         """Deployment `name`'s current state (its newest change), or None."""
-        query = (
-            select(DeploymentEventRow)
-            .join(
-                DeploymentRow,
-                (DeploymentRow.name == DeploymentEventRow.deployment)
-                & (DeploymentRow.revision == DeploymentEventRow.revision),
-            )
-            .where(DeploymentRow.name == name)
-        )
+        query = _current_changes().where(DeploymentRow.name == name)
         with self._session() as session:
             row = session.scalars(query).first()
             return None if row is None else _change(row)
 
     def list_deployments(self) -> list[PolicyChange]:
         """Every deployment's current state, by name."""
-        query = (
-            select(DeploymentEventRow)
-            .join(
-                DeploymentRow,
-                (DeploymentRow.name == DeploymentEventRow.deployment)
-                & (DeploymentRow.revision == DeploymentEventRow.revision),
-            )
-            .order_by(DeploymentRow.name)
-        )
+        query = _current_changes().order_by(DeploymentRow.name)
         with self._session() as session:
             return [_change(row) for row in session.scalars(query)]
 
@@ -557,6 +542,15 @@ def _alert(row: AlertRow) -> Alert:
         detail=dict(row.detail or {}),
         notified_at=_utc(row.notified_at) if row.notified_at else None,
         resolved_at=_utc(row.resolved_at) if row.resolved_at else None,
+    )
+
+
+def _current_changes() -> Select[DeploymentEventRow]:
+    """Each deployment's newest change: the event at the revision the deployment is at."""
+    return select(DeploymentEventRow).join(
+        DeploymentRow,
+        (DeploymentRow.name == DeploymentEventRow.deployment)
+        & (DeploymentRow.revision == DeploymentEventRow.revision),
     )
 
 
