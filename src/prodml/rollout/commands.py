@@ -117,10 +117,13 @@ class Rollouts:
                 f"Deployment {name!r} has no candidate to promote (its policy is {policy.kind})."
             )
         version = policy.arm(CANDIDATE).version
-        self.registry.promote(f"{policy.model}/{version}", CHAMPION, now=self.clock.now())
         new = Policy.single(policy.model, version, key=policy.key)
         why = reason or f"version {version} promoted to @{CHAMPION}"
-        return self._record(name, current.revision + 1, new, actor, "promote", why, figures)
+        # The policy first: if someone changed the deployment meanwhile, this is refused
+        # before the alias moves.
+        change = self._record(name, current.revision + 1, new, actor, "promote", why, figures)
+        self.registry.promote(f"{policy.model}/{version}", CHAMPION, now=self.clock.now())
+        return change
 
     def rollback(
         self, name: str, *, actor: str, reason: str = "", figures: Mapping[str, Any] | None = None
