@@ -50,6 +50,11 @@ def test_gauges_show_the_newest_window_and_the_newest_measurement(metadata):
             _finding(1, "segment", "drifted_features", 2.0, "origin=JFK"),
             _finding(1, "fairness", "demographic_parity_difference", 0.2, "color"),
             _finding(1, "fairness", "selection_rate", 0.4, "color=red"),
+            _finding(1, "quality", "rejected_share", 0.05),
+            _finding(1, "quality", "rejected_by_reason", 0.04, "color: unknown category"),
+            _finding(1, "quality", "unseen_category", 0.04, "color=teal"),
+            _finding(1, "performance", "worse_than_registered", 1.0, created=3),
+            _finding(1, "estimate", "worse_than_registered", 0.0),
         ]
     )
     metadata.save_alert(Alert("feature-drift", "m", "temp", "firing", T0, T0, 1.0))
@@ -78,6 +83,16 @@ def test_gauges_show_the_newest_window_and_the_newest_measurement(metadata):
     alert = (("model", "m"), ("rule", "feature-drift"), ("subject", "temp"), ("version", ""))
     assert samples["prodml_alert_firing", alert] == 1.0
     assert not any(dict(labels).get("metric") == "roc_auc.low" for _, labels in samples)
+    refused = (("feature", ""), ("metric", "rejected_share"), *base)
+    by_reason = (("feature", "color: unknown category"), ("metric", "rejected_by_reason"), *base)
+    assert samples["prodml_data_quality", tuple(sorted(refused))] == 0.05
+    assert samples["prodml_data_quality", tuple(sorted(by_reason))] == 0.04
+    # One series per unseen category would grow without bound: those stay in the findings.
+    assert not any(dict(labels).get("metric") == "unseen_category" for _, labels in samples)
+    below = "prodml_performance_below_registration"
+    assert samples[below, tuple(sorted((("kind", "realized"), *base)))] == 1.0
+    assert samples[below, tuple(sorted((("kind", "estimated"), *base)))] == 0.0
+    assert not any(dict(labels).get("metric") == "worse_than_registered" for _, labels in samples)
 
 
 def test_a_database_outage_keeps_the_last_gauges_and_the_scrape_alive(metadata, monkeypatch):

@@ -103,6 +103,19 @@ class FindingsCollector(Collector):
             "(demographic parity or equalized odds difference).",
             labels=["model", "version", "attribute", "metric"],
         )
+        quality = GaugeMetricFamily(
+            "prodml_data_quality",
+            "Data quality of the newest judged window: the share of rows refused before "
+            "scoring (all, or per reason as `feature`), and per feature the share missing, "
+            "beyond the training range, or of categories training never held.",
+            labels=["model", "version", "metric", "feature"],
+        )
+        below = GaugeMetricFamily(
+            "prodml_performance_below_registration",
+            "1 if the newest window's interval lies wholly below the one measured at "
+            "registration (realized, or estimated before labels), else 0.",
+            labels=["model", "version", "kind"],
+        )
         alerts = GaugeMetricFamily(
             "prodml_alert_firing",
             "1 for each alert firing, by rule and subject.",
@@ -117,6 +130,11 @@ class FindingsCollector(Collector):
                 drift.add_metric([*base, f.feature or "", f.metric], f.value)
                 key = (f.model_name, f.model_version)
                 newest_end[key] = max(newest_end.get(key, 0.0), f.window_end.timestamp())
+            elif f.metric == "worse_than_registered":
+                kind = "estimated" if f.monitor == "estimate" else "realized"
+                below.add_metric([*base, kind], f.value)
+            elif f.monitor == "quality" and f.metric != "unseen_category":
+                quality.add_metric([*base, f.metric, f.feature or ""], f.value)
             elif f.monitor == "performance" and f.metric == "labelled":
                 labelled.add_metric(base, f.value)
             elif f.monitor == "performance" and not f.metric.endswith(_BOUNDS) and not f.feature:
@@ -134,7 +152,8 @@ class FindingsCollector(Collector):
         for alert in self.metadata.list_alerts(model_name=self.model_name, status="firing"):
             version = str(alert.detail.get("version", ""))
             alerts.add_metric([alert.model_name, version, alert.rule, alert.subject], 1.0)
-        return [drift, drifted, performance, labelled, window, domain, segments, fairness, alerts]
+        families = [drift, drifted, performance, labelled, window, domain, segments, fairness]
+        return [*families, quality, below, alerts]
 
 
 def _newest(findings: list[Finding]) -> list[Finding]:
