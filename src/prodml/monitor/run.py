@@ -7,9 +7,10 @@ For each complete window (its end is past) of each version's traffic:
 - data quality: the rows refused before scoring, by reason; missing values; values
   training never saw (`quality.py`), once, when the window completes;
 - realized performance (overall and per slice, with intervals) whenever more of its
-  labels have arrived than when it was last measured;
-and, over each version's labelled rows in time order, concept drift (Page–Hinkley on the
-per-row error), dated to the window where the rise in errors began.
+  labels have arrived than when it was last measured, and both it and the estimate held
+  to the interval measured at registration (`WORSE`);
+and, over each version's labelled rows in time order, concept drift (CUSUM on the excess
+error, see `_concept`), dated to the window where the rise in errors began.
 
 Every result is a `Finding` in the metadata DB; what is there already is not redone.
 """
