@@ -118,11 +118,12 @@ class Policy(BaseModel):
         names = [a.name for a in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arm names must differ; got {names}")
-        answering = [a for a in self.arms if a not in self.shadows]
-        total = sum(a.weight for a in answering)
+        # Over every arm: a shadow answers no one, so its weight must be 0 for this to hold.
+        total = sum(a.weight for a in self.arms)
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             raise ValueError(
-                f"the answering arms' weights must add up to 1; they add up to {total:g}"
+                f"the arms' weights must add up to 1; they add up to {total:g} (a shadow "
+                "arm's weight is 0)"
             )
         if self.kind == "single" and len(self.arms) != 1:
             raise ValueError(f"a single policy has one arm; got {len(self.arms)}")

@@ -34,7 +34,7 @@ class Router:
         self.deployment = deployment
         self.policy = policy
         # An arm of weight 0 (a shadow, a canary's stable arm at 100 %) answers no one.
-        self._answering = [a for a in policy.arms if a.weight > 0 and a not in policy.shadows]
+        self._answering = [a for a in policy.arms if a.weight > 0]
         self._edges = list(accumulate(a.weight for a in self._answering))
 
     def route(self, key: str) -> Arm:
