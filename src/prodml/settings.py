@@ -65,13 +65,16 @@ training:                   # what `prodml train` trains when given no recipe or
 serving:
   model: null               # what `prodml serve` and `prodml stream` answer with by default,
                             #   e.g. churn@champion
+  deployment: null          # or the deployment `prodml serve` follows (`prodml deploy create`)
   follow: true              # served by alias, hot-swap when the alias moves
   workers: 1                # server processes (`prodml serve --workers`)
   host: 127.0.0.1
   port: 8000
   max_batch_rows: 1000      # larger /v1/predict batches are refused with 413
   coverage: 0.9             # conformal sets/intervals hold the truth this often (0.50-0.99)
-  poll_seconds: 10          # how often a server following NAME@ALIAS checks for a new version
+  poll_seconds: 10          # how often a server checks its alias or deployment for a change
+  candidate_timeout_ms: 50  # a rollout's candidate answering later is answered for by the
+                            #   stable version (a fallback, counted against the candidate)
   compile_trees: true       # compile LightGBM trees to C for one-row requests (needs a C
                             # compiler and prodml[compiled]; verified bit-identical first)
 
@@ -162,6 +165,7 @@ class ServingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = None
+    deployment: str | None = None  # or serve this deployment's traffic policy
     follow: bool = True
     workers: int = Field(default=1, ge=1)
     host: str = "127.0.0.1"
@@ -169,6 +173,7 @@ class ServingSettings(BaseModel):
     max_batch_rows: int = Field(default=1000, ge=1)
     coverage: float = Field(default=0.9, ge=0.5, le=0.99)
     poll_seconds: float = Field(default=10.0, gt=0)
+    candidate_timeout_ms: float = Field(default=50.0, gt=0)
     # Compile a LightGBM model's trees to native code for one-row requests, in the
     # background, where a C compiler and prodml[compiled] are installed.
     compile_trees: bool = True

@@ -260,16 +260,38 @@ class Workspace:
         """What a server answers with; served by alias (NAME@ALIAS) and with `follow`, it
         hot-swaps to each version the alias moves to."""
         from prodml.serve import Deployment
+        from prodml.serve.policy import Policy
 
         compile_trees = self.settings.serving.compile_trees
         first = self.predictor(ref, coverage=coverage, compile_trees=compile_trees)
         if not (follow and "@" in ref):
             return Deployment(first)
+        name = first.info.name
         return Deployment(
             first,
-            resolve=lambda: self.registry.resolve(ref).version,
+            resolve=lambda: Policy.single(name, self.registry.resolve(ref).version),
             load=lambda version: self.predictor(
-                f"{first.info.name}/{version}", coverage=coverage, compile_trees=compile_trees
+                f"{name}/{version}", coverage=coverage, compile_trees=compile_trees
+            ),
+            poll_seconds=self.settings.serving.poll_seconds,
+        )
+
+    def follow_deployment(self, name: str, *, coverage: float | None = None) -> Deployment:
+        """What a server of deployment `name` answers with: its traffic policy as the
+        metadata store holds it, followed as it changes (`prodml deploy`)."""
+        from prodml.serve import Deployment
+        from prodml.serve.policy import Policy
+
+        def resolve() -> Policy:
+            return self.rollouts.status(name)[1]
+
+        compile_trees = self.settings.serving.compile_trees
+        model = resolve().model
+        return Deployment.of_policy(
+            name,
+            resolve,
+            lambda version: self.predictor(
+                f"{model}/{version}", coverage=coverage, compile_trees=compile_trees
             ),
             poll_seconds=self.settings.serving.poll_seconds,
         )

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from prodml.registry import ModelVersionInfo
 from prodml.serve import PredictionLog, Predictor, create_app
 from prodml.serve.deployment import Deployment
+from prodml.serve.policy import Policy
 from prodml.train import fit_model
 from tests._data import TOY_SPEC, toy_frame
 
@@ -25,7 +26,9 @@ def versions():
 
 def test_the_server_follows_the_alias_and_logs_each_version(versions, tmp_path, clock):
     alias = {"at": "1"}
-    deployment = Deployment(versions["1"], resolve=lambda: alias["at"], load=versions.__getitem__)
+    deployment = Deployment(
+        versions["1"], resolve=lambda: Policy.single("toy", alias["at"]), load=versions.__getitem__
+    )
     log = PredictionLog(tmp_path)
     client = TestClient(create_app(deployment, log, clock))
     assert client.post("/v1/predict", json={"rows": [ROW]}).json()["model"]["version"] == "1"
@@ -46,7 +49,9 @@ def test_the_server_follows_the_alias_and_logs_each_version(versions, tmp_path, 
 def test_a_version_that_fails_its_smoke_test_is_never_served(versions, clock, monkeypatch):
     broken = _predictor("3", 3)
     monkeypatch.setattr(broken.model, "predict_rows", lambda rows: np.full(len(rows), np.nan))
-    deployment = Deployment(versions["1"], resolve=lambda: "3", load={"3": broken}.__getitem__)
+    deployment = Deployment(
+        versions["1"], resolve=lambda: Policy.single("toy", "3"), load={"3": broken}.__getitem__
+    )
     event = deployment.check()
     assert event is not None
     assert not event.ok
@@ -67,7 +72,9 @@ def test_a_request_in_flight_finishes_on_the_version_it_started_on(versions, tmp
 
     slow.predict = paused  # type: ignore[method-assign]
     alias = {"at": "1"}
-    deployment = Deployment(slow, resolve=lambda: alias["at"], load=versions.__getitem__)
+    deployment = Deployment(
+        slow, resolve=lambda: Policy.single("toy", alias["at"]), load=versions.__getitem__
+    )
     log = PredictionLog(tmp_path)
     client = TestClient(create_app(deployment, log, clock))
     answers = {}

@@ -131,13 +131,22 @@ def serve(
     ] = None,
     coverage: Coverage = None,
     follow: Follow = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve this deployment's traffic policy (canary, A/B, shadow) instead of "
+            "one model; see `prodml deploy`. Default: serving.deployment.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve a registered model over HTTP.  [dim]e.g. prodml serve churn@champion[/dim]
 
     Endpoints: POST /v1/predict and /v1/explain, GET /v1/models, /healthz, /readyz,
     /metrics; OpenAPI at /docs. Served by alias, the server checks the registry every
     serving.poll_seconds and swaps to a new version after a smoke prediction, without
-    dropping a request. With --workers N, N processes share the port.
+    dropping a request. With --deployment NAME it follows that deployment's policy
+    instead, routing each caller to an arm. With --workers N, N processes share the port.
     """
     import os
 
@@ -151,16 +160,23 @@ def serve(
     port = port if port is not None else settings.port
     workers = workers or settings.workers
     level = ws.settings.log_level.lower()
-    model = served_model(ws, model)
+    deployment = deployment or (None if model else settings.deployment)
+    model = None if deployment else served_model(ws, model)
+    served = f"deployment {deployment}" if deployment else model
     if workers > 1:
         # Options travel as settings, so each worker process reads the same ones.
-        chosen = {"model": model, "coverage": coverage, "follow": follow}
+        chosen = {
+            "model": model,
+            "deployment": deployment,
+            "coverage": coverage,
+            "follow": follow,
+        }
         for key, value in chosen.items():
             if value is not None:
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 os.environ[f"PRODML_SERVING__{key.upper()}"] = text
         os.chdir(ws.project_dir)
-        err.print(f"Serving {model} with {workers} worker processes.")
+        err.print(f"Serving {served} with {workers} worker processes.")
         uvicorn.run(
             "prodml.cli.serve_app:worker_app",
             factory=True,
@@ -170,19 +186,26 @@ def serve(
             log_level=level,
         )
         return
-    app_, deployment = build(ws, model, coverage=coverage, follow=follow)
-    info = deployment.current.info
-    err.print(
-        f"Serving [bold]{info.name}[/bold] version {info.version} "
-        f"({deployment.current.model.flavor})"
-        + (f", following {model}." if deployment.follows else ".")
+    app_, served_now = build(
+        ws, model, coverage=coverage, follow=follow, deployment_name=deployment
     )
-    deployment.follow()
+    info = served_now.current.info
+    if deployment:
+        err.print(
+            f"Serving deployment [bold]{deployment}[/bold]: {served_now.routing.policy.describe()}."
+        )
+    else:
+        err.print(
+            f"Serving [bold]{info.name}[/bold] version {info.version} "
+            f"({served_now.current.model.flavor})"
+            + (f", following {model}." if served_now.follows else ".")
+        )
+    served_now.follow()
     settle()
     try:
         uvicorn.run(app_, host=host, port=port, log_level=level)
     finally:
-        deployment.stop()
+        served_now.stop()
 
 
 @app.command()

@@ -27,22 +27,35 @@ def build(
     coverage: float | None = None,
     follow: bool | None = None,
     worker: str | None = None,
+    deployment_name: str | None = None,
 ) -> tuple[FastAPI, Deployment]:
-    """The app serving `model` (default: serving.model), following its alias unless
-    `follow` (default: serving.follow) is false."""
+    """The app serving deployment `deployment_name` (default: serving.deployment) if there
+    is one, else `model` (default: serving.model), following its alias unless `follow`
+    (default: serving.follow) is false."""
     settings = ws.settings.serving
-    deployment = ws.deployment(
-        served_model(ws, model),
-        coverage=coverage,  # the workspace's predictor falls back on serving.coverage
-        follow=settings.follow if follow is None else follow,
-    )
+    deployment_name = deployment_name or (None if model else settings.deployment)
+    if deployment_name:
+        deployment = ws.follow_deployment(deployment_name, coverage=coverage)
+    else:
+        deployment = ws.deployment(
+            served_model(ws, model),
+            coverage=coverage,  # the workspace's predictor falls back on serving.coverage
+            follow=settings.follow if follow is None else follow,
+        )
     name = deployment.current.info.name
     log = ws.prediction_log(name)
     if worker is not None:
         log = log.writer(worker)
     # /metrics also carries the monitoring gauges of the model served (drift, performance).
     gauges = FindingsCollector(ws.metadata, name)
-    app = create_app(deployment, log, ws.clock, labels=ws.metadata, collectors=[gauges])
+    app = create_app(
+        deployment,
+        log,
+        ws.clock,
+        labels=ws.metadata,
+        collectors=[gauges],
+        candidate_timeout_ms=settings.candidate_timeout_ms,
+    )
     return app, deployment
 
 

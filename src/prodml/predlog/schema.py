@@ -5,7 +5,8 @@ the servers append, and as Arrow types for the tables batch scoring appends.
 A record names the model version that answered, what it was asked (`inputs`), what the
 feature store added (`features`), and the answer: `probability`, `label` and
 `prediction_set` for a classifier, `value` and `interval` for a regressor. `deployment`,
-`arm` and `shadow` say which traffic policy routed it; they are absent before rollouts.
+`arm` and `shadow` say which traffic policy routed it, and `fallback` why the primary arm
+answered a caller routed to a candidate; they are absent outside a deployment.
 
 A row refused before it could be scored (a 422, a batch reject) is logged too, so
 monitoring counts refusals: it has `rejected` (its reasons, ``"<field>: <kind>"``) and
@@ -41,6 +42,7 @@ class PredictionRecord(TypedDict):
     deployment: NotRequired[str]  # the deployment that routed it
     arm: NotRequired[str]  # the arm of its traffic policy (stable, candidate, an A/B arm)
     shadow: NotRequired[bool]  # scored on a copy of the traffic; never returned
+    fallback: NotRequired[str]  # why its arm's candidate did not answer (the primary did)
 
 
 class RejectRecord(TypedDict):
@@ -54,6 +56,8 @@ class RejectRecord(TypedDict):
     version: str  # whose signature refused it
     sent: dict[str, str | None]  # the row as sent, each value as text
     rejected: list[str]  # one reason per bad field, "<field>: <kind>"
+    deployment: NotRequired[str]
+    arm: NotRequired[str]  # whose schema refused it
 
 
 # Arrow types of the fields a table of records may carry; `inputs` and `features` are
@@ -75,6 +79,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "deployment": pa.string(),
     "arm": pa.string(),
     "shadow": pa.bool_(),
+    "fallback": pa.string(),
     "rejected": pa.list_(pa.string()),
 }
 

@@ -36,6 +36,7 @@ from prodml.serve.deployment import Deployment
 from prodml.serve.metrics import ServingMetrics
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejects import request_rejects
+from prodml.serve.routed import RoutedAnswers
 from prodml.serve.schemas import ErrorBody, FeedbackResponse, PredictResponse, rows_of
 from prodml.store import Label, MetadataStore
 
@@ -66,15 +67,21 @@ def create_app(
     *,
     labels: MetadataStore | None = None,
     collectors: Sequence[Collector] = (),
+    candidate_timeout_ms: float = 50.0,
 ) -> FastAPI:
     """An API answering with `served` (a `Deployment` swaps versions while it runs),
     logging every answered prediction, and every row refused as invalid, to `log`;
     `POST /v1/feedback` records realized outcomes in `labels` (the workspace's metadata
-    store). `/metrics` also exports what `collectors` collect (monitoring's gauges, say)."""
+    store). `/metrics` also exports what `collectors` collect (monitoring's gauges, say).
+    Under a policy of several arms, a candidate has `candidate_timeout_ms` to answer
+    before the primary arm answers for it (see `routed.py`)."""
     deployment = served if isinstance(served, Deployment) else Deployment(served)
     first = deployment.current.info
     metrics = ServingMetrics(deployment.current.classifier)
     deployment.on_swap.append(lambda event: metrics.swapped(event.ok))
+    routed = RoutedAnswers(
+        log, clock, timeout_ms=candidate_timeout_ms, on_fallback=metrics.fell_back
+    )
     registry = CollectorRegistry()
     for collector in (metrics, *collectors):
         registry.register(collector)
@@ -107,7 +114,8 @@ def create_app(
         """One prediction request, start to end: the status and the JSON body. Never
         raises: every failure is an answer in the API's error shape."""
         started = time.perf_counter()
-        predictor = deployment.current  # read once: this request ends on this version
+        routing = deployment.routing  # read once: this request ends under this policy
+        predictor = routing.primary  # whose schema is the API's
         info = predictor.info
         try:
             parsed = predictor.request_model.model_validate_json(body)
@@ -126,25 +134,33 @@ def create_app(
                         info=info,
                         timestamp=clock.now(),
                         channel="http",
+                        route=routing.tags(routing.primary_arm.name),
                     )
                 )
             except Exception:  # the caller is still told what was wrong with the request
                 logger.exception("could not log the rows of refused request %s", request_id)
             return _failed(metrics, info, 422, errors, "validation")
         rows = rows_of(parsed)
+        request_id = request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
         try:
-            features = await predictor.features_async(rows)
-            document, predictions = answer(
-                predictor,
-                rows,
-                request_id or f"{_ID_PREFIX}{next(_ID_COUNTER):010x}",
-                log=log,
-                clock=clock,
-                channel="http",
-                explain=explain,
-                started=started,
-                features=features,
-            )
+            if routing.routed:
+                document, predictions, info = await routed.answer(
+                    routing, rows, request_id, channel="http", explain=explain, started=started
+                )
+            else:
+                features = await predictor.features_async(rows)
+                document, predictions = answer(
+                    predictor,
+                    rows,
+                    request_id,
+                    log=log,
+                    clock=clock,
+                    channel="http",
+                    explain=explain,
+                    started=started,
+                    features=features,
+                    route=routing.tags(routing.primary_arm.name),
+                )
         except ProdmlError as exc:
             return _failed(metrics, info, exc.http_status, _error_detail(exc), type(exc).__name__)
         except Exception:

@@ -71,6 +71,7 @@ class ServingMetrics(Collector):
         self._score_bounds = SCORE_BUCKETS if classifier else VALUE_BUCKETS
         self._versions: dict[tuple[str, str], _Version] = {}
         self._swaps = {"ok": 0, "refused": 0}  # both exported from the start, at 0
+        self._fallbacks: dict[tuple[str, str], int] = {}
 
     def _of(self, info: ModelVersionInfo) -> _Version:
         key = (info.name, info.version)
@@ -95,6 +96,12 @@ class ServingMetrics(Collector):
         key = str(status)
         version.statuses[key] = version.statuses.get(key, 0) + 1
         version.errors[kind] = version.errors.get(kind, 0) + 1
+
+    def fell_back(self, arm: str, kind: str) -> None:
+        """A caller routed to `arm` was answered by the primary arm instead (or, for a
+        shadow arm, its copy was not scored), because of `kind`."""
+        key = (arm, kind)
+        self._fallbacks[key] = self._fallbacks.get(key, 0) + 1
 
     def swapped(self, ok: bool) -> None:
         self._swaps["ok" if ok else "refused"] += 1
@@ -128,4 +135,11 @@ class ServingMetrics(Collector):
         )
         for outcome, count in self._swaps.items():
             swaps.add_metric([outcome], count)
-        yield from (requests, errors, latency, scores, swaps)
+        fallbacks = CounterMetricFamily(
+            "prodml_fallbacks",
+            "Callers of a deployment's arm answered by its primary arm instead, by reason",
+            labels=["arm", "reason"],
+        )
+        for (arm, reason), count in list(self._fallbacks.items()):
+            fallbacks.add_metric([arm, reason], count)
+        yield from (requests, errors, latency, scores, swaps, fallbacks)

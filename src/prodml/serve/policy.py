@@ -46,6 +46,7 @@ class Policy(BaseModel):
     steps: tuple[float, ...] = ()  # canary: the candidate's share at each step
     step: int = Field(default=0, ge=0)  # canary: the step the rollout is at
     metric: str | None = None  # ab: what the arms are judged on
+    paused: bool = False  # the analysis neither advances nor rolls back a paused rollout
 
     @classmethod
     def single(cls, model: str, version: str, *, key: str | None = None) -> Policy:
@@ -87,6 +88,20 @@ class Policy(BaseModel):
             ),
             key=key,
         )
+
+    @property
+    def primary(self) -> Arm:
+        """The arm that answers whenever another cannot: the stable version, or an A/B
+        test's first arm when none of its arms is the stable one."""
+        return next((a for a in self.arms if a.name == STABLE), self.arms[0])
+
+    def describe(self) -> str:
+        """One line for logs and tables, e.g. "canary: candidate v4 5 %, stable v3 95 %"."""
+        arms = ", ".join(
+            f"{a.name} v{a.version}" + ("" if self.kind == "single" else f" {a.weight:.0%}")
+            for a in self.arms
+        )
+        return f"{self.kind}: {arms}" + (" (paused)" if self.paused else "")
 
     def arm(self, name: str) -> Arm:
         for arm in self.arms:

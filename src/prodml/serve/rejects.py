@@ -54,11 +54,13 @@ def request_rejects(
     info: ModelVersionInfo,
     timestamp: datetime,
     channel: str,
+    route: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The reject records of a request that failed validation: one per row with an error
     (`errors` in pydantic's shape, located as ``("rows", i, field)``), with that row's
     inputs as sent. An error not inside a row (the body is not JSON, `rows` is missing)
-    is one record for the whole request, as row -1."""
+    is one record for the whole request, as row -1. `route` (the deployment and arm whose
+    schema refused it) is added to each."""
     rows = _sent_rows(body)
     reasons: dict[int, list[str]] = defaultdict(list)
     for error in errors:
@@ -81,6 +83,7 @@ def request_rejects(
             "version": info.version,
             "sent": sent(rows[row]) if 0 <= row < len(rows) else {},
             "rejected": sorted(set(found)),
+            **(route or {}),
         }
         for row, found in sorted(reasons.items())
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
+from collections.abc import Mapping
 from itertools import accumulate
 
 from prodml.serve.policy import Arm, Policy
@@ -44,7 +45,7 @@ class Router:
         # Float sums may leave the last edge a hair under 1: the last arm takes the rest.
         return self._answering[min(index, len(self._answering) - 1)]
 
-    def key_of(self, row: dict[str, object], request_id: str) -> str:
+    def key_of(self, row: Mapping[str, object], request_id: str) -> str:
         """The routing key of a request whose first row is `row`."""
         if self.policy.key is None:
             return request_id
