@@ -11,17 +11,35 @@ import pandas as pd
 PREDICTION = "prediction"  # the score column: the probability, or the predicted value
 DECISION = "predicted_label"  # a classifier's decision at its threshold
 REJECTED = "rejected"  # why a row was refused before scoring (`traffic_frame(rejected=True)`)
-META = ("timestamp", "version", "channel", "request_id", "row", PREDICTION, DECISION, REJECTED)
+# What a deployment's router adds (see `predlog.schema`): kept as columns when logged.
+ROUTING = ("deployment", "arm", "shadow", "fallback", "latency_ms")
+META = (
+    "timestamp",
+    "version",
+    "channel",
+    "request_id",
+    "row",
+    PREDICTION,
+    DECISION,
+    REJECTED,
+    *ROUTING,
+)
 
 
-def traffic_frame(records: pd.DataFrame, *, rejected: bool = False) -> pd.DataFrame:
+def traffic_frame(
+    records: pd.DataFrame, *, rejected: bool = False, shadow: bool = False
+) -> pd.DataFrame:
     """`PredictionLog.read()`'s records flattened: `timestamp` (UTC), `version`,
     `channel`, `request_id`, `row`, `prediction` (and a classifier's `predicted_label`),
-    then the inputs and enriched features, in log order.
+    the `ROUTING` columns a deployment logged, then the inputs and enriched features, in
+    log order.
 
     Rows refused before scoring are left out, unless `rejected`: then they are in too,
     with their reasons joined by "; " in `REJECTED` (missing on answered rows), no score,
-    and their values as sent, as numbers where the answered rows' column is numeric."""
+    and their values as sent, as numbers where the answered rows' column is numeric.
+    A shadow arm's scores (answered to no one) are left out unless `shadow`."""
+    if not shadow and "shadow" in records:
+        records = records[records["shadow"].ne(True)]
     refused = _refused(records)
     answered = _answered(records[~refused])
     if not rejected:
@@ -49,7 +67,7 @@ def _refused(records: pd.DataFrame) -> pd.Series:
 
 
 def _head(records: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
+    head = pd.DataFrame(
         {
             "timestamp": pd.to_datetime(records["timestamp"], utc=True, format="ISO8601"),
             "version": records["version"].astype(str),
@@ -58,6 +76,10 @@ def _head(records: pd.DataFrame) -> pd.DataFrame:
             "row": records.get("row", pd.Series(0, index=records.index)).fillna(0).astype("int64"),
         }
     )
+    for column in ROUTING:
+        if column in records:
+            head[column] = records[column]
+    return head
 
 
 def _answered(records: pd.DataFrame) -> pd.DataFrame:
