@@ -134,6 +134,21 @@ monitoring:
       metric: worse_than_registered
       above: 0.5
 
+rollouts:                   # how `prodml deploy tick|watch` judges a canary, shadow or A/B arm
+  interval_seconds: 60      # between analyses (`prodml deploy watch`)
+  alpha: 0.05               # chance of a false alarm per check, however often it looks
+  min_rows: 200             # a check abstains on fewer candidate rows (labelled, for realized)
+  min_step_seconds: 60      # a canary step lasts at least this long
+  min_step_rows: 500        # and sends the candidate at least this many rows
+  max_error_rate: 0.01      # (a) candidate failures (answered by stable) beyond the stable's
+  latency_ratio: 3.0        # (b) a request is slow past ratio x the stable's p99 (and past
+  latency_slack_ms: 2.0     #     it plus the slack); the candidate fails at 1 point more slow
+  max_score_shift: 0.2      # (c) total variation between the arms' score distributions
+  max_invalid_rate: 0.01    # (d) rows the candidate's own schema refuses
+  max_estimated_drop: 0.02  # (e) estimated (CBPE) ROC AUC below the stable's, ranges apart
+  max_realized_drop: 0.01   # (f) realized ROC AUC below the stable's (MAE rise, share, for
+                            #     a regressor)
+
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
 
@@ -264,6 +279,25 @@ class MonitoringSettings(BaseModel):
     rules: list[AlertRule] = Field(default_factory=_default_rules)
 
 
+class RolloutSettings(BaseModel):
+    """How the rollout analysis judges a candidate (see `rollout.checks`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_seconds: float = Field(default=60.0, gt=0)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    min_rows: int = Field(default=200, ge=10)
+    min_step_seconds: float = Field(default=60.0, ge=0)
+    min_step_rows: int = Field(default=500, ge=1)
+    max_error_rate: float = Field(default=0.01, ge=0, lt=1)
+    latency_ratio: float = Field(default=3.0, ge=1)
+    latency_slack_ms: float = Field(default=2.0, ge=0)
+    max_score_shift: float = Field(default=0.2, gt=0, lt=1)
+    max_invalid_rate: float = Field(default=0.01, ge=0, lt=1)
+    max_estimated_drop: float = Field(default=0.02, ge=0, lt=1)
+    max_realized_drop: float = Field(default=0.01, ge=0, lt=1)
+
+
 class Settings(BaseSettings):
     """All settings of one workspace; build it with `load_settings`, not directly."""
 
@@ -280,6 +314,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

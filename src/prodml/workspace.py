@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from prodml.predlog import PredictionLog
     from prodml.registry import ModelRegistry
     from prodml.rollout import Rollouts
+    from prodml.rollout.analysis import Analysis
     from prodml.serve import Deployment, Predictor
     from prodml.store.records import SnapshotRecord
     from prodml.train.tracking import Tracker
@@ -124,6 +125,25 @@ class Workspace:
         from prodml.rollout import Rollouts
 
         return Rollouts(self.metadata, self.registry, self.clock)
+
+    @cached_property
+    def analysis(self) -> Analysis:
+        """The rollout analysis (`prodml deploy tick|watch`), on this workspace's logs."""
+        from prodml.errors import NotFoundError
+        from prodml.rollout.analysis import Analysis
+
+        def reference_of(model: str, version: str) -> Reference | None:
+            try:
+                return self.reference(model, version)
+            except NotFoundError:
+                return None
+
+        return Analysis(
+            self.rollouts,
+            lambda model: self.prediction_log(model).read(),
+            reference_of,
+            self.settings.rollouts,
+        )
 
     @cached_property
     def online_store(self) -> OnlineStore:

@@ -28,7 +28,7 @@ def test_a_canary_from_the_command_line_is_recorded_and_rolled_back(workspace):
     assert "revision 1: serve toy/1" in deploy(
         "create", "toy-api", "--model", "toy/1", "--actor", "ana"
     )
-    deploy("canary", "toy-api", "--candidate", "2", "--steps", "0.1,1", "--actor", "ana")
+    deploy("canary", "toy-api", "--candidate", "2", "--steps", "10,100", "--actor", "ana")
     state = json.loads(deploy("status", "toy-api", "--json"))
     assert state["policy"]["kind"] == "canary"
     assert [(a["name"], a["weight"]) for a in state["policy"]["arms"]] == [
@@ -54,7 +54,12 @@ def test_bad_steps_and_an_unknown_deployment_are_explained(workspace):
         app, ["deploy", "canary", "x", "--candidate", "2", "--steps", "a,b", *project]
     )
     assert bad.exit_code == 2
-    assert "give shares between 0 and 1" in bad.output
+    assert "give percentages" in bad.output
+    bad_interval = runner.invoke(
+        app, ["deploy", "canary", "x", "--candidate", "2", "--interval", "soon", *project]
+    )
+    assert bad_interval.exit_code == 2
+    assert "give a time such as 60s" in bad_interval.output
     unknown = runner.invoke(app, ["deploy", "status", "nowhere", *project])
     assert unknown.exit_code != 0  # the entry point prints the error's message
     assert "No deployment named 'nowhere'" in str(unknown.exception)

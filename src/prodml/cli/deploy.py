@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prodml.cli._common import ProjectDir, open_workspace, out
+from prodml.cli._common import ProjectDir, err, open_workspace, out
+from prodml.rollout.analysis import Decision
 from prodml.store import PolicyChange
 
 deploy_app = typer.Typer(
@@ -60,25 +61,45 @@ def canary(
     name: Name,
     candidate: Candidate,
     steps: Annotated[
-        str, typer.Option(help="The candidate's share at each step, comma-separated.")
-    ] = "0.05,0.25,0.5,1",
+        str,
+        typer.Option(help="The candidate's share at each step, in percent, comma-separated."),
+    ] = "5,25,50,100",
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            help="The least time a step lasts, e.g. 60s, 10m, 1h. "
+            "Default: rollouts.min_step_seconds.",
+            show_default=False,
+        ),
+    ] = None,
     reason: Reason = "",
     actor: Actor = None,
     project: ProjectDir = Path("."),
 ) -> None:
-    """Expose a candidate version to a small share of the callers first.
+    """Expose a candidate version to a small share of the callers first; the analysis
+    (`prodml deploy watch`) moves it up step by step, promotes or rolls it back.
 
-    [dim]e.g. prodml deploy canary churn-api --candidate 4 --steps 0.05,0.25,0.5,1[/dim]
+    [dim]e.g. prodml deploy canary churn-api --candidate 4 --steps 5,25,50,100 --interval 10m[/dim]
     """
     try:
-        shares = tuple(float(s) for s in steps.split(","))
+        shares = tuple(float(s) / 100 for s in steps.split(","))
     except ValueError:
         raise typer.BadParameter(
-            f"{steps!r}: give shares between 0 and 1, comma-separated, e.g. 0.05,0.25,0.5,1.",
+            f"{steps!r}: give percentages, comma-separated, e.g. 5,25,50,100.",
             param_hint="--steps",
         ) from None
+    seconds = None if interval is None else _seconds(interval, "--interval")
     ws = open_workspace(project)
-    _done(ws.rollouts.canary(name, candidate, actor=_who(actor), reason=reason, steps=shares))
+    _done(
+        ws.rollouts.canary(
+            name,
+            candidate,
+            actor=_who(actor),
+            reason=reason,
+            steps=shares,
+            step_seconds=seconds,
+        )
+    )
 
 
 @deploy_app.command()
@@ -147,6 +168,77 @@ def rollback(
 
 
 @deploy_app.command()
+def pause(
+    name: Name, reason: Reason = "", actor: Actor = None, project: ProjectDir = Path(".")
+) -> None:
+    """Stop the analysis deciding; the traffic keeps its shares until resumed.
+
+    [dim]e.g. prodml deploy pause churn-api --reason "holiday traffic"[/dim]
+    """
+    ws = open_workspace(project)
+    _done(ws.rollouts.pause(name, actor=_who(actor), reason=reason))
+
+
+@deploy_app.command()
+def resume(
+    name: Name, reason: Reason = "", actor: Actor = None, project: ProjectDir = Path(".")
+) -> None:
+    """Let the analysis decide again.  [dim]e.g. prodml deploy resume churn-api[/dim]"""
+    ws = open_workspace(project)
+    _done(ws.rollouts.resume(name, actor=_who(actor), reason=reason))
+
+
+@deploy_app.command()
+def tick(name: Name, as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """Judge the rollout once and act: advance, promote, roll back or hold (for a CronJob).
+
+    [dim]e.g. prodml deploy tick churn-api[/dim]
+    """
+    ws = open_workspace(project)
+    _decided(ws.analysis.tick(name), as_json)
+
+
+@deploy_app.command()
+def watch(
+    name: Name,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            help="Time between analyses, e.g. 30s. Default: rollouts.interval_seconds.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Judge the rollout every interval until it is promoted or rolled back.
+
+    While the metadata store cannot be reached, it decides nothing and tries again.
+    [dim]e.g. prodml deploy watch churn-api --interval 30s[/dim]
+    """
+    import time
+
+    from prodml.errors import StoreError
+    from prodml.rollout.analysis import PROMOTE, ROLLBACK
+
+    ws = open_workspace(project)
+    seconds = ws.settings.rollouts.interval_seconds
+    seconds = seconds if interval is None else _seconds(interval, "--interval")
+    while True:
+        try:
+            decision = ws.analysis.tick(name)
+        except StoreError as exc:
+            err.print(
+                f"[yellow]Not deciding: {exc.message}[/yellow] Trying again in {seconds:g} s."
+            )
+        else:
+            _decided(decision, as_json)
+            if decision.action in (PROMOTE, ROLLBACK, "idle"):
+                return
+        time.sleep(seconds)
+
+
+@deploy_app.command()
 def status(name: Name, as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
     """The deployment's policy now: its arms, their versions and shares.
 
@@ -165,6 +257,8 @@ def status(name: Name, as_json: AsJson = False, project: ProjectDir = Path("."))
         table.add_row(arm.name, arm.version, share)
     out.print(table)
     out.print(f"Revision {change.revision}: {change.action} by {change.actor} — {change.reason}")
+    if change.figures.get("checks"):
+        out.print(_checks_table(change.figures["checks"]))
 
 
 @deploy_app.command()
@@ -211,6 +305,55 @@ def list_(as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
         )
         table.add_row(c.deployment, policy["kind"], policy["model"], arms, f"{c.at:%Y-%m-%d %H:%M}")
     out.print(table)
+
+
+def _decided(decision: Decision, as_json: bool) -> None:
+    if as_json:
+        plain = {
+            "deployment": decision.deployment,
+            "action": decision.action,
+            "reason": decision.reason,
+            "checks": [c.__dict__ for c in decision.checks],
+            "revision": decision.change.revision if decision.change else None,
+        }
+        out.print_json(json.dumps(plain, default=str))
+        return
+    colour = {"rollback": "red", "promote": "green", "advance": "green"}.get(decision.action)
+    action = f"[{colour}]{decision.action}[/{colour}]" if colour else decision.action
+    out.print(f"{decision.deployment}: {action} — {decision.reason}")
+    if decision.checks:
+        out.print(
+            _checks_table(
+                {c.name: {"verdict": c.verdict, "reason": c.reason} for c in decision.checks}
+            )
+        )
+
+
+def _checks_table(checks: dict[str, dict[str, object]]) -> Table:
+    table = Table(title="checks", title_justify="left")
+    for column in ("check", "verdict", "why"):
+        table.add_column(column)
+    colours = {"fail": "red", "pass": "green"}
+    for check, found in checks.items():
+        verdict = str(found.get("verdict", ""))
+        colour = colours.get(verdict, "dim")
+        table.add_row(check, f"[{colour}]{verdict}[/{colour}]", str(found.get("reason", "")))
+    return table
+
+
+def _seconds(text: str, option: str) -> float:
+    """ "90", "90s", "10m" or "1h" in seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: give a time such as 60s, 10m or 1h.", param_hint=option
+        ) from None
+    if value < 0:
+        raise typer.BadParameter(f"{text!r}: a time cannot be negative.", param_hint=option)
+    return value
 
 
 def _done(change: PolicyChange) -> None:

@@ -58,13 +58,21 @@ class Rollouts:
         actor: str,
         reason: str = "",
         steps: Sequence[float] = DEFAULT_STEPS,
+        step_seconds: float | None = None,
     ) -> PolicyChange:
         """Expose `candidate_ref` to the first of `steps` of the traffic, the stable
-        version answering the rest."""
+        version answering the rest; each step lasts at least `step_seconds`."""
         current, policy = self._settled(name, "a canary")
         candidate = self._candidate(policy, candidate_ref)
         stable = policy.arm(STABLE).version
-        new = Policy.canary(policy.model, stable, candidate, steps=tuple(steps), key=policy.key)
+        new = Policy.canary(
+            policy.model,
+            stable,
+            candidate,
+            steps=tuple(steps),
+            key=policy.key,
+            step_seconds=step_seconds,
+        )
         why = reason or f"canary of version {candidate} at {new.steps[0]:.0%}"
         return self._record(name, current.revision + 1, new, actor, "canary", why)
 
@@ -107,11 +115,55 @@ class Rollouts:
         why = reason or "A/B test of " + ", ".join(f"{a.name} {a.weight:.0%}" for a in built)
         return self._record(name, current.revision + 1, new, actor, "ab", why)
 
+    def advance(
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str = "",
+        figures: Mapping[str, Any] | None = None,
+        expected: int | None = None,
+    ) -> PolicyChange:
+        """A canary's candidate moved to its next step's share of the traffic."""
+        current, policy = self._at(name, expected)
+        if policy.kind != "canary" or policy.step + 1 >= len(policy.steps):
+            raise StateError(
+                f"Deployment {name!r} has no next step ({policy.describe()}); promote it instead."
+            )
+        new = policy.at_step(policy.step + 1)
+        why = reason or f"candidate to {new.steps[new.step]:.0%}"
+        return self._record(name, current.revision + 1, new, actor, "advance", why, figures)
+
+    def hold(
+        self,
+        name: str,
+        *,
+        reason: str,
+        figures: Mapping[str, Any] | None = None,
+        expected: int | None = None,
+    ) -> PolicyChange:
+        """The analysis looked and changed nothing: recorded with what it looked at."""
+        current, policy = self._at(name, expected)
+        return self._record(name, current.revision + 1, policy, ANALYSIS, "hold", reason, figures)
+
+    def pause(self, name: str, *, actor: str, reason: str = "") -> PolicyChange:
+        """The analysis stops deciding; the traffic keeps its shares."""
+        return self._paused(name, True, actor, reason)
+
+    def resume(self, name: str, *, actor: str, reason: str = "") -> PolicyChange:
+        return self._paused(name, False, actor, reason)
+
     def promote(
-        self, name: str, *, actor: str, reason: str = "", figures: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str = "",
+        figures: Mapping[str, Any] | None = None,
+        expected: int | None = None,
     ) -> PolicyChange:
         """The candidate answers everything and becomes the model's `champion`."""
-        current, policy = self.status(name)
+        current, policy = self._at(name, expected)
         if policy.kind not in ("canary", "shadow"):
             raise StateError(
                 f"Deployment {name!r} has no candidate to promote (its policy is {policy.kind})."
@@ -126,10 +178,17 @@ class Rollouts:
         return change
 
     def rollback(
-        self, name: str, *, actor: str, reason: str = "", figures: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str = "",
+        figures: Mapping[str, Any] | None = None,
+        expected: int | None = None,
     ) -> PolicyChange:
-        """Back to the stable version alone; the candidate's reason is recorded."""
-        current, policy = self.status(name)
+        """Back to the stable version alone. The reason is recorded with the change and
+        on each version sent back, as its `prodml.rollback` tag."""
+        current, policy = self._at(name, expected)
         if policy.kind == "single":
             raise StateError(
                 f"Deployment {name!r} serves one version already; nothing to roll back."
@@ -142,7 +201,35 @@ class Rollouts:
             )
         new = Policy.single(policy.model, stable, key=policy.key)
         why = reason or "rolled back"
-        return self._record(name, current.revision + 1, new, actor, "rollback", why, figures)
+        change = self._record(name, current.revision + 1, new, actor, "rollback", why, figures)
+        for arm in policy.arms:
+            if arm.version != stable:
+                tag = f"{why} ({actor}, deployment {name}, {change.at:%Y-%m-%d %H:%M})"
+                self.registry.set_tags(policy.model, arm.version, {"prodml.rollback": tag})
+        return change
+
+    def _at(self, name: str, expected: int | None) -> tuple[PolicyChange, Policy]:
+        """The deployment's state, refused if it is no longer revision `expected` (what a
+        decision was made on)."""
+        current, policy = self.status(name)
+        if expected is not None and current.revision != expected:
+            raise StateError(
+                f"Deployment {name!r} changed (revision {current.revision}, by "
+                f"{current.actor}: {current.action}) since this was decided on revision "
+                f"{expected}; decide again on its state now."
+            )
+        return current, policy
+
+    def _paused(self, name: str, paused: bool, actor: str, reason: str) -> PolicyChange:
+        current, policy = self.status(name)
+        if policy.kind == "single":
+            raise StateError(f"Deployment {name!r} has no rollout in progress to pause or resume.")
+        if policy.paused == paused:
+            raise StateError(f"Deployment {name!r} is {'paused' if paused else 'running'} already.")
+        action = "pause" if paused else "resume"
+        new = policy.model_copy(update={"paused": paused})
+        why = reason or ("analysis paused" if paused else "analysis resumed")
+        return self._record(name, current.revision + 1, new, actor, action, why)
 
     def _settled(self, name: str, starting: str) -> tuple[PolicyChange, Policy]:
         current, policy = self.status(name)

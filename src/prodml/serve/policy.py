@@ -45,6 +45,7 @@ class Policy(BaseModel):
     key: str | None = None  # the request field a caller sticks to an arm by
     steps: tuple[float, ...] = ()  # canary: the candidate's share at each step
     step: int = Field(default=0, ge=0)  # canary: the step the rollout is at
+    step_seconds: float | None = Field(default=None, ge=0)  # canary: a step's least length
     metric: str | None = None  # ab: what the arms are judged on
     paused: bool = False  # the analysis neither advances nor rolls back a paused rollout
 
@@ -63,8 +64,10 @@ class Policy(BaseModel):
         *,
         steps: tuple[float, ...] = DEFAULT_STEPS,
         key: str | None = None,
+        step_seconds: float | None = None,
     ) -> Policy:
-        """A canary at its first step."""
+        """A canary at its first step; each step lasts at least `step_seconds` (default:
+        rollouts.min_step_seconds)."""
         share = steps[0] if steps else 0.0
         return cls(
             kind="canary",
@@ -75,6 +78,7 @@ class Policy(BaseModel):
             ),
             steps=steps,
             key=key,
+            step_seconds=step_seconds,
         )
 
     @classmethod

@@ -1,0 +1,181 @@
+"""One analysis pass over a deployment in rollout, as `prodml deploy tick` runs it (and
+`prodml deploy watch`, every `rollouts.interval_seconds`).
+
+It reads the prediction log since the rollout began, runs every check of `checks.py` on
+the candidate against the stable version, and decides:
+
+- roll back when any check fails: the policy goes back to the stable version, the
+  candidate is tagged with the reason;
+- for a canary whose step has lasted `min_step_seconds` and sent the candidate
+  `min_step_rows`: advance to the next step, or promote after the last one (the
+  candidate becomes `champion`, the policy `single`);
+- else hold.
+
+Each decision is recorded as the deployment's next revision with the figures of every
+check, and only if the deployment is still at the revision it was made on: a person's
+command in between wins. A paused rollout is not judged; nor is one whose metadata store
+cannot be reached (the error reaches the caller, and nothing is decided blind).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from prodml.monitor.labels import join_labels
+from prodml.monitor.reference import Reference
+from prodml.monitor.traffic import traffic_frame
+from prodml.rollout.checks import FAIL, Arms, Check, run_checks
+from prodml.rollout.commands import ANALYSIS, Rollouts
+from prodml.serve.policy import CANDIDATE, Policy
+from prodml.settings import RolloutSettings
+from prodml.store import PolicyChange
+
+STARTS = ("canary", "shadow", "ab")  # the actions that begin a rollout
+STEP_STARTS = (*STARTS, "advance")
+ADVANCE, PROMOTE, ROLLBACK, HOLD, IDLE, PAUSED = (
+    "advance",
+    "promote",
+    "rollback",
+    "hold",
+    "idle",
+    "paused",
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one pass decided about deployment `deployment`, why, on which checks, and
+    the change it recorded (None when there was nothing to decide)."""
+
+    deployment: str
+    action: str
+    reason: str
+    checks: list[Check] = field(default_factory=list)
+    change: PolicyChange | None = None
+
+
+class Analysis:
+    """Judges the rollouts of `rollouts`' deployments from each model's prediction log
+    (`records(model)`) and each version's drift reference (`reference_of(model,
+    version)`, None when it has none)."""
+
+    def __init__(
+        self,
+        rollouts: Rollouts,
+        records: Callable[[str], pd.DataFrame],
+        reference_of: Callable[[str, str], Reference | None],
+        settings: RolloutSettings,
+    ) -> None:
+        self.rollouts = rollouts
+        self.records = records
+        self.reference_of = reference_of
+        self.settings = settings
+
+    def tick(self, name: str) -> Decision:
+        """Judge deployment `name` once, and record what was decided."""
+        current, policy = self.rollouts.status(name)
+        if policy.kind == "single":
+            return Decision(name, IDLE, f"no rollout in progress ({policy.describe()})")
+        if policy.paused:
+            return Decision(name, PAUSED, f"paused by {current.actor}: {current.reason}")
+        history = self.rollouts.metadata.deployment_history(name)
+        started = _latest(history, STARTS)
+        step_started = _latest(history, STEP_STARTS)
+        traffic = self._traffic(name, policy, started.at)
+        checks: list[Check] = []
+        for arm in policy.arms:
+            if arm.name != policy.primary.name:
+                checks += self._checks(policy, arm.name, arm.version, traffic)
+        figures = _figures(checks, policy)
+        revision = current.revision
+        failed = next((c for c in checks if c.verdict == FAIL), None)
+        if failed is not None:
+            reason = f"{failed.name} check failed: {failed.reason}"
+            change = self.rollouts.rollback(
+                name, actor=ANALYSIS, reason=reason, figures=figures, expected=revision
+            )
+            return Decision(name, ROLLBACK, reason, checks, change)
+        if policy.kind == "canary":
+            step_rows = _rows_since(traffic, CANDIDATE, step_started.at)
+            elapsed = (self.rollouts.clock.now() - step_started.at).total_seconds()
+            figures |= {"step_rows": step_rows, "step_seconds": elapsed}
+            share = policy.steps[policy.step]
+            least = policy.step_seconds
+            least = self.settings.min_step_seconds if least is None else least
+            if elapsed >= least and step_rows >= self.settings.min_step_rows:
+                if policy.step + 1 == len(policy.steps):
+                    reason = f"every check passed through the last step ({share:.0%})"
+                    change = self.rollouts.promote(
+                        name, actor=ANALYSIS, reason=reason, figures=figures, expected=revision
+                    )
+                    return Decision(name, PROMOTE, reason, checks, change)
+                reason = (
+                    f"every check passed at {share:.0%} ({step_rows:,} candidate rows in "
+                    f"{elapsed:.0f} s); on to {policy.steps[policy.step + 1]:.0%}"
+                )
+                change = self.rollouts.advance(
+                    name, actor=ANALYSIS, reason=reason, figures=figures, expected=revision
+                )
+                return Decision(name, ADVANCE, reason, checks, change)
+            reason = (
+                f"step {policy.step + 1} of {len(policy.steps)} ({share:.0%}): "
+                f"{step_rows:,} of {self.settings.min_step_rows:,} candidate rows, "
+                f"{elapsed:.0f} of {least:.0f} s"
+            )
+        else:
+            reason = f"no check failed ({policy.kind}; promote or roll back by command)"
+        change = self.rollouts.hold(name, reason=reason, figures=figures, expected=revision)
+        return Decision(name, HOLD, reason, checks, change)
+
+    def _traffic(self, name: str, policy: Policy, since: datetime) -> pd.DataFrame:
+        """The deployment's logged rows since `since`, shadows included, labels joined."""
+        records = self.records(policy.model)
+        if records.empty or "deployment" not in records:
+            return pd.DataFrame(columns=["timestamp", "arm", "request_id"])
+        records = records[records["deployment"].eq(name)]
+        frame = traffic_frame(records, shadow=True)
+        frame = frame[frame["timestamp"] >= pd.Timestamp(since)]
+        labels = self.rollouts.metadata.list_labels(policy.model)
+        return join_labels(frame.reset_index(drop=True), labels)
+
+    def _checks(self, policy: Policy, arm: str, version: str, traffic: pd.DataFrame) -> list[Check]:
+        shadow = traffic["shadow"].eq(True) if "shadow" in traffic else False
+        primary = policy.primary
+        arms = Arms(
+            candidate=traffic[traffic["arm"].eq(arm)],
+            stable=traffic[traffic["arm"].eq(primary.name) & ~shadow],
+            shadow=policy.kind == "shadow",
+            candidate_estimator=self._estimator(policy.model, version),
+            stable_estimator=self._estimator(policy.model, primary.version),
+        )
+        checks = run_checks(arms, self.settings)
+        if policy.kind == "ab":  # name the arm: an A/B test has several
+            checks = [Check(f"{c.name}[{arm}]", c.verdict, c.reason, c.figures) for c in checks]
+        return checks
+
+    def _estimator(self, model: str, version: str) -> dict[str, Any] | None:
+        reference = self.reference_of(model, version)
+        return None if reference is None else reference.estimator
+
+
+def _latest(history: list[PolicyChange], actions: tuple[str, ...]) -> PolicyChange:
+    return next(c for c in reversed(history) if c.action in actions)
+
+
+def _rows_since(traffic: pd.DataFrame, arm: str, since: datetime) -> int:
+    if traffic.empty:
+        return 0
+    return int((traffic["arm"].eq(arm) & (traffic["timestamp"] >= pd.Timestamp(since))).sum())
+
+
+def _figures(checks: list[Check], policy: Policy) -> dict[str, Any]:
+    """What a decision is stored with: each check's verdict, reason and figures."""
+    return {
+        "policy": policy.describe(),
+        "checks": {c.name: {"verdict": c.verdict, "reason": c.reason, **c.figures} for c in checks},
+    }

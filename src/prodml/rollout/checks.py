@@ -1,0 +1,268 @@
+"""The checks a rollout's candidate must pass against the stable version, on the traffic
+since the rollout began (see `analysis.py` for what is decided from them):
+
+- errors: its callers answered by the stable because it raised, timed out or scored
+  NaN (a shadow: requests it left unscored);
+- latency: its requests slower than the stable's p99 by the set ratio;
+- scores: its score distribution against the stable's on the same period;
+- inputs: rows its own schema refuses that the stable's accepts;
+- estimated: its CBPE-estimated ROC AUC against the stable's (classifiers);
+- realized: its realized ROC AUC (a regressor: mean absolute error) once labels arrive.
+
+Each abstains below `min_rows`, and fires only when its sequential test (see
+`sequential.py`) puts the candidate beyond the check's margin at α: a check looked at
+every minute for a day fires falsely no more often than one looked at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prodml.monitor.estimate import estimate
+from prodml.monitor.labels import LABEL
+from prodml.monitor.traffic import DECISION, PREDICTION
+from prodml.rollout.sequential import Difference, auc_with_variance, difference, mean_difference
+from prodml.serve.routed import INVALID
+from prodml.settings import RolloutSettings
+
+FAIL, PASS, ABSTAIN = "fail", "pass", "abstain"
+SCORE_BINS = 10
+# How large a difference each test's mixture expects (τ of the mSPRT): rates are judged
+# in points, AUC in hundredths.
+_TAU_RATE, _TAU_AUC = 0.05, 0.05
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's verdict (FAIL, PASS or ABSTAIN), a sentence saying why, and the
+    figures it rests on."""
+
+    name: str
+    verdict: str
+    reason: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Arms:
+    """The traffic a check compares: the candidate's rows and the stable's since the
+    rollout began (`traffic_frame` rows with labels joined), whether the candidate is a
+    shadow, and each side's CBPE estimator (None: not a classifier, or none registered)."""
+
+    candidate: pd.DataFrame
+    stable: pd.DataFrame
+    shadow: bool = False
+    candidate_estimator: dict[str, Any] | None = None
+    stable_estimator: dict[str, Any] | None = None
+
+    @property
+    def scored(self) -> pd.DataFrame:
+        """The candidate's rows it scored itself (not answered for by the stable)."""
+        rows = self.candidate
+        return rows[rows["fallback"].isna()] if "fallback" in rows else rows
+
+
+def run_checks(arms: Arms, settings: RolloutSettings) -> list[Check]:
+    """Every check, in the order of the module docstring."""
+    return [
+        errors(arms, settings),
+        latency(arms, settings),
+        scores(arms, settings),
+        inputs(arms, settings),
+        estimated(arms, settings),
+        realized(arms, settings),
+    ]
+
+
+def errors(arms: Arms, settings: RolloutSettings) -> Check:
+    if arms.shadow:  # a shadow's failures leave no row: its copies missing are the count
+        requests = arms.stable["request_id"].nunique()
+        scored = min(arms.candidate["request_id"].nunique(), requests)
+        failed = np.r_[np.zeros(scored), np.ones(requests - scored)]
+    else:
+        kinds = arms.candidate.get("fallback", pd.Series(dtype=object))
+        failed = (kinds.notna() & kinds.ne(INVALID)).to_numpy(dtype=float)
+    if failed.size < settings.min_rows:
+        return _abstain("errors", failed.size, settings)
+    test = mean_difference(
+        failed,
+        np.zeros(len(arms.stable)),
+        margin=settings.max_error_rate,
+        tau=_TAU_RATE,
+        alpha=settings.alpha,
+    )
+    reason = (
+        f"{test.candidate:.1%} of the candidate's requests failed and were answered by the "
+        f"stable version (at least {test.low:.1%}; at most {test.margin:.1%} is tolerated)"
+    )
+    return _judged("errors", test, reason)
+
+
+def latency(arms: Arms, settings: RolloutSettings) -> Check:
+    candidate, stable = _requests(arms.scored), _requests(arms.stable)
+    if min(len(candidate), len(stable)) < settings.min_rows:
+        return _abstain("latency", min(len(candidate), len(stable)), settings)
+    p99_stable = float(np.quantile(stable, 0.99))
+    limit = max(settings.latency_ratio * p99_stable, p99_stable + settings.latency_slack_ms)
+    # The candidate's p99 is past the limit exactly when over 1 % of its requests are.
+    test = mean_difference(
+        candidate > limit, stable > limit, margin=0.01, tau=_TAU_RATE, alpha=settings.alpha
+    )
+    p99 = float(np.quantile(candidate, 0.99))
+    reason = (
+        f"the candidate's p99 latency is {p99:.1f} ms against the stable's {p99_stable:.1f} "
+        f"ms: {test.candidate:.1%} of its requests took over {limit:.1f} ms"
+    )
+    figures = {"p99_ms": p99, "stable_p99_ms": p99_stable, "limit_ms": limit}
+    return _judged("latency", test, reason, figures)
+
+
+def scores(arms: Arms, settings: RolloutSettings) -> Check:
+    candidate = arms.scored[PREDICTION].dropna().to_numpy(dtype=float)
+    stable = arms.stable[PREDICTION].dropna().to_numpy(dtype=float)
+    if min(candidate.size, stable.size) < settings.min_rows:
+        return _abstain("scores", min(candidate.size, stable.size), settings)
+    # Bins holding a tenth of the stable's scores each; a bin's share is a rate the two
+    # arms should share, tested at α split over the bins.
+    edges = np.unique(np.quantile(stable, np.linspace(0, 1, SCORE_BINS + 1)[1:-1]))
+    c_bins, s_bins = np.searchsorted(edges, candidate), np.searchsorted(edges, stable)
+    alpha = settings.alpha / (edges.size + 1)
+    tests = [
+        mean_difference(c_bins == b, s_bins == b, margin=0.0, tau=_TAU_RATE, alpha=alpha)
+        for b in range(edges.size + 1)
+    ]
+    shift = 0.5 * sum(abs(t.difference) for t in tests)  # total variation distance
+    moved = max(tests, key=lambda t: abs(t.difference))
+    significant = any(t.low > 0 or t.high < 0 for t in tests)
+    figures = {
+        "total_variation": shift,
+        "threshold": settings.max_score_shift,
+        "significant": significant,
+        "n_candidate": int(candidate.size),
+        "n_stable": int(stable.size),
+        "candidate_mean": float(candidate.mean()),
+        "stable_mean": float(stable.mean()),
+        "largest_bin_change": moved.difference,
+    }
+    reason = (
+        f"the candidate's scores differ from the stable's by {shift:.2f} in total variation "
+        f"(mean {candidate.mean():.3f} against {stable.mean():.3f}; "
+        f"{settings.max_score_shift:.2f} is tolerated)"
+    )
+    verdict = FAIL if significant and shift > settings.max_score_shift else PASS
+    return Check("scores", verdict, reason, figures)
+
+
+def inputs(arms: Arms, settings: RolloutSettings) -> Check:
+    kinds = arms.candidate.get("fallback", pd.Series(dtype=object))
+    refused = kinds.eq(INVALID).to_numpy(dtype=float)
+    if refused.size < settings.min_rows:
+        return _abstain("inputs", refused.size, settings)
+    test = mean_difference(
+        refused,
+        np.zeros(len(arms.stable)),  # the stable's schema accepted every routed row
+        margin=settings.max_invalid_rate,
+        tau=_TAU_RATE,
+        alpha=settings.alpha,
+    )
+    reason = (
+        f"the candidate's schema refuses {test.candidate:.1%} of the rows the stable "
+        f"version accepts ({settings.max_invalid_rate:.1%} is tolerated)"
+    )
+    return _judged("inputs", test, reason)
+
+
+def estimated(arms: Arms, settings: RolloutSettings) -> Check:
+    if arms.candidate_estimator is None or arms.stable_estimator is None:
+        return Check("estimated", ABSTAIN, "no CBPE estimator for both versions (classifiers)")
+    candidate, stable = arms.scored, arms.stable
+    if min(len(candidate), len(stable)) < settings.min_rows:
+        return _abstain("estimated", min(len(candidate), len(stable)), settings)
+    mine = estimate(arms.candidate_estimator, candidate[PREDICTION], candidate[DECISION])
+    theirs = estimate(arms.stable_estimator, stable[PREDICTION], stable[DECISION])
+    gap = theirs["roc_auc.low"] - mine["roc_auc.high"]  # ranges apart by this much
+    figures = {
+        "candidate": mine["roc_auc"],
+        "candidate_low": mine["roc_auc.low"],
+        "candidate_high": mine["roc_auc.high"],
+        "stable": theirs["roc_auc"],
+        "stable_low": theirs["roc_auc.low"],
+        "stable_high": theirs["roc_auc.high"],
+        "margin": settings.max_estimated_drop,
+    }
+    reason = (
+        f"the candidate's estimated ROC AUC is {mine['roc_auc']:.3f} "
+        f"({mine['roc_auc.low']:.3f}-{mine['roc_auc.high']:.3f}) against the stable's "
+        f"{theirs['roc_auc']:.3f} ({theirs['roc_auc.low']:.3f}-{theirs['roc_auc.high']:.3f})"
+    )
+    verdict = FAIL if gap > settings.max_estimated_drop else PASS
+    return Check("estimated", verdict, reason, figures)
+
+
+def realized(arms: Arms, settings: RolloutSettings) -> Check:
+    candidate = arms.scored.dropna(subset=[LABEL]) if LABEL in arms.scored else arms.scored[:0]
+    stable = arms.stable.dropna(subset=[LABEL]) if LABEL in arms.stable else arms.stable[:0]
+    if min(len(candidate), len(stable)) < settings.min_rows:
+        return _abstain("realized", min(len(candidate), len(stable)), settings, "labelled ")
+    if DECISION in candidate:  # a classifier: the drop in ROC AUC
+        mine, v_mine = auc_with_variance(candidate[LABEL], candidate[PREDICTION])
+        theirs, v_theirs = auc_with_variance(stable[LABEL], stable[PREDICTION])
+        if math.isnan(mine) or math.isnan(theirs):
+            return Check("realized", ABSTAIN, "the labels so far hold only one class")
+        test = difference(
+            theirs,  # "larger is worse": the stable's AUC over the candidate's
+            mine,
+            v_mine + v_theirs,
+            margin=settings.max_realized_drop,
+            tau=_TAU_AUC,
+            alpha=settings.alpha,
+            n_candidate=len(candidate),
+            n_stable=len(stable),
+        )
+        reason = (
+            f"the candidate's realized ROC AUC is {mine:.3f} against the stable's {theirs:.3f} "
+            f"on {len(candidate):,} and {len(stable):,} labelled rows (a drop of at least "
+            f"{test.low:.3f}; {settings.max_realized_drop:.3f} is tolerated)"
+        )
+        figures = {"metric": "roc_auc", "candidate_auc": mine, "stable_auc": theirs}
+        return _judged("realized", test, reason, figures)
+    error_c = (candidate[LABEL] - candidate[PREDICTION]).abs().to_numpy(dtype=float)
+    error_s = (stable[LABEL] - stable[PREDICTION]).abs().to_numpy(dtype=float)
+    scale = float(error_s.mean()) or 1.0
+    test = mean_difference(
+        error_c / scale,
+        error_s / scale,
+        margin=settings.max_realized_drop,
+        tau=_TAU_RATE,
+        alpha=settings.alpha,
+    )
+    reason = (
+        f"the candidate's mean absolute error is {error_c.mean():.4g} against the stable's "
+        f"{error_s.mean():.4g} ({settings.max_realized_drop:.1%} more is tolerated)"
+    )
+    return _judged("realized", test, reason, {"metric": "mae"})
+
+
+def _requests(rows: pd.DataFrame) -> np.ndarray:
+    """Each request's latency once (its rows share it), in milliseconds."""
+    if "latency_ms" not in rows or rows.empty:
+        return np.array([])
+    return rows.drop_duplicates("request_id")["latency_ms"].dropna().to_numpy(dtype=float)
+
+
+def _judged(name: str, test: Difference, reason: str, extra: dict[str, Any] | None = None) -> Check:
+    return Check(name, FAIL if test.worse else PASS, reason, {**test.figures(), **(extra or {})})
+
+
+def _abstain(name: str, rows: int, settings: RolloutSettings, kind: str = "") -> Check:
+    return Check(
+        name,
+        ABSTAIN,
+        f"{rows:,} {kind}rows so far; it judges from {settings.min_rows:,} (rollouts.min_rows)",
+        {"rows": rows},
+    )
