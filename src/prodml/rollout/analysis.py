@@ -19,11 +19,13 @@ cannot be reached (the error reaches the caller, and nothing is decided blind).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from prodml.monitor.labels import join_labels
@@ -174,8 +176,25 @@ def _rows_since(traffic: pd.DataFrame, arm: str, since: datetime) -> int:
 
 
 def _figures(checks: list[Check], policy: Policy) -> dict[str, Any]:
-    """What a decision is stored with: each check's verdict, reason and figures."""
+    """What a decision is stored with: each check's verdict, reason and figures (JSON: a
+    figure not known yet, such as an unbounded interval's end, is null)."""
     return {
         "policy": policy.describe(),
-        "checks": {c.name: {"verdict": c.verdict, "reason": c.reason, **c.figures} for c in checks},
+        "checks": {
+            c.name: {"verdict": c.verdict, "reason": c.reason, **_plain(c.figures)} for c in checks
+        },
     }
+
+
+def _plain(figures: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, bool | np.bool_):
+            out[key] = bool(value)
+        elif isinstance(value, int | np.integer):
+            out[key] = int(value)
+        elif isinstance(value, float | np.floating):
+            out[key] = float(value) if math.isfinite(value) else None
+        else:
+            out[key] = value
+    return out

@@ -85,7 +85,7 @@ def errors(arms: Arms, settings: RolloutSettings) -> Check:
         scored = min(arms.candidate["request_id"].nunique(), requests)
         failed = np.r_[np.zeros(scored), np.ones(requests - scored)]
     else:
-        kinds = arms.candidate.get("fallback", pd.Series(dtype=object))
+        kinds = _fallbacks(arms.candidate)
         failed = (kinds.notna() & kinds.ne(INVALID)).to_numpy(dtype=float)
     if failed.size < settings.min_rows:
         return _abstain("errors", failed.size, settings)
@@ -159,8 +159,7 @@ def scores(arms: Arms, settings: RolloutSettings) -> Check:
 
 
 def inputs(arms: Arms, settings: RolloutSettings) -> Check:
-    kinds = arms.candidate.get("fallback", pd.Series(dtype=object))
-    refused = kinds.eq(INVALID).to_numpy(dtype=float)
+    refused = _fallbacks(arms.candidate).eq(INVALID).to_numpy(dtype=float)
     if refused.size < settings.min_rows:
         return _abstain("inputs", refused.size, settings)
     test = mean_difference(
@@ -246,6 +245,13 @@ def realized(arms: Arms, settings: RolloutSettings) -> Check:
         f"{error_s.mean():.4g} ({settings.max_realized_drop:.1%} more is tolerated)"
     )
     return _judged("realized", test, reason, {"metric": "mae"})
+
+
+def _fallbacks(rows: pd.DataFrame) -> pd.Series:
+    """Why each row's candidate did not answer (missing: it did)."""
+    if "fallback" in rows:
+        return rows["fallback"]
+    return pd.Series(None, index=rows.index, dtype=object)
 
 
 def _requests(rows: pd.DataFrame) -> np.ndarray:

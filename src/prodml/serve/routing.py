@@ -33,8 +33,9 @@ class Routing:
         self.primary = predictors[policy.primary.name]
         self.shadows = [(a, predictors[a.name]) for a in policy.shadows if a.name in predictors]
         answering = [a for a in policy.arms if a.weight > 0]
-        # One answering arm and no shadow: every request takes the primary, unrouted.
-        self.routed = len(answering) > 1 or bool(self.shadows)
+        # The primary alone answering, and no shadow: every request takes it, unrouted. (A
+        # canary at 100 % has one answering arm too, the candidate: that one is routed.)
+        self.routed = [a.name for a in answering] != [self.primary_arm.name] or bool(self.shadows)
         self.router = Router(deployment or policy.model, policy)
         schema = self.primary.row_schema.model_json_schema()
         # Arms whose request rows differ from the primary's: their rows are validated

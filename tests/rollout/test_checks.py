@@ -1,0 +1,127 @@
+"""Each rollout check: silent below its minimum sample, passing a candidate like the
+stable, and failing the fault it is there for, with a reason that names the figures."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prodml.monitor.estimate import calibrate
+from prodml.monitor.labels import LABEL
+from prodml.rollout.checks import ABSTAIN, FAIL, PASS, Arms, run_checks
+from prodml.settings import RolloutSettings
+
+SETTINGS = RolloutSettings(min_rows=200)
+N = 2000
+
+
+def _rows(rng, n, *, arm, shift=0.0, latency=1.0, fallback=None, labels=True, noise=1.0):
+    """Rows of one arm: scores of a model whose signal is `noise`-blurred."""
+    truth = rng.random(n) < 0.3
+    logit = 1.5 * (truth - 0.3) + rng.normal(scale=noise, size=n) - 1 + shift
+    score = 1 / (1 + np.exp(-logit))
+    frame = pd.DataFrame(
+        {
+            "request_id": [f"{arm}-{i}" for i in range(n)],
+            "arm": arm,
+            "prediction": score,
+            "predicted_label": (score >= 0.5).astype(float),
+            "latency_ms": rng.gamma(4, latency / 4, n),
+            "fallback": pd.Series([fallback] * n, dtype=object),
+        }
+    )
+    if labels:
+        frame[LABEL] = truth.astype(float)
+    return frame
+
+
+def _verdicts(arms):
+    return {c.name: c.verdict for c in run_checks(arms, SETTINGS)}
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_a_candidate_like_the_stable_passes_every_check(rng):
+    verdicts = _verdicts(Arms(_rows(rng, N, arm="candidate"), _rows(rng, N, arm="stable")))
+    assert verdicts == {
+        "errors": PASS,
+        "latency": PASS,
+        "scores": PASS,
+        "inputs": PASS,
+        "estimated": ABSTAIN,  # no estimators given
+        "realized": PASS,
+    }
+
+
+def test_every_check_abstains_on_too_few_rows(rng):
+    checks = run_checks(
+        Arms(_rows(rng, 50, arm="candidate"), _rows(rng, N, arm="stable")), SETTINGS
+    )
+    assert {c.verdict for c in checks} == {ABSTAIN}
+    assert "50 rows so far; it judges from 200" in checks[0].reason
+
+
+def test_failures_answered_by_the_stable_fail_the_errors_check(rng):
+    candidate = _rows(rng, N, arm="candidate")
+    candidate.loc[rng.random(N) < 0.1, "fallback"] = "raised"  # one request in ten
+    check = run_checks(Arms(candidate, _rows(rng, N, arm="stable")), SETTINGS)[0]
+    assert check.verdict == FAIL
+    assert "failed and were answered by the stable version" in check.reason
+    assert check.figures["candidate"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_a_ten_times_slower_candidate_fails_the_latency_check(rng):
+    verdicts = _verdicts(
+        Arms(_rows(rng, N, arm="candidate", latency=10.0), _rows(rng, N, arm="stable"))
+    )
+    assert verdicts["latency"] == FAIL
+
+
+def test_a_constant_score_fails_the_scores_check(rng):
+    candidate = _rows(rng, N, arm="candidate").assign(prediction=0.31)
+    check = {c.name: c for c in run_checks(Arms(candidate, _rows(rng, N, arm="stable")), SETTINGS)}
+    assert check["scores"].verdict == FAIL
+    assert check["scores"].figures["total_variation"] > 0.5
+
+
+def test_a_small_honest_shift_in_scores_is_tolerated(rng):
+    candidate = _rows(rng, N, arm="candidate", shift=0.1)
+    assert _verdicts(Arms(candidate, _rows(rng, N, arm="stable")))["scores"] == PASS
+
+
+def test_rows_refused_by_the_candidates_schema_fail_the_inputs_check(rng):
+    candidate = _rows(rng, N, arm="candidate", fallback="invalid")
+    verdicts = _verdicts(Arms(candidate, _rows(rng, N, arm="stable")))
+    assert verdicts["inputs"] == FAIL
+    assert verdicts["errors"] == PASS  # a refusal is the inputs check's, not a failure
+
+
+def test_a_subtly_worse_candidate_fails_the_realized_check_once_labels_are_in(rng):
+    worse = _rows(rng, 6000, arm="candidate", noise=1.6)  # ~0.05 lower AUC
+    stable = _rows(rng, 6000, arm="stable")
+    verdicts = _verdicts(Arms(worse, stable))
+    assert verdicts["realized"] == FAIL
+    assert verdicts["errors"] == verdicts["latency"] == PASS
+    unlabelled = _verdicts(Arms(worse.drop(columns=[LABEL]), stable.drop(columns=[LABEL])))
+    assert unlabelled["realized"] == ABSTAIN
+
+
+def test_the_estimated_check_fails_a_candidate_whose_scores_carry_no_signal(rng):
+    reference = _rows(rng, 5000, arm="stable")
+    estimator = calibrate(reference["prediction"], reference[LABEL])
+    # A candidate that lost its signal: scores near the base rate, unrelated to the truth.
+    flat = _rows(rng, N, arm="candidate").assign(prediction=rng.uniform(0.25, 0.35, N))
+    arms = Arms(
+        flat, _rows(rng, N, arm="stable"), candidate_estimator=estimator, stable_estimator=estimator
+    )
+    check = {c.name: c for c in run_checks(arms, SETTINGS)}["estimated"]
+    assert check.verdict == FAIL
+    assert "estimated ROC AUC" in check.reason
+
+
+def test_a_shadows_missing_copies_count_as_its_failures(rng):
+    stable = _rows(rng, N, arm="stable")
+    shadow = _rows(rng, N // 2, arm="candidate")  # half the copies never scored
+    assert _verdicts(Arms(shadow, stable, shadow=True))["errors"] == FAIL
