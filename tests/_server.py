@@ -16,9 +16,12 @@ import httpx
 
 
 @contextmanager
-def prodml_server(project: Path, *args: str, output: Path) -> Iterator[str]:
+def prodml_server(
+    project: Path, *args: str, output: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """`prodml serve ARGS -C project` until the block ends; yields its base URL once
-    /readyz answers (its output goes to `output`, shown if it dies first)."""
+    /readyz answers (its output goes to `output`, shown if it dies first). `env` is added
+    to the server's environment."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -29,6 +32,7 @@ def prodml_server(project: Path, *args: str, output: Path) -> Iterator[str]:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     url = f"http://127.0.0.1:{port}"
     try:

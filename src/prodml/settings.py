@@ -148,6 +148,8 @@ rollouts:                   # how `prodml deploy tick|watch` judges a canary, sh
   max_estimated_drop: 0.02  # (e) estimated (CBPE) ROC AUC below the stable's, ranges apart
   max_realized_drop: 0.01   # (f) realized ROC AUC below the stable's (MAE rise, share, for
                             #     a regressor)
+  min_labelled_rows: 0      # a canary step also waits for this many labelled rows per arm,
+                            #   judged by (f) (0: labels are not waited for)
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -296,6 +298,7 @@ class RolloutSettings(BaseModel):
     max_invalid_rate: float = Field(default=0.01, ge=0, lt=1)
     max_estimated_drop: float = Field(default=0.02, ge=0, lt=1)
     max_realized_drop: float = Field(default=0.01, ge=0, lt=1)
+    min_labelled_rows: int = Field(default=0, ge=0)
 
 
 class Settings(BaseSettings):

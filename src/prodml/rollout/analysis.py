@@ -31,7 +31,7 @@ import pandas as pd
 from prodml.monitor.labels import join_labels
 from prodml.monitor.reference import Reference
 from prodml.monitor.traffic import traffic_frame
-from prodml.rollout.checks import FAIL, Arms, Check, run_checks
+from prodml.rollout.checks import ABSTAIN, FAIL, Arms, Check, run_checks
 from prodml.rollout.commands import ANALYSIS, Rollouts
 from prodml.serve.policy import CANDIDATE, Policy
 from prodml.settings import RolloutSettings
@@ -109,7 +109,10 @@ class Analysis:
             share = policy.steps[policy.step]
             least = policy.step_seconds
             least = self.settings.min_step_seconds if least is None else least
-            if elapsed >= least and step_rows >= self.settings.min_step_rows:
+            labelled = _labelled(checks)
+            wanted = self.settings.min_labelled_rows
+            figures["labelled_rows"] = labelled
+            if elapsed >= least and step_rows >= self.settings.min_step_rows and labelled >= wanted:
                 if policy.step + 1 == len(policy.steps):
                     reason = f"every check passed through the last step ({share:.0%})"
                     change = self.rollouts.promote(
@@ -128,6 +131,7 @@ class Analysis:
                 f"step {policy.step + 1} of {len(policy.steps)} ({share:.0%}): "
                 f"{step_rows:,} of {self.settings.min_step_rows:,} candidate rows, "
                 f"{elapsed:.0f} of {least:.0f} s"
+                + (f", {labelled:,} of {wanted:,} labelled rows per arm" if wanted else "")
             )
         else:
             reason = f"no check failed ({policy.kind}; promote or roll back by command)"
@@ -167,6 +171,13 @@ class Analysis:
 
 def _latest(history: list[PolicyChange], actions: tuple[str, ...]) -> PolicyChange:
     return next(c for c in reversed(history) if c.action in actions)
+
+
+def _labelled(checks: list[Check]) -> int:
+    """The labelled rows per arm the realized check judged (the fewer arm's; 0 before it
+    judged any)."""
+    found = [c for c in checks if c.name.startswith("realized") and c.verdict != ABSTAIN]
+    return min((min(c.figures["n_candidate"], c.figures["n_stable"]) for c in found), default=0)
 
 
 def _rows_since(traffic: pd.DataFrame, arm: str, since: datetime) -> int:
