@@ -10,18 +10,25 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def prodml_server(
+def prodml_process(
     project: Path, *args: str, output: Path, env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """`prodml serve ARGS -C project` until the block ends; yields its base URL once
-    /readyz answers (its output goes to `output`, shown if it dies first). `env` is added
-    to the server's environment."""
+) -> Iterator[Served]:
+    """`prodml serve ARGS -C project` until the block ends (unless killed sooner); yields
+    its URL and process once /readyz answers (its output goes to `output`, shown if it
+    dies first). `env` is added to the server's environment."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -46,7 +53,17 @@ def prodml_server(
             assert server.poll() is None, output.read_text()
             assert time.monotonic() < deadline, "the server did not start in 120 s"
             time.sleep(0.5)
-        yield url
+        yield Served(url, server)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+
+
+@contextmanager
+def prodml_server(
+    project: Path, *args: str, output: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`prodml_process`, yielding only the server's base URL."""
+    with prodml_process(project, *args, output=output, env=env) as served:
+        yield served.url

@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -65,17 +66,24 @@ def postgres_server() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A URL whose tables land in a fresh schema, dropped afterwards."""
+@contextmanager
+def fresh_schema(server: str) -> Iterator[str]:
+    """A URL of PostgreSQL `server` whose tables land in a fresh schema, dropped after."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server)
+    admin = create_engine(server)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{postgres_server}?options=-csearch_path%3D{schema}"
+    yield f"{server}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A URL whose tables land in a fresh schema, dropped afterwards."""
+    with fresh_schema(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

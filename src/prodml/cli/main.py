@@ -149,6 +149,7 @@ def serve(
     instead, routing each caller to an arm. With --workers N, N processes share the port.
     """
     import os
+    import socket
 
     import uvicorn
 
@@ -186,8 +187,11 @@ def serve(
             log_level=level,
         )
         return
+    # A log folder of its own, as each worker has: replicas sharing the project folder
+    # (one machine, or a shared volume) never write the same file.
+    replica = f"replica-{socket.gethostname()}-{os.getpid()}"
     app_, served_now = build(
-        ws, model, coverage=coverage, follow=follow, deployment_name=deployment
+        ws, model, coverage=coverage, follow=follow, deployment_name=deployment, worker=replica
     )
     info = served_now.current.info
     if deployment:

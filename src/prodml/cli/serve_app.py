@@ -2,8 +2,8 @@
 
 With ``--workers N`` uvicorn starts N processes that each import `worker_app` by name and
 build their own app from the project's settings (the CLI passes its options on as
-``PRODML_SERVING__*`` variables); each worker logs to its own subfolder of the deployment's
-prediction log.
+``PRODML_SERVING__*`` variables). Each worker, and each single-process replica, logs to a
+subfolder of its own in the model's prediction log, so processes never share a file.
 """
 
 from __future__ import annotations

@@ -237,9 +237,12 @@ def create_app(
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
-        predictor = deployment.current
+        routing = deployment.routing
+        predictor = routing.primary
         info = predictor.info
         return {
+            "deployment": routing.deployment,
+            "policy": routing.policy.model_dump(mode="json"),
             "name": info.name,
             "version": info.version,
             "aliases": list(info.aliases),
