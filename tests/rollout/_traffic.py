@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import numpy as np
@@ -84,3 +86,15 @@ def until_decided(ws: Workspace, name: str, *, limit: float = 60.0) -> tuple[lis
         if decision.action in ("promote", "rollback"):
             break
     return decisions, time.monotonic() - started
+
+
+def in_process(client: Any, workspace: Workspace, requests: int = 300) -> None:
+    """`requests` one-row requests to an in-process server of deployment "toy-api", the
+    workspace's clock moving a quarter second after each; every one must be answered."""
+    rng = np.random.default_rng(len(workspace.metadata.deployment_history("toy-api")))
+    frame = toy_frame(rng, requests)[list(TOY_SPEC.names)]
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    for row in rows:
+        response = client.post("/v1/predict", json={"rows": [row]})
+        assert response.status_code == 200, response.text  # no caller ever sees an error
+        workspace.clock.advance(timedelta(seconds=0.25))

@@ -3,46 +3,11 @@ promoted; a failing one is rolled back with the check that fired, no caller havi
 an error; a paused one is left alone; a decision on a stale revision is refused."""
 
 import math
-from datetime import timedelta
 
-import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 from prodml.errors import StateError
-from prodml.serve import create_app
-from prodml.settings import RolloutSettings
-from prodml.train import fit_model
-from tests._data import TOY_SPEC, log_model_run, toy_frame
-
-SETTINGS = RolloutSettings(min_rows=100, min_step_rows=100, min_step_seconds=60)
-
-
-@pytest.fixture
-def served(workspace):
-    """Versions 1 and 2 of "toy", deployment "toy-api" serving 1, and a client of a server
-    following it."""
-    rng = np.random.default_rng(0)
-    for _ in range(2):
-        model = fit_model("logistic", toy_frame(rng, 600), "y", TOY_SPEC)
-        workspace.registry.register("toy", log_model_run(workspace, model))
-    workspace.rollouts.create("toy-api", "toy/1", actor="ana")
-    deployment = workspace.follow_deployment("toy-api")
-    log = workspace.prediction_log("toy")
-    client = TestClient(create_app(deployment, log, workspace.clock, labels=workspace.metadata))
-    workspace.analysis.settings = SETTINGS
-    yield client, deployment
-    log.close()
-
-
-def _traffic(client, workspace, requests=300):
-    rng = np.random.default_rng(len(workspace.metadata.deployment_history("toy-api")))
-    frame = toy_frame(rng, requests)[list(TOY_SPEC.names)]
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    for row in rows:
-        response = client.post("/v1/predict", json={"rows": [row]})
-        assert response.status_code == 200, response.text  # no caller ever sees an error
-        workspace.clock.advance(timedelta(seconds=0.25))
+from tests.rollout._traffic import in_process
 
 
 def test_a_healthy_canary_is_advanced_through_every_step_and_promoted(served, workspace):
@@ -51,7 +16,7 @@ def test_a_healthy_canary_is_advanced_through_every_step_and_promoted(served, wo
     actions = []
     for _ in range(3):
         deployment.check()  # the server picks the policy up (every poll_seconds)
-        _traffic(client, workspace, requests=600)
+        in_process(client, workspace, requests=600)
         decision = workspace.analysis.tick("toy-api")
         actions.append(decision.action)
         assert all(c.verdict != "fail" for c in decision.checks), decision.checks
@@ -69,7 +34,7 @@ def test_a_step_is_held_until_its_time_and_rows_are_in(served, workspace):
     client, deployment = served
     workspace.rollouts.canary("toy-api", "2", actor="ana", steps=(0.25, 1.0))
     deployment.check()
-    _traffic(client, workspace, requests=40)
+    in_process(client, workspace, requests=40)
     decision = workspace.analysis.tick("toy-api")
     assert decision.action == "hold"
     assert "step 1 of 2 (25%)" in decision.reason
@@ -82,7 +47,7 @@ def test_a_candidate_that_scores_nan_is_rolled_back_by_the_errors_check(served, 
     deployment.check()
     candidate = deployment.routing.predictors["candidate"]
     candidate.scores = lambda rows: [math.nan for _ in rows]  # broken after its smoke test
-    _traffic(client, workspace)
+    in_process(client, workspace)
     decision = workspace.analysis.tick("toy-api")
     assert decision.action == "rollback"
     assert decision.reason.startswith("errors check failed:")

@@ -120,7 +120,8 @@ def test_a_failing_candidate_never_fails_a_caller(stable, candidate, tmp_path, c
     metrics = client.get("/metrics").text
     for reason in {a["fallback"] for a in routed}:
         count = sum(a["fallback"] == reason for a in routed)
-        assert f'prodml_fallbacks_total{{arm="candidate",reason="{reason}"}} {count}.0' in metrics
+        labels = f'arm="candidate",deployment="toy-api",reason="{reason}"'
+        assert f"prodml_fallbacks_total{{{labels}}} {count}.0" in metrics
     log.close()
 
 
@@ -170,7 +171,7 @@ def test_a_shadow_that_raises_touches_no_answer(stable, candidate, tmp_path, clo
         time.sleep(0.2)
     assert {a["model"]["version"] for a in answers} == {"1"}
     assert (
-        'prodml_fallbacks_total{arm="candidate",reason="raised"} 10.0'
+        'prodml_fallbacks_total{arm="candidate",deployment="toy-api",reason="raised"} 10.0'
         in client.get("/metrics").text
     )
     assert "shadow" not in log.read() or not log.read()["shadow"].eq(True).any()

@@ -13,9 +13,11 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client.registry import Collector
 
 from prodml.cli._common import served_model
 from prodml.monitor.gauges import FindingsCollector
+from prodml.rollout.gauges import RolloutCollector
 from prodml.serve import Deployment, create_app
 from prodml.workspace import Workspace
 
@@ -46,14 +48,17 @@ def build(
     log = ws.prediction_log(name)
     if worker is not None:
         log = log.writer(worker)
-    # /metrics also carries the monitoring gauges of the model served (drift, performance).
-    gauges = FindingsCollector(ws.metadata, name)
+    # /metrics also carries the monitoring gauges of the model served (drift, performance),
+    # and a deployment's rollout decisions.
+    gauges: list[Collector] = [FindingsCollector(ws.metadata, name)]
+    if deployment_name:
+        gauges.append(RolloutCollector(ws.metadata, deployment_name))
     app = create_app(
         deployment,
         log,
         ws.clock,
         labels=ws.metadata,
-        collectors=[gauges],
+        collectors=gauges,
         candidate_timeout_ms=settings.candidate_timeout_ms,
     )
     return app, deployment

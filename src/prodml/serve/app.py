@@ -33,7 +33,7 @@ from prodml.predlog import PredictionLog
 from prodml.registry import ModelVersionInfo
 from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment
-from prodml.serve.metrics import ServingMetrics
+from prodml.serve.metrics import RoutingCollector, ServingMetrics
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejects import request_rejects
 from prodml.serve.routed import RoutedAnswers
@@ -83,7 +83,7 @@ def create_app(
         log, clock, timeout_ms=candidate_timeout_ms, on_fallback=metrics.fell_back
     )
     registry = CollectorRegistry()
-    for collector in (metrics, *collectors):
+    for collector in (metrics, RoutingCollector(lambda: deployment.routing), *collectors):
         registry.register(collector)
     app = _App(
         title=f"prodml · {first.name}",

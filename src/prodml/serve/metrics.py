@@ -11,14 +11,20 @@ read every few seconds at most.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from prodml.registry import ModelVersionInfo
+from prodml.serve.routing import Routing
 
 SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
 VALUE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -62,6 +68,28 @@ class _Version:
     errors: dict[str, int] = field(default_factory=dict)
 
 
+class RoutingCollector(Collector):
+    """Each arm's configured share of a deployment's traffic, as the server routes it now
+    (`prodml_deployment_weight`; a shadow arm is 0). With `prodml_requests_total` by
+    version, the share each version actually answered."""
+
+    def __init__(self, routing: Callable[[], Routing]) -> None:
+        self.routing = routing
+
+    def collect(self) -> Iterator[Metric]:
+        routing = self.routing()
+        if routing.deployment is None:
+            return
+        weights = GaugeMetricFamily(
+            "prodml_deployment_weight",
+            "Share of a deployment's callers each arm answers (0: a shadow)",
+            labels=["deployment", "arm", "version"],
+        )
+        for arm in routing.policy.arms:
+            weights.add_metric([routing.deployment, arm.name, arm.version], arm.weight)
+        yield weights
+
+
 class ServingMetrics(Collector):
     """Register with a `CollectorRegistry`. Increments take no lock, so each count needs
     one writing thread: `succeeded` and `failed` are called from the event loop's,
@@ -71,7 +99,7 @@ class ServingMetrics(Collector):
         self._score_bounds = SCORE_BUCKETS if classifier else VALUE_BUCKETS
         self._versions: dict[tuple[str, str], _Version] = {}
         self._swaps = {"ok": 0, "refused": 0}  # both exported from the start, at 0
-        self._fallbacks: dict[tuple[str, str], int] = {}
+        self._fallbacks: dict[tuple[str, str, str], int] = {}
 
     def _of(self, info: ModelVersionInfo) -> _Version:
         key = (info.name, info.version)
@@ -97,10 +125,10 @@ class ServingMetrics(Collector):
         version.statuses[key] = version.statuses.get(key, 0) + 1
         version.errors[kind] = version.errors.get(kind, 0) + 1
 
-    def fell_back(self, arm: str, kind: str) -> None:
-        """A caller routed to `arm` was answered by the primary arm instead (or, for a
-        shadow arm, its copy was not scored), because of `kind`."""
-        key = (arm, kind)
+    def fell_back(self, deployment: str, arm: str, kind: str) -> None:
+        """A caller routed to `arm` of `deployment` was answered by the primary arm instead
+        (or, for a shadow arm, its copy was not scored), because of `kind`."""
+        key = (deployment, arm, kind)
         self._fallbacks[key] = self._fallbacks.get(key, 0) + 1
 
     def swapped(self, ok: bool) -> None:
@@ -138,8 +166,8 @@ class ServingMetrics(Collector):
         fallbacks = CounterMetricFamily(
             "prodml_fallbacks",
             "Callers of a deployment's arm answered by its primary arm instead, by reason",
-            labels=["arm", "reason"],
+            labels=["deployment", "arm", "reason"],
         )
-        for (arm, reason), count in list(self._fallbacks.items()):
-            fallbacks.add_metric([arm, reason], count)
+        for (deployment, arm, reason), count in list(self._fallbacks.items()):
+            fallbacks.add_metric([deployment, arm, reason], count)
         yield from (requests, errors, latency, scores, swaps, fallbacks)

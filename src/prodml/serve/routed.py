@@ -51,8 +51,8 @@ class _Refused(Exception):
 
 
 class RoutedAnswers:
-    """Answers requests under a `Routing`, logging to `log`. `on_fallback(arm, kind)` is
-    told of each fallback (the server's metrics count them); at most `threads` candidate
+    """Answers requests under a `Routing`, logging to `log`. `on_fallback(deployment, arm,
+    kind)` is told of each fallback (the server's metrics count them); at most `threads` candidate
     or shadow scorings run at once, and a request that finds them all busy is answered by
     the primary at once (a hung candidate must not queue the callers behind it)."""
 
@@ -63,7 +63,7 @@ class RoutedAnswers:
         *,
         timeout_ms: float = 50.0,
         threads: int = 4,
-        on_fallback: Callable[[str, str], None] | None = None,
+        on_fallback: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.log, self.clock = log, clock
         self.timeout = timeout_ms / 1000
@@ -94,8 +94,7 @@ class RoutedAnswers:
                 scored = await self._score(routing, arm.name, candidate, rows, explain)
             except _Refused as refused:
                 fallback = refused.kind
-                if self.on_fallback is not None:
-                    self.on_fallback(arm.name, fallback)
+                self._fell_back(routing, arm.name, fallback)
             else:
                 document = self._deliver(
                     routing, arm.name, candidate, rows, scored, request_id, channel, started
@@ -119,6 +118,10 @@ class RoutedAnswers:
         )
         self._shade(routing, rows, request_id, channel)
         return document, scored.predictions, primary.info
+
+    def _fell_back(self, routing: Routing, arm: str, kind: str) -> None:
+        if self.on_fallback is not None:
+            self.on_fallback(routing.deployment or "", arm, kind)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -207,8 +210,7 @@ class RoutedAnswers:
         try:
             scored = await self._score(routing, arm, predictor, rows, explain=False)
         except _Refused as refused:
-            if self.on_fallback is not None:
-                self.on_fallback(arm, refused.kind)
+            self._fell_back(routing, arm, refused.kind)
             return
         try:
             self._deliver(routing, arm, predictor, rows, scored, request_id, channel, started)
