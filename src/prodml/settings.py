@@ -150,6 +150,7 @@ rollouts:                   # how `prodml deploy tick|watch` judges a canary, sh
                             #     a regressor)
   min_labelled_rows: 0      # a canary step also waits for this many labelled rows per arm,
                             #   judged by (f) (0: labels are not waited for)
+  ab_min_effect: 0.01       # an A/B verdict says how many rows would detect this difference
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -299,6 +300,7 @@ class RolloutSettings(BaseModel):
     max_estimated_drop: float = Field(default=0.02, ge=0, lt=1)
     max_realized_drop: float = Field(default=0.01, ge=0, lt=1)
     min_labelled_rows: int = Field(default=0, ge=0)
+    ab_min_effect: float = Field(default=0.01, gt=0)
 
 
 class Settings(BaseSettings):

@@ -124,7 +124,13 @@ def ab(
     arms: Annotated[
         str, typer.Option(help="VERSION=WEIGHT pairs, comma-separated; weights add up to 1.")
     ],
-    metric: Annotated[str, typer.Option(help="What the arms are judged on.")] = "roc_auc",
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="What the arms are judged on once labels arrive: roc_auc, log_loss, brier "
+            "(classifiers), mae or mse (regressors)."
+        ),
+    ] = "roc_auc",
     reason: Reason = "",
     actor: Actor = None,
     project: ProjectDir = Path("."),
@@ -145,14 +151,21 @@ def ab(
 
 @deploy_app.command()
 def promote(
-    name: Name, reason: Reason = "", actor: Actor = None, project: ProjectDir = Path(".")
+    name: Name,
+    arm: Annotated[
+        str | None, typer.Option(help="An A/B test's arm to promote, e.g. v4.", show_default=False)
+    ] = None,
+    reason: Reason = "",
+    actor: Actor = None,
+    project: ProjectDir = Path("."),
 ) -> None:
-    """Send all traffic to the candidate and make it the model's @champion.
+    """Send all traffic to the candidate (or an A/B arm) and make it the model's @champion;
+    overrides the analysis, and is recorded as yours.
 
     [dim]e.g. prodml deploy promote churn-api --reason "AUC held for a week"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.promote(name, actor=_who(actor), reason=reason))
+    _done(ws.rollouts.promote(name, actor=_who(actor), reason=reason, arm=arm))
 
 
 @deploy_app.command()

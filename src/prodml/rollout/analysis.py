@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from prodml.monitor.reference import Reference
 from prodml.monitor.traffic import traffic_frame
 from prodml.rollout.checks import ABSTAIN, FAIL, Arms, Check, run_checks
 from prodml.rollout.commands import ANALYSIS, Rollouts
+from prodml.rollout.experiment import Verdict, verdict
 from prodml.serve.policy import CANDIDATE, Policy
 from prodml.settings import RolloutSettings
 from prodml.store import PolicyChange
@@ -133,6 +134,11 @@ class Analysis:
                 f"{elapsed:.0f} of {least:.0f} s"
                 + (f", {labelled:,} of {wanted:,} labelled rows per arm" if wanted else "")
             )
+        elif policy.kind == "ab":
+            verdicts = self._verdicts(policy, traffic)
+            figures["verdicts"] = [_plain(asdict(v)) for v in verdicts]
+            reason = "; ".join(v.sentence(policy.primary.name) for v in verdicts)
+            reason += " (promote an arm or roll back by command)"
         else:
             reason = f"no check failed ({policy.kind}; promote or roll back by command)"
         change = self.rollouts.hold(name, reason=reason, figures=figures, expected=revision)
@@ -163,6 +169,25 @@ class Analysis:
         if policy.kind == "ab":  # name the arm: an A/B test has several
             checks = [Check(f"{c.name}[{arm}]", c.verdict, c.reason, c.figures) for c in checks]
         return checks
+
+    def _verdicts(self, policy: Policy, traffic: pd.DataFrame) -> list[Verdict]:
+        """Each arm of an A/B test against its primary arm, on the declared metric (an
+        arm's rows answered for by the primary are not its own)."""
+        if "fallback" in traffic:
+            traffic = traffic[traffic["fallback"].isna()]
+        primary = traffic[traffic["arm"].eq(policy.primary.name)]
+        return [
+            verdict(
+                arm.name,
+                traffic[traffic["arm"].eq(arm.name)],
+                primary,
+                metric=policy.metric or "roc_auc",
+                alpha=self.settings.alpha,
+                min_effect=self.settings.ab_min_effect,
+            )
+            for arm in policy.arms
+            if arm.name != policy.primary.name
+        ]
 
     def _estimator(self, model: str, version: str) -> dict[str, Any] | None:
         reference = self.reference_of(model, version)

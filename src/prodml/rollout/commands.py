@@ -13,6 +13,7 @@ from typing import Any
 from prodml.clock import Clock
 from prodml.errors import ConfigError, NotFoundError, StateError
 from prodml.registry import ModelRegistry
+from prodml.rollout.experiment import METRICS
 from prodml.serve.policy import CANDIDATE, DEFAULT_STEPS, STABLE, Arm, Policy
 from prodml.store import MetadataStore, PolicyChange
 
@@ -97,6 +98,10 @@ class Rollouts:
     ) -> PolicyChange:
         """An A/B test: each model reference of `arms` answers its weight of the callers
         (the stable version among them as `stable`, the others by version: `v4`)."""
+        if metric not in METRICS:
+            raise ConfigError(
+                f"An A/B test is judged on one of {', '.join(METRICS)}; got {metric!r}."
+            )
         current, policy = self._settled(name, "an A/B test")
         stable = policy.arm(STABLE).version
         built = []
@@ -161,14 +166,17 @@ class Rollouts:
         reason: str = "",
         figures: Mapping[str, Any] | None = None,
         expected: int | None = None,
+        arm: str | None = None,
     ) -> PolicyChange:
-        """The candidate answers everything and becomes the model's `champion`."""
+        """The candidate (an A/B test: `arm`) answers everything and becomes the model's
+        `champion`."""
         current, policy = self._at(name, expected)
-        if policy.kind not in ("canary", "shadow"):
-            raise StateError(
-                f"Deployment {name!r} has no candidate to promote (its policy is {policy.kind})."
-            )
-        version = policy.arm(CANDIDATE).version
+        if policy.kind == "single":
+            raise StateError(f"Deployment {name!r} has no candidate to promote (one version).")
+        if policy.kind == "ab" and arm is None:
+            names = ", ".join(a.name for a in policy.arms)
+            raise ConfigError(f"Name the A/B arm to promote (--arm): one of {names}.")
+        version = policy.arm(arm or CANDIDATE).version
         new = Policy.single(policy.model, version, key=policy.key)
         why = reason or f"version {version} promoted to @{CHAMPION}"
         # The policy first: if someone changed the deployment meanwhile, this is refused

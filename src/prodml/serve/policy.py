@@ -100,9 +100,9 @@ class Policy(BaseModel):
         return next((a for a in self.arms if a.name == STABLE), self.arms[0])
 
     def describe(self) -> str:
-        """One line for logs and tables, e.g. "canary: candidate v4 5 %, stable v3 95 %"."""
+        """One line for logs and tables, e.g. "canary: candidate (v4) 5%, stable (v3) 95%"."""
         arms = ", ".join(
-            f"{a.name} v{a.version}" + ("" if self.kind == "single" else f" {a.weight:.0%}")
+            f"{a.name} (v{a.version})" + ("" if self.kind == "single" else f" {a.weight:.0%}")
             for a in self.arms
         )
         return f"{self.kind}: {arms}" + (" (paused)" if self.paused else "")
