@@ -31,30 +31,23 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import json
 import math
 import os
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from _load import SERVER_CORE, openloop, serving, wrk
 from _peer import HERE, peer_python
 from _serving_data import FEATURES, STORED, TREES, customer_key, fill_online_store, rows, train
 
 BENTOML_ENV = HERE / ".venvs" / "bentoml"
-SERVER_CORE, LOAD_CORE = "0", "1"
 STAGES = ("constant", "predict", "answer", "full")
 
 
@@ -219,16 +212,16 @@ def _prodml_model(work: Path, model_file: Path) -> Path:
 
 
 def _measure(name: str, server: dict, expected: float, work: Path, seconds: float) -> dict:
-    with _serving(name, server, work) as (port, lua, answer):
+    with serving(name, server, work) as (port, lua, answer):
         if server["answer"] is not None:
             got = float(server["answer"](answer))
             if abs(got - expected) > 1e-9:
                 raise SystemExit(f"{name} answered {got}, the booster {expected}")
-        _wrk(lua, port, server["path"], connections=4, seconds=2)  # warm-up
-        saturation = _wrk(lua, port, server["path"], connections=32, seconds=seconds)
-        one = _wrk(lua, port, server["path"], connections=1, seconds=seconds)
+        wrk(lua, port, server["path"], connections=4, seconds=2)  # warm-up
+        saturation = wrk(lua, port, server["path"], connections=32, seconds=seconds)
+        one = wrk(lua, port, server["path"], connections=1, seconds=seconds)
         rate = saturation["rps"] / 2
-        half = _openloop(port, server["path"], work / f"{name}.json", rate, seconds)
+        half = openloop(port, server["path"], work / f"{name}.json", rate, seconds)
     return {
         "rps": saturation["rps"],
         "one_client_p50_ms": one["p50_ms"],
@@ -248,143 +241,10 @@ def _breakdown(server: dict, work: Path, seconds: float) -> dict[str, float]:
         staged = {**server, "command": [*server["command"], stage]}
         staged["command"][3] = str(work / f"predictions-{stage}")  # a log of its own
         print(f"… prodml, {stage}", file=sys.stderr)
-        with _serving(f"prodml-{stage}", staged, work) as (port, lua, _):
-            _wrk(lua, port, server["path"], connections=4, seconds=2)  # warm-up
-            out[stage] = _wrk(lua, port, server["path"], connections=32, seconds=seconds)["rps"]
+        with serving(f"prodml-{stage}", staged, work) as (port, lua, _):
+            wrk(lua, port, server["path"], connections=4, seconds=2)  # warm-up
+            out[stage] = wrk(lua, port, server["path"], connections=32, seconds=seconds)["rps"]
     return out
-
-
-@contextlib.contextmanager
-def _serving(name: str, server: dict, work: Path) -> Iterator[tuple[int, Path, object]]:
-    """`server` started on core 0 and answering: its port, a wrk script posting its body,
-    and its first answer."""
-    port = _free_port()
-    body_file = work / f"{name}.json"
-    body_file.write_text(json.dumps(server["body"]))
-    lua = work / f"{name}.lua"
-    script = (
-        'wrk.method = "POST"\n'
-        f'wrk.body = io.open("{body_file}"):read("*a")\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
-    if "random_key" in server:  # each request names a customer drawn at random
-        before, after = body_file.read_text().split(server["random_key"])
-        script += (
-            f"local before, after = [[{before}]], [[{after}]]\n"
-            "request = function()\n"
-            '  local key = string.format("c%05d", math.random(0, 9999))\n'
-            "  return wrk.format(nil, nil, nil, before .. key .. after)\n"
-            "end\n"
-        )
-    lua.write_text(script)
-    command = [
-        "taskset",
-        "-c",
-        SERVER_CORE,
-        *(a.replace("{port}", str(port)) for a in server["command"]),
-    ]
-    log = (work / f"{name}.log").open("w")
-    process = subprocess.Popen(
-        command,
-        cwd=HERE,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        # The tools' own bin folder first: `mlflow models serve` runs `uvicorn` from PATH.
-        env={
-            **os.environ,
-            "PATH": f"{Path(command[3]).parent}{os.pathsep}{os.environ['PATH']}",
-            **server.get("env", {}),
-        },
-    )
-    url = f"http://127.0.0.1:{port}{server['path']}"
-    try:
-        yield port, lua, _wait_ready(url, server["body"], process, work / f"{name}.log")
-    finally:
-        _stop(process)
-        log.close()
-
-
-def _stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except ProcessLookupError:  # it had exited already
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _wait_ready(url: str, body: dict, process: subprocess.Popen, log: Path) -> object:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            response = httpx.post(url, json=body, timeout=5)
-            if response.status_code == 200:
-                return response.json()
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"no answer from {url} in 180 s:\n{log.read_text()[-3000:]}")
-
-
-def _wrk(lua: Path, port: int, path: str, *, connections: int, seconds: float) -> dict:
-    result = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            LOAD_CORE,
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds:.0f}s",
-            "--latency",
-            "-s",
-            str(lua),
-            f"http://127.0.0.1:{port}{path}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    text = result.stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    errors = int(non2xx.group(1)) if non2xx else 0
-    return {
-        "rps": rps,
-        "p50_ms": _ms(re.search(r"\s50%\s+([\d.]+\w+)", text).group(1)),
-        "p99_ms": _ms(re.search(r"\s99%\s+([\d.]+\w+)", text).group(1)),
-        "errors": errors,
-    }
-
-
-def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
-    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
-
-
-def _openloop(port: int, path: str, body_file: Path, rate: float, seconds: float) -> dict:
-    result = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            LOAD_CORE,
-            sys.executable,
-            str(HERE / "_openloop.py"),
-            str(port),
-            path,
-            str(body_file),
-            f"{rate:.1f}",
-            str(seconds),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def _batch(work: Path, model_file: Path, n: int) -> dict:
@@ -546,12 +406,6 @@ def _breakdown_table(stages: dict[str, float], bare: float) -> None:
 
 def _cell(value: float | None, unit: str = "") -> str:
     return f"{'—':>15}" if value is None else f"{value:>14.2f}{unit or ' '}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -63,3 +63,28 @@ def test_bad_steps_and_an_unknown_deployment_are_explained(workspace):
     unknown = runner.invoke(app, ["deploy", "status", "nowhere", *project])
     assert unknown.exit_code != 0  # the entry point prints the error's message
     assert "No deployment named 'nowhere'" in str(unknown.exception)
+
+
+def test_tick_pause_and_resume_from_the_command_line(workspace):
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        model = fit_model("logistic", toy_frame(rng, 300), "y", TOY_SPEC)
+        workspace.registry.register("toy", log_model_run(workspace, model))
+    project = ["-C", str(workspace.project_dir)]
+
+    def deploy(*args: str):
+        result = runner.invoke(app, ["deploy", *args, *project])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    deploy("create", "toy-api", "--model", "toy/1")
+    assert json.loads(deploy("tick", "toy-api", "--json"))["action"] == "idle"
+    deploy("canary", "toy-api", "--candidate", "2", "--interval", "10m")
+    assert workspace.rollouts.status("toy-api")[1].step_seconds == 600
+    deploy("pause", "toy-api", "--reason", "holiday traffic")
+    assert "paused by" in deploy("tick", "toy-api")
+    deploy("resume", "toy-api")
+    decided = json.loads(deploy("tick", "toy-api", "--json"))
+    assert decided["action"] == "hold"  # no traffic yet: every check abstains
+    assert {c["verdict"] for c in decided["checks"]} == {"abstain"}
+    assert "checks" in deploy("status", "toy-api")

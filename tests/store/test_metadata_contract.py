@@ -221,6 +221,10 @@ def test_a_deployment_keeps_its_newest_policy_and_every_change_in_order(store):
     history = store.deployment_history("flights")
     assert [(c.revision, c.action) for c in history] == [(1, "create"), (2, "advance")]
     assert [d.deployment for d in store.list_deployments()] == ["flights"]
+    store.forget_deployment("flights")  # a replay starting over
+    assert store.deployment("flights") is None
+    assert store.deployment_history("flights") == []
+    store.change_policy(_change(1, "create", 0.05))  # and the name is free again
 
 
 def test_a_change_made_on_stale_state_is_refused_and_changes_nothing(store):

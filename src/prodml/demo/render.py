@@ -7,6 +7,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.table import Table
 
+from prodml.demo.rollout import Rollout
 from prodml.demo.run import DemoReport
 from prodml.monitor.notify import describe
 from prodml.store import Alert
@@ -90,6 +91,17 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
             f"[cyan]{stream['subjects'].predictions}[/cyan], "
             f"{stream['dead_lettered']} dead-lettered."
         )
+    if report.rollouts:
+        console.print(_rollouts_table(report.rollouts))
+        sent = sum(r.requests for r in report.rollouts)
+        errors = sum(r.errors for r in report.rollouts)
+        fed = sum(r.labels for r in report.rollouts)
+        console.print(
+            f"[bold]Rollouts[/bold]: {sent:,} replayed callers of deployment [cyan]flights"
+            f"[/cyan], {errors} of them answered with an error; {fed:,} outcomes fed back "
+            "three hours after each departure. Every decision and its figures: "
+            "[cyan]prodml deploy history flights[/cyan]."
+        )
     batch = report.batch
     console.print(
         f"[bold]Batch[/bold]: {batch['scored']:,} flights scored through [cyan]prodml score"
@@ -154,6 +166,29 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         f"Done in {seconds:.0f} s. Browse runs with: "
         f"[cyan]mlflow ui --backend-store-uri {ws.tracking_uri}[/cyan]"
     )
+
+
+def _rollouts_table(rollouts: list[Rollout]) -> Table:
+    """Each canary's decisions, in replayed time."""
+    table = Table(
+        title="Canaries of deployment flights over July 15 on (steps 10% → 50% → 100%)",
+        title_justify="left",
+    )
+    for column in ("candidate", "replayed time", "decision", "why"):
+        table.add_column(column, overflow="fold")
+    colours = {"promote": "green", "advance": "green", "rollback": "red"}
+    for rollout in rollouts:
+        first = True
+        for decision in rollout.decisions:
+            colour = colours.get(decision["action"], "dim")
+            table.add_row(
+                f"v{rollout.candidate}: {rollout.what}" if first else "",
+                f"{decision['at']:%b %d %H:%M}",
+                f"[{colour}]{decision['action']}[/{colour}]",
+                decision["reason"],
+            )
+            first = False
+    return table
 
 
 def _alerts_table(raised: list[Alert]) -> Table:

@@ -1,5 +1,5 @@
 """The demo's steps, end to end: data → snapshot → features → train → register → serve →
-batch score → monitor. Each step uses the same public pieces a user would."""
+roll out → batch score → monitor. Each step uses the same public pieces a user would."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from prodml.clock import SimulatedClock
 from prodml.data import open_source
 from prodml.demo import flights
+from prodml.demo.rollout import Rollout, run_rollouts
 from prodml.errors import TrainingError
 from prodml.features.definitions import FeatureService, FeatureView
 from prodml.features.materialize import materialize
@@ -47,6 +48,8 @@ from prodml.workflow import train_and_register
 from prodml.workspace import Workspace
 
 _SECOND = timedelta(seconds=1)
+# July's first half is served by the champion alone; the rollouts replay the second.
+SECOND_HALF = pd.Timestamp("2013-07-15", tz=flights.TIMEZONE)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class DemoReport:
     monthly: list[dict[str, Any]] = field(default_factory=list)
     concept: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    rollouts: list[Rollout] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -91,8 +95,31 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
             "Train, gate and register", total=len(train_steps(flights.train_spec(spec)))
         ) as advance:
             _train(ws, report, spec, pd.concat([train, valid]), advance)
-        with step("Serve July flights over HTTP", total=requests) as advance:
-            _serve(ws, report, service, later, requests, advance)
+        july = later[later["month"] == 7].sort_values(flights.EVENT_TIME)
+        half = july[flights.EVENT_TIME] < SECOND_HALF
+        with step("Serve July 1–14 over HTTP", total=requests) as advance:
+            _serve(ws, report, service, july[half], requests, advance)
+        rest = july[~half]
+        with step("Canary a retrained, then a broken model", total=len(rest) + 2) as advance:
+            feed = _Feed(
+                ws.online_store,
+                service,
+                rest[flights.EVENT_TIME].iloc[0],
+                rest[flights.EVENT_TIME].iloc[-1],
+            )
+            report.rollouts = run_rollouts(
+                ws,
+                service,
+                spec,
+                pd.concat([train, valid]),
+                rest,
+                report.snapshots,
+                feed.until,
+                advance,
+            )
+            report.champion_version = ws.registry.resolve(
+                f"{flights.MODEL_NAME}@champion"
+            ).version  # the canary's promotion moved it
         with step("Batch-score July–December", total=len(later)) as advance:
             scores = _batch(ws, report, later, advance)
         with step("Monitor drift and AUC per month"), _notices_to(alerts_log) as path:
@@ -214,12 +241,11 @@ def _serve(
     ws: Workspace,
     report: DemoReport,
     service: FeatureService,
-    later: pd.DataFrame,
+    july: pd.DataFrame,
     requests: int,
     advance: Any,
 ) -> None:
     info, model = ws.registry.load(f"{flights.MODEL_NAME}@champion")
-    july = later[later["month"] == 7].sort_values(flights.EVENT_TIME)
     sample = july.iloc[np.linspace(0, len(july) - 1, min(requests, len(july))).astype(int)]
     times = sample[flights.EVENT_TIME]
     clock = SimulatedClock(times.iloc[0].to_pydatetime())

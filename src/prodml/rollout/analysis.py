@@ -30,7 +30,7 @@ import pandas as pd
 
 from prodml.monitor.labels import join_labels
 from prodml.monitor.reference import Reference
-from prodml.monitor.traffic import traffic_frame
+from prodml.monitor.traffic import META, traffic_frame
 from prodml.rollout.checks import ABSTAIN, FAIL, Arms, Check, run_checks
 from prodml.rollout.commands import ANALYSIS, Rollouts
 from prodml.rollout.experiment import Verdict, verdict
@@ -96,9 +96,10 @@ class Analysis:
                 checks += self._checks(policy, arm.name, arm.version, traffic)
         figures = _figures(checks, policy)
         revision = current.revision
-        failed = next((c for c in checks if c.verdict == FAIL), None)
-        if failed is not None:
-            reason = f"{failed.name} check failed: {failed.reason}"
+        failed = [c for c in checks if c.verdict == FAIL]
+        if failed:
+            also = f" (also failed: {', '.join(c.name for c in failed[1:])})" if failed[1:] else ""
+            reason = f"{failed[0].name} check failed: {failed[0].reason}{also}"
             change = self.rollouts.rollback(
                 name, actor=ANALYSIS, reason=reason, figures=figures, expected=revision
             )
@@ -122,7 +123,7 @@ class Analysis:
                     return Decision(name, PROMOTE, reason, checks, change)
                 reason = (
                     f"every check passed at {share:.0%} ({step_rows:,} candidate rows in "
-                    f"{elapsed:.0f} s); on to {policy.steps[policy.step + 1]:.0%}"
+                    f"{_duration(elapsed)}); on to {policy.steps[policy.step + 1]:.0%}"
                 )
                 change = self.rollouts.advance(
                     name, actor=ANALYSIS, reason=reason, figures=figures, expected=revision
@@ -131,7 +132,7 @@ class Analysis:
             reason = (
                 f"step {policy.step + 1} of {len(policy.steps)} ({share:.0%}): "
                 f"{step_rows:,} of {self.settings.min_step_rows:,} candidate rows, "
-                f"{elapsed:.0f} of {least:.0f} s"
+                f"{_duration(elapsed)} of {_duration(least)}"
                 + (f", {labelled:,} of {wanted:,} labelled rows per arm" if wanted else "")
             )
         elif policy.kind == "ab":
@@ -148,7 +149,7 @@ class Analysis:
         """The deployment's logged rows since `since`, shadows included, labels joined."""
         records = self.records(policy.model)
         if records.empty or "deployment" not in records:
-            return pd.DataFrame(columns=["timestamp", "arm", "request_id"])
+            return pd.DataFrame(columns=list(META))
         records = records[records["deployment"].eq(name)]
         frame = traffic_frame(records, shadow=True)
         frame = frame[frame["timestamp"] >= pd.Timestamp(since)]
@@ -192,6 +193,15 @@ class Analysis:
     def _estimator(self, model: str, version: str) -> dict[str, Any] | None:
         reference = self.reference_of(model, version)
         return None if reference is None else reference.estimator
+
+
+def _duration(seconds: float) -> str:
+    """60 s, 5 min, 6.0 h: how long a step has lasted, readably."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _latest(history: list[PolicyChange], actions: tuple[str, ...]) -> PolicyChange:

@@ -3,11 +3,11 @@ since the rollout began (see `analysis.py` for what is decided from them):
 
 - errors: its callers answered by the stable because it raised, timed out or scored
   NaN (a shadow: requests it left unscored);
-- latency: its requests slower than the stable's p99 by the set ratio;
-- scores: its score distribution against the stable's on the same period;
 - inputs: rows its own schema refuses that the stable's accepts;
+- scores: its score distribution against the stable's on the same period;
 - estimated: its CBPE-estimated ROC AUC against the stable's (classifiers);
-- realized: its realized ROC AUC (a regressor: mean absolute error) once labels arrive.
+- realized: its realized ROC AUC (a regressor: mean absolute error) once labels arrive;
+- latency: its requests slower than the stable's p99 by the set ratio and slack.
 
 Each abstains below `min_rows`, and fires only when its sequential test (see
 `sequential.py`) puts the candidate beyond the check's margin at α: a check looked at
@@ -71,11 +71,11 @@ def run_checks(arms: Arms, settings: RolloutSettings) -> list[Check]:
     """Every check, in the order of the module docstring."""
     return [
         errors(arms, settings),
-        latency(arms, settings),
-        scores(arms, settings),
         inputs(arms, settings),
+        scores(arms, settings),
         estimated(arms, settings),
         realized(arms, settings),
+        latency(arms, settings),  # last: when several fail, a model's fault is named first
     ]
 
 

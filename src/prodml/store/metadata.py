@@ -364,6 +364,12 @@ class MetadataStore:
             raise _stale(change, self.deployment(change.deployment))
         return change
 
+    def forget_deployment(self, name: str) -> None:
+        """Delete deployment `name` and its history (a demo replay that starts over)."""
+        with self._session() as session:
+            session.execute(delete(DeploymentEventRow).where(DeploymentEventRow.deployment == name))
+            session.execute(delete(DeploymentRow).where(DeploymentRow.name == name))
+
     def deployment(self, name: str) -> PolicyChange | None:
         """Deployment `name`'s current state (its newest change), or None."""
         query = _current_changes().where(DeploymentRow.name == name)
