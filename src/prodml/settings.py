@@ -142,7 +142,7 @@ rollouts:                   # how `prodml deploy tick|watch` judges a canary, sh
   min_step_rows: 500        # and sends the candidate at least this many rows
   max_error_rate: 0.01      # (a) candidate failures (answered by stable) beyond the stable's
   latency_ratio: 3.0        # (b) a request is slow past ratio x the stable's p99 (and past
-  latency_slack_ms: 5.0     #     it plus the slack); the candidate fails at 1 point more slow
+  latency_slack_ms: 10.0    #     it plus the slack); the candidate fails at 1 point more slow
   max_score_shift: 0.2      # (c) total variation between the arms' score distributions
   max_invalid_rate: 0.01    # (d) rows the candidate's own schema refuses
   max_estimated_drop: 0.02  # (e) estimated (CBPE) ROC AUC below the stable's, ranges apart
@@ -294,7 +294,7 @@ class RolloutSettings(BaseModel):
     min_step_rows: int = Field(default=500, ge=1)
     max_error_rate: float = Field(default=0.01, ge=0, lt=1)
     latency_ratio: float = Field(default=3.0, ge=1)
-    latency_slack_ms: float = Field(default=5.0, ge=0)
+    latency_slack_ms: float = Field(default=10.0, ge=0)
     max_score_shift: float = Field(default=0.2, gt=0, lt=1)
     max_invalid_rate: float = Field(default=0.01, ge=0, lt=1)
     max_estimated_drop: float = Field(default=0.02, ge=0, lt=1)

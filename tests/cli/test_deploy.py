@@ -83,7 +83,8 @@ def test_tick_pause_and_resume_from_the_command_line(workspace):
     assert workspace.rollouts.status("toy-api")[1].step_seconds == 600
     deploy("pause", "toy-api", "--reason", "holiday traffic")
     assert "paused by" in deploy("tick", "toy-api")
-    deploy("resume", "toy-api")
+    resumed = json.loads(deploy("resume", "toy-api", "--json"))
+    assert (resumed["action"], resumed["policy"]["paused"]) == ("resume", False)
     decided = json.loads(deploy("tick", "toy-api", "--json"))
     assert decided["action"] == "hold"  # no traffic yet: every check abstains
     assert {c["verdict"] for c in decided["checks"]} == {"abstain"}

@@ -61,8 +61,11 @@ def test_mlflow_reads_the_runs_the_model_and_its_champion_alias(demo):
         assert set(inputs) == {"flights", "weather", "planes"}
         assert report.snapshots["flights"].startswith(inputs["flights"].digest)
         assert report.snapshots["flights"] in inputs["flights"].source
+    first = client.get_model_version("flights-delay", "1")
+    assert first.run_id == report.run_ids["lightgbm"]
+    # The canary promoted the retrained version, and MLflow's alias moved with it.
     champion = client.get_model_version_by_alias("flights-delay", "champion")
-    assert champion.run_id == report.run_ids["lightgbm"]
+    assert str(champion.version) == report.champion_version != "1"
 
 
 @pytest.mark.slow
@@ -128,6 +131,33 @@ def test_batch_scores_and_monthly_findings_cover_july_to_december(demo):
     assert ("feature-drift", "temp") in raised
     (july_temp,) = [d for d in report.monthly[0]["drift"] if d.feature == "temp"]
     assert july_temp.drifted
+
+
+@pytest.mark.slow
+def test_a_retrained_canary_is_promoted_and_a_broken_one_rolled_back(demo):
+    ws, report = demo
+    retrained, broken = report.rollouts
+    actions = [d["action"] for d in retrained.decisions]
+    assert actions[-3:] == ["advance", "advance", "promote"], retrained.decisions
+    assert broken.outcome == "rollback"
+    assert broken.decisions[-1]["reason"].startswith("scores check failed")
+    assert retrained.errors == broken.errors == 0  # no caller got an error
+    assert retrained.labels > 0
+    decided = [c for c in ws.metadata.deployment_history("flights") if c.action != "hold"]
+    assert [(c.action, c.actor) for c in decided][-5:] == [
+        ("advance", "analysis"),
+        ("advance", "analysis"),
+        ("promote", "analysis"),
+        ("canary", "demo"),
+        ("rollback", "analysis"),
+    ]
+    assert decided[-1].figures["checks"]["scores"]["verdict"] == "fail"
+    champion = ws.registry.resolve("flights-delay@champion")
+    assert champion.version == retrained.candidate == report.champion_version
+    assert (
+        "scores check failed"
+        in ws.registry.resolve(f"flights-delay/{broken.candidate}").tags["prodml.rollback"]
+    )
 
 
 @pytest.mark.slow

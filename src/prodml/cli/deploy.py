@@ -46,6 +46,7 @@ def create(
     ] = None,
     reason: Reason = "",
     actor: Actor = None,
+    as_json: AsJson = False,
     project: ProjectDir = Path("."),
 ) -> None:
     """Create a deployment serving one version.
@@ -53,7 +54,7 @@ def create(
     [dim]e.g. prodml deploy create churn-api --model churn@champion --key customer_id[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.create(name, model, actor=_who(actor), reason=reason, key=key))
+    _done(ws.rollouts.create(name, model, actor=_who(actor), reason=reason, key=key), as_json)
 
 
 @deploy_app.command()
@@ -74,6 +75,7 @@ def canary(
     ] = None,
     reason: Reason = "",
     actor: Actor = None,
+    as_json: AsJson = False,
     project: ProjectDir = Path("."),
 ) -> None:
     """Expose a candidate version to a small share of the callers first; the analysis
@@ -98,7 +100,8 @@ def canary(
             reason=reason,
             steps=shares,
             step_seconds=seconds,
-        )
+        ),
+        as_json,
     )
 
 
@@ -108,6 +111,7 @@ def shadow(
     candidate: Candidate,
     reason: Reason = "",
     actor: Actor = None,
+    as_json: AsJson = False,
     project: ProjectDir = Path("."),
 ) -> None:
     """Score a copy of the traffic with a candidate; only the stable version answers.
@@ -115,7 +119,7 @@ def shadow(
     [dim]e.g. prodml deploy shadow churn-api --candidate @challenger[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.shadow(name, candidate, actor=_who(actor), reason=reason))
+    _done(ws.rollouts.shadow(name, candidate, actor=_who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -133,6 +137,7 @@ def ab(
     ] = "roc_auc",
     reason: Reason = "",
     actor: Actor = None,
+    as_json: AsJson = False,
     project: ProjectDir = Path("."),
 ) -> None:
     """Split the callers between two or more versions with fixed weights.
@@ -146,7 +151,7 @@ def ab(
             f"{arms!r}: give VERSION=WEIGHT pairs, e.g. 3=0.5,4=0.5.", param_hint="--arms"
         ) from None
     ws = open_workspace(project)
-    _done(ws.rollouts.ab(name, weights, metric=metric, actor=_who(actor), reason=reason))
+    _done(ws.rollouts.ab(name, weights, metric=metric, actor=_who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -157,6 +162,7 @@ def promote(
     ] = None,
     reason: Reason = "",
     actor: Actor = None,
+    as_json: AsJson = False,
     project: ProjectDir = Path("."),
 ) -> None:
     """Send all traffic to the candidate (or an A/B arm) and make it the model's @champion;
@@ -165,40 +171,52 @@ def promote(
     [dim]e.g. prodml deploy promote churn-api --reason "AUC held for a week"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.promote(name, actor=_who(actor), reason=reason, arm=arm))
+    _done(ws.rollouts.promote(name, actor=_who(actor), reason=reason, arm=arm), as_json)
 
 
 @deploy_app.command()
 def rollback(
-    name: Name, reason: Reason = "", actor: Actor = None, project: ProjectDir = Path(".")
+    name: Name,
+    reason: Reason = "",
+    actor: Actor = None,
+    as_json: AsJson = False,
+    project: ProjectDir = Path("."),
 ) -> None:
     """Send all traffic back to the stable version.
 
     [dim]e.g. prodml deploy rollback churn-api --reason "complaints about scores"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.rollback(name, actor=_who(actor), reason=reason))
+    _done(ws.rollouts.rollback(name, actor=_who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
 def pause(
-    name: Name, reason: Reason = "", actor: Actor = None, project: ProjectDir = Path(".")
+    name: Name,
+    reason: Reason = "",
+    actor: Actor = None,
+    as_json: AsJson = False,
+    project: ProjectDir = Path("."),
 ) -> None:
     """Stop the analysis deciding; the traffic keeps its shares until resumed.
 
     [dim]e.g. prodml deploy pause churn-api --reason "holiday traffic"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.pause(name, actor=_who(actor), reason=reason))
+    _done(ws.rollouts.pause(name, actor=_who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
 def resume(
-    name: Name, reason: Reason = "", actor: Actor = None, project: ProjectDir = Path(".")
+    name: Name,
+    reason: Reason = "",
+    actor: Actor = None,
+    as_json: AsJson = False,
+    project: ProjectDir = Path("."),
 ) -> None:
     """Let the analysis decide again.  [dim]e.g. prodml deploy resume churn-api[/dim]"""
     ws = open_workspace(project)
-    _done(ws.rollouts.resume(name, actor=_who(actor), reason=reason))
+    _done(ws.rollouts.resume(name, actor=_who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -369,7 +387,10 @@ def _seconds(text: str, option: str) -> float:
     return value
 
 
-def _done(change: PolicyChange) -> None:
+def _done(change: PolicyChange, as_json: bool = False) -> None:
+    if as_json:
+        out.print_json(json.dumps(_plain(change)))
+        return
     out.print(f"[green]{change.deployment}[/green] revision {change.revision}: {change.reason}.")
 
 

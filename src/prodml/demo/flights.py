@@ -10,8 +10,10 @@ would call every month drifted by construction; the season reaches it through th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -90,10 +92,10 @@ def feature_spec(service: FeatureService) -> FeatureSpec:
     )
 
 
-def train_spec(features: FeatureSpec) -> TrainSpec:
-    """Train on January–May, validate on June (local time), judge LightGBM against the
-    baselines per carrier and origin; a missed delay is taken to cost five times a
-    false alarm (rebooking a connection against a needless warning)."""
+def train_spec(features: FeatureSpec, candidate: Candidate | None = None) -> TrainSpec:
+    """Train on January–May, validate on June (local time), judge LightGBM (or
+    `candidate`) against the baselines per carrier and origin; a missed delay is taken to
+    cost five times a false alarm (rebooking a connection against a needless warning)."""
     return TrainSpec(
         model_name=MODEL_NAME,
         label=LABEL,
@@ -101,7 +103,7 @@ def train_spec(features: FeatureSpec) -> TrainSpec:
         time_column=EVENT_TIME,
         valid_from=datetime(2013, 6, 1, tzinfo=ZoneInfo(TIMEZONE)),
         valid_until=datetime(2013, 7, 1, tzinfo=ZoneInfo(TIMEZONE)),
-        candidates=(Candidate("lightgbm", "lightgbm"),),
+        candidates=(candidate or Candidate("lightgbm", "lightgbm"),),
         slices=("carrier", "origin"),
         min_slice_rows=200,
         cost_false_negative=5.0,
@@ -137,13 +139,17 @@ def examples_as_of(
     return examples, resolved
 
 
-def recipe(snapshots: dict[str, pd.DataFrame], workdir: Path) -> Recipe:
-    """How a flights model is trained from its snapshots (what `reproduce` re-runs)."""
+def recipe(
+    snapshots: dict[str, pd.DataFrame], workdir: Path, config: Mapping[str, Any] | None = None
+) -> Recipe:
+    """How a flights model is trained from its snapshots (what `reproduce` re-runs);
+    `config` may name another candidate ({"candidate": {"name", "flavor", "params"}})."""
     examples, _ = examples_as_of(snapshots, workdir)
     _, service = feature_service()  # as declared: its version is the one recorded
+    chosen = (config or {}).get("candidate")
     return Recipe(
         examples[examples["month"] <= 6],
-        train_spec(feature_spec(service)),
+        train_spec(feature_spec(service), Candidate(**chosen) if chosen else None),
         (service.name, service.version),
     )
 

@@ -96,8 +96,9 @@ class RoutedAnswers:
                 fallback = refused.kind
                 self._fell_back(routing, arm.name, fallback)
             else:
+                tags = routing.tags(arm.name)
                 document = self._deliver(
-                    routing, arm.name, candidate, rows, scored, request_id, channel, started
+                    tags, candidate, rows, scored, request_id, channel, started
                 )
                 self._shade(routing, rows, request_id, channel)
                 return document, scored.predictions, candidate.info
@@ -105,26 +106,13 @@ class RoutedAnswers:
         features = await primary.features_async(rows)
         scored = score(primary, rows, explain=explain, features=features)
         tags = routing.tags(arm.name, fallback=fallback)
-        document = deliver(
-            primary,
-            rows,
-            scored,
-            request_id,
-            log=self.log,
-            clock=self.clock,
-            channel=channel,
-            started=started,
-            route=tags,
-        )
+        document = self._deliver(tags, primary, rows, scored, request_id, channel, started)
         self._shade(routing, rows, request_id, channel)
         return document, scored.predictions, primary.info
 
     def _fell_back(self, routing: Routing, arm: str, kind: str) -> None:
         if self.on_fallback is not None:
             self.on_fallback(routing.deployment or "", arm, kind)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _score(
         self,
@@ -164,8 +152,7 @@ class RoutedAnswers:
 
     def _deliver(
         self,
-        routing: Routing,
-        arm: str,
+        tags: dict[str, Any],
         predictor: Predictor,
         rows: Sequence[Mapping[str, Any]],
         scored: Scored,
@@ -182,7 +169,7 @@ class RoutedAnswers:
             clock=self.clock,
             channel=channel,
             started=started,
-            route=routing.tags(arm),
+            route=tags,
         )
 
     def _shade(
@@ -213,7 +200,8 @@ class RoutedAnswers:
             self._fell_back(routing, arm, refused.kind)
             return
         try:
-            self._deliver(routing, arm, predictor, rows, scored, request_id, channel, started)
+            tags = routing.tags(arm)
+            self._deliver(tags, predictor, rows, scored, request_id, channel, started)
         except Exception:  # a shadow's log write failing is not the caller's business
             logger.exception("Could not log shadow arm %s's scores", arm)
 
