@@ -12,12 +12,13 @@ logged, with `shadow: true`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -25,6 +26,7 @@ from prodml.clock import Clock
 from prodml.predlog import PredictionLog
 from prodml.registry import ModelVersionInfo
 from prodml.serve.answering import Scored, deliver, score
+from prodml.serve.lanes import Lane
 from prodml.serve.predictor import Prediction, Predictor
 from prodml.serve.routing import Routing
 
@@ -52,9 +54,9 @@ class _Refused(Exception):
 
 class RoutedAnswers:
     """Answers requests under a `Routing`, logging to `log`. `on_fallback(deployment, arm,
-    kind)` is told of each fallback (the server's metrics count them); at most `threads` candidate
-    or shadow scorings run at once, and a request that finds them all busy is answered by
-    the primary at once (a hung candidate must not queue the callers behind it)."""
+    kind)` is told of each fallback (the server's metrics count them). Each arm scores on a
+    lane of its own (see `lanes.py`); a request that finds `max_pending` jobs on its arm's
+    lane is answered by the primary at once (a hung candidate must not queue callers)."""
 
     def __init__(
         self,
@@ -62,16 +64,14 @@ class RoutedAnswers:
         clock: Clock,
         *,
         timeout_ms: float = 50.0,
-        threads: int = 4,
+        max_pending: int = 32,
         on_fallback: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.log, self.clock = log, clock
         self.timeout = timeout_ms / 1000
-        self.threads = threads
+        self.max_pending = max_pending
         self.on_fallback = on_fallback
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="prodml-arm")
-        self._running = 0
-        self._shadowing: set[asyncio.Task[None]] = set()
+        self._lanes: dict[str, Lane] = {}
 
     async def answer(
         self,
@@ -122,17 +122,14 @@ class RoutedAnswers:
         rows: Sequence[Mapping[str, Any]],
         explain: bool,
     ) -> Scored:
-        """`predictor`'s scores of `rows` on a worker thread, within the deadline."""
-        if self._running >= self.threads:
+        """`predictor`'s scores of `rows` on the arm's lane, within the deadline."""
+        lane = self._lane(arm)
+        if lane.pending >= self.max_pending:
             raise _Refused(BUSY)
-        schema = routing.own_schema.get(arm)
-        self._running += 1
-        future = asyncio.get_running_loop().run_in_executor(
-            self._pool, _scored, predictor, schema, rows, explain
-        )
-        future.add_done_callback(self._finished)
+        future = lane.submit(_scored, predictor, routing.own_schema.get(arm), rows, explain)
+        timer = asyncio.get_running_loop().call_later(self.timeout, _expire, future)
         try:
-            scored = await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            return cast(Scored, await future)
         except TimeoutError:
             raise _Refused(TIMEOUT) from None
         except _Refused:
@@ -144,11 +141,14 @@ class RoutedAnswers:
                 "Arm %s (version %s) failed to score", arm, predictor.info.version, exc_info=True
             )
             raise _Refused(RAISED) from None
-        return scored
+        finally:
+            timer.cancel()
 
-    def _finished(self, _: object) -> None:
-        # Runs on the loop when the thread is done, on time or late: only then is it free.
-        self._running -= 1
+    def _lane(self, arm: str) -> Lane:
+        lane = self._lanes.get(arm)
+        if lane is None:
+            lane = self._lanes[arm] = Lane(arm)
+        return lane
 
     def _deliver(
         self,
@@ -175,35 +175,51 @@ class RoutedAnswers:
     def _shade(
         self, routing: Routing, rows: Sequence[Mapping[str, Any]], request_id: str, channel: str
     ) -> None:
-        """Score a copy of the request with each shadow arm, once the caller's answer is
-        on its way (the task runs when this request's coroutine has returned)."""
+        """Score a copy of the request with each shadow arm on the arm's lane, and log it
+        when done: the caller's answer never waits for it, and a shadow that hangs only
+        fills its own lane (then copies are dropped, counted as busy)."""
         for arm, predictor in routing.shadows:
-            task = asyncio.get_running_loop().create_task(
-                self._shadow(routing, arm.name, predictor, rows, request_id, channel)
-            )
-            self._shadowing.add(task)  # held, or the loop may drop it half-way
-            task.add_done_callback(self._shadowing.discard)
+            lane = self._lane(arm.name)
+            if lane.pending >= self.max_pending:
+                self._fell_back(routing, arm.name, BUSY)
+                continue
+            schema = routing.own_schema.get(arm.name)
+            future = lane.submit(_scored, predictor, schema, rows, False)
+            copy = _Copy(routing, arm.name, predictor, rows, request_id, channel)
+            future.add_done_callback(functools.partial(self._shadowed, copy))
 
-    async def _shadow(
-        self,
-        routing: Routing,
-        arm: str,
-        predictor: Predictor,
-        rows: Sequence[Mapping[str, Any]],
-        request_id: str,
-        channel: str,
-    ) -> None:
-        started = time.perf_counter()
-        try:
-            scored = await self._score(routing, arm, predictor, rows, explain=False)
-        except _Refused as refused:
-            self._fell_back(routing, arm, refused.kind)
+    def _shadowed(self, copy: _Copy, future: asyncio.Future[Any]) -> None:
+        """On the loop, once a shadow has scored its copy: log it, or count why not."""
+        error = future.exception()
+        if error is None:
+            tags = copy.routing.tags(copy.arm)
+            try:
+                self._deliver(tags, copy.predictor, copy.rows, future.result(), copy.request_id,
+                              copy.channel, copy.started)  # fmt: skip
+            except Exception:  # a shadow's log write failing is not the caller's business
+                logger.exception("Could not log shadow arm %s's scores", copy.arm)
             return
-        try:
-            tags = routing.tags(arm)
-            self._deliver(tags, predictor, rows, scored, request_id, channel, started)
-        except Exception:  # a shadow's log write failing is not the caller's business
-            logger.exception("Could not log shadow arm %s's scores", arm)
+        kind = error.kind if isinstance(error, _Refused) else RAISED
+        kind = INVALID if isinstance(error, ValidationError) else kind
+        self._fell_back(copy.routing, copy.arm, kind)
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """A request's copy sent to a shadow arm."""
+
+    routing: Routing
+    arm: str
+    predictor: Predictor
+    rows: Sequence[Mapping[str, Any]]
+    request_id: str
+    channel: str
+    started: float = field(default_factory=time.perf_counter)
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _scored(
