@@ -19,6 +19,7 @@ its error rate and how soon it finds a real difference.
    80 % power needs (which may be read only once, at that size).
 
     python benchmarks/rollout.py [--seconds 10] [--skip-load] [--skip-propagation]
+                                 [--skip-statistics]
 
 Needs wrk (Debian: apt-get install wrk).
 """
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per load measurement")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-propagation", action="store_true")
+    parser.add_argument("--skip-statistics", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="prodml-rollout-"))
     figures: dict[str, float] = {}
@@ -61,7 +63,8 @@ def main() -> None:
         figures |= _load(work, args.seconds)
     if not args.skip_propagation:
         figures |= _propagation(work)
-    figures |= _statistics()
+    if not args.skip_statistics:
+        figures |= _statistics()
     _table(figures)
     print(json.dumps({k: round(v, 6) for k, v in figures.items()}))
 

@@ -71,6 +71,30 @@ def deliver(
     """
     info = predictor.info
     route = route or {}
+    records = logged(predictor, rows, scored, request_id, clock, channel, started, route)
+    log.append(records)
+    document = {
+        "request_id": request_id,
+        "model": {"name": info.name, "version": info.version},
+        **{k: v for k, v in route.items() if k != "shadow"},
+        "coverage": predictor.coverage,
+        "predictions": scored.answers,
+    }
+    return document
+
+
+def logged(
+    predictor: Predictor,
+    rows: Sequence[Mapping[str, Any]],
+    scored: Scored,
+    request_id: str,
+    clock: Clock,
+    channel: str,
+    started: float,
+    route: Mapping[str, Any],
+) -> Iterator[PredictionRecord]:
+    """The prediction log's records of scored `rows` (see `deliver`), not yet written."""
+    info = predictor.info
     latency_ms = (time.perf_counter() - started) * 1000
     now = clock.now()
     # orjson writes a datetime as isoformat() would, faster; a subclass (pandas' Timestamp)
@@ -78,7 +102,7 @@ def deliver(
     stamp = now if type(now) is datetime else now.isoformat()
     # The answer's own fields (probability, label, set; or value, interval) are spread
     # from Prediction.to_dict, which the type checker cannot follow into the TypedDict.
-    records = cast(
+    return cast(
         "Iterator[PredictionRecord]",
         (
             {
@@ -100,15 +124,6 @@ def deliver(
             )
         ),
     )
-    log.append(records)
-    document = {
-        "request_id": request_id,
-        "model": {"name": info.name, "version": info.version},
-        **{k: v for k, v in route.items() if k != "shadow"},
-        "coverage": predictor.coverage,
-        "predictions": scored.answers,
-    }
-    return document
 
 
 def answer(

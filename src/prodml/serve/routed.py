@@ -23,9 +23,9 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from prodml.clock import Clock
-from prodml.predlog import PredictionLog
+from prodml.predlog import PredictionLog, PredictionRecord
 from prodml.registry import ModelVersionInfo
-from prodml.serve.answering import Scored, deliver, score
+from prodml.serve.answering import Scored, deliver, logged, score
 from prodml.serve.lanes import Lane
 from prodml.serve.predictor import Prediction, Predictor
 from prodml.serve.routing import Routing
@@ -41,7 +41,6 @@ RAISED, TIMEOUT, NON_FINITE, INVALID, UNAVAILABLE, BUSY = (
     "unavailable",
     "busy",
 )
-FALLBACKS = (RAISED, TIMEOUT, NON_FINITE, INVALID, UNAVAILABLE, BUSY)
 
 
 class _Refused(Exception):
@@ -72,6 +71,7 @@ class RoutedAnswers:
         self.max_pending = max_pending
         self.on_fallback = on_fallback
         self._lanes: dict[str, Lane] = {}
+        self._copies: dict[tuple[str, Predictor], list[_Copy]] = {}  # shadows' next batch
 
     async def answer(
         self,
@@ -175,46 +175,80 @@ class RoutedAnswers:
     def _shade(
         self, routing: Routing, rows: Sequence[Mapping[str, Any]], request_id: str, channel: str
     ) -> None:
-        """Score a copy of the request with each shadow arm on the arm's lane, and log it
-        when done: the caller's answer never waits for it, and a shadow that hangs only
-        fills its own lane (then copies are dropped, counted as busy)."""
+        """Queue a copy of the request for each shadow arm. The copies of one turn of the
+        event loop go to the arm's lane together, once this request's answer is on its
+        way, and are logged in one write: the caller never waits for a shadow, and a
+        shadow that hangs only fills its own lane (then copies are dropped as busy)."""
         for arm, predictor in routing.shadows:
-            lane = self._lane(arm.name)
-            if lane.pending >= self.max_pending:
-                self._fell_back(routing, arm.name, BUSY)
-                continue
-            schema = routing.own_schema.get(arm.name)
-            future = lane.submit(_scored, predictor, schema, rows, False)
-            copy = _Copy(routing, arm.name, predictor, rows, request_id, channel)
-            future.add_done_callback(functools.partial(self._shadowed, copy))
+            key = (arm.name, predictor)
+            copies = self._copies.get(key)
+            if copies is None:
+                copies = self._copies[key] = []
+                asyncio.get_running_loop().call_soon(self._flush, routing, arm.name, predictor)
+            copies.append(_Copy(rows, request_id, channel))
 
-    def _shadowed(self, copy: _Copy, future: asyncio.Future[Any]) -> None:
-        """On the loop, once a shadow has scored its copy: log it, or count why not."""
-        error = future.exception()
-        if error is None:
-            tags = copy.routing.tags(copy.arm)
-            try:
-                self._deliver(tags, copy.predictor, copy.rows, future.result(), copy.request_id,
-                              copy.channel, copy.started)  # fmt: skip
-            except Exception:  # a shadow's log write failing is not the caller's business
-                logger.exception("Could not log shadow arm %s's scores", copy.arm)
+    def _flush(self, routing: Routing, arm: str, predictor: Predictor) -> None:
+        copies = self._copies.pop((arm, predictor))
+        lane = self._lane(arm)
+        if lane.pending >= self.max_pending:
+            for _ in copies:
+                self._fell_back(routing, arm, BUSY)
             return
-        kind = error.kind if isinstance(error, _Refused) else RAISED
-        kind = INVALID if isinstance(error, ValidationError) else kind
-        self._fell_back(copy.routing, copy.arm, kind)
+        schema = routing.own_schema.get(arm)
+        future = lane.submit(_score_copies, predictor, schema, copies)
+        future.add_done_callback(functools.partial(self._shadowed, routing, arm, predictor, copies))
+
+    def _shadowed(
+        self,
+        routing: Routing,
+        arm: str,
+        predictor: Predictor,
+        copies: list[_Copy],
+        future: asyncio.Future[list[Scored | BaseException]],
+    ) -> None:
+        """On the loop, once a shadow has scored its copies: log them in one write, and
+        count the ones it failed."""
+        tags, records = routing.tags(arm), list[PredictionRecord]()
+        results = future.result() if future.exception() is None else [RuntimeError()] * len(copies)
+        for copy, result in zip(copies, results, strict=True):
+            if isinstance(result, BaseException):
+                kind = result.kind if isinstance(result, _Refused) else RAISED
+                self._fell_back(
+                    routing, arm, INVALID if isinstance(result, ValidationError) else kind
+                )
+                continue
+            records += logged(
+                predictor, copy.rows, result, copy.request_id, self.clock, copy.channel,
+                copy.started, tags,
+            )  # fmt: skip
+        try:
+            if records:
+                self.log.append(records)
+        except Exception:  # a shadow's log write failing is not the caller's business
+            logger.exception("Could not log shadow arm %s's scores", arm)
 
 
 @dataclass(frozen=True)
 class _Copy:
-    """A request's copy sent to a shadow arm."""
+    """A request's copy for a shadow arm."""
 
-    routing: Routing
-    arm: str
-    predictor: Predictor
     rows: Sequence[Mapping[str, Any]]
     request_id: str
     channel: str
     started: float = field(default_factory=time.perf_counter)
+
+
+def _score_copies(
+    predictor: Predictor, schema: Any, copies: list[_Copy]
+) -> list[Scored | BaseException]:
+    """On a shadow's lane: each copy scored, or why it could not be."""
+    out: list[Scored | BaseException] = []
+    for copy in copies:
+        try:
+            out.append(_scored(predictor, schema, copy.rows, False))
+        except Exception as exc:  # one bad copy does not spoil the others
+            out.append(exc)
+    return out
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
