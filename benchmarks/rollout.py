@@ -228,7 +228,7 @@ def _kind(url: str) -> str:
 
 def _statistics() -> dict[str, float]:
     from prodml.rollout.experiment import verdict
-    from prodml.rollout.sequential import auc_with_variance
+    from prodml.rollout.sequential import auc_with_variance, fixed_horizon_rows
 
     rng = np.random.default_rng(0)
 
@@ -269,11 +269,7 @@ def _statistics() -> dict[str, float]:
         detected.append(found)
     # Fixed horizon: per-arm rows for a two-sided z-test (α, 80 % power) on the AUC
     # difference, its per-row variance from the Hanley-McNeil variance above.
-    from scipy.stats import norm
-
-    per_row = variance * len(base)
-    z = norm.ppf(1 - ALPHA / 2) + norm.ppf(0.8)
-    fixed = 2 * per_row * (z / 0.02) ** 2
+    fixed = fixed_horizon_rows(float(np.sqrt(variance * len(base))), 0.02, alpha=ALPHA)
     median = float(np.nanmedian(detected))
     return {
         "aa_experiments": 500.0,
