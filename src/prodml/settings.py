@@ -288,6 +288,9 @@ class RolloutSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interval_seconds: float = Field(default=60.0, gt=0)
+    # Servers following a deployment judge its rollout themselves (one at a time, by
+    # lease); off when `prodml deploy watch` or a CronJob's `deploy tick` is to do it alone.
+    in_server: bool = True
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     min_rows: int = Field(default=200, ge=10)
     min_step_seconds: float = Field(default=60.0, ge=0)

@@ -89,3 +89,16 @@ def test_tick_pause_and_resume_from_the_command_line(workspace):
     assert decided["action"] == "hold"  # no traffic yet: every check abstains
     assert {c["verdict"] for c in decided["checks"]} == {"abstain"}
     assert "checks" in deploy("status", "toy-api")
+
+
+def test_watch_waits_while_a_server_judges_then_takes_its_turn(workspace):
+    model = fit_model("logistic", toy_frame(np.random.default_rng(0), 300), "y", TOY_SPEC)
+    workspace.registry.register("toy", log_model_run(workspace, model))
+    workspace.rollouts.create("toy-api", "toy/1", actor="ana")
+    # a server judging toy-api, whose lease runs out in half a second
+    assert workspace.metadata.hold_lease("rollout-analysis:toy-api", "server", seconds=0.5)
+    args = ["deploy", "watch", "toy-api", "--interval", "0.2s", "--json"]
+    result = runner.invoke(app, [*args, "-C", str(workspace.project_dir)])
+    assert result.exit_code == 0, result.output
+    assert "A server is judging toy-api now" in result.output
+    assert json.loads(result.output[result.output.index("{") :])["action"] == "idle"

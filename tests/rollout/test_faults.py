@@ -27,6 +27,7 @@ SETTINGS = """\
 serving:
   poll_seconds: 0.5
 rollouts:
+  in_server: false  # the test judges, tick by tick
   min_rows: 150
   min_step_rows: 150
   min_step_seconds: 1

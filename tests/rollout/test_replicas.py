@@ -1,14 +1,18 @@
 """Replicas of one deployment: two `prodml serve` processes sharing PostgreSQL route every
 caller to the same arm and both follow a rollback; one killed with SIGKILL mid-canary
 loses no answered prediction and the canary goes on; with the database unreachable they
-keep answering under the last policy they knew while the analysis decides nothing."""
+keep answering under the last policy they knew while the analysis decides nothing. The
+servers judge the rollout themselves, one at a time, and a survivor takes over from a
+killed judge."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +35,7 @@ SETTINGS = """\
 serving:
   poll_seconds: 0.5
 rollouts:
+  in_server: false  # the test judges, tick by tick
   min_rows: 150
   min_step_rows: 150
   min_step_seconds: 1
@@ -146,3 +151,51 @@ def test_with_the_database_unreachable_replicas_answer_and_the_analysis_waits(
             decisions, _ = until_decided(ws, "api", limit=60)
         assert set(callers.statuses) == {200}
         assert decisions[-1].action == "promote"
+
+
+def test_the_servers_judge_the_rollout_one_at_a_time_and_a_survivor_takes_over(project, tmp_path):
+    env = {"PRODML_ROLLOUTS__IN_SERVER": "true", "PRODML_ROLLOUTS__INTERVAL_SECONDS": "0.5"}
+    with (
+        Workspace.open(project) as ws,
+        prodml_process(project, "--deployment", "api", output=tmp_path / "a.log", env=env) as a,
+        prodml_process(project, "--deployment", "api", output=tmp_path / "b.log", env=env) as b,
+    ):
+        ws.rollouts.canary("api", "2", actor="test", steps=(0.5, 1.0))
+        judges = {_holder(a): a, _holder(b): b}
+        judged = _judged_by(ws, after=2, limit=10)  # no traffic yet: the servers hold
+        assert set(judged) <= set(judges)
+        assert len(set(judged)) == 1  # one judge at a time
+        leader = judges.pop(judged[0])
+        _, survivor = judges.popitem()
+        os.killpg(leader.process.pid, signal.SIGKILL)
+        killed, killed_at = time.monotonic(), datetime.now(UTC)
+        leader.process.wait(10)
+        with Traffic(survivor.url).running() as callers:
+            while ws.rollouts.status("api")[1].kind != "single":
+                assert time.monotonic() - killed < 60, "the survivor did not finish the rollout"
+                time.sleep(0.2)
+        after = [e for e in ws.metadata.deployment_history("api") if e.at > killed_at]
+        assert {e.figures["judged_by"] for e in after} == {_holder(survivor)}
+        # its lease ran out after LEASE_INTERVALS (3) intervals of 0.5 s; the next pass took it
+        assert (after[0].at - killed_at).total_seconds() < 3 * 0.5 + 0.5 + 1
+        assert after[-1].action == "promote"
+        assert set(callers.statuses) == {200}
+
+
+def _holder(served) -> str:
+    return f"{socket.gethostname()}-{served.process.pid}"
+
+
+def _judged_by(ws: Workspace, *, after: int, limit: float) -> list[str]:
+    """Who judged each of the first `after` analysis decisions, waiting up to `limit` s."""
+    deadline = time.monotonic() + limit
+    while True:
+        judged = [
+            e.figures["judged_by"]
+            for e in ws.metadata.deployment_history("api")
+            if e.actor == "analysis"
+        ]
+        if len(judged) >= after:
+            return judged
+        assert time.monotonic() < deadline, "no server judged the rollout"
+        time.sleep(0.2)

@@ -1,6 +1,7 @@
 """The metadata store's contract, run against every backend (SQLite and PostgreSQL)."""
 
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -52,7 +53,7 @@ def test_schema_head_names_the_newest_migration_script():
 
 
 def test_opening_applies_migrations(store, metadata_url):
-    assert store.schema_revision == "0005"
+    assert store.schema_revision == "0006"
     engine = create_engine(metadata_url)
     assert {"snapshots", "findings", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
@@ -256,6 +257,34 @@ def _decide(url: str, action: str) -> str:
         return "ok"
     except StateError:
         return "StateError"
+    finally:
+        store.close()
+
+
+def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(store):
+    assert store.hold_lease("rollout:flights", "a", seconds=60)
+    assert store.hold_lease("rollout:flights", "a", seconds=60)  # renewed
+    assert not store.hold_lease("rollout:flights", "b", seconds=60)
+    assert store.hold_lease("rollout:other", "b", seconds=60)  # leases are independent
+    store.release_lease("rollout:flights", "b")  # not b's to release
+    assert not store.hold_lease("rollout:flights", "b", seconds=60)
+    store.release_lease("rollout:flights", "a")
+    assert store.hold_lease("rollout:flights", "b", seconds=0.2)
+    time.sleep(0.3)
+    assert store.hold_lease("rollout:flights", "a", seconds=60)  # b's expired
+
+
+def test_of_many_processes_asking_for_a_free_lease_exactly_one_gets_it(metadata_url):
+    MetadataStore(metadata_url).close()  # migrated before the race
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        held = list(pool.map(_hold, [metadata_url] * 4, "abcd"))
+    assert sum(held) == 1
+
+
+def _hold(url: str, holder: str) -> bool:
+    store = MetadataStore(url)
+    try:
+        return store.hold_lease("race", holder, seconds=60)
     finally:
         store.close()
 

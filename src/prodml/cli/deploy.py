@@ -244,29 +244,41 @@ def watch(
 ) -> None:
     """Judge the rollout every interval until it is promoted or rolled back.
 
-    While the metadata store cannot be reached, it decides nothing and tries again.
+    Servers following the deployment judge it themselves (rollouts.in_server); watch
+    takes turns with them through the same lease, so a rollout is judged once per interval
+    whoever does it. While the metadata store cannot be reached, it decides nothing.
     [dim]e.g. prodml deploy watch churn-api --interval 30s[/dim]
     """
     import time
 
     from prodml.errors import StoreError
-    from prodml.rollout.analysis import PROMOTE, ROLLBACK
+    from prodml.rollout.analysis import IDLE, PROMOTE, ROLLBACK
+    from prodml.rollout.leader import Leader
 
     ws = open_workspace(project)
     seconds = ws.settings.rollouts.interval_seconds
     seconds = seconds if interval is None else _seconds(interval, "--interval")
-    while True:
-        try:
-            decision = ws.analysis.tick(name)
-        except StoreError as exc:
-            err.print(
-                f"[yellow]Not deciding: {exc.message}[/yellow] Trying again in {seconds:g} s."
-            )
-        else:
-            _decided(decision, as_json)
-            if decision.action in (PROMOTE, ROLLBACK, "idle"):
-                return
-        time.sleep(seconds)
+    judge = Leader(ws.analysis, ws.metadata, name, seconds)
+    waiting = False
+    try:
+        while True:
+            try:
+                decision = judge.step()
+            except StoreError as exc:
+                err.print(
+                    f"[yellow]Not deciding: {exc.message}[/yellow] Trying again in {seconds:g} s."
+                )
+            else:
+                if decision is None and not waiting:
+                    err.print(f"A server is judging {name} now; watching for its turn.")
+                elif decision is not None:
+                    _decided(decision, as_json)
+                    if decision.action in (PROMOTE, ROLLBACK, IDLE):
+                        return
+                waiting = decision is None
+            time.sleep(seconds)
+    finally:
+        judge.stop()
 
 
 @deploy_app.command()

@@ -153,7 +153,7 @@ def serve(
 
     import uvicorn
 
-    from prodml.cli.serve_app import build, settle
+    from prodml.cli.serve_app import build, leader, settle
 
     ws = open_workspace(project)
     settings = ws.settings.serving
@@ -205,11 +205,20 @@ def serve(
             + (f", following {model}." if served_now.follows else ".")
         )
     served_now.follow()
+    judge = leader(ws, deployment)
+    if judge is not None:
+        judge.start()
+        err.print(
+            f"It judges the rollout every {judge.interval:g} s while no other replica does "
+            "(rollouts.in_server)."
+        )
     settle()
     try:
         uvicorn.run(app_, host=host, port=port, log_level=level)
     finally:
         served_now.stop()
+        if judge is not None:
+            judge.stop()
 
 
 @app.command()

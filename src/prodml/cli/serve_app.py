@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from prodml.cli._common import served_model
 from prodml.monitor.gauges import FindingsCollector
 from prodml.rollout.gauges import RolloutCollector
+from prodml.rollout.leader import Leader
 from prodml.serve import Deployment, create_app
 from prodml.workspace import Workspace
 
@@ -64,6 +65,16 @@ def build(
     return app, deployment
 
 
+def leader(ws: Workspace, deployment_name: str | None) -> Leader | None:
+    """The rollout analysis this server runs for deployment `deployment_name` while it
+    holds the deployment's lease (None when it serves no deployment, or
+    rollouts.in_server is off)."""
+    settings = ws.settings.rollouts
+    if not deployment_name or not settings.in_server:
+        return None
+    return Leader(ws.analysis, ws.metadata, deployment_name, settings.interval_seconds)
+
+
 def settle() -> None:
     """Before a server process takes traffic: what it loaded (the model, the app, the
     libraries) leaves the garbage collector's care, so a full collection walks only what
@@ -74,7 +85,11 @@ def settle() -> None:
 
 def worker_app() -> FastAPI:
     """One server worker's app (a uvicorn factory), from the project in the working folder."""
-    app, deployment = build(Workspace.open(Path.cwd()), worker=f"worker-{os.getpid()}")
+    ws = Workspace.open(Path.cwd())
+    app, deployment = build(ws, worker=f"worker-{os.getpid()}")
     deployment.follow()
+    judge = leader(ws, ws.settings.serving.deployment)
+    if judge is not None:  # stopped with the process; its lease then expires
+        judge.start()
     settle()
     return app

@@ -79,8 +79,9 @@ class Analysis:
         self.reference_of = reference_of
         self.settings = settings
 
-    def tick(self, name: str) -> Decision:
-        """Judge deployment `name` once, and record what was decided."""
+    def tick(self, name: str, by: str | None = None) -> Decision:
+        """Judge deployment `name` once, and record what was decided (and, when given,
+        `by` which process: the figures' `judged_by`)."""
         current, policy = self.rollouts.status(name)
         if policy.kind == "single":
             return Decision(name, IDLE, f"no rollout in progress ({policy.describe()})")
@@ -94,7 +95,7 @@ class Analysis:
         for arm in policy.arms:
             if arm.name != policy.primary.name:
                 checks += self._checks(policy, arm.name, arm.version, traffic)
-        figures = _figures(checks, policy)
+        figures = _figures(checks, policy) | ({"judged_by": by} if by else {})
         revision = current.revision
         failed = [c for c in checks if c.verdict == FAIL]
         if failed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
     delete,
     event,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -54,6 +55,7 @@ from prodml.store.models import (
     FindingRow,
     IngestionRow,
     LabelRow,
+    LeaseRow,
     SnapshotRow,
 )
 from prodml.store.records import (
@@ -68,7 +70,7 @@ from prodml.store.records import (
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a database already there skips Alembic (and its import,
 # a quarter of a second); tests/store checks this against the migration scripts.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
 _LABEL_CHUNK = 5_000  # rows per INSERT: under SQLite's 32,766 bound parameters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
@@ -392,6 +394,37 @@ class MetadataStore:
         )
         with self._session() as session:
             return [_change(row) for row in session.scalars(query)]
+
+    # -- leases ------------------------------------------------------------------------
+
+    def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `seconds` as `holder`: True when `holder` holds
+        it now, False while another holder's lease has not expired. Expiry is judged by
+        the caller's clock, so replicas' clocks must agree to well within `seconds`."""
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=seconds)
+        with self._session() as session:
+            moved = session.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name == name)
+                .where(or_(LeaseRow.holder == holder, LeaseRow.expires_at < now))
+                .values(holder=holder, expires_at=until)
+            )
+            if moved.rowcount == 1:  # type: ignore[attr-defined]
+                return True
+        try:
+            with self._session() as session:
+                session.add(LeaseRow(name=name, holder=holder, expires_at=until))
+        except IntegrityError:  # held by another, or taken by one in between
+            return False
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give up lease `name` if `holder` holds it, so another may take it at once."""
+        with self._session() as session:
+            session.execute(
+                delete(LeaseRow).where(LeaseRow.name == name).where(LeaseRow.holder == holder)
+            )
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

@@ -120,3 +120,11 @@ class DeploymentEventRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class LeaseRow(Base):
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
