@@ -8,7 +8,8 @@ its error rate and how soon it finds a real difference.
    routing and the candidate's thread cost extra), and a shadow (every request also
    scored by the candidate after its answer). The shadow's cost beyond its own scoring
    is measured against the throughput the server would reach if each request simply
-   took one more model scoring.
+   took one more scoring of its row as the server scores it. Each figure is the median
+   of `--rounds` rounds that alternate the policies.
 2. Propagation (PostgreSQL at 127.0.0.1:5432, or TEST_POSTGRES_URL): two `prodml serve
    --deployment` processes follow one deployment; the seconds from a policy change to
    both answering under it, five times, against serving.poll_seconds + 1 s.
@@ -18,7 +19,7 @@ its error rate and how soon it finds a real difference.
    test names the better arm, against the rows a fixed-horizon test at the same α and
    80 % power needs (which may be read only once, at that size).
 
-    python benchmarks/rollout.py [--seconds 10] [--skip-load] [--skip-propagation]
+    python benchmarks/rollout.py [--seconds 10] [--rounds 3] [--skip-load] [--skip-propagation]
                                  [--skip-statistics]
 
 Needs wrk (Debian: apt-get install wrk).
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +53,7 @@ ALPHA = 0.05
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per load measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="load rounds (medians)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-propagation", action="store_true")
     parser.add_argument("--skip-statistics", action="store_true")
@@ -60,7 +63,7 @@ def main() -> None:
     if not args.skip_load:
         if shutil.which("wrk") is None:
             raise SystemExit("wrk is needed for the load: apt-get install wrk")
-        figures |= _load(work, args.seconds)
+        figures |= _load(work, args.seconds, args.rounds)
     if not args.skip_propagation:
         figures |= _propagation(work)
     if not args.skip_statistics:
@@ -69,11 +72,12 @@ def main() -> None:
     print(json.dumps({k: round(v, 6) for k, v in figures.items()}))
 
 
-def _load(work: Path, seconds: float) -> dict[str, float]:
+def _load(work: Path, seconds: float, rounds: int) -> dict[str, float]:
     import lightgbm as lgb
 
     from prodml.registry import ModelVersionInfo
     from prodml.serve import Predictor
+    from prodml.serve.answering import score
     from prodml.train.encoding import FeatureSpec, TabularEncoder
     from prodml.train.model import TrainedModel
 
@@ -84,39 +88,55 @@ def _load(work: Path, seconds: float) -> dict[str, float]:
     row = rows(1, seed=3)[0]
     values = zip(FEATURES, row, strict=True)
     body = {"rows": [{f: (None if np.isnan(v) else float(v)) for f, v in values}]}
-    out: dict[str, float] = {}
-    for kind in POLICIES:
-        server = {
-            "command": [
-                sys.executable,
-                str(HERE / "_rollout_prodml.py"),
-                str(folder),
-                str(work / f"log-{kind}"),
-                "{port}",
-                kind,
-            ],
-            "path": "/v1/predict",
-            "body": body,
-        }
-        with serving(f"rollout-{kind}", server, work) as (port, lua, _):
-            wrk(lua, port, "/v1/predict", connections=4, seconds=2)  # warm-up
-            saturation = wrk(lua, port, "/v1/predict", connections=32, seconds=seconds)
-            one = wrk(lua, port, "/v1/predict", connections=1, seconds=seconds)
-        out[f"{kind}_rps"] = saturation["rps"]
-        out[f"{kind}_p99_ms"] = one["p99_ms"]
-        out[f"{kind}_p50_ms"] = one["p50_ms"]
-        out[f"{kind}_errors"] = float(saturation["errors"] + one["errors"])
-    # The shadow model's own cost: one compiled one-row scoring, measured in-process.
+    runs: dict[str, list[float]] = {}
+    # Rounds alternate the policies, so a slow spell of the machine (another process, a
+    # thermal dip) hits each of them alike; each figure is the median of its rounds.
+    for _ in range(rounds):
+        for kind in POLICIES:
+            server = {
+                "command": [
+                    sys.executable,
+                    str(HERE / "_rollout_prodml.py"),
+                    str(folder),
+                    str(work / f"log-{kind}"),
+                    "{port}",
+                    kind,
+                ],
+                "path": "/v1/predict",
+                "body": body,
+            }
+            with serving(f"rollout-{kind}", server, work) as (port, lua, _):
+                wrk(lua, port, "/v1/predict", connections=4, seconds=2)  # warm-up
+                saturation = wrk(lua, port, "/v1/predict", connections=32, seconds=seconds)
+                one = wrk(lua, port, "/v1/predict", connections=1, seconds=seconds)
+                metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            # Copies a shadow could not keep up with are dropped (counted as "busy"): a
+            # shadow's throughput only counts if it scored (nearly) every copy.
+            answered = _total(metrics, "prodml_requests_total")
+            runs.setdefault(f"{kind}_dropped_share", []).append(
+                _total(metrics, "prodml_fallbacks_total") / max(answered, 1.0)
+            )
+            for key, value in (
+                ("rps", saturation["rps"]),
+                ("p99_ms", one["p99_ms"]),
+                ("p50_ms", one["p50_ms"]),
+                ("errors", float(saturation["errors"] + one["errors"])),
+            ):
+                runs.setdefault(f"{kind}_{key}", []).append(value)
+    out = {key: float(np.median(values)) for key, values in runs.items()}
+    out |= {f"{kind}_errors": float(sum(runs[f"{kind}_errors"])) for kind in POLICIES}
+    # The shadow model's own cost: one compiled one-row request scored as the server
+    # scores it (inputs to features, the model, the answer's fields), measured in-process.
     predictor = Predictor(TrainedModel.load(folder), ModelVersionInfo("b", "1", "r", "s", ()))
     compiling = predictor.compile_in_background(work / "compiled")
     if compiling is not None:
         compiling.join()
-    features = [body["rows"][0]]
+    request = body["rows"]
     for _ in range(2000):
-        predictor.predict(features)
+        score(predictor, request, explain=False)
     started, n = time.perf_counter(), 20_000
     for _ in range(n):
-        predictor.predict(features)
+        score(predictor, request, explain=False)
     scoring = (time.perf_counter() - started) / n
     ideal = 1 / (1 / out["single_rps"] + scoring)
     out["shadow_scoring_us"] = scoring * 1e6
@@ -284,6 +304,11 @@ def _statistics() -> dict[str, float]:
     }
 
 
+def _total(metrics: str, name: str) -> float:
+    """The sum of every series of counter `name` in a /metrics page."""
+    return sum(float(m) for m in re.findall(rf"^{name}{{[^}}]*}} ([\d.e+]+)$", metrics, re.M))
+
+
 def _yx(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return frame["label_true"], frame["prediction"]
 
@@ -297,6 +322,7 @@ def _table(f: dict[str, float]) -> None:
         ("shadow saturation, req/s", "shadow_rps", "", ""),
         ("  shadow's own scoring, us", "shadow_scoring_us", "", ""),
         ("  cost beyond its scoring", "shadow_cost_beyond_scoring", "", "<= 0.10"),
+        ("  copies dropped by the shadow, share", "shadow_dropped_share", "", ""),
         ("one client p99, single, ms", "single_p99_ms", "", ""),
         ("one client p99, shadow, ms", "shadow_p99_ms", "", ""),
         ("  added by the shadow, ms", "shadow_added_p99_ms", "", "<= 0.2"),

@@ -93,6 +93,10 @@ def test_a_predictor_switches_to_compiled_trees_and_answers_the_same(lightgbm, c
     rows = frame[list(TOY_SPEC.names)].head(200).to_dict("records")
     before = [predictor.scores([row])[0] for row in rows]
     assert predictor.engine == "lightgbm"
+    assert not predictor.quick(rows[:1])  # LightGBM's own path may release the GIL and wait
     predictor.compile_in_background(compiled.library.parent.parent).join()
     assert predictor.engine == "compiled"
     assert [predictor.scores([row])[0] for row in rows] == before
+    # bounded and free of I/O: a rollout arm may score it on the server's loop
+    assert predictor.quick(rows[:1])
+    assert not predictor.quick(rows[:2])

@@ -39,3 +39,15 @@ def test_a_job_whose_loop_closed_does_not_stop_the_lane():
         return await asyncio.wait_for(lane.submit(sum, [1, 2, 3]), 5)
 
     assert asyncio.run(next_job()) == 6
+
+
+def test_a_job_run_for_its_effect_is_done_in_order_and_its_failure_only_logged(caplog):
+    lane, seen, done = Lane("test"), [], threading.Event()
+    lane.run(seen.append, 1)
+    lane.run(int, "not a number")
+    lane.run(seen.append, 2)
+    lane.run(done.set)
+    assert done.wait(5)
+    assert seen == [1, 2]
+    assert lane.pending == 0
+    assert "A job on lane test failed" in caplog.text

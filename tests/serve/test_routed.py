@@ -1,6 +1,7 @@
 """A server under a traffic policy of several arms: callers stick to their arm, a failing
 candidate's callers are answered by the stable version and the failure is logged against
-the candidate, and a shadow scores a copy that no caller sees."""
+the candidate, and a shadow scores a copy that no caller sees; whether an arm scores on a
+lane of its own or, being quick, on the server's loop."""
 
 import math
 import time
@@ -83,6 +84,18 @@ def test_a_caller_sticks_to_its_arm_by_the_declared_key(stable, candidate, tmp_p
     log.close()
 
 
+@pytest.fixture(params=["lane", "loop"])
+def where(request):
+    """Where the candidate scores: on its lane, or on the loop as a quick (compiled) arm."""
+    return request.param
+
+
+def _placed(predictor, where):
+    if where == "loop":
+        predictor.quick = lambda rows: True  # as compiled trees scoring one row are
+    return predictor
+
+
 def _failing(predictor, how):
     original = predictor.scores
 
@@ -99,13 +112,22 @@ def _failing(predictor, how):
 
 
 @pytest.mark.parametrize(
-    ("how", "reasons"),
-    # A hung candidate holds its threads: later callers find them busy, and do not wait.
-    [("raise", {"raised"}), ("nan", {"non_finite"}), ("slow", {"timeout", "busy"})],
+    ("how", "reasons", "where"),
+    # A hung candidate holds its thread: later callers find it busy, and do not wait. (A
+    # quick arm's scoring is bounded by construction: it has no slow case.)
+    [
+        ("raise", {"raised"}, "lane"),
+        ("nan", {"non_finite"}, "lane"),
+        ("slow", {"timeout", "busy"}, "lane"),
+        ("raise", {"raised"}, "loop"),
+        ("nan", {"non_finite"}, "loop"),
+    ],
 )
-def test_a_failing_candidate_never_fails_a_caller(stable, candidate, tmp_path, clock, how, reasons):
+def test_a_failing_candidate_never_fails_a_caller(
+    stable, candidate, tmp_path, clock, how, reasons, where
+):
     policy = Policy.canary("toy", "1", "2", steps=(0.5, 1.0))
-    predictors = {"stable": stable, "candidate": _failing(candidate, how)}
+    predictors = {"stable": stable, "candidate": _placed(_failing(candidate, how), where)}
     client, log = _client(policy, predictors, tmp_path, clock, candidate_timeout_ms=50)
     answers = _send(client, 40)
     assert all(a["model"]["version"] == "1" for a in answers)  # the stable answered all
@@ -141,9 +163,10 @@ def test_a_candidate_that_wants_another_input_is_answered_for_by_the_stable(
     log.close()
 
 
-def test_a_shadow_scores_a_copy_that_no_caller_sees(stable, candidate, tmp_path, clock):
+def test_a_shadow_scores_a_copy_that_no_caller_sees(stable, candidate, tmp_path, clock, where):
     policy = Policy.shadow("toy", "1", "2")
-    client, log = _client(policy, {"stable": stable, "candidate": candidate}, tmp_path, clock)
+    predictors = {"stable": stable, "candidate": _placed(candidate, where)}
+    client, log = _client(policy, predictors, tmp_path, clock)
     with client:  # one event loop for all requests, as in a server: shadows finish on it
         answers = _send(client, 20)
         deadline = time.monotonic() + 10
@@ -162,9 +185,9 @@ def test_a_shadow_scores_a_copy_that_no_caller_sees(stable, candidate, tmp_path,
     log.close()
 
 
-def test_a_shadow_that_raises_touches_no_answer(stable, candidate, tmp_path, clock):
+def test_a_shadow_that_raises_touches_no_answer(stable, candidate, tmp_path, clock, where):
     policy = Policy.shadow("toy", "1", "2")
-    predictors = {"stable": stable, "candidate": _failing(candidate, "raise")}
+    predictors = {"stable": stable, "candidate": _placed(_failing(candidate, "raise"), where)}
     client, log = _client(policy, predictors, tmp_path, clock)
     with client:
         answers = _send(client, 10)

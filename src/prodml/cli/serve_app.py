@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -75,12 +76,21 @@ def leader(ws: Workspace, deployment_name: str | None) -> Leader | None:
     return Leader(ws.analysis, ws.metadata, deployment_name, settings.interval_seconds)
 
 
+# How long a thread may keep the GIL while another waits for it. Python's 5 ms suits
+# batch work; a server's helper threads (an arm's lane, the log's fsync, the policy
+# follower) would hold a waiting request that long. Measured with benchmarks/rollout.py:
+# a shadow's added one-client p99 fell by about a third, saturation unchanged.
+SWITCH_INTERVAL_S = 0.0002
+
+
 def settle() -> None:
     """Before a server process takes traffic: what it loaded (the model, the app, the
     libraries) leaves the garbage collector's care, so a full collection walks only what
-    requests allocate and no longer pauses answers for tens of milliseconds."""
+    requests allocate and no longer pauses answers for tens of milliseconds; and the
+    event loop waits at most `SWITCH_INTERVAL_S` for a helper thread to give up the GIL."""
     gc.collect()
     gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 def worker_app() -> FastAPI:

@@ -121,6 +121,12 @@ class Predictor:
         self._fast = trees  # one attribute swap: a request sees the old path or the new
         logger.info("%s answers one row with compiled trees (%s).", self.info.ref, trees.library)
 
+    def quick(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether scoring `rows` is a bounded few-microsecond computation with no I/O (one
+        row, compiled trees, no feature lookup): a rollout arm may then score it on the
+        server's loop, as a thread hand-off would cost more than the scoring."""
+        return len(rows) == 1 and self.enricher is None and isinstance(self._fast, CompiledTrees)
+
     def features(self, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
         """The model's input rows: the request rows, enriched from the feature store when
         the model was trained on a feature service."""

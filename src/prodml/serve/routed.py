@@ -2,6 +2,10 @@
 off the server's loop with a deadline, answer with the primary arm whenever the
 candidate cannot, and score shadows after the answer is on its way.
 
+A row an arm scores in a few bounded microseconds (`Predictor.quick`: compiled trees, no
+lookup) is scored on the loop instead: nothing there can hang, and a thread hand-off on
+a busy core costs ten times the scoring.
+
 A candidate that raises, misses `timeout_ms`, returns a non-finite score or refuses a
 row the primary accepts never fails a caller: the primary answers, and the row is logged
 under the candidate's arm with the `fallback` reason, so the analysis counts it against
@@ -12,7 +16,7 @@ logged, with `shadow: true`.
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import logging
 import math
 import time
@@ -122,27 +126,24 @@ class RoutedAnswers:
         rows: Sequence[Mapping[str, Any]],
         explain: bool,
     ) -> Scored:
-        """`predictor`'s scores of `rows` on the arm's lane, within the deadline."""
-        lane = self._lane(arm)
-        if lane.pending >= self.max_pending:
-            raise _Refused(BUSY)
-        future = lane.submit(_scored, predictor, routing.own_schema.get(arm), rows, explain)
-        timer = asyncio.get_running_loop().call_later(self.timeout, _expire, future)
+        """`predictor`'s scores of `rows`: on the loop when quick, else on the arm's lane
+        within the deadline."""
+        schema = routing.own_schema.get(arm)
+        timer = None
         try:
+            if not explain and predictor.quick(rows):
+                return _scored(predictor, schema, rows, False)
+            lane = self._lane(arm)
+            if lane.pending >= self.max_pending:
+                raise _Refused(BUSY)
+            future = lane.submit(_scored, predictor, schema, rows, explain)
+            timer = asyncio.get_running_loop().call_later(self.timeout, _expire, future)
             return cast(Scored, await future)
-        except TimeoutError:
-            raise _Refused(TIMEOUT) from None
-        except _Refused:
-            raise
-        except ValidationError:
-            raise _Refused(INVALID) from None
-        except Exception:
-            logger.warning(
-                "Arm %s (version %s) failed to score", arm, predictor.info.version, exc_info=True
-            )
-            raise _Refused(RAISED) from None
+        except Exception as exc:
+            raise _Refused(_refusal(exc, arm, predictor)) from None
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
 
     def _lane(self, arm: str) -> Lane:
         lane = self._lanes.get(arm)
@@ -189,36 +190,40 @@ class RoutedAnswers:
 
     def _flush(self, routing: Routing, arm: str, predictor: Predictor) -> None:
         copies = self._copies.pop((arm, predictor))
+        quick = [copy for copy in copies if predictor.quick(copy.rows)]
+        if quick:  # bounded: scored here, once the answers of this turn are on their way
+            self._shadow(None, routing, arm, predictor, quick)
+            copies = [copy for copy in copies if not predictor.quick(copy.rows)]
+        if not copies:
+            return
         lane = self._lane(arm)
         if lane.pending >= self.max_pending:
-            for _ in copies:
-                self._fell_back(routing, arm, BUSY)
+            self._count(routing, arm, [BUSY] * len(copies))
             return
-        schema = routing.own_schema.get(arm)
-        future = lane.submit(_score_copies, predictor, schema, copies)
-        future.add_done_callback(functools.partial(self._shadowed, routing, arm, predictor, copies))
+        loop = asyncio.get_running_loop()
+        lane.run(self._shadow, loop, routing, arm, predictor, copies)
 
-    def _shadowed(
+    def _shadow(
         self,
+        loop: asyncio.AbstractEventLoop | None,
         routing: Routing,
         arm: str,
         predictor: Predictor,
         copies: list[_Copy],
-        future: asyncio.Future[list[Scored | BaseException]],
     ) -> None:
-        """On the loop, once a shadow has scored its copies: log them in one write, and
-        count the ones it failed."""
-        tags, records = routing.tags(arm), list[PredictionRecord]()
-        results = future.result() if future.exception() is None else [RuntimeError()] * len(copies)
-        for copy, result in zip(copies, results, strict=True):
-            if isinstance(result, BaseException):
-                kind = result.kind if isinstance(result, _Refused) else RAISED
-                self._fell_back(
-                    routing, arm, INVALID if isinstance(result, ValidationError) else kind
-                )
+        """On the shadow's lane (or on the `loop` itself, given None): score the copies
+        and log the good scores in one write. A lane's loop hears of it only when a copy
+        failed (it keeps the counts), so a healthy shadow costs it nothing more."""
+        schema, tags = routing.own_schema.get(arm), routing.tags(arm)
+        records, failed = list[PredictionRecord](), list[str]()
+        for copy in copies:
+            try:
+                scored = _scored(predictor, schema, copy.rows, False)
+            except Exception as exc:  # one bad copy does not spoil the others
+                failed.append(_refusal(exc, arm, predictor, warn=False))
                 continue
             records += logged(
-                predictor, copy.rows, result, copy.request_id, self.clock, copy.channel,
+                predictor, copy.rows, scored, copy.request_id, self.clock, copy.channel,
                 copy.started, tags,
             )  # fmt: skip
         try:
@@ -226,6 +231,17 @@ class RoutedAnswers:
                 self.log.append(records)
         except Exception:  # a shadow's log write failing is not the caller's business
             logger.exception("Could not log shadow arm %s's scores", arm)
+        if not failed:
+            return
+        if loop is None:
+            self._count(routing, arm, failed)
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop counts nothing more
+            loop.call_soon_threadsafe(self._count, routing, arm, failed)
+
+    def _count(self, routing: Routing, arm: str, kinds: list[str]) -> None:
+        for kind in kinds:
+            self._fell_back(routing, arm, kind)
 
 
 @dataclass(frozen=True)
@@ -238,17 +254,17 @@ class _Copy:
     started: float = field(default_factory=time.perf_counter)
 
 
-def _score_copies(
-    predictor: Predictor, schema: Any, copies: list[_Copy]
-) -> list[Scored | BaseException]:
-    """On a shadow's lane: each copy scored, or why it could not be."""
-    out: list[Scored | BaseException] = []
-    for copy in copies:
-        try:
-            out.append(_scored(predictor, schema, copy.rows, False))
-        except Exception as exc:  # one bad copy does not spoil the others
-            out.append(exc)
-    return out
+def _refusal(exc: Exception, arm: str, predictor: Predictor, *, warn: bool = True) -> str:
+    """Why an arm's score of a request cannot be used, from what scoring it raised (an
+    unexpected error is logged when `warn`: a shadow's are only counted)."""
+    if isinstance(exc, _Refused):
+        return exc.kind
+    if isinstance(exc, TimeoutError):
+        return TIMEOUT
+    if isinstance(exc, ValidationError):
+        return INVALID
+    logger.warning("Arm %s (version %s) failed to score", arm, predictor.info.version, exc_info=exc)
+    return RAISED
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
