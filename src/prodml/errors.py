@@ -126,3 +126,15 @@ class ServingError(ProdmlError):
     batch engine it was sent to is not there."""
 
     http_status = 503
+
+
+class AuthError(ProdmlError):
+    """No usable credentials: a token missing, malformed, unknown, expired or revoked."""
+
+    http_status = 401
+
+
+class ForbiddenError(ProdmlError):
+    """Credentials that are valid but whose role (or model scope) does not allow this."""
+
+    http_status = 403

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -135,7 +135,8 @@ monitoring:
       above: 0.5
 
 rollouts:                   # how `prodml deploy tick|watch` judges a canary, shadow or A/B arm
-  interval_seconds: 60      # between analyses (`prodml deploy watch`)
+  interval_seconds: 60      # between analyses (by the servers, or `prodml deploy watch`)
+  in_server: true           # servers judge their deployment's rollout, one at a time
   alpha: 0.05               # chance of a false alarm per check, however often it looks
   min_rows: 200             # a check abstains on fewer candidate rows (labelled, for realized)
   min_step_seconds: 60      # a canary step lasts at least this long
@@ -151,6 +152,12 @@ rollouts:                   # how `prodml deploy tick|watch` judges a canary, sh
   min_labelled_rows: 0      # a canary step also waits for this many labelled rows per arm,
                             #   judged by (f) (0: labels are not waited for)
   ab_min_effect: 0.01       # an A/B verdict says how many rows would detect this difference
+
+governance:                 # who may do what, and the record of who did
+  audit_key: null           # a secret: the audit chain is HMAC-signed with it (else SHA-256,
+                            #   and only the anchors catch a chain rewritten whole)
+  anchors: null             # where the audit chain's head is anchored, outside the database
+                            #   (null = <state_dir>/audit/anchors.jsonl)
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -306,6 +313,15 @@ class RolloutSettings(BaseModel):
     ab_min_effect: float = Field(default=0.01, gt=0)
 
 
+class GovernanceSettings(BaseModel):
+    """Roles, tokens and the audit log (see `prodml.govern`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    audit_key: SecretStr | None = None
+    anchors: Path | None = None
+
+
 class Settings(BaseSettings):
     """All settings of one workspace; build it with `load_settings`, not directly."""
 
@@ -323,6 +339,7 @@ class Settings(BaseSettings):
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod
@@ -358,6 +375,7 @@ def load_settings(project_dir: str | os.PathLike[str] = ".") -> Settings:
 
     # Relative locations mean "in the project folder", wherever the command runs from.
     state = root / settings.state_dir
+    anchors = state / "audit" / "anchors.jsonl"
     return settings.model_copy(
         update={
             "state_dir": state,
@@ -368,6 +386,9 @@ def load_settings(project_dir: str | os.PathLike[str] = ".") -> Settings:
             or f"sqlite:///{state / 'mlflow.db'}",
             "online_store_url": _anchor(settings.online_store_url, root)
             or f"sqlite:///{state / 'online.db'}",
+            "governance": settings.governance.model_copy(
+                update={"anchors": root / (settings.governance.anchors or anchors)}
+            ),
         }
     )
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from prodml.data import Contract, IngestResult, Source
     from prodml.features.online import OnlineStore
+    from prodml.govern import AuditLog, Tokens
     from prodml.monitor.alerts import AlertEvent
     from prodml.monitor.compare import FeatureDrift
     from prodml.monitor.reference import Reference
@@ -118,6 +119,23 @@ class Workspace:
         from prodml.registry import ModelRegistry
 
         return ModelRegistry(self.tracking_uri, self.state_dir / "cache" / "models")
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The tamper-evident record of every write (`prodml audit`)."""
+        from prodml.govern import AuditLog
+
+        settings = self.settings.governance
+        key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+        anchors = settings.anchors or self.state_dir / "audit" / "anchors.jsonl"
+        return AuditLog(self.metadata, self.clock, anchors, key)
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        """API tokens and their roles (`prodml auth token`)."""
+        from prodml.govern import Tokens
+
+        return Tokens(self.metadata, self.audit, self.clock)
 
     @cached_property
     def rollouts(self) -> Rollouts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +38,33 @@ Follow = Annotated[
         "Default: serving.follow."
     ),
 ]
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+Actor = Annotated[
+    str | None,
+    typer.Option(help="Who is making the change. Default: this machine's user name."),
+]
+
+
+def who(actor: str | None) -> str:
+    """The actor a change is recorded under: the one given, else the user's name."""
+    return actor or getpass.getuser()
+
+
+def seconds(text: str, option: str) -> float:
+    """ "90", "90s", "10m", "1h" or "7d" in seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: give a time such as 60s, 10m, 1h or 90d.", param_hint=option
+        ) from None
+    if value < 0:
+        raise typer.BadParameter(f"{text!r}: a time cannot be negative.", param_hint=option)
+    return value
 
 
 def open_workspace(project: Path) -> Workspace:

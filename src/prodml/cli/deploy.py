@@ -3,7 +3,6 @@ an A/B test or a shadow, promote or roll back, and see the state and every chang
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prodml.cli._common import ProjectDir, err, open_workspace, out
+from prodml.cli._common import (
+    Actor,
+    AsJson,
+    ProjectDir,
+    err,
+    open_workspace,
+    out,
+    seconds,
+    who,
+)
 from prodml.rollout.analysis import Decision
 from prodml.store import PolicyChange
 
@@ -26,11 +34,6 @@ Candidate = Annotated[
     typer.Option("--candidate", help="The version to try: 4, @challenger or NAME/4."),
 ]
 Reason = Annotated[str, typer.Option(help="Why, recorded with the change.")]
-Actor = Annotated[
-    str | None,
-    typer.Option(help="Who is making the change. Default: this machine's user name."),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @deploy_app.command()
@@ -54,7 +57,7 @@ def create(
     [dim]e.g. prodml deploy create churn-api --model churn@champion --key customer_id[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.create(name, model, actor=_who(actor), reason=reason, key=key), as_json)
+    _done(ws.rollouts.create(name, model, actor=who(actor), reason=reason, key=key), as_json)
 
 
 @deploy_app.command()
@@ -90,16 +93,16 @@ def canary(
             f"{steps!r}: give percentages, comma-separated, e.g. 5,25,50,100.",
             param_hint="--steps",
         ) from None
-    seconds = None if interval is None else _seconds(interval, "--interval")
+    step_seconds = None if interval is None else seconds(interval, "--interval")
     ws = open_workspace(project)
     _done(
         ws.rollouts.canary(
             name,
             candidate,
-            actor=_who(actor),
+            actor=who(actor),
             reason=reason,
             steps=shares,
-            step_seconds=seconds,
+            step_seconds=step_seconds,
         ),
         as_json,
     )
@@ -119,7 +122,7 @@ def shadow(
     [dim]e.g. prodml deploy shadow churn-api --candidate @challenger[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.shadow(name, candidate, actor=_who(actor), reason=reason), as_json)
+    _done(ws.rollouts.shadow(name, candidate, actor=who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -151,7 +154,7 @@ def ab(
             f"{arms!r}: give VERSION=WEIGHT pairs, e.g. 3=0.5,4=0.5.", param_hint="--arms"
         ) from None
     ws = open_workspace(project)
-    _done(ws.rollouts.ab(name, weights, metric=metric, actor=_who(actor), reason=reason), as_json)
+    _done(ws.rollouts.ab(name, weights, metric=metric, actor=who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -171,7 +174,7 @@ def promote(
     [dim]e.g. prodml deploy promote churn-api --reason "AUC held for a week"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.promote(name, actor=_who(actor), reason=reason, arm=arm), as_json)
+    _done(ws.rollouts.promote(name, actor=who(actor), reason=reason, arm=arm), as_json)
 
 
 @deploy_app.command()
@@ -187,7 +190,7 @@ def rollback(
     [dim]e.g. prodml deploy rollback churn-api --reason "complaints about scores"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.rollback(name, actor=_who(actor), reason=reason), as_json)
+    _done(ws.rollouts.rollback(name, actor=who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -203,7 +206,7 @@ def pause(
     [dim]e.g. prodml deploy pause churn-api --reason "holiday traffic"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.pause(name, actor=_who(actor), reason=reason), as_json)
+    _done(ws.rollouts.pause(name, actor=who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -216,7 +219,7 @@ def resume(
 ) -> None:
     """Let the analysis decide again.  [dim]e.g. prodml deploy resume churn-api[/dim]"""
     ws = open_workspace(project)
-    _done(ws.rollouts.resume(name, actor=_who(actor), reason=reason), as_json)
+    _done(ws.rollouts.resume(name, actor=who(actor), reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -256,9 +259,9 @@ def watch(
     from prodml.rollout.leader import Leader
 
     ws = open_workspace(project)
-    seconds = ws.settings.rollouts.interval_seconds
-    seconds = seconds if interval is None else _seconds(interval, "--interval")
-    judge = Leader(ws.analysis, ws.metadata, name, seconds)
+    every = ws.settings.rollouts.interval_seconds
+    every = every if interval is None else seconds(interval, "--interval")
+    judge = Leader(ws.analysis, ws.metadata, name, every)
     waiting = False
     try:
         while True:
@@ -266,7 +269,7 @@ def watch(
                 decision = judge.step()
             except StoreError as exc:
                 err.print(
-                    f"[yellow]Not deciding: {exc.message}[/yellow] Trying again in {seconds:g} s."
+                    f"[yellow]Not deciding: {exc.message}[/yellow] Trying again in {every:g} s."
                 )
             else:
                 if decision is None and not waiting:
@@ -276,7 +279,7 @@ def watch(
                     if decision.action in (PROMOTE, ROLLBACK, IDLE):
                         return
                 waiting = decision is None
-            time.sleep(seconds)
+            time.sleep(every)
     finally:
         judge.stop()
 
@@ -384,30 +387,11 @@ def _checks_table(checks: dict[str, dict[str, object]]) -> Table:
     return table
 
 
-def _seconds(text: str, option: str) -> float:
-    """ "90", "90s", "10m" or "1h" in seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
-    try:
-        value = float(number) * units[unit]
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r}: give a time such as 60s, 10m or 1h.", param_hint=option
-        ) from None
-    if value < 0:
-        raise typer.BadParameter(f"{text!r}: a time cannot be negative.", param_hint=option)
-    return value
-
-
 def _done(change: PolicyChange, as_json: bool = False) -> None:
     if as_json:
         out.print_json(json.dumps(_plain(change)))
         return
     out.print(f"[green]{change.deployment}[/green] revision {change.revision}: {change.reason}.")
-
-
-def _who(actor: str | None) -> str:
-    return actor or getpass.getuser()
 
 
 def _plain(change: PolicyChange) -> dict[str, object]:

@@ -28,6 +28,7 @@ from prodml.cli._common import (
 from prodml.cli.data import data_app
 from prodml.cli.deploy import deploy_app
 from prodml.cli.features import features_app
+from prodml.cli.govern import audit_app, auth_app
 from prodml.cli.log import log_app
 from prodml.cli.models import models_app
 from prodml.cli.monitor import monitor_app
@@ -70,6 +71,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(log_app, name="log")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(auth_app, name="auth")
+app.add_typer(audit_app, name="audit")
 app.command()(train)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prodml.cli._common import ProjectDir, open_workspace, out
+from prodml.cli._common import AsJson, ProjectDir, open_workspace, out
 from prodml.registry.registry import ARCHIVED_TAG, ModelVersionInfo
 
 models_app = typer.Typer(
@@ -18,7 +18,6 @@ models_app = typer.Typer(
 )
 
 Ref = Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (the latest).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @models_app.command("list")

@@ -4,20 +4,24 @@ from prodml.store.artifacts import ArtifactStore
 from prodml.store.metadata import MetadataStore
 from prodml.store.records import (
     Alert,
+    AuditEvent,
     Finding,
     IngestionRecord,
     Label,
     PolicyChange,
     SnapshotRecord,
+    TokenRecord,
 )
 
 __all__ = [
     "Alert",
     "ArtifactStore",
+    "AuditEvent",
     "Finding",
     "IngestionRecord",
     "Label",
     "MetadataStore",
     "PolicyChange",
     "SnapshotRecord",
+    "TokenRecord",
 ]

@@ -6,9 +6,9 @@ schema this prodml expects; a workspace written by a newer prodml is refused, no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from prodml.errors import (
 )
 from prodml.store.models import (
     AlertRow,
+    AuditEventRow,
     DeploymentEventRow,
     DeploymentRow,
     FeatureDefinitionRow,
@@ -57,25 +58,31 @@ from prodml.store.models import (
     LabelRow,
     LeaseRow,
     SnapshotRow,
+    TokenRow,
 )
 from prodml.store.records import (
     Alert,
+    AuditEvent,
     Finding,
     IngestionRecord,
     Label,
     PolicyChange,
     SnapshotRecord,
+    TokenRecord,
 )
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a database already there skips Alembic (and its import,
 # a quarter of a second); tests/store checks this against the migration scripts.
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
 _LABEL_CHUNK = 5_000  # rows per INSERT: under SQLite's 32,766 bound parameters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
 # Serialises concurrent first opens of one PostgreSQL database (any constant will do).
 _PG_MIGRATION_LOCK = 0x70726F646D6C
+_PG_AUDIT_LOCK = 0x70726F646D61  # serialises audit appenders
+_AUDIT_RETRIES = 50
+AUDIT_GENESIS = "0" * 64  # the link of the first audit event
 
 
 class MetadataStore:
@@ -426,6 +433,85 @@ class MetadataStore:
                 delete(LeaseRow).where(LeaseRow.name == name).where(LeaseRow.holder == holder)
             )
 
+    # -- tokens ------------------------------------------------------------------------
+
+    def add_token(self, token: TokenRecord) -> TokenRecord:
+        values = asdict(token)
+        for key in ("created_at", "expires_at", "revoked_at"):
+            values[key] = values[key] and _to_utc(values[key])
+        with self._session() as session:
+            session.add(TokenRow(**values))
+        return token
+
+    def token(self, token_id: str) -> TokenRecord | None:
+        with self._session() as session:
+            row = session.get(TokenRow, token_id)
+            return None if row is None else _token(row)
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, newest first (revoked and expired ones too)."""
+        query = select(TokenRow).order_by(TokenRow.created_at.desc())
+        with self._session() as session:
+            return [_token(row) for row in session.scalars(query)]
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Mark token `token_id` revoked at `at`; False when there is no such live token."""
+        with self._session() as session:
+            moved = session.execute(
+                update(TokenRow)
+                .where(TokenRow.id == token_id)
+                .where(TokenRow.revoked_at.is_(None))
+                .values(revoked_at=_to_utc(at))
+            )
+            return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+    # -- audit log -----------------------------------------------------------------------
+
+    def append_audit(self, event: AuditEvent, seal: Callable[[AuditEvent], str]) -> AuditEvent:
+        """Append `event` to the audit chain: its `seq` and `prev_hash` follow the newest
+        event's (`genesis` before the first), then `seal(event)` gives its `hash`. One
+        appender at a time takes each place in the chain: on PostgreSQL a transaction
+        lock serialises them, on SQLite the write lock taken at BEGIN does."""
+        event = replace(event, at=_to_utc(event.at))
+        for _ in range(_AUDIT_RETRIES):
+            try:
+                with self._session() as session:
+                    if session.get_bind().dialect.name == "postgresql":
+                        session.execute(text(f"SELECT pg_advisory_xact_lock({_PG_AUDIT_LOCK})"))
+                    head = session.execute(
+                        select(AuditEventRow.seq, AuditEventRow.hash)
+                        .order_by(AuditEventRow.seq.desc())
+                        .limit(1)
+                    ).first()
+                    seq, prev = (head[0] + 1, head[1]) if head else (1, AUDIT_GENESIS)
+                    placed = replace(event, seq=seq, prev_hash=prev)
+                    placed = replace(placed, hash=seal(placed))
+                    session.add(AuditEventRow(**asdict(placed)))
+                return placed
+            except IntegrityError:  # another appender took this place: take the next
+                continue
+        raise StoreUnavailableError(
+            f"Could not append to the audit log of {_redact(self.url)}: "
+            f"{_AUDIT_RETRIES} other writers took every place first."
+        )
+
+    def audit_events(
+        self, *, after: int = 0, since: datetime | None = None, batch: int = 10_000
+    ) -> Iterator[AuditEvent]:
+        """The audit events after sequence number `after` (and at or after `since`), in
+        chain order, read `batch` at a time so a long log streams."""
+        while True:
+            query = select(AuditEventRow).where(AuditEventRow.seq > after)
+            if since is not None:
+                query = query.where(AuditEventRow.at >= _to_utc(since))
+            query = query.order_by(AuditEventRow.seq).limit(batch)
+            with self._session() as session:
+                events = [_audit(row) for row in session.scalars(query)]
+            yield from events
+            if len(events) < batch:
+                return
+            after = events[-1].seq
+
     @contextmanager
     def _session(self) -> Iterator[Session]:
         try:
@@ -603,6 +689,34 @@ def _change(row: DeploymentEventRow) -> PolicyChange:
         reason=row.reason,
         at=_utc(row.at),
         figures=dict(row.figures or {}),
+    )
+
+
+def _token(row: TokenRow) -> TokenRecord:
+    return TokenRecord(
+        id=row.id,
+        secret_hash=row.secret_hash,
+        role=row.role,
+        model=row.model,
+        name=row.name,
+        created_by=row.created_by,
+        created_at=_utc(row.created_at),
+        expires_at=row.expires_at and _utc(row.expires_at),
+        revoked_at=row.revoked_at and _utc(row.revoked_at),
+    )
+
+
+def _audit(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        at=_utc(row.at),
+        reason=row.reason,
+        figures=row.figures,
+        seq=row.seq,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
     )
 
 

@@ -99,3 +99,35 @@ class PolicyChange:
     reason: str
     at: datetime
     figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token as stored: never its secret, only the secret's SHA-256."""
+
+    id: str
+    secret_hash: str
+    role: str
+    model: str | None  # None: every model
+    name: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One write someone (or something) made: who, what, on what, when, why, the figures
+    it rested on; `seq`, `prev_hash` and `hash` place it in the tamper-evident chain
+    (`govern.audit`), and are set when it is appended."""
+
+    actor: str
+    action: str
+    target: str
+    at: datetime
+    reason: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""

@@ -1,0 +1,160 @@
+"""`prodml auth` (tokens and their roles) and `prodml audit` (the record of every write)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from prodml.cli._common import Actor, AsJson, ProjectDir, err, open_workspace, out, seconds, who
+
+auth_app = typer.Typer(help="API tokens and the roles they carry.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Issue, list and revoke tokens (shown once, stored only as a hash).",
+    no_args_is_help=True,
+)
+auth_app.add_typer(token_app, name="token")
+audit_app = typer.Typer(
+    help="The tamper-evident record of every write: read it, verify it.", no_args_is_help=True
+)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="viewer, client, labeler, data-engineer, data-scientist, approver, "
+            "operator, controller or admin."
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="Whose token, or what for, e.g. checkout-service.")],
+    model: Annotated[
+        str | None, typer.Option(help="Only this model (default: every model).")
+    ] = None,
+    expires: Annotated[str, typer.Option(help="Lifetime, e.g. 90d, 12h, or never.")] = "90d",
+    actor: Actor = None,
+    as_json: AsJson = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Issue a token. Its secret is printed once: store it now, prodml keeps only a hash.
+
+    [dim]e.g. prodml auth token create --role client --name checkout --model churn[/dim]
+    """
+    lifetime = None if expires == "never" else timedelta(seconds=seconds(expires, "--expires"))
+    ws = open_workspace(project)
+    record, secret = ws.tokens.create(
+        role, name=name, actor=who(actor), model=model, lifetime=lifetime
+    )
+    if as_json:
+        out.print_json(json.dumps({**_plain(record), "token": secret}))
+        return
+    out.print(secret, soft_wrap=True, highlight=False)
+    scope = f"model {model}" if model else "every model"
+    until = f"until {record.expires_at:%Y-%m-%d}" if record.expires_at else "with no expiry"
+    err.print(f"A {role} token ({record.id}) for {name}, {scope}, {until}. Shown only now.")
+
+
+@token_app.command("list")
+def token_list(as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """Every token: its id, role, scope and state (never a secret)."""
+    tokens = open_workspace(project).tokens.list()
+    if as_json:
+        out.print_json(json.dumps([_plain(t) for t in tokens]))
+        return
+    table = Table("id", "name", "role", "model", "created", "expires", "state")
+    now = datetime.now(UTC)
+    for t in tokens:
+        state = "revoked" if t.revoked_at else "live"
+        if not t.revoked_at and t.expires_at and t.expires_at <= now:
+            state = "expired"
+        table.add_row(
+            t.id,
+            t.name,
+            t.role,
+            t.model or "(all)",
+            f"{t.created_at:%Y-%m-%d} by {t.created_by}",
+            f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never",
+            state,
+        )
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (from `list`).")],
+    reason: Annotated[str, typer.Option(help="Why, recorded in the audit log.")] = "",
+    actor: Actor = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Revoke a token: it is refused from the next request on."""
+    open_workspace(project).tokens.revoke(token_id, actor=who(actor), reason=reason)
+    out.print(f"Token {token_id} is revoked.")
+
+
+@audit_app.command("log")
+def audit_log(
+    target: Annotated[
+        str | None, typer.Option("--model", help="Only events about this model (or target).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events from this long ago, e.g. 7d, or a date.")
+    ] = None,
+    as_json: AsJson = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Read the audit log, oldest first.
+
+    [dim]e.g. prodml audit log --model churn --since 7d[/dim]
+    """
+    ws = open_workspace(project)
+    events = list(ws.audit.events(since=_since(since), target=target))
+    if as_json:
+        out.print_json(json.dumps([{**e.__dict__, "at": e.at.isoformat()} for e in events]))
+        return
+    table = Table("#", "at (UTC)", "who", "did", "on", "why")
+    for e in events:
+        table.add_row(
+            str(e.seq), f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target, e.reason
+        )
+    out.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """Check every event's hash and link and every anchor; name the first bad event.
+
+    Exits 1 when the log was tampered with. Run it from a CronJob: a good verdict also
+    anchors the head, so later deletions of the newest events are caught.
+    """
+    ws = open_workspace(project)
+    verdict = ws.audit.verify()
+    if verdict.ok and verdict.head:
+        ws.audit.anchor(next(ws.audit.metadata.audit_events(after=verdict.head - 1)))
+    if as_json:
+        out.print_json(json.dumps(verdict.__dict__))
+    else:
+        (out if verdict.ok else err).print(verdict.sentence())
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.now(UTC) - timedelta(seconds=seconds(text, "--since"))
+
+
+def _plain(record: object) -> dict[str, object]:
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v
+        for k, v in record.__dict__.items()
+        if k != "secret_hash"
+    }
