@@ -78,7 +78,7 @@ class Workspace:
             return earlier  # answered without importing the validation machinery
         from prodml.data.ingest import ingest
 
-        return ingest(
+        result = ingest(
             source,
             contract,
             metadata=self.metadata,
@@ -86,6 +86,17 @@ class Workspace:
             clock=self.clock,
             **options,
         )
+        if result.created:
+            snapshot = result.snapshot
+            self.audit.record(
+                None,
+                "data.ingest",
+                f"snapshot/{snapshot.id[:12]}",
+                f"{snapshot.num_rows:,} rows of {snapshot.source} under contract "
+                f"{contract.name} {contract.version[:12]}",
+                {"rows": snapshot.num_rows, "quarantined": snapshot.quarantined_rows},
+            )
+        return result
 
     def snapshot(self, name: str) -> SnapshotRecord:
         """The newest snapshot of `name`: its contract's name, or its file's name without
@@ -118,7 +129,7 @@ class Workspace:
     def registry(self) -> ModelRegistry:
         from prodml.registry import ModelRegistry
 
-        return ModelRegistry(self.tracking_uri, self.state_dir / "cache" / "models")
+        return ModelRegistry(self.tracking_uri, self.state_dir / "cache" / "models", self.audit)
 
     @cached_property
     def audit(self) -> AuditLog:
@@ -142,7 +153,7 @@ class Workspace:
         """Deployments and their traffic policies (`prodml deploy`)."""
         from prodml.rollout import Rollouts
 
-        return Rollouts(self.metadata, self.registry, self.clock)
+        return Rollouts(self.metadata, self.registry, self.clock, self.audit)
 
     @cached_property
     def analysis(self) -> Analysis:

@@ -53,6 +53,7 @@ def apply(
         file=file,
         models_using=ws.registry.versions_using,
         force=force,
+        audit=ws.audit,
     )
     for label, names in (
         ("added", result.added),

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prodml.cli._common import AsJson, ProjectDir, open_workspace, out
+from prodml.cli._common import Actor, AsJson, ProjectDir, open_workspace, out, who
 from prodml.registry.registry import ARCHIVED_TAG, ModelVersionInfo
 
 models_app = typer.Typer(
@@ -92,6 +92,7 @@ def show(ref: Ref, as_json: AsJson = False, project: ProjectDir = Path(".")) -> 
 def promote(
     ref: Ref,
     to: Annotated[str, typer.Option("--to", help="The alias to point at it.")] = "champion",
+    actor: Actor = None,
     project: ProjectDir = Path("."),
 ) -> None:
     """Point an alias (champion by default) at a version; servers following it switch.
@@ -99,7 +100,7 @@ def promote(
     [dim]e.g. prodml models promote churn/3 --to champion[/dim]
     """
     ws = open_workspace(project)
-    info = ws.registry.promote(ref, to, now=ws.clock.now())
+    info = ws.registry.promote(ref, to, now=ws.clock.now(), actor=who(actor))
     out.print(f"{info.name}@{to} is now version {info.version}.")
 
 
@@ -107,6 +108,7 @@ def promote(
 def archive(
     ref: Ref,
     force: Annotated[bool, typer.Option("--force", help="Even if an alias points to it.")] = False,
+    actor: Actor = None,
     project: ProjectDir = Path("."),
 ) -> None:
     """Retire a version: remove its aliases and mark it archived (its files are kept).
@@ -114,7 +116,7 @@ def archive(
     [dim]e.g. prodml models archive churn/1[/dim]
     """
     ws = open_workspace(project)
-    info = ws.registry.archive(ref, now=ws.clock.now(), force=force)
+    info = ws.registry.archive(ref, now=ws.clock.now(), force=force, actor=who(actor))
     out.print(f"{info.name} version {info.version} is archived.")
 
 

@@ -182,7 +182,15 @@ def _features(
     file, service = flights.feature_service()
     # The demo retrains its model on whatever the definitions now say, so a changed view
     # (after an upgrade) replaces the old one rather than blocking the run.
-    apply(ws.metadata, service.views, [service], now=ws.clock.now(), file=file, force=True)
+    apply(
+        ws.metadata,
+        service.views,
+        [service],
+        now=ws.clock.now(),
+        file=file,
+        force=True,
+        audit=ws.audit,
+    )
     report.features = {"service": service.name, "version": service.version}
     examples, resolved = flights.examples_as_of(snapshots, ws.project_dir)
     month = examples["month"]

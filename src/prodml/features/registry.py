@@ -19,6 +19,7 @@ from typing import Any
 
 from prodml.errors import ConfigError, NotFoundError
 from prodml.features.definitions import FeatureService, FeatureView
+from prodml.govern import AuditLog
 from prodml.store import MetadataStore
 
 VIEW, SERVICE = "view", "service"
@@ -63,6 +64,7 @@ def apply(
     file: Path,
     models_using: Callable[[str], list[str]] = lambda service: [],
     force: bool = False,
+    audit: AuditLog | None = None,
 ) -> ApplyResult:
     """Record the definitions from `file`; refuse to change a view a registered model uses
     unless `force`. `models_using(service_name)` lists the model versions trained on a
@@ -112,6 +114,10 @@ def apply(
         },
         now,
     )
+    if audit is not None and (result.added or result.changed):
+        what = {"added": result.added, "changed": result.changed}
+        why = f"{len(result.added)} added, {len(result.changed)} changed" + " (forced)" * force
+        audit.record(None, "features.apply", f"features/{file.name}", why, what)
     return result
 
 

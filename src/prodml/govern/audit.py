@@ -10,11 +10,12 @@ key it is SHA-256, and only the anchors stand in the way of a chain rewritten wh
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,16 +84,18 @@ class AuditLog:
 
     def record(
         self,
-        actor: str,
+        actor: str | None,
         action: str,
         target: str,
         reason: str = "",
-        figures: dict[str, Any] | None = None,
+        figures: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append one event: `actor` did `action` on `target` because `reason`, on these
-        `figures` (made plain JSON first, so what is hashed is what is read back)."""
+        """Append one event: `actor` (None: this process' user) did `action` on `target`
+        because `reason`, on these `figures` (made plain JSON first, so what is hashed is
+        what is read back)."""
         plain = orjson.loads(orjson.dumps(figures or {}, default=str))
-        draft = AuditEvent(actor, action, target, self.clock.now(), reason, plain)
+        who = actor or getpass.getuser()
+        draft = AuditEvent(who, action, target, self.clock.now(), reason, plain)
         event = self.metadata.append_audit(draft, lambda e: seal(e, self.key))
         now = time.monotonic()
         if event.seq % ANCHOR_EVERY == 0 or now - self._anchored_at >= ANCHOR_SECONDS:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
@@ -24,6 +25,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from prodml.errors import ConfigError, NotFoundError, StateError
+from prodml.govern import AuditLog
 from prodml.train.model import TrainedModel
 from prodml.train.tracking import FEATURE_SERVICE_TAG, check_reachable, mlflow_errors
 
@@ -57,15 +59,21 @@ class ModelVersionInfo:
 class ModelRegistry:
     """MLflow's model registry at `tracking_uri`, with a local cache for loaded versions."""
 
-    def __init__(self, tracking_uri: str, cache_dir: Path) -> None:
+    def __init__(self, tracking_uri: str, cache_dir: Path, audit: AuditLog | None = None) -> None:
         self.tracking_uri = tracking_uri
         self.cache_dir = cache_dir
+        self.audit = audit  # where registrations, alias moves and archivings are recorded
         check_reachable(tracking_uri)
         with self._mlflow("opening the model registry"):
             self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def register(
-        self, name: str, run_id: str, *, tags: dict[str, str] | None = None
+        self,
+        name: str,
+        run_id: str,
+        *,
+        tags: dict[str, str] | None = None,
+        actor: str | None = None,
     ) -> ModelVersionInfo:
         """A new version of `name` from the model folder logged by run `run_id`."""
         with self._mlflow(f"registering run {run_id} as {name}"):
@@ -76,18 +84,26 @@ class ModelRegistry:
                 with contextlib.suppress(MlflowException):
                     self.client.create_registered_model(name)
             source = f"{self.client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
-            return self._info(self.client.create_model_version(name, source, run_id, tags=tags))
+            info = self._info(self.client.create_model_version(name, source, run_id, tags=tags))
+        self._record(actor, "model.register", info.ref, f"from run {run_id}", {"run": run_id})
+        return info
 
-    def set_alias(self, name: str, alias: str, version: str) -> None:
+    def set_alias(
+        self, name: str, alias: str, version: str, *, actor: str | None = None, reason: str = ""
+    ) -> None:
         with self._mlflow(f"pointing {name}@{alias} at version {version}"):
             self.client.set_registered_model_alias(name, alias, version)
+        why = reason or f"{name}@{alias} now points at version {version}"
+        self._record(actor, "alias.move", f"{name}@{alias}", why, {"version": version})
 
     def set_tags(self, name: str, version: str, tags: Mapping[str, str]) -> None:
         with self._mlflow(f"tagging {name}/{version}"):
             for key, value in tags.items():
                 self.client.set_model_version_tag(name, version, key, value)
 
-    def promote(self, ref: str, alias: str, *, now: datetime) -> ModelVersionInfo:
+    def promote(
+        self, ref: str, alias: str, *, now: datetime, actor: str | None = None, reason: str = ""
+    ) -> ModelVersionInfo:
         """Point `alias` (champion, challenger, ...) at the version `ref` names, and record
         when on the version (MLflow keeps no history of aliases)."""
         if not _ALIAS.match(alias):
@@ -97,11 +113,13 @@ class ModelRegistry:
             raise StateError(
                 f"{info.ref} was archived on {info.tags[ARCHIVED_TAG]}; promote another version."
             )
-        self.set_alias(info.name, alias, info.version)
+        self.set_alias(info.name, alias, info.version, actor=actor, reason=reason)
         self.set_tags(info.name, info.version, {f"prodml.promoted.{alias}": now.isoformat()})
         return self.resolve(f"{info.name}/{info.version}")
 
-    def archive(self, ref: str, *, now: datetime, force: bool = False) -> ModelVersionInfo:
+    def archive(
+        self, ref: str, *, now: datetime, force: bool = False, actor: str | None = None
+    ) -> ModelVersionInfo:
         """Retire a version: its aliases are removed and it is tagged archived. A version an
         alias still points to is refused unless `force`, since serving may follow it."""
         info = self.resolve(ref)
@@ -114,7 +132,15 @@ class ModelRegistry:
             for alias in info.aliases:
                 self.client.delete_registered_model_alias(info.name, alias)
         self.set_tags(info.name, info.version, {ARCHIVED_TAG: now.isoformat()})
+        removed = {"aliases": list(info.aliases)}
+        self._record(actor, "model.archive", info.ref, "archived" + " (forced)" * force, removed)
         return self.resolve(f"{info.name}/{info.version}")
+
+    def _record(
+        self, actor: str | None, action: str, target: str, reason: str, figures: dict[str, Any]
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(actor, action, target, reason, figures)
 
     def resolve(self, ref: str) -> ModelVersionInfo:
         """The version `ref` points to now (aliases move, so resolve at use)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from prodml.clock import Clock
 from prodml.errors import ConfigError, NotFoundError, StateError
+from prodml.govern import AuditLog
 from prodml.registry import ModelRegistry
 from prodml.rollout.experiment import METRICS
 from prodml.serve.policy import CANDIDATE, DEFAULT_STEPS, STABLE, Arm, Policy
@@ -24,8 +25,15 @@ CHAMPION = "champion"
 class Rollouts:
     """Deployments and their policies, over the metadata store and the model registry."""
 
-    def __init__(self, metadata: MetadataStore, registry: ModelRegistry, clock: Clock) -> None:
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        registry: ModelRegistry,
+        clock: Clock,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.metadata, self.registry, self.clock = metadata, registry, clock
+        self.audit = audit  # where every change of policy is recorded too
 
     def status(self, name: str) -> tuple[PolicyChange, Policy]:
         """Deployment `name`'s newest change and the policy it set."""
@@ -182,7 +190,9 @@ class Rollouts:
         # The policy first: if someone changed the deployment meanwhile, this is refused
         # before the alias moves.
         change = self._record(name, current.revision + 1, new, actor, "promote", why, figures)
-        self.registry.promote(f"{policy.model}/{version}", CHAMPION, now=self.clock.now())
+        self.registry.promote(
+            f"{policy.model}/{version}", CHAMPION, now=self.clock.now(), actor=actor, reason=why
+        )
         return change
 
     def rollback(
@@ -276,7 +286,12 @@ class Rollouts:
             self.clock.now(),
             dict(figures or {}),
         )
-        return self.metadata.change_policy(change)
+        self.metadata.change_policy(change)
+        if self.audit is not None:  # only a change that took its revision is recorded
+            target = f"deployment/{name}"
+            figures = {"revision": revision, "policy": change.policy, **change.figures}
+            self.audit.record(actor, f"deployment.{action}", target, reason, figures)
+        return change
 
 
 def _ref(model: str, ref: str) -> str:
