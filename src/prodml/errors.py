@@ -16,7 +16,9 @@ Each class knows the HTTP status the API answers with, so one handler maps them 
     │   └── BatchRejected            422  ... so badly that none of it is kept (has `report`)
     ├── TrainingError                422  a model cannot be trained (bad label, a step failed)
     ├── InputError                   422  a prediction request is malformed (field-level detail)
-    └── ServingError                 503  a model cannot answer (smoke test, compiler, engine)
+    ├── ServingError                 503  a model cannot answer (smoke test, compiler, engine)
+    ├── AuthError                    401  no usable token (missing, malformed, expired, revoked)
+    └── ForbiddenError               403  the token's role or model scope does not allow this
 
 Errors of lower libraries (SQLAlchemy, MLflow, fsspec) are caught at the boundary of the
 module that calls them and re-raised as one of these, with the original chained.
