@@ -1,6 +1,8 @@
 # prodml's API server: a slim image, a non-root user, a health check.
 #   docker build -t prodml .
-#   docker run -p 8000:8000 -v "$PWD:/project" prodml serve flights-delay@champion
+#   docker run -p 8000:8000 -v "$PWD:/project" -e PRODML_TOKEN=<an operator token> \
+#     prodml serve flights-delay@champion
+# Callers need tokens too (governance.auth is on in the image: it listens beyond loopback).
 # Settings come from /project/prodml.yaml and PRODML_* variables (see `prodml init`).
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -21,6 +23,7 @@ COPY --from=build /install /usr/local
 USER 10001
 WORKDIR /project
 ENV PRODML_SERVING__HOST=0.0.0.0 \
+    PRODML_GOVERNANCE__AUTH=true \
     PYTHONUNBUFFERED=1
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \

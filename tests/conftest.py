@@ -94,6 +94,25 @@ def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture
+def governed(tmp_path: Path, metadata_url: str) -> Iterator[tuple[Workspace, dict[str, str]]]:
+    """A project with governance.auth on, on each metadata backend, and a live token per
+    role (on the wall clock, as commands and servers run)."""
+    import yaml
+
+    from prodml.govern.roles import ROLES
+
+    settings = {
+        "metadata_url": metadata_url,
+        "governance": {"auth": True, "credentials": str(tmp_path / "home" / "credentials.json")},
+    }
+    (tmp_path / "prodml.yaml").write_text(yaml.safe_dump(settings))
+    ws = Workspace.open(tmp_path)
+    tokens = {role: ws.tokens.create(role, name=f"a {role}", actor="setup")[1] for role in ROLES}
+    yield ws, tokens
+    ws.close()
+
+
 @pytest.fixture(scope="session")
 def toy_lightgbm():
     """A small LightGBM model on the toy problem, trained once for the whole session."""

@@ -18,7 +18,8 @@ Each class knows the HTTP status the API answers with, so one handler maps them 
     ├── InputError                   422  a prediction request is malformed (field-level detail)
     ├── ServingError                 503  a model cannot answer (smoke test, compiler, engine)
     ├── AuthError                    401  no usable token (missing, malformed, expired, revoked)
-    └── ForbiddenError               403  the token's role or model scope does not allow this
+    ├── ForbiddenError               403  the token's role or model scope does not allow this
+    └── RateLimitedError             429  too many failed sign-ins from one client; wait
 
 Errors of lower libraries (SQLAlchemy, MLflow, fsspec) are caught at the boundary of the
 module that calls them and re-raised as one of these, with the original chained.
@@ -140,3 +141,14 @@ class ForbiddenError(ProdmlError):
     """Credentials that are valid but whose role (or model scope) does not allow this."""
 
     http_status = 403
+
+
+class RateLimitedError(ProdmlError):
+    """Too many failed attempts to authenticate from one client: it must wait
+    `retry_after` seconds (brute force is slowed to a crawl, a person is told why)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -24,6 +24,8 @@ from prodml.errors import ConfigError
 
 SETTINGS_FILE = "prodml.yaml"
 ENV_PREFIX = "PRODML_"
+# Variables of the prefix that are not settings: the command line's token (cli/_auth.py).
+NOT_SETTINGS = frozenset({"PRODML_TOKEN"})
 
 DEFAULT_YAML = """\
 # prodml settings. Every key is optional; environment variables override the file:
@@ -154,6 +156,11 @@ rollouts:                   # how `prodml deploy tick|watch` judges a canary, sh
   ab_min_effect: 0.01       # an A/B verdict says how many rows would detect this difference
 
 governance:                 # who may do what, and the record of who did
+  auth: false               # require a token (and its role) on every write, by HTTP or
+                            #   CLI; off, a server binds only to loopback (--insecure-bind)
+  credentials: null         # the CLI's token file (`prodml auth login`), read when
+                            #   PRODML_TOKEN is unset (null = ~/.config/prodml/credentials.json)
+  max_failures: 10          # failed sign-ins per client per minute before 429
   audit_key: null           # a secret: the audit chain is HMAC-signed with it (else SHA-256,
                             #   and only the anchors catch a chain rewritten whole)
   anchors: null             # where the audit chain's head is anchored, outside the database
@@ -318,6 +325,9 @@ class GovernanceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    auth: bool = False
+    credentials: Path | None = None
+    max_failures: int = Field(default=10, ge=1)
     audit_key: SecretStr | None = None
     anchors: Path | None = None
 
@@ -412,7 +422,7 @@ def _refuse_unknown_env() -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     for name in sorted(os.environ):
         top = name.split("__", 1)[0]
-        if name.startswith(ENV_PREFIX) and top not in known:
+        if name.startswith(ENV_PREFIX) and top not in known and name not in NOT_SETTINGS:
             raise ConfigError(
                 f"environment variable {name}: unknown setting. Accepted: "
                 f"{', '.join(sorted(known))} (nested keys joined by '__')."

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from prodml.data import Contract, IngestResult, Source
     from prodml.features.online import OnlineStore
-    from prodml.govern import AuditLog, Tokens
+    from prodml.govern import AuditLog, Guard, Tokens
     from prodml.monitor.alerts import AlertEvent
     from prodml.monitor.compare import FeatureDrift
     from prodml.monitor.reference import Reference
@@ -147,6 +147,18 @@ class Workspace:
         from prodml.govern import Tokens
 
         return Tokens(self.metadata, self.audit, self.clock)
+
+    @cached_property
+    def guard(self) -> Guard:
+        """The token check of this workspace's servers: a token is re-checked every
+        serving.poll_seconds, failures are limited per client (governance.max_failures)."""
+        from prodml.govern import Guard
+
+        return Guard(
+            self.tokens,
+            cache_seconds=self.settings.serving.poll_seconds,
+            max_failures=self.settings.governance.max_failures,
+        )
 
     @cached_property
     def rollouts(self) -> Rollouts:

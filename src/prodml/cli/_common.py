@@ -67,8 +67,14 @@ def seconds(text: str, option: str) -> float:
     return value
 
 
+_opened: list[Workspace] = []
+
+
 def open_workspace(project: Path) -> Workspace:
+    """The project's workspace, closed (its database connections too) when the command
+    ends (see `close_workspaces`)."""
     ws = Workspace.open(project)
+    _opened.append(ws)
     # log_level is prodml's own verbosity; libraries speak only when something is wrong.
     logging.basicConfig(
         level=logging.WARNING,
@@ -77,6 +83,13 @@ def open_workspace(project: Path) -> Workspace:
     )
     logging.getLogger("prodml").setLevel(ws.settings.log_level)
     return ws
+
+
+def close_workspaces() -> None:
+    """Close what the command opened: in a process that runs many commands (a test, a
+    notebook), connections must not wait for the garbage collector."""
+    while _opened:
+        _opened.pop().close()
 
 
 def served_model(ws: Workspace, given: str | None) -> str:

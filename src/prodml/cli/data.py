@@ -12,10 +12,12 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from prodml.cli._auth import authorize
 from prodml.cli._common import ProjectDir, err, open_workspace, out
 from prodml.data.contract import Contract
 from prodml.data.sources import Source, open_source
 from prodml.errors import BatchRejected, ConfigError, DataValidationError
+from prodml.govern.roles import INGEST
 
 if TYPE_CHECKING:  # the heavy parts are imported by the commands that use them
     from prodml.data.validate import ValidationReport
@@ -122,7 +124,7 @@ def ingest(
 
     [dim]e.g. prodml data ingest exports/orders.csv -c orders.contract.yaml[/dim]
     """
-    ws, rules, src = _open(project, contract, source, query, file_format, null_value)
+    ws, rules, src = _open(project, contract, source, query, file_format, null_value, INGEST)
     try:
         with _progress(f"Ingesting {src.name}") as advance:
             result = ws.ingest(src, rules, parents=parent or (), on_rows=advance)
@@ -267,9 +269,13 @@ def _open(
     query: str | None,
     file_format: str | None,
     null_values: list[str] | None,
+    permission: str | None = None,
 ) -> tuple[Any, Contract, Source]:
-    """The workspace, the contract and the source a command works on."""
+    """The workspace, the contract and the source a command works on, once the
+    command's token is found to hold `permission` (if it writes)."""
     ws = open_workspace(project)
+    if permission is not None:
+        authorize(ws, permission)
     return ws, Contract.load(contract), _source(spec, query, file_format, null_values)
 
 

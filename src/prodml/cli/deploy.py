@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from prodml.cli._auth import authorize, model_of
 from prodml.cli._common import (
     Actor,
     AsJson,
@@ -18,10 +19,11 @@ from prodml.cli._common import (
     open_workspace,
     out,
     seconds,
-    who,
 )
+from prodml.govern.roles import APPROVE, EXPERIMENT, OPERATE
 from prodml.rollout.analysis import Decision
 from prodml.store import PolicyChange
+from prodml.workspace import Workspace
 
 deploy_app = typer.Typer(
     help="Deployments: a named endpoint and its traffic policy (single, canary, A/B, shadow).",
@@ -57,7 +59,8 @@ def create(
     [dim]e.g. prodml deploy create churn-api --model churn@champion --key customer_id[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.create(name, model, actor=who(actor), reason=reason, key=key), as_json)
+    by = authorize(ws, APPROVE, model=model_of(model), actor=actor)
+    _done(ws.rollouts.create(name, model, actor=by, reason=reason, key=key), as_json)
 
 
 @deploy_app.command()
@@ -95,11 +98,12 @@ def canary(
         ) from None
     step_seconds = None if interval is None else seconds(interval, "--interval")
     ws = open_workspace(project)
+    by = _authorize(ws, name, EXPERIMENT, actor)
     _done(
         ws.rollouts.canary(
             name,
             candidate,
-            actor=who(actor),
+            actor=by,
             reason=reason,
             steps=shares,
             step_seconds=step_seconds,
@@ -122,7 +126,8 @@ def shadow(
     [dim]e.g. prodml deploy shadow churn-api --candidate @challenger[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.shadow(name, candidate, actor=who(actor), reason=reason), as_json)
+    by = _authorize(ws, name, EXPERIMENT, actor)
+    _done(ws.rollouts.shadow(name, candidate, actor=by, reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -154,7 +159,8 @@ def ab(
             f"{arms!r}: give VERSION=WEIGHT pairs, e.g. 3=0.5,4=0.5.", param_hint="--arms"
         ) from None
     ws = open_workspace(project)
-    _done(ws.rollouts.ab(name, weights, metric=metric, actor=who(actor), reason=reason), as_json)
+    by = _authorize(ws, name, EXPERIMENT, actor)
+    _done(ws.rollouts.ab(name, weights, metric=metric, actor=by, reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -174,7 +180,8 @@ def promote(
     [dim]e.g. prodml deploy promote churn-api --reason "AUC held for a week"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.promote(name, actor=who(actor), reason=reason, arm=arm), as_json)
+    by = _authorize(ws, name, APPROVE, actor)
+    _done(ws.rollouts.promote(name, actor=by, reason=reason, arm=arm), as_json)
 
 
 @deploy_app.command()
@@ -190,7 +197,8 @@ def rollback(
     [dim]e.g. prodml deploy rollback churn-api --reason "complaints about scores"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.rollback(name, actor=who(actor), reason=reason), as_json)
+    by = _authorize(ws, name, APPROVE, actor)
+    _done(ws.rollouts.rollback(name, actor=by, reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -206,7 +214,8 @@ def pause(
     [dim]e.g. prodml deploy pause churn-api --reason "holiday traffic"[/dim]
     """
     ws = open_workspace(project)
-    _done(ws.rollouts.pause(name, actor=who(actor), reason=reason), as_json)
+    by = _authorize(ws, name, OPERATE, actor)
+    _done(ws.rollouts.pause(name, actor=by, reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -219,7 +228,8 @@ def resume(
 ) -> None:
     """Let the analysis decide again.  [dim]e.g. prodml deploy resume churn-api[/dim]"""
     ws = open_workspace(project)
-    _done(ws.rollouts.resume(name, actor=who(actor), reason=reason), as_json)
+    by = _authorize(ws, name, OPERATE, actor)
+    _done(ws.rollouts.resume(name, actor=by, reason=reason), as_json)
 
 
 @deploy_app.command()
@@ -229,6 +239,7 @@ def tick(name: Name, as_json: AsJson = False, project: ProjectDir = Path(".")) -
     [dim]e.g. prodml deploy tick churn-api[/dim]
     """
     ws = open_workspace(project)
+    _authorize(ws, name, APPROVE, None)
     _decided(ws.analysis.tick(name), as_json)
 
 
@@ -259,6 +270,7 @@ def watch(
     from prodml.rollout.leader import Leader
 
     ws = open_workspace(project)
+    _authorize(ws, name, APPROVE, None)
     every = ws.settings.rollouts.interval_seconds
     every = every if interval is None else seconds(interval, "--interval")
     judge = Leader(ws.analysis, ws.metadata, name, every)
@@ -351,6 +363,12 @@ def list_(as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
         )
         table.add_row(c.deployment, policy["kind"], policy["model"], arms, f"{c.at:%Y-%m-%d %H:%M}")
     out.print(table)
+
+
+def _authorize(ws: Workspace, name: str, permission: str, actor: str | None) -> str:
+    """`authorize` on the model deployment `name` serves (any model when it is new)."""
+    change = ws.metadata.deployment(name)
+    return authorize(ws, permission, model=change.policy["model"] if change else None, actor=actor)
 
 
 def _decided(decision: Decision, as_json: bool) -> None:

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from prodml.cli._auth import authorize
 from prodml.cli._common import ProjectDir, open_workspace, out
 from prodml.errors import NotFoundError
+from prodml.govern.roles import INGEST
 
 if TYPE_CHECKING:
     from prodml.features.definitions import FeatureService
@@ -44,6 +46,7 @@ def apply(
     from prodml.features.registry import load_definitions
 
     ws = open_workspace(project)
+    authorize(ws, INGEST)
     views, services = load_definitions(file)
     result = apply_definitions(
         ws.metadata,
@@ -134,6 +137,7 @@ def materialize(
     from prodml.features.materialize import materialize as load
 
     ws = open_workspace(project)
+    authorize(ws, INGEST)
     until = _utc(end) or ws.clock.now()
     for view in _service(ws, service).views:
         with _progress(view.name) as on_rows:
@@ -155,6 +159,7 @@ def materialize_incremental(
     from prodml.features.materialize import materialize_incremental as load
 
     ws = open_workspace(project)
+    authorize(ws, INGEST)
     until = _utc(end) or ws.clock.now()
     for view in _service(ws, service).views:
         with _progress(view.name) as on_rows:

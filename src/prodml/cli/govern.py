@@ -10,7 +10,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from prodml.cli._auth import authorize, save_token, signed_in
 from prodml.cli._common import Actor, AsJson, ProjectDir, err, open_workspace, out, seconds, who
+from prodml.govern.roles import ADMIN
+from prodml.workspace import Workspace
 
 auth_app = typer.Typer(help="API tokens and the roles they carry.", no_args_is_help=True)
 token_app = typer.Typer(
@@ -43,13 +46,17 @@ def token_create(
 ) -> None:
     """Issue a token. Its secret is printed once: store it now, prodml keeps only a hash.
 
+    With governance.auth on this takes an admin's token, except the first admin token of
+    a workspace that has none (issued by whoever can reach its database, and recorded).
     [dim]e.g. prodml auth token create --role client --name checkout --model churn[/dim]
     """
     lifetime = None if expires == "never" else timedelta(seconds=seconds(expires, "--expires"))
     ws = open_workspace(project)
-    record, secret = ws.tokens.create(
-        role, name=name, actor=who(actor), model=model, lifetime=lifetime
-    )
+    if _bootstrap(ws, role):
+        by = f"{who(actor)} (first admin)"
+    else:
+        by = authorize(ws, ADMIN, model=model, actor=actor)
+    record, secret = ws.tokens.create(role, name=name, actor=by, model=model, lifetime=lifetime)
     if as_json:
         out.print_json(json.dumps({**_plain(record), "token": secret}))
         return
@@ -91,9 +98,69 @@ def token_revoke(
     actor: Actor = None,
     project: ProjectDir = Path("."),
 ) -> None:
-    """Revoke a token: it is refused from the next request on."""
-    open_workspace(project).tokens.revoke(token_id, actor=who(actor), reason=reason)
+    """Revoke a token: servers refuse it within serving.poll_seconds."""
+    ws = open_workspace(project)
+    ws.tokens.revoke(token_id, actor=authorize(ws, ADMIN, actor=actor), reason=reason)
     out.print(f"Token {token_id} is revoked.")
+
+
+@auth_app.command()
+def login(
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="The token (default: asked for, unechoed; a token on a command line is "
+            "seen by other users).",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Keep a token for this workspace in the credentials file (governance.credentials),
+    readable by you alone; commands use it when PRODML_TOKEN is unset."""
+    ws = open_workspace(project)
+    token = token or typer.prompt("Token", hide_input=True)
+    principal = ws.tokens.authenticate(token)
+    path = save_token(ws, token)
+    out.print(f"Signed in as {principal.name}, role {principal.role}; the token is kept in {path}.")
+
+
+@auth_app.command()
+def logout(project: ProjectDir = Path(".")) -> None:
+    """Forget this workspace's token in the credentials file."""
+    ws = open_workspace(project)
+    path = save_token(ws, None)
+    out.print(f"Signed out: no token for this workspace is kept in {path}.")
+
+
+@auth_app.command()
+def whoami(as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
+    """Who the commands act as here: the token's holder and role, or (with
+    governance.auth off) your user name."""
+    ws = open_workspace(project)
+    if not ws.settings.governance.auth:
+        found = {"name": who(None), "role": None, "model": None, "auth": False}
+    else:
+        principal = signed_in(ws)
+        found = {**_plain(principal), "auth": True}
+    if as_json:
+        out.print_json(json.dumps(found))
+    elif not found["auth"]:
+        out.print(f"{found['name']} (governance.auth is off: every command is allowed).")
+    else:
+        scope = f", model {found['model']}" if found["model"] else ""
+        out.print(f"{found['name']}, role {found['role']}{scope}.")
+
+
+def _bootstrap(ws: Workspace, role: str) -> bool:
+    """Whether this is the first admin token of a workspace with auth on and none live."""
+    if not ws.settings.governance.auth or role != "admin":
+        return False
+    now = ws.clock.now()
+    return not any(
+        t.role == "admin" and t.revoked_at is None and (t.expires_at is None or t.expires_at > now)
+        for t in ws.tokens.list()
+    )
 
 
 @audit_app.command("log")

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+from prodml.cli._auth import authorize, model_of
 from prodml.cli._common import ProjectDir, err, open_workspace, out, served_model
+from prodml.govern.roles import OPERATE
 
 log_app = typer.Typer(
     help="The prediction log: every answer a model gave, by HTTP, stream or batch.",
@@ -50,7 +52,8 @@ def ship(
 
     ws = open_workspace(project)
     streaming = ws.settings.streaming
-    name = name or served_model(ws, None).split("@")[0].split("/")[0]
+    name = name or model_of(served_model(ws, None))
+    authorize(ws, OPERATE, model=name)
     subject = Subjects.for_model(streaming.prefix, name).log
     log = ws.prediction_log(name)
     if not log.folder.exists():

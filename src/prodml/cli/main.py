@@ -15,11 +15,13 @@ from typing import Annotated, Literal
 import typer
 
 from prodml import __version__
+from prodml.cli._auth import authorize, model_of
 from prodml.cli._common import (
     Coverage,
     Follow,
     ProjectDir,
     ServedModel,
+    close_workspaces,
     err,
     open_workspace,
     out,
@@ -34,6 +36,7 @@ from prodml.cli.models import models_app
 from prodml.cli.monitor import monitor_app
 from prodml.cli.train import train
 from prodml.errors import ConfigError, ProdmlError
+from prodml.govern.roles import OPERATE, PREDICT
 from prodml.settings import DEFAULT_YAML, SETTINGS_FILE, load_settings
 
 app = typer.Typer(
@@ -78,11 +81,13 @@ app.command()(train)
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
 ) -> None:
     """prodml: from notebook to production, and healthy there."""
+    ctx.call_on_close(close_workspaces)
 
 
 @app.command()
@@ -142,6 +147,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    insecure_bind: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-bind",
+            help="Listen beyond this machine although governance.auth is off (anyone who "
+            "reaches the port may then predict and post labels).",
+        ),
+    ] = False,
 ) -> None:
     """Serve a registered model over HTTP.  [dim]e.g. prodml serve churn@champion[/dim]
 
@@ -150,6 +163,7 @@ def serve(
     serving.poll_seconds and swaps to a new version after a smoke prediction, without
     dropping a request. With --deployment NAME it follows that deployment's policy
     instead, routing each caller to an arm. With --workers N, N processes share the port.
+    With governance.auth on, every route but health, metrics and /docs needs a token.
     """
     import os
     import socket
@@ -167,6 +181,17 @@ def serve(
     deployment = deployment or (None if model else settings.deployment)
     model = None if deployment else served_model(ws, model)
     served = f"deployment {deployment}" if deployment else model
+    if deployment:
+        change = ws.metadata.deployment(deployment)
+        authorize(ws, OPERATE, model=change.policy["model"] if change else None)
+    else:
+        authorize(ws, OPERATE, model=model_of(str(model)))
+    if not ws.settings.governance.auth and not insecure_bind and not _loopback(host):
+        raise ConfigError(
+            f"--host {host}: governance.auth is off, so anyone reaching this address could "
+            "predict and post labels. Turn it on (governance.auth: true, then `prodml auth "
+            "token create`), or pass --insecure-bind if a proxy in front checks callers."
+        )
     if workers > 1:
         # Options travel as settings, so each worker process reads the same ones.
         chosen = {
@@ -253,6 +278,7 @@ def stream(
 
     ws = open_workspace(project)
     streaming, serving = ws.settings.streaming, ws.settings.serving
+    authorize(ws, OPERATE, model=model_of(served_model(ws, model)))
     deployment = ws.deployment(
         served_model(ws, model), follow=serving.follow if follow is None else follow
     )
@@ -344,6 +370,7 @@ def score(
     from prodml.serve import Predictor, score_file
 
     ws = open_workspace(project)
+    authorize(ws, PREDICT, model=model_of(model))
     info, loaded = ws.registry.load(model)
     predictor = Predictor(loaded, info, coverage=coverage or ws.settings.serving.coverage)
     total = (
@@ -396,6 +423,18 @@ def status(
         out.print_json(json.dumps(state, default=str))
     else:
         render_status(out, state)
+
+
+def _loopback(host: str) -> bool:
+    """Whether `host` is reached from this machine alone."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost: it may resolve anywhere
+        return False
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prodml.cli._common import Actor, AsJson, ProjectDir, open_workspace, out, who
+from prodml.cli._auth import authorize, model_of
+from prodml.cli._common import Actor, AsJson, ProjectDir, open_workspace, out
+from prodml.govern.roles import APPROVE
 from prodml.registry.registry import ARCHIVED_TAG, ModelVersionInfo
 
 models_app = typer.Typer(
@@ -100,7 +102,8 @@ def promote(
     [dim]e.g. prodml models promote churn/3 --to champion[/dim]
     """
     ws = open_workspace(project)
-    info = ws.registry.promote(ref, to, now=ws.clock.now(), actor=who(actor))
+    by = authorize(ws, APPROVE, model=model_of(ref), actor=actor)
+    info = ws.registry.promote(ref, to, now=ws.clock.now(), actor=by)
     out.print(f"{info.name}@{to} is now version {info.version}.")
 
 
@@ -116,7 +119,8 @@ def archive(
     [dim]e.g. prodml models archive churn/1[/dim]
     """
     ws = open_workspace(project)
-    info = ws.registry.archive(ref, now=ws.clock.now(), force=force, actor=who(actor))
+    by = authorize(ws, APPROVE, model=model_of(ref), actor=actor)
+    info = ws.registry.archive(ref, now=ws.clock.now(), force=force, actor=by)
     out.print(f"{info.name} version {info.version} is archived.")
 
 

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from prodml.cli._auth import authorize
 from prodml.cli._common import ProjectDir, err, open_workspace, out
+from prodml.govern.roles import LABEL, OPERATE
 
 if TYPE_CHECKING:
     from prodml.monitor.run import WindowResult
@@ -57,6 +59,7 @@ def run(
     [dim]e.g. prodml monitor run churn --freq D[/dim]
     """
     ws = open_workspace(project)
+    authorize(ws, OPERATE, model=name)
     result, events = ws.monitor(name, freq=freq, rows=rows)
     if not result.windows and not result.concept and not result.skipped:
         out.print(f"Nothing new to judge for {name}.")
@@ -135,6 +138,7 @@ def labels(
     from prodml.monitor.traffic import traffic_frame
 
     ws = open_workspace(project)
+    authorize(ws, LABEL, model=name)
     if not path.exists():
         err.print(f"[red]No file at {path}.[/red]")
         raise typer.Exit(1)

@@ -62,6 +62,7 @@ def build(
         labels=ws.metadata,
         collectors=gauges,
         candidate_timeout_ms=settings.candidate_timeout_ms,
+        guard=ws.guard if ws.settings.governance.auth else None,
     )
     return app, deployment
 

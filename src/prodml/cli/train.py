@@ -13,8 +13,10 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from prodml.cli._auth import authorize
 from prodml.cli._common import ProjectDir, err, open_workspace, out
 from prodml.errors import ConfigError
+from prodml.govern.roles import TRAIN
 from prodml.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -153,6 +155,7 @@ def train(
     settings = ws.settings.training.model_copy(
         update={k: v for k, v in given.items() if v is not None}
     )
+    authorize(ws, TRAIN, model=settings.model or settings.data)
     pins = _pins(snapshot or [])
     if settings.recipe and not data:
         built, inputs, recorded = _from_recipe(ws, settings.recipe, pins)
@@ -164,6 +167,7 @@ def train(
             "--label returned), a recipe (prodml train package.module:function), or either "
             "under training: in prodml.yaml."
         )
+    authorize(ws, TRAIN, model=built.spec.model_name)  # a token scoped to another model stops here
     registered = _run(ws, built, inputs, recorded)
     _report(registered, built, time.perf_counter() - started)
 

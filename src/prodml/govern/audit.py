@@ -80,6 +80,9 @@ class AuditLog:
         key: bytes | None = None,
     ) -> None:
         self.metadata, self.clock, self.anchors, self.key = metadata, clock, anchors, key
+        # Who an event names when its caller does not say: the signed-in holder of a token,
+        # once a command has checked it (see `cli._auth.authorize`), else the OS user.
+        self.actor: str | None = None
         self._anchored_at = -math.inf  # a process anchors its first event
 
     def record(
@@ -94,7 +97,7 @@ class AuditLog:
         because `reason`, on these `figures` (made plain JSON first, so what is hashed is
         what is read back)."""
         plain = orjson.loads(orjson.dumps(figures or {}, default=str))
-        who = actor or getpass.getuser()
+        who = actor or self.actor or getpass.getuser()
         draft = AuditEvent(who, action, target, self.clock.now(), reason, plain)
         event = self.metadata.append_audit(draft, lambda e: seal(e, self.key))
         now = time.monotonic()

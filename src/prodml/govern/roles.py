@@ -58,15 +58,19 @@ def roles_with(permission: str) -> list[str]:
 
 def require(principal: Principal, permission: str, model: str | None = None) -> None:
     """Raise `ForbiddenError`, naming the roles that would do, unless `principal` may."""
-    if principal.may(permission, model):
-        return
+    if not principal.may(permission, model):
+        raise refusal(principal, permission, model)
+
+
+def refusal(principal: Principal, permission: str, model: str | None) -> ForbiddenError:
+    """Why `principal` may not take `permission` on `model`, and whom to ask."""
     if permission in ROLES.get(principal.role, frozenset()):
-        raise ForbiddenError(
+        return ForbiddenError(
             f"{principal.name}'s token is scoped to model {principal.model!r}, not "
             f"{model!r}. Ask an admin for a token of model {model!r}."
         )
     needed = ", ".join(r for r in roles_with(permission) if r != "admin") or "admin"
-    raise ForbiddenError(
+    return ForbiddenError(
         f"{principal.name} (role {principal.role}) may not {permission}: that needs the "
         f"role {needed}. Ask an admin: `prodml auth token create --role ROLE`."
     )

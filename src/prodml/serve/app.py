@@ -18,9 +18,10 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
+from fastapi.security import HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
@@ -28,7 +29,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from prodml.clock import Clock
-from prodml.errors import InputError, ProdmlError
+from prodml.errors import AuthError, InputError, ProdmlError, RateLimitedError
+from prodml.govern.guard import QUERY_NAMES, Guard
+from prodml.govern.roles import LABEL, PREDICT, READ, roles_with
 from prodml.predlog import PredictionLog
 from prodml.registry import ModelVersionInfo
 from prodml.serve.answering import answer
@@ -68,13 +71,16 @@ def create_app(
     labels: MetadataStore | None = None,
     collectors: Sequence[Collector] = (),
     candidate_timeout_ms: float = 50.0,
+    guard: Guard | None = None,
 ) -> FastAPI:
     """An API answering with `served` (a `Deployment` swaps versions while it runs),
     logging every answered prediction, and every row refused as invalid, to `log`;
     `POST /v1/feedback` records realized outcomes in `labels` (the workspace's metadata
     store). `/metrics` also exports what `collectors` collect (monitoring's gauges, say).
     Under a policy of several arms, a candidate has `candidate_timeout_ms` to answer
-    before the primary arm answers for it (see `routed.py`)."""
+    before the primary arm answers for it (see `routed.py`). With a `guard`, every route
+    but health, metrics and the OpenAPI document asks for a bearer token whose role
+    allows it: predict and explain `predict`, feedback `label`, /v1/models `read`."""
     deployment = served if isinstance(served, Deployment) else Deployment(served)
     first = deployment.current.info
     metrics = ServingMetrics(deployment.current.classifier)
@@ -92,13 +98,52 @@ def create_app(
         "of the version being served.",
     )
 
-    def reply(status: int, detail: list[dict[str, Any]], kind: str) -> Response:
+    def reply(
+        status: int, detail: list[dict[str, Any]], kind: str, headers: dict[str, str] | None = None
+    ) -> Response:
         _, content = _failed(metrics, deployment.current.info, status, detail, kind)
-        return Response(content, status_code=status, media_type="application/json")
+        return Response(content, status_code=status, media_type="application/json", headers=headers)
 
     @app.exception_handler(ProdmlError)
     async def _prodml_error(_: Request, exc: ProdmlError) -> Response:
-        return reply(exc.http_status, _error_detail(exc), type(exc).__name__)
+        return reply(exc.http_status, _error_detail(exc), type(exc).__name__, _headers(exc))
+
+    def admit(scope: Any, permission: str) -> None:
+        """Raise unless the request in `scope` carries a token allowed `permission` on the
+        model served (see `Guard`); a token in the URL is refused, never used."""
+        if guard is None:
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        if any(p.partition("=")[0].lower() in QUERY_NAMES for p in query.split("&") if p):
+            raise AuthError(
+                "A token in the URL is refused (URLs are written to logs): send it as the "
+                "header `Authorization: Bearer <token>`, and revoke the one you sent."
+            )
+        authorization = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+        )
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        where = f"{scope['method']} {scope['path']}"
+        try:
+            guard.check(
+                authorization, client, permission, deployment.current.info.name, where=where
+            )
+        except AuthError as exc:  # say which role would do, as a 403 does
+            roles = " or ".join(roles_with(permission))
+            raise AuthError(f"{exc.message} {where} needs a token of role {roles}.") from None
+
+    def permit(permission: str) -> list[Any]:
+        """The dependency that admits a route's callers (none with auth off); the bearer
+        scheme puts the token in the OpenAPI document."""
+        if guard is None:
+            return []
+
+        async def admitted(
+            request: Request, _: Any = Depends(HTTPBearer(auto_error=False))
+        ) -> None:
+            admit(request.scope, permission)
+
+        return [Depends(admitted)]
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> Response:
@@ -183,6 +228,7 @@ def create_app(
             metrics, deployment.current.info, status, detail, kind
         ),
         max_body=_MAX_BODY_PER_ROW * deployment.current.max_batch_rows,
+        admit=None if guard is None else lambda scope: admit(scope, PREDICT),
     )
 
     described = {
@@ -194,12 +240,12 @@ def create_app(
         },
     }
 
-    @app.post("/v1/predict", **described)  # type: ignore[arg-type]
+    @app.post("/v1/predict", **described, dependencies=permit(PREDICT))  # type: ignore[arg-type]
     async def predict(request: Request) -> Response:
         """Predictions for one row or many, with conformal uncertainty."""
         return await respond(request, explain=False)
 
-    @app.post("/v1/explain", **described)  # type: ignore[arg-type]
+    @app.post("/v1/explain", **described, dependencies=permit(PREDICT))  # type: ignore[arg-type]
     async def explain(request: Request) -> Response:
         """Predictions with each row's top feature contributions (exact TreeSHAP, raw
         score space: log-odds for a classifier)."""
@@ -213,6 +259,7 @@ def create_app(
             422: {"model": ErrorBody, "description": "a field is missing, extra or invalid"},
             503: {"model": ErrorBody, "description": "the server keeps no labels"},
         },
+        dependencies=permit(LABEL),
     )
     async def feedback(request: Request) -> Response:
         """Record the truth of answered rows, by request id and row, whenever it is known;
@@ -235,7 +282,7 @@ def create_app(
             orjson.dumps({"model": name, "accepted": accepted}), media_type="application/json"
         )
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", dependencies=permit(READ))
     def models() -> dict[str, Any]:
         routing = deployment.routing
         predictor = routing.primary
@@ -317,16 +364,27 @@ class _FastLane:
         refuse: Callable[[int, list[dict[str, Any]], str], tuple[int, bytes]],
         *,
         max_body: int,
+        admit: Callable[[Any], None] | None = None,
     ) -> None:
         self.path = path
         self.handle = handle
         self.refuse = refuse
         self.max_body = max_body
+        self.admit = admit
 
     def takes(self, scope: Any) -> bool:
         return scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.admit is not None:
+            try:
+                self.admit(scope)  # before the body is read: a stranger's bytes are not
+            except ProdmlError as refused:
+                status, content = self.refuse(
+                    refused.http_status, _error_detail(refused), type(refused).__name__
+                )
+                await _send(send, status, content, _headers(refused))
+                return
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -343,17 +401,35 @@ class _FastLane:
                 )
                 status, content = await self.handle(b"".join(chunks), request_id, False)
                 break
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(content)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
+        await _send(send, status, content)
+
+
+async def _send(
+    send: Any, status: int, content: bytes, headers: dict[str, str] | None = None
+) -> None:
+    """A whole JSON response, straight to the ASGI server."""
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(content)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
+
+
+def _headers(exc: ProdmlError) -> dict[str, str] | None:
+    """The headers HTTP asks of a refusal: how to authenticate, when to retry."""
+    if isinstance(exc, AuthError):
+        return {"WWW-Authenticate": 'Bearer realm="prodml"'}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(max(1, round(exc.retry_after)))}
+    return None
 
 
 class _App(FastAPI):
