@@ -51,6 +51,7 @@ WRITES: dict[str, tuple[str, list[str]]] = {
     "deploy rollback": (APPROVE, ["api"]),
     "deploy pause": (OPERATE, ["api"]),
     "deploy resume": (OPERATE, ["api"]),
+    "deploy stop": (OPERATE, ["api", "--reason", "broken"]),
     "deploy tick": (APPROVE, ["api"]),
     "deploy watch": (APPROVE, ["api"]),
     "auth token create": (ADMIN, ["--role", "viewer", "--name", "pm"]),

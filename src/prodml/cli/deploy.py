@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -36,6 +36,7 @@ Candidate = Annotated[
     typer.Option("--candidate", help="The version to try: 4, @challenger or NAME/4."),
 ]
 Reason = Annotated[str, typer.Option(help="Why, recorded with the change.")]
+Fallback = Literal["previous", "refuse"]
 
 
 @deploy_app.command()
@@ -226,10 +227,39 @@ def resume(
     as_json: AsJson = False,
     project: ProjectDir = Path("."),
 ) -> None:
-    """Let the analysis decide again.  [dim]e.g. prodml deploy resume churn-api[/dim]"""
+    """Let the analysis decide again, or a deployment stopped with refusals answer again.
+
+    [dim]e.g. prodml deploy resume churn-api[/dim]
+    """
     ws = open_workspace(project)
     by = _authorize(ws, name, OPERATE, actor)
     _done(ws.rollouts.resume(name, actor=by, reason=reason), as_json)
+
+
+@deploy_app.command()
+def stop(
+    name: Name,
+    reason: Annotated[
+        str, typer.Option(help="Why, recorded with the change and shown to callers.")
+    ],
+    fallback: Annotated[
+        Fallback,
+        typer.Option(
+            help="previous: the version that answered before answers alone. refuse: every "
+            "request gets 503 with the reason, until `prodml deploy resume`."
+        ),
+    ] = "previous",
+    actor: Actor = None,
+    as_json: AsJson = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """The kill switch: stop the live model within one serving.poll_seconds.
+
+    [dim]e.g. prodml deploy stop churn-api --fallback refuse --reason "scores all zero"[/dim]
+    """
+    ws = open_workspace(project)
+    by = _authorize(ws, name, OPERATE, actor)
+    _done(ws.rollouts.stop(name, actor=by, reason=reason, fallback=fallback), as_json)
 
 
 @deploy_app.command()
@@ -315,6 +345,8 @@ def status(name: Name, as_json: AsJson = False, project: ProjectDir = Path("."))
         table.add_row(arm.name, arm.version, share)
     out.print(table)
     out.print(f"Revision {change.revision}: {change.action} by {change.actor} — {change.reason}")
+    if policy.stopped:
+        out.print(f"[bold red]Stopped:[/bold red] {policy.stopped}")
     if change.figures.get("checks"):
         out.print(_checks_table(change.figures["checks"]))
 

@@ -8,7 +8,7 @@ why and when, so a command decided on state someone else changed meanwhile is re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from prodml.clock import Clock
 from prodml.errors import ConfigError, NotFoundError, StateError
@@ -164,7 +164,49 @@ class Rollouts:
         return self._paused(name, True, actor, reason)
 
     def resume(self, name: str, *, actor: str, reason: str = "") -> PolicyChange:
+        """The analysis decides again; a deployment stopped with refusals answers again."""
+        current, policy = self.status(name)
+        if policy.stopped:
+            new = policy.model_copy(update={"stopped": None, "paused": False})
+            why = reason or "answering again after a stop"
+            return self._record(name, current.revision + 1, new, actor, "resume", why)
         return self._paused(name, False, actor, reason)
+
+    def stop(
+        self, name: str, *, actor: str, reason: str, fallback: Literal["previous", "refuse"]
+    ) -> PolicyChange:
+        """The kill switch: from the servers' next poll, the version that answered before
+        the one live now answers alone (`previous`), or every request is refused with 503
+        (`refuse`, until `resume`). Either way a rollout in progress ends."""
+        if not reason.strip():
+            raise ConfigError("Say why the model is stopped (--reason); it is recorded.")
+        current, policy = self.status(name)
+        if policy.stopped:
+            raise StateError(f"Deployment {name!r} is stopped already: {policy.stopped}")
+        if fallback == "refuse":
+            at = f"{self.clock.now():%Y-%m-%d %H:%M} UTC"
+            message = (
+                f"Model {policy.model} is stopped (deployment {name}, by {actor} at {at}): "
+                f"{reason}. Callers are refused until `prodml deploy resume {name}`."
+            )
+            new = policy.model_copy(update={"stopped": message, "paused": True})
+        else:
+            version = self._previous(name, policy)
+            new = Policy.single(policy.model, version, key=policy.key)
+        figures = {"fallback": fallback, "stopped_version": policy.primary.version}
+        return self._record(name, current.revision + 1, new, actor, "stop", reason, figures)
+
+    def _previous(self, name: str, policy: Policy) -> str:
+        """The version that answered deployment `name` before the one answering now."""
+        live = {a.version for a in policy.arms}
+        for change in reversed(self.metadata.deployment_history(name)):
+            version = Policy.model_validate(change.policy).primary.version
+            if version not in live:
+                return version
+        raise StateError(
+            f"Deployment {name!r} has served no other version to fall back on; stop it with "
+            "--fallback refuse, or create a canary of a version to replace it."
+        )
 
     def promote(
         self,

@@ -162,6 +162,9 @@ def create_app(
         routing = deployment.routing  # read once: this request ends under this policy
         predictor = routing.primary  # whose schema is the API's
         info = predictor.info
+        if routing.policy.stopped:  # the kill switch (`prodml deploy stop --fallback refuse`)
+            detail = [{"loc": [], "msg": routing.policy.stopped, "type": "stopped"}]
+            return _failed(metrics, info, 503, detail, "stopped")
         try:
             parsed = predictor.request_model.model_validate_json(body)
         except ValidationError as exc:
@@ -237,6 +240,7 @@ def create_app(
             200: {"model": PredictResponse},
             413: {"model": ErrorBody, "description": "more rows than serving.max_batch_rows"},
             422: {"model": ErrorBody, "description": "a field is missing, extra or invalid"},
+            503: {"model": ErrorBody, "description": "the model was stopped (kill switch)"},
         },
     }
 

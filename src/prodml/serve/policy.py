@@ -48,6 +48,8 @@ class Policy(BaseModel):
     step_seconds: float | None = Field(default=None, ge=0)  # canary: a step's least length
     metric: str | None = None  # ab: what the arms are judged on
     paused: bool = False  # the analysis neither advances nor rolls back a paused rollout
+    # The kill switch: set, every prediction is refused with 503 and this message.
+    stopped: str | None = None
 
     @classmethod
     def single(cls, model: str, version: str, *, key: str | None = None) -> Policy:
@@ -105,7 +107,8 @@ class Policy(BaseModel):
             f"{a.name} (v{a.version})" + ("" if self.kind == "single" else f" {a.weight:.0%}")
             for a in self.arms
         )
-        return f"{self.kind}: {arms}" + (" (paused)" if self.paused else "")
+        state = " (stopped: refusing every request)" if self.stopped else ""
+        return f"{self.kind}: {arms}" + (" (paused)" if self.paused else "") + state
 
     def arm(self, name: str) -> Arm:
         for arm in self.arms:
