@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from prodml.data import Contract, IngestResult, Source
     from prodml.features.online import OnlineStore
     from prodml.govern import AuditLog, Guard, Tokens
+    from prodml.govern.oversight import Overrides
     from prodml.monitor.alerts import AlertEvent
     from prodml.monitor.compare import FeatureDrift
     from prodml.monitor.reference import Reference
@@ -147,6 +148,13 @@ class Workspace:
         from prodml.govern import Tokens
 
         return Tokens(self.metadata, self.audit, self.clock)
+
+    @cached_property
+    def overrides(self) -> Overrides:
+        """A person's decisions replacing the model's (`POST /v1/override`)."""
+        from prodml.govern.oversight import Overrides
+
+        return Overrides(self.metadata, self.audit, self.clock)
 
     @cached_property
     def guard(self) -> Guard:

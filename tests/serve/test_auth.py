@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from prodml.govern import Guard
-from prodml.govern.roles import LABEL, PREDICT, READ, ROLES
+from prodml.govern.roles import LABEL, OVERRIDE, PREDICT, READ, ROLES
 from prodml.registry import ModelVersionInfo
 from prodml.serve import PredictionLog, Predictor, create_app
 from prodml.train import fit_model
@@ -20,6 +20,7 @@ GUARDED = {
     ("post", "/v1/explain"): (PREDICT, {"rows": [ROW]}),
     ("post", "/v1/feedback"): (LABEL, {"labels": [{"request_id": "r", "label": 1}]}),
     ("get", "/v1/models"): (READ, None),
+    ("post", "/v1/override"): (OVERRIDE, {"request_id": "r", "decision": 1, "reason": "seen"}),
 }
 OPEN = {("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics")}
 

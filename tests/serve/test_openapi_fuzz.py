@@ -12,6 +12,8 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from prodml.clock import SimulatedClock
+from prodml.govern import AuditLog
+from prodml.govern.oversight import Overrides
 from prodml.registry import ModelVersionInfo
 from prodml.serve import PredictionLog, Predictor, create_app
 from prodml.store import MetadataStore
@@ -35,7 +37,9 @@ def api_schema(tmp_path_factory):
         {"checks": {"negative_data_rejection": {"expected-statuses": refused}}}
     )
     labels = MetadataStore(f"sqlite:///{tmp_path_factory.mktemp('meta') / 'metadata.db'}")
-    app = create_app(predictor, log, clock, labels=labels)
+    audit = AuditLog(labels, clock, tmp_path_factory.mktemp("audit") / "anchors.jsonl")
+    overrides = Overrides(labels, audit, clock)
+    app = create_app(predictor, log, clock, labels=labels, overrides=overrides)
     yield schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     log.close()
     labels.close()
@@ -45,6 +49,7 @@ OPERATIONS = [
     ("POST", "/v1/predict"),
     ("POST", "/v1/explain"),
     ("POST", "/v1/feedback"),
+    ("POST", "/v1/override"),
     ("GET", "/v1/models"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),

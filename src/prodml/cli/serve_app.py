@@ -47,9 +47,8 @@ def build(
             follow=settings.follow if follow is None else follow,
         )
     name = deployment.current.info.name
-    log = ws.prediction_log(name)
-    if worker is not None:
-        log = log.writer(worker)
+    history = ws.prediction_log(name)
+    log = history if worker is None else history.writer(worker)
     # /metrics also carries the monitoring gauges of the model served (drift, performance),
     # and a deployment's rollout decisions.
     gauges: list[Collector] = [FindingsCollector(ws.metadata, name)]
@@ -63,6 +62,8 @@ def build(
         collectors=gauges,
         candidate_timeout_ms=settings.candidate_timeout_ms,
         guard=ws.guard if ws.settings.governance.auth else None,
+        overrides=ws.overrides,
+        history=history,
     )
     return app, deployment
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from prodml.errors import ForbiddenError
 
-READ, PREDICT, LABEL, INGEST, TRAIN, EXPERIMENT, APPROVE, OPERATE, ADMIN = (
+READ, PREDICT, LABEL, INGEST, TRAIN, EXPERIMENT, APPROVE, OPERATE, OVERRIDE, ADMIN = (
     "read",  # models, runs, deployments, monitoring, the audit log
     "predict",  # /v1/predict and /v1/explain
     "label",  # feedback: realized outcomes
@@ -20,9 +20,10 @@ READ, PREDICT, LABEL, INGEST, TRAIN, EXPERIMENT, APPROVE, OPERATE, ADMIN = (
     "experiment",  # canary, shadow and A/B rollouts of a candidate
     "approve",  # move champion, promote or roll back, sign off a fairness exception
     "operate",  # kill switch, pause and resume a rollout
+    "override",  # replace the model's decision for one answered row (human oversight)
     "admin",  # tokens and roles
 )
-PERMISSIONS = (READ, PREDICT, LABEL, INGEST, TRAIN, EXPERIMENT, APPROVE, OPERATE, ADMIN)
+PERMISSIONS = (READ, PREDICT, LABEL, INGEST, TRAIN, EXPERIMENT, APPROVE, OPERATE, OVERRIDE, ADMIN)
 
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset({READ}),  # e.g. the product manager
@@ -30,7 +31,7 @@ ROLES: dict[str, frozenset[str]] = {
     "labeler": frozenset({LABEL}),
     "data-engineer": frozenset({READ, INGEST}),
     "data-scientist": frozenset({READ, TRAIN, EXPERIMENT}),
-    "approver": frozenset({READ, APPROVE}),
+    "approver": frozenset({READ, APPROVE, OVERRIDE}),
     "operator": frozenset({READ, OPERATE}),
     "controller": frozenset({READ, TRAIN, EXPERIMENT, APPROVE}),  # continuous training
     "admin": frozenset(PERMISSIONS),

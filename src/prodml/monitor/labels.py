@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from prodml.errors import DataValidationError
-from prodml.monitor.traffic import META
-from prodml.store import Label
+from prodml.monitor.traffic import DECISION, META
+from prodml.store import Label, Override
 
 LABEL = "label_true"  # the joined truth in a traffic frame (`label` is the model's decision)
 LABELLED_AT = "label_received_at"  # when that truth was recorded
+OVERRIDDEN = "overridden"  # a person replaced the model's decision on this row
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,23 @@ def join_labels(traffic: pd.DataFrame, labels: Sequence[Label]) -> pd.DataFrame:
     )
     out = traffic.drop(columns=[LABEL, LABELLED_AT], errors="ignore")
     return out.merge(known, on=["request_id", "row"], how="left", validate="many_to_one")
+
+
+def apply_overrides(traffic: pd.DataFrame, overrides: Sequence[Override]) -> pd.DataFrame:
+    """`traffic` with each row a person overrode flagged `OVERRIDDEN` and, for a
+    classifier, its decision (`DECISION`) the person's: the decision that stood."""
+    keyed = pd.DataFrame(
+        {
+            "request_id": [o.request_id for o in overrides],
+            "row": np.array([o.row for o in overrides], dtype=np.int64),
+            "_decided": np.array([o.decision for o in overrides], dtype=float),
+        }
+    )
+    out = traffic.merge(keyed, on=["request_id", "row"], how="left", validate="many_to_one")
+    out[OVERRIDDEN] = out["_decided"].notna()
+    if DECISION in out:
+        out[DECISION] = out[DECISION].mask(out[OVERRIDDEN], out["_decided"])
+    return out.drop(columns="_decided")
 
 
 def match_labels(

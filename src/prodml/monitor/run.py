@@ -33,7 +33,7 @@ from prodml.monitor.compare import RULES, FeatureDrift, compare, statistic
 from prodml.monitor.concept import ConceptDrift, cusum, page_hinkley
 from prodml.monitor.estimate import estimate, excess_error
 from prodml.monitor.fairness import GAPS, group_metrics
-from prodml.monitor.labels import LABEL, LABELLED_AT, join_labels
+from prodml.monitor.labels import LABEL, LABELLED_AT, apply_overrides, join_labels
 from prodml.monitor.multivariate import MultivariateDrift, domain_classifier
 from prodml.monitor.performance import Figure, realized, realized_by_slice
 from prodml.monitor.quality import (
@@ -162,6 +162,8 @@ def monitor_traffic(
     if records.empty:
         return MonitorRun([], [])
     traffic = join_labels(traffic_frame(records, rejected=True), metadata.list_labels(name))
+    # What a person decided in the model's place is the decision that stood.
+    traffic = apply_overrides(traffic, metadata.list_overrides(name))
     traffic["timestamp"] = traffic["timestamp"].dt.tz_convert(plan.timezone)
     done = _Done(metadata.list_findings(model_name=name))
     results: list[WindowResult] = []

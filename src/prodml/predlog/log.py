@@ -114,6 +114,24 @@ class PredictionLog:
         """Every complete record, in write order."""
         return pd.DataFrame(_retrying(lambda: [r for s in self._readable() for r in _records(s)]))
 
+    def find(self, request_id: str) -> list[dict[str, Any]]:
+        """The records of request `request_id` (answered, refused, shadow copies), in write
+        order. It reads every segment, but parses only the lines that name the id and
+        only the Parquet rows that hold it: fit for a person's lookups, not for a loop."""
+        needle = orjson.dumps({"request_id": request_id})[1:-1]  # as `append` writes it
+
+        def matching(segment: Path) -> list[dict[str, Any]]:
+            if segment.suffix == PARQUET:
+                table = pq.read_table(segment, filters=[("request_id", "=", request_id)])
+                return table.to_pylist()
+            data = segment.read_bytes()
+            if needle not in data:
+                return []
+            complete = data[: data.rfind(b"\n") + 1]
+            return [orjson.loads(line) for line in complete.splitlines() if needle in line]
+
+        return _retrying(lambda: [r for s in self._readable() for r in matching(s)])
+
     def count(self) -> int:
         """How many complete records the log holds, without parsing them."""
         return _retrying(lambda: sum(_count(s) for s in self._readable()))

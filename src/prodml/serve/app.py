@@ -31,7 +31,8 @@ from starlette.exceptions import HTTPException
 from prodml.clock import Clock
 from prodml.errors import AuthError, InputError, ProdmlError, RateLimitedError
 from prodml.govern.guard import QUERY_NAMES, Guard
-from prodml.govern.roles import LABEL, PREDICT, READ, roles_with
+from prodml.govern.oversight import Overrides
+from prodml.govern.roles import LABEL, OVERRIDE, PREDICT, READ, Principal, roles_with
 from prodml.predlog import PredictionLog
 from prodml.registry import ModelVersionInfo
 from prodml.serve.answering import answer
@@ -40,13 +41,21 @@ from prodml.serve.metrics import RoutingCollector, ServingMetrics
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejects import request_rejects
 from prodml.serve.routed import RoutedAnswers
-from prodml.serve.schemas import ErrorBody, FeedbackResponse, PredictResponse, rows_of
+from prodml.serve.schemas import (
+    ErrorBody,
+    FeedbackResponse,
+    OverrideResponse,
+    PredictResponse,
+    override_model,
+    rows_of,
+)
 from prodml.store import Label, MetadataStore
 
 logger = logging.getLogger(__name__)
 _REF = "#/components/schemas/{model}"
 _INTERNAL = {"loc": [], "msg": "internal error; see the server log", "type": "internal"}
 _NO_LABELS = "this server was started without a metadata store, so it keeps no labels"
+_NO_OVERRIDES = "this server was started without a metadata store, so it keeps no overrides"
 _MAX_BODY_PER_ROW = 16 << 10  # bytes of JSON a request may spend per row it is allowed
 # Request ids made here: a random prefix per process and a counter, cheaper than a UUID
 # each; a process forked from this one (a pre-loading server) draws a prefix of its own.
@@ -72,6 +81,8 @@ def create_app(
     collectors: Sequence[Collector] = (),
     candidate_timeout_ms: float = 50.0,
     guard: Guard | None = None,
+    overrides: Overrides | None = None,
+    history: PredictionLog | None = None,
 ) -> FastAPI:
     """An API answering with `served` (a `Deployment` swaps versions while it runs),
     logging every answered prediction, and every row refused as invalid, to `log`;
@@ -80,7 +91,9 @@ def create_app(
     Under a policy of several arms, a candidate has `candidate_timeout_ms` to answer
     before the primary arm answers for it (see `routed.py`). With a `guard`, every route
     but health, metrics and the OpenAPI document asks for a bearer token whose role
-    allows it: predict and explain `predict`, feedback `label`, /v1/models `read`."""
+    allows it: predict and explain `predict`, feedback `label`, override `override`,
+    /v1/models `read`. `POST /v1/override` records a person's decision in `overrides`,
+    for a row found in `history` (the model's whole log; default: `log`)."""
     deployment = served if isinstance(served, Deployment) else Deployment(served)
     first = deployment.current.info
     metrics = ServingMetrics(deployment.current.classifier)
@@ -108,11 +121,12 @@ def create_app(
     async def _prodml_error(_: Request, exc: ProdmlError) -> Response:
         return reply(exc.http_status, _error_detail(exc), type(exc).__name__, _headers(exc))
 
-    def admit(scope: Any, permission: str) -> None:
-        """Raise unless the request in `scope` carries a token allowed `permission` on the
-        model served (see `Guard`); a token in the URL is refused, never used."""
+    def admit(scope: Any, permission: str) -> Principal | None:
+        """Who sent the request in `scope`, if their token allows `permission` on the model
+        served (see `Guard`), else raise; a token in the URL is refused, never used. None
+        with auth off."""
         if guard is None:
-            return
+            return None
         query = scope.get("query_string", b"").decode("latin-1")
         if any(p.partition("=")[0].lower() in QUERY_NAMES for p in query.split("&") if p):
             raise AuthError(
@@ -125,7 +139,7 @@ def create_app(
         client = scope["client"][0] if scope.get("client") else "unknown"
         where = f"{scope['method']} {scope['path']}"
         try:
-            guard.check(
+            return guard.check(
                 authorization, client, permission, deployment.current.info.name, where=where
             )
         except AuthError as exc:  # say which role would do, as a 403 does
@@ -141,7 +155,7 @@ def create_app(
         async def admitted(
             request: Request, _: Any = Depends(HTTPBearer(auto_error=False))
         ) -> None:
-            admit(request.scope, permission)
+            request.state.principal = admit(request.scope, permission)
 
         return [Depends(admitted)]
 
@@ -286,6 +300,56 @@ def create_app(
             orjson.dumps({"model": name, "accepted": accepted}), media_type="application/json"
         )
 
+    override_body = override_model(deployment.current.classifier)
+    searched = history or log
+
+    @app.post(
+        "/v1/override",
+        response_model=None,
+        responses={
+            200: {"model": OverrideResponse},
+            404: {"model": ErrorBody, "description": "no answered row under that request id"},
+            422: {"model": ErrorBody, "description": "a field is missing, extra or invalid"},
+            503: {"model": ErrorBody, "description": "the server keeps no overrides"},
+        },
+        dependencies=permit(OVERRIDE),
+    )
+    async def override(request: Request) -> Response:
+        """Replace the model's decision for one answered row with a person's, saying why
+        (human oversight). The override, not the model's answer, is the decision that
+        monitoring counts; it is recorded in the audit log with who made it."""
+        try:
+            body: Any = override_body.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return reply(422, [_field_error(e) for e in exc.errors()], "validation")
+        if overrides is None:
+            detail = [{"loc": [], "msg": _NO_OVERRIDES, "type": "unavailable"}]
+            return reply(503, detail, "unavailable")
+        principal = getattr(request.state, "principal", None)
+        actor = principal.name if principal is not None else (body.by or "anonymous")
+        name = deployment.current.info.name
+        logged = await run_in_threadpool(searched.find, body.request_id)
+        recorded = await run_in_threadpool(
+            lambda: overrides.record(
+                name,
+                body.request_id,
+                body.row,
+                float(body.decision),
+                actor=actor,
+                reason=body.reason,
+                logged=logged,
+            )
+        )
+        answer = {
+            "model": name,
+            "request_id": recorded.request_id,
+            "row": recorded.row,
+            "decision": recorded.decision,
+            "model_decision": recorded.model_decision,
+            "by": recorded.actor,
+        }
+        return Response(orjson.dumps(answer), media_type="application/json")
+
     @app.get("/v1/models", dependencies=permit(READ))
     def models() -> dict[str, Any]:
         routing = deployment.routing
@@ -347,8 +411,12 @@ def _openapi(app: FastAPI, predictor: Predictor) -> dict[str, Any]:
     feedback = predictor.feedback_model.model_json_schema(ref_template=_REF)
     components.update(feedback.pop("$defs", {}))
     components["FeedbackRequest"] = feedback
+    overriding = override_model(predictor.classifier).model_json_schema(ref_template=_REF)
+    components.update(overriding.pop("$defs", {}))
+    components["OverrideRequest"] = overriding
     bodies = {"/v1/predict": "PredictRequest", "/v1/explain": "PredictRequest"}
-    for path, model in {**bodies, "/v1/feedback": "FeedbackRequest"}.items():
+    others = {"/v1/feedback": "FeedbackRequest", "/v1/override": "OverrideRequest"}
+    for path, model in {**bodies, **others}.items():
         document["paths"][path]["post"]["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": _REF.format(model=model)}}},

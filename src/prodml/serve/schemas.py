@@ -168,6 +168,51 @@ def feedback_model(classifier: bool) -> type[BaseModel]:
     )
 
 
+def override_model(classifier: bool) -> type[BaseModel]:
+    """The body of /v1/override: a person's decision replacing the model's for one row."""
+    bounds: dict[str, Any] = {"ge": 0, "le": 1} if classifier else {}
+    return create_model(
+        "OverrideRequest",
+        __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+        request_id=(
+            str,
+            Field(
+                min_length=1,
+                max_length=255,
+                pattern=r"^[^\x00]+$",
+                description="the request id the prediction was answered with",
+            ),
+        ),
+        row=(WHOLE, Field(0, ge=0, le=2**31 - 1, description="the row within that request")),
+        decision=(
+            WHOLE if classifier else NUMBER,
+            Field(
+                description="the decision that stands: 0 or 1 for a classifier, else the value",
+                **bounds,
+            ),
+        ),
+        reason=(str, Field(min_length=3, max_length=2000, description="why, for the record")),
+        by=(
+            str | None,
+            Field(
+                None,
+                max_length=255,
+                description="who decides, when the server checks no "
+                "tokens (with tokens, the token's holder is recorded)",
+            ),
+        ),
+    )
+
+
+class OverrideResponse(BaseModel):
+    model: str
+    request_id: str
+    row: int
+    decision: float
+    model_decision: float | None
+    by: str
+
+
 class FeedbackResponse(BaseModel):
     model: str
     accepted: int

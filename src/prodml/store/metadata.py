@@ -57,6 +57,7 @@ from prodml.store.models import (
     IngestionRow,
     LabelRow,
     LeaseRow,
+    OverrideRow,
     SnapshotRow,
     TokenRow,
 )
@@ -66,6 +67,7 @@ from prodml.store.records import (
     Finding,
     IngestionRecord,
     Label,
+    Override,
     PolicyChange,
     SnapshotRecord,
     TokenRecord,
@@ -74,7 +76,7 @@ from prodml.store.records import (
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a database already there skips Alembic (and its import,
 # a quarter of a second); tests/store checks this against the migration scripts.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
 _LABEL_CHUNK = 5_000  # rows per INSERT: under SQLite's 32,766 bound parameters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
@@ -297,6 +299,48 @@ class MetadataStore:
         with self._session() as session:
             result = session.execute(query.where(LabelRow.model_name == model_name))
             return [Label(r, label, row, _utc(at)) for r, row, label, at in result]
+
+    def add_override(self, override: Override) -> None:
+        """Record a person's decision for one logged row; a later one for the same row
+        replaces it (the audit log keeps both)."""
+        values = {
+            "model_name": override.model,
+            "request_id": override.request_id,
+            "row": override.row,
+            "decision": override.decision,
+            "model_decision": override.model_decision,
+            "actor": override.actor,
+            "reason": override.reason,
+            "at": _to_utc(override.at),
+        }
+        upsert: Any = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        statement = upsert(OverrideRow).values(values)
+        kept = ("decision", "model_decision", "actor", "reason", "at")
+        with self._session() as session:
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["model_name", "request_id", "row"],
+                    set_={k: statement.excluded[k] for k in kept},
+                )
+            )
+
+    def list_overrides(self, model_name: str) -> list[Override]:
+        """Every row of `model_name` whose decision a person replaced, oldest first."""
+        query = select(OverrideRow).where(OverrideRow.model_name == model_name)
+        with self._session() as session:
+            return [
+                Override(
+                    r.model_name,
+                    r.request_id,
+                    r.row,
+                    r.decision,
+                    r.model_decision,
+                    r.actor,
+                    r.reason,
+                    _utc(r.at),
+                )
+                for r in session.scalars(query.order_by(OverrideRow.at))
+            ]
 
     def forget_monitoring(self, model_name: str) -> None:
         """Delete a model's findings, labels and alerts (a replay that starts over)."""

@@ -80,6 +80,19 @@ class LabelRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class OverrideRow(Base):
+    __tablename__ = "overrides"
+
+    model_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision: Mapped[float] = mapped_column(Float)
+    model_decision: Mapped[float | None] = mapped_column(Float, nullable=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class AlertRow(Base):
     __tablename__ = "alerts"
 

@@ -68,6 +68,21 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Override:
+    """A person's decision replacing the model's for row `row` of request `request_id`
+    (`model_decision`: what the model had answered), with who and why."""
+
+    model: str
+    request_id: str
+    row: int
+    decision: float
+    model_decision: float | None
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Alert:
     """A rule breached by a model's findings: open ("firing") until a window passes it,
     one per rule, model and subject (the feature or metric), however many windows breach."""
