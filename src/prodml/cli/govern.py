@@ -139,7 +139,7 @@ def whoami(as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
     governance.auth off) your user name."""
     ws = open_workspace(project)
     if not ws.settings.governance.auth:
-        found = {"name": who(None), "role": None, "model": None, "auth": False}
+        found: dict[str, object] = {"name": who(None), "role": None, "model": None, "auth": False}
     else:
         principal = signed_in(ws)
         found = {**_plain(principal), "auth": True}

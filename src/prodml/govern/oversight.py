@@ -42,7 +42,7 @@ class Overrides:
             r for r in logged if r.get("row") == row and not r.get("shadow") and "rejected" not in r
         ]
         if not answered:
-            rows = sorted({r.get("row") for r in logged if "rejected" not in r})
+            rows = sorted({int(r["row"]) for r in logged if "rejected" not in r and "row" in r})
             where = f"its answered rows are {rows}" if rows else "no answer is logged under it"
             raise NotFoundError(
                 f"Request {request_id!r} has no answered row {row} for model {model} ({where}). "

@@ -436,7 +436,7 @@ class _FastLane:
         refuse: Callable[[int, list[dict[str, Any]], str], tuple[int, bytes]],
         *,
         max_body: int,
-        admit: Callable[[Any], None] | None = None,
+        admit: Callable[[Any], object] | None = None,
     ) -> None:
         self.path = path
         self.handle = handle
