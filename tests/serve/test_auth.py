@@ -20,6 +20,7 @@ GUARDED = {
     ("post", "/v1/explain"): (PREDICT, {"rows": [ROW]}),
     ("post", "/v1/feedback"): (LABEL, {"labels": [{"request_id": "r", "label": 1}]}),
     ("get", "/v1/models"): (READ, None),
+    ("get", "/v1/explain/{request_id}"): (PREDICT, None),
     ("post", "/v1/override"): (OVERRIDE, {"request_id": "r", "decision": 1, "reason": "seen"}),
 }
 OPEN = {("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics")}
@@ -35,7 +36,7 @@ def predictor():
 def served(governed, predictor, tmp_path):
     ws, tokens = governed
     log = PredictionLog(tmp_path / "predictions")
-    guard = Guard(ws.tokens, cache_seconds=0.0, max_failures=5)
+    guard = Guard(ws.tokens, cache_seconds=0.0, max_failures=2 * len(GUARDED))
     app = create_app(predictor, log, ws.clock, labels=ws.metadata, guard=guard)
     yield TestClient(app), ws, tokens
     log.close()

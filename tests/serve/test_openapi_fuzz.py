@@ -51,6 +51,7 @@ OPERATIONS = [
     ("POST", "/v1/feedback"),
     ("POST", "/v1/override"),
     ("GET", "/v1/models"),
+    ("GET", "/v1/explain/{request_id}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -62,8 +63,9 @@ OPERATIONS = [
 @pytest.mark.parametrize(
     ("method", "path", "mode"),
     [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS]
-    # Only the POST bodies can be invalid: the GETs take no input at all.
-    + [(m, p, GenerationMode.NEGATIVE) for m, p in OPERATIONS if m == "POST"],
+    # Only the POST bodies and the explanation's query can be invalid: the other GETs
+    # take no input at all.
+    + [(m, p, GenerationMode.NEGATIVE) for m, p in OPERATIONS if m == "POST" or "{" in p],
 )
 def test_no_generated_request_gets_a_5xx_or_breaks_the_schema(api_schema, method, path, mode):
     """Valid requests are answered by the schema; invalid ones are refused with a 4xx."""

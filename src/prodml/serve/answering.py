@@ -35,18 +35,19 @@ def score(
     predictor: Predictor,
     rows: Sequence[Mapping[str, Any]],
     *,
-    explain: bool = False,
+    explain: int = 0,
     features: Sequence[Mapping[str, Any]] | None = None,
 ) -> Scored:
-    """Validated `rows` scored (and explained, if asked); `features` are the rows already
-    enriched (`Predictor.features_async`), if they were."""
+    """Validated `rows` scored and, if `explain` > 0, explained by their `explain` top
+    reasons; `features` are the rows already enriched (`Predictor.features_async`), if
+    they were."""
     if features is None:
         features = predictor.features(rows)
     predictions = predictor.predict(features)
     predicted = [p.to_dict() for p in predictions]
     answers = predicted
     if explain:
-        explained = predictor.explain(features)
+        explained = predictor.explain(features, top=explain)
         answers = [{**a, **e} for a, e in zip(predicted, explained, strict=True)]
     return Scored(features, predictions, predicted, answers)
 
@@ -134,7 +135,7 @@ def answer(
     log: PredictionLog,
     clock: Clock,
     channel: str,
-    explain: bool = False,
+    explain: int = 0,
     started: float | None = None,
     features: Sequence[Mapping[str, Any]] | None = None,
     route: Mapping[str, Any] | None = None,

@@ -29,7 +29,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from prodml.clock import Clock
-from prodml.errors import AuthError, InputError, ProdmlError, RateLimitedError
+from prodml.errors import (
+    AuthError,
+    InputError,
+    NotFoundError,
+    ProdmlError,
+    RateLimitedError,
+    StateError,
+)
 from prodml.govern.guard import QUERY_NAMES, Guard
 from prodml.govern.oversight import Overrides
 from prodml.govern.roles import LABEL, OVERRIDE, PREDICT, READ, Principal, roles_with
@@ -42,11 +49,14 @@ from prodml.serve.predictor import Predictor
 from prodml.serve.rejects import request_rejects
 from prodml.serve.routed import RoutedAnswers
 from prodml.serve.schemas import (
+    EXPLAIN_TOP,
     ErrorBody,
+    ExplainedResponse,
     FeedbackResponse,
     OverrideResponse,
     PredictResponse,
     override_model,
+    reasons_asked,
     rows_of,
 )
 from prodml.store import Label, MetadataStore
@@ -169,9 +179,10 @@ def create_app(
         logger.exception("unexpected error while answering a request")
         return reply(500, [_INTERNAL], "internal")
 
-    async def handle(body: bytes, request_id: str | None, explain: bool) -> tuple[int, bytes]:
-        """One prediction request, start to end: the status and the JSON body. Never
-        raises: every failure is an answer in the API's error shape."""
+    async def handle(body: bytes, request_id: str | None, explain: int) -> tuple[int, bytes]:
+        """One prediction request, start to end (each row explained by its `explain` top
+        reasons, if > 0): the status and the JSON body. Never raises: every failure is an
+        answer in the API's error shape."""
         started = time.perf_counter()
         routing = deployment.routing  # read once: this request ends under this policy
         predictor = routing.primary  # whose schema is the API's
@@ -231,7 +242,8 @@ def create_app(
         metrics.succeeded(info, time.perf_counter() - started, [p.score for p in predictions])
         return 200, orjson.dumps(document)
 
-    async def respond(request: Request, explain: bool) -> Response:
+    async def respond(request: Request, default_reasons: int) -> Response:
+        explain = reasons_asked(request.scope.get("query_string", b""), default_reasons)
         body = await request.body()
         status, content = await handle(body, request.headers.get("x-request-id"), explain)
         return Response(content, status_code=status, media_type="application/json")
@@ -260,14 +272,16 @@ def create_app(
 
     @app.post("/v1/predict", **described, dependencies=permit(PREDICT))  # type: ignore[arg-type]
     async def predict(request: Request) -> Response:
-        """Predictions for one row or many, with conformal uncertainty."""
-        return await respond(request, explain=False)
+        """Predictions for one row or many, with conformal uncertainty; with
+        `?explain=top:N`, each row's N reason codes too (see /v1/explain)."""
+        return await respond(request, 0)
 
     @app.post("/v1/explain", **described, dependencies=permit(PREDICT))  # type: ignore[arg-type]
     async def explain(request: Request) -> Response:
         """Predictions with each row's top feature contributions (exact TreeSHAP, raw
-        score space: log-odds for a classifier)."""
-        return await respond(request, explain=True)
+        score space: log-odds for a classifier), signed, with the feature's name and value;
+        five per row unless `?explain=top:N`."""
+        return await respond(request, EXPLAIN_TOP)
 
     @app.post(
         "/v1/feedback",
@@ -302,6 +316,50 @@ def create_app(
 
     override_body = override_model(deployment.current.classifier)
     searched = history or log
+
+    @app.get(
+        "/v1/explain/{request_id}",
+        response_model=None,
+        responses={
+            200: {"model": ExplainedResponse},
+            404: {"model": ErrorBody, "description": "no answered row under that request id"},
+            409: {"model": ErrorBody, "description": "the version that answered is not served"},
+            422: {"model": ErrorBody, "description": "explain is not top:N"},
+        },
+        dependencies=permit(PREDICT),
+    )
+    async def explain_logged(request: Request, request_id: str) -> Response:
+        """The reason codes of a prediction already made, recomputed from what the
+        prediction log kept of it (the request row and the features looked up for it) by
+        the version that answered, while this server still serves it."""
+        top = reasons_asked(request.scope.get("query_string", b""), EXPLAIN_TOP)
+        records = await run_in_threadpool(searched.find, request_id)
+        answered = [r for r in records if "rejected" not in r and not r.get("shadow")]
+        if not answered:
+            raise NotFoundError(
+                f"No answered prediction is logged under request id {request_id!r}. Use the "
+                "request_id a predict response gave."
+            )
+        version = answered[0]["version"]
+        routing = deployment.routing
+        served = (p for p in routing.predictors.values() if p.info.version == version)
+        predictor = next(served, None)
+        if predictor is None:
+            raise StateError(
+                f"Request {request_id!r} was answered by {answered[0]['model']} version "
+                f"{version}, which this server no longer serves; a server of that version "
+                "can explain it."
+            )
+        rows = [{**r["inputs"], **(r.get("features") or {})} for r in answered]
+        reasons = await run_in_threadpool(lambda: predictor.explain(rows, top=top))
+        document = {
+            "request_id": request_id,
+            "model": {"name": predictor.info.name, "version": version},
+            "explanations": [
+                {"row": r["row"], **e} for r, e in zip(answered, reasons, strict=True)
+            ],
+        }
+        return Response(orjson.dumps(document), media_type="application/json")
 
     @app.post(
         "/v1/override",
@@ -421,7 +479,19 @@ def _openapi(app: FastAPI, predictor: Predictor) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": {"$ref": _REF.format(model=model)}}},
         }
+    for path in (*bodies, "/v1/explain/{request_id}"):
+        for operation in document["paths"][path].values():
+            operation.setdefault("parameters", []).append(_EXPLAIN_PARAMETER)
     return document
+
+
+_EXPLAIN_PARAMETER = {
+    "name": "explain",
+    "in": "query",
+    "required": False,
+    "description": "top:N: each row's N reason codes (exact TreeSHAP, signed, raw-score units)",
+    "schema": {"type": "string", "pattern": "^top:([1-9][0-9]?|100)$", "example": "top:3"},
+}
 
 
 class _FastLane:
@@ -432,7 +502,7 @@ class _FastLane:
     def __init__(
         self,
         path: str,
-        handle: Callable[[bytes, str | None, bool], Awaitable[tuple[int, bytes]]],
+        handle: Callable[[bytes, str | None, int], Awaitable[tuple[int, bytes]]],
         refuse: Callable[[int, list[dict[str, Any]], str], tuple[int, bytes]],
         *,
         max_body: int,
@@ -448,15 +518,17 @@ class _FastLane:
         return scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.admit is not None:
-            try:
+        try:
+            if self.admit is not None:
                 self.admit(scope)  # before the body is read: a stranger's bytes are not
-            except ProdmlError as refused:
-                status, content = self.refuse(
-                    refused.http_status, _error_detail(refused), type(refused).__name__
-                )
-                await _send(send, status, content, _headers(refused))
-                return
+            query = scope.get("query_string", b"")
+            explain = reasons_asked(query, 0) if query else 0
+        except ProdmlError as refused:
+            status, content = self.refuse(
+                refused.http_status, _error_detail(refused), type(refused).__name__
+            )
+            await _send(send, status, content, _headers(refused))
+            return
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -471,7 +543,7 @@ class _FastLane:
                     (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"),
                     None,
                 )
-                status, content = await self.handle(b"".join(chunks), request_id, False)
+                status, content = await self.handle(b"".join(chunks), request_id, explain)
                 break
         await _send(send, status, content)
 

@@ -84,7 +84,7 @@ class RoutedAnswers:
         request_id: str,
         *,
         channel: str,
-        explain: bool,
+        explain: int,
         started: float,
     ) -> tuple[dict[str, Any], list[Prediction], ModelVersionInfo]:
         """The response document, its predictions and the version that answered."""
@@ -124,7 +124,7 @@ class RoutedAnswers:
         arm: str,
         predictor: Predictor,
         rows: Sequence[Mapping[str, Any]],
-        explain: bool,
+        explain: int,
     ) -> Scored:
         """`predictor`'s scores of `rows`: on the loop when quick, else on the arm's lane
         within the deadline."""
@@ -132,7 +132,7 @@ class RoutedAnswers:
         timer = None
         try:
             if not explain and predictor.quick(rows):
-                return _scored(predictor, schema, rows, False)
+                return _scored(predictor, schema, rows, 0)
             lane = self._lane(arm)
             if lane.pending >= self.max_pending:
                 raise _Refused(BUSY)
@@ -276,7 +276,7 @@ def _scored(
     predictor: Predictor,
     schema: Any,
     rows: Sequence[Mapping[str, Any]],
-    explain: bool,
+    explain: int,
 ) -> Scored:
     """On a worker thread: validate rows against an arm's own schema (if it differs from
     the primary's), score them, and refuse a non-finite score."""

@@ -15,9 +15,11 @@ never disagree with the model actually loaded.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 
+from prodml.errors import InputError
 from prodml.serve.enrich import Enricher
 from prodml.train.model import TrainedModel
 
@@ -35,6 +37,30 @@ def _not_bool_or_text(value: Any) -> Any:
 # A whole number, 2.0 included (JSON Schema's integer), true and "2" not.
 WHOLE = Annotated[int, BeforeValidator(_not_bool_or_text)]
 MAX_FEEDBACK = 10_000  # labels per /v1/feedback request; load more with `prodml monitor labels`
+
+
+EXPLAIN_TOP = 5  # reasons per row /v1/explain gives unless `?explain=top:N` says
+MAX_REASONS = 100
+
+
+def reasons_asked(query: bytes, default: int) -> int:
+    """How many reason codes per row the query string `query` asks for with
+    `explain=top:N` (`default` without it); `InputError` for anything else."""
+    values = [
+        v
+        for k, _, v in (p.partition("=") for p in query.decode("latin-1").split("&"))
+        if k == "explain"
+    ]
+    if not values:
+        return default
+    kind, _, count = unquote(values[-1]).partition(":")
+    if kind == "top" and count.isdigit() and 1 <= int(count) <= MAX_REASONS:
+        return int(count)
+    msg = (
+        f"explain must be top:N with N from 1 to {MAX_REASONS} (the N features that moved "
+        f"each row's score most); got {values[-1]!r}."
+    )
+    raise InputError(msg, [{"loc": ["query", "explain"], "msg": msg, "type": "value_error"}])
 
 
 def strict_vocabularies(model: TrainedModel) -> dict[str, list[str]]:
@@ -125,6 +151,20 @@ class Answer(BaseModel):
     )
     base_value: float | None = None
     contributions: list[Contribution] | None = None
+
+
+class Explanation(BaseModel):
+    row: int
+    base_value: float
+    contributions: list[Contribution]
+
+
+class ExplainedResponse(BaseModel):
+    """GET /v1/explain/{request_id}: a logged prediction's reasons, recomputed."""
+
+    request_id: str
+    model: ModelRef
+    explanations: list[Explanation]
 
 
 class PredictResponse(BaseModel):
