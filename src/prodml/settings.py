@@ -165,6 +165,13 @@ governance:                 # who may do what, and the record of who did
                             #   and only the anchors catch a chain rewritten whole)
   anchors: null             # where the audit chain's head is anchored, outside the database
                             #   (null = <state_dir>/audit/anchors.jsonl)
+  fairness:                 # the training gate's check of monitoring.sensitive attributes
+    min_ratio: 0.8          # a demographic-parity ratio below this blocks (four-fifths rule)
+    max_odds_difference: 0.1  # an equalized-odds difference above this blocks
+                            #   (either only when its interval also excludes parity)
+    min_group_rows: 100     # smaller groups are listed, not judged
+    margin: 0.02            # worse than the champion's by more than this also blocks
+    intersections: true     # judge each pair of attributes' groups too (e.g. sex&age)
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -320,8 +327,20 @@ class RolloutSettings(BaseModel):
     ab_min_effect: float = Field(default=0.01, gt=0)
 
 
+class FairnessSettings(BaseModel):
+    """What the training gate holds a classifier to (see `prodml.train.fairness`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_ratio: float = Field(default=0.8, gt=0, le=1)
+    max_odds_difference: float = Field(default=0.1, ge=0, le=1)
+    min_group_rows: int = Field(default=100, ge=10)
+    margin: float = Field(default=0.02, ge=0, lt=1)
+    intersections: bool = True
+
+
 class GovernanceSettings(BaseModel):
-    """Roles, tokens and the audit log (see `prodml.govern`)."""
+    """Roles, tokens, the audit log and fairness (see `prodml.govern`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -330,6 +349,7 @@ class GovernanceSettings(BaseModel):
     max_failures: int = Field(default=10, ge=1)
     audit_key: SecretStr | None = None
     anchors: Path | None = None
+    fairness: FairnessSettings = Field(default_factory=FairnessSettings)
 
 
 class Settings(BaseSettings):

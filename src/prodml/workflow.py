@@ -80,6 +80,19 @@ def train_and_register(
         now=ws.clock.now(),
         on_step=on_step,
     )
+    valid = result.pipeline.outputs["valid_rows"]
+    if spec.task == "classification":
+        result.gate = judge_fairness(
+            ws,
+            result.gate,
+            result.tags,
+            valid,
+            valid[spec.label],
+            result.scores[result.best],
+            champion=None
+            if champion is None
+            else (champion[0].ref, champion[1].predict_frame(valid)),
+        )
     if recorded_as:
         result.tags[RECIPE_TAG] = recorded_as
     if config is not None:
@@ -143,7 +156,9 @@ def table_recipe(
         positive_class=options.positive,
         seed=options.seed,
     ).to_dict()
-    return table.recipe({name: frame}, ws.project_dir, config=config), {name: found}, config
+    sensitive = ws.settings.monitoring.sensitive
+    made = table.recipe({name: frame}, ws.project_dir, config=config, carry=sensitive)
+    return made, {name: found}, config
 
 
 def register_fitted(
@@ -217,6 +232,16 @@ def register_fitted(
             }
         ),
     }
+    if target is not None and adopted.task == "classification":
+        report = judge_fairness(
+            ws,
+            report,
+            tags,
+            x,
+            target,
+            score,
+            champion=None if champion is None else (champion[0].ref, champion[1].predict_frame(x)),
+        )
     run_id = ws.tracker.find_run(STEP_KEY_TAG, key) or _track(
         ws, name, adopted, evaluations, inputs, tags, key
     )
@@ -242,6 +267,38 @@ def register_fitted(
     )
     version = _card_with_estimate(ws, version, run_id, GIVEN)
     return Registered(version, reference, report, evaluations)
+
+
+def judge_fairness(
+    ws: Workspace,
+    gate: dict[str, Any],
+    tags: dict[str, str],
+    rows: pd.DataFrame,
+    y_true: Any,
+    scores: Any,
+    *,
+    champion: tuple[str, Any] | None,
+) -> dict[str, Any]:
+    """The gate's verdict with the fairness check of `monitoring.sensitive` added (see
+    `train.fairness`): a blocked candidate fails the gate, with the reasons; the whole
+    report goes into `tags` (`prodml.fairness`), for the card and `prodml models allow`."""
+    from prodml.registry.registry import FAIRNESS_TAG
+    from prodml.train.fairness import FairnessRules, check_fairness
+
+    sensitive = ws.settings.monitoring.sensitive
+    if not sensitive:
+        return gate
+    rules = FairnessRules(**ws.settings.governance.fairness.model_dump())
+    report = check_fairness(
+        rows, y_true, scores, sensitive=sensitive, rules=rules, champion=champion
+    )
+    tags[FAIRNESS_TAG] = json.dumps(report)
+    return {
+        **gate,
+        "passed": bool(gate["passed"]) and report["passed"],
+        "fairness_passed": report["passed"],
+        "reasons": [*gate.get("reasons", []), *report["reasons"]],
+    }
 
 
 # What the label-free estimate was calibrated on, in the card's words.

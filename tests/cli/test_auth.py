@@ -40,6 +40,7 @@ WRITES: dict[str, tuple[str, list[str]]] = {
     "features materialize-incremental": (INGEST, ["orders"]),
     "models promote": (APPROVE, ["orders/1"]),
     "models archive": (APPROVE, ["orders/1"]),
+    "models allow": (APPROVE, ["orders/1", "--reason", "reviewed"]),
     "log ship": (OPERATE, ["orders"]),
     "monitor run": (OPERATE, ["orders"]),
     "monitor labels": (LABEL, ["orders", "labels.parquet"]),

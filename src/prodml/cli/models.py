@@ -108,6 +108,31 @@ def promote(
 
 
 @models_app.command()
+def allow(
+    ref: Ref,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it may be released anyway; recorded.")
+    ] = "",
+    actor: Actor = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Grant an exception to the fairness check for a version it blocked (role approver):
+    recorded on the version, in its card and in the audit log; it becomes challenger.
+
+    [dim]e.g. prodml models allow loans/2 --reason "the gap follows the 2019 policy; legal
+    review LR-114 accepts it until the new scorecard"[/dim]
+    """
+    from prodml.registry.promotion import allow as grant
+
+    ws = open_workspace(project)
+    by = authorize(ws, APPROVE, model=model_of(ref), actor=actor)
+    info = grant(
+        ref, reason=reason, actor=by, now=ws.clock.now(), registry=ws.registry, tracker=ws.tracker
+    )
+    out.print(f"Exception recorded for {info.ref} by {by}; it is now @challenger.")
+
+
+@models_app.command()
 def archive(
     ref: Ref,
     force: Annotated[bool, typer.Option("--force", help="Even if an alias points to it.")] = False,

@@ -17,7 +17,7 @@ import yaml
 from markdown_it import MarkdownIt
 from mlflow import MlflowClient
 
-from prodml.registry.registry import ModelVersionInfo
+from prodml.registry.registry import EXCEPTION_TAG, FAIRNESS_TAG, ModelVersionInfo
 from prodml.train.tracking import FEATURE_SERVICE_TAG, mlflow_errors
 
 # The label-free estimate's error as measured at registration, and what it was calibrated
@@ -35,6 +35,8 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
     card = json.loads(tags.get("prodml.card", "{}"))
     gate = json.loads(tags.get("prodml.gate", "{}"))
     estimate = json.loads(tags.get(ESTIMATE_TAG, "{}"))
+    fairness = json.loads(tags.get(FAIRNESS_TAG, "{}"))
+    exception = json.loads(tags.get(EXCEPTION_TAG, "{}"))
     metrics = dict(run.data.metrics) if run else {}
     inputs = [
         {
@@ -56,6 +58,8 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
         "snapshots": {i["name"]: i.get("snapshot_id") for i in inputs},
         "metrics": {k: round(v, 6) for k, v in sorted(metrics.items())},
         "gate_passed": gate.get("passed"),
+        "fairness_passed": fairness.get("passed"),
+        "fairness_exception": exception or None,
         "estimate_error": estimate or None,
         "git_commit": run.data.tags.get("mlflow.source.git.commit") if run else None,
         "environment": run.data.tags.get("prodml.environment") if run else None,
@@ -192,6 +196,7 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
             f"| {c['mean_predicted']:.3f} | {c['observed']:.3f} | {c['rows']:,} |"
             for c in calibration
         ]
+    lines += _fairness_section(fairness, exception)
     lines += _estimate_section(estimate)
     lines += ["", "## Known limitations", ""]
     lines += [f"- {item}" for item in card.get("limitations", [])] or ["- _None recorded._"]
@@ -211,6 +216,61 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _fairness_section(report: dict[str, Any], exception: dict[str, Any]) -> list[str]:
+    """Per sensitive attribute (and intersection), each group's rates with their 95 %
+    intervals, the two disparities, the verdict and any exception granted."""
+    if not report:
+        return []
+    rules = report["rules"]
+    verdict = "passed" if report["passed"] else "**blocked** the release"
+    lines = [
+        "",
+        "## Fairness",
+        "",
+        f"On the validation rows, decisions at a score of 0.5 or more; the check {verdict} "
+        f"(demographic-parity ratio at least {rules['min_ratio']}, equalized-odds difference "
+        f"at most {rules['max_odds_difference']}, unless the gap's interval includes parity; "
+        f"groups under {rules['min_group_rows']} rows are not judged).",
+    ]
+    for name, figures in report["attributes"].items():
+        ratio, odds = figures["demographic_parity_ratio"], figures["equalized_odds_difference"]
+        lines += [
+            "",
+            f"### {name}",
+            "",
+            f"Demographic-parity ratio **{ratio['value']:.3f}** "
+            f"[{ratio['interval'][0]:.3f}, {ratio['interval'][1]:.3f}]; equalized-odds "
+            f"difference **{odds['value']:.3f}** [{odds['interval'][0]:.3f}, "
+            f"{odds['interval'][1]:.3f}].",
+            "",
+            "| group | rows | selection rate | TPR | FPR | calibration |",
+            "| --- | ---: | --- | --- | --- | --- |",
+        ]
+        for group, g in figures["groups"].items():
+            cells = " | ".join(
+                f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]" for v in (g[m] for m in _GROUP_RATES)
+            )
+            lines.append(f"| {group} | {g['rows']:,} | {cells} |")
+        small = figures.get("too_small") or {}
+        if small:
+            lines += [
+                "",
+                "Not judged (too few rows): " + ", ".join(f"{g} ({n})" for g, n in small.items()),
+            ]
+    lines += [""] + [f"- Skipped {a}: {why}" for a, why in report.get("skipped", {}).items()]
+    lines += [f"- {reason}" for reason in report["reasons"]]
+    if exception:
+        lines += [
+            "",
+            f"**Exception granted** by {exception['by']} on {exception['at'][:10]}: "
+            f"{exception['reason']}",
+        ]
+    return lines
+
+
+_GROUP_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate", "calibration")
 
 
 def _estimate_section(error: dict[str, Any]) -> list[str]:

@@ -1,17 +1,19 @@
 """Registering a trained, gated model: a version with its lineage, gate report and model
-card, and the alias the gate earned. Re-registering the same fit finds its version again."""
+card, and the alias the gate earned. Re-registering the same fit finds its version again.
+An approver may except a version the fairness check blocked (`allow`)."""
 
 from __future__ import annotations
 
 import json
 import tempfile
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prodml.errors import NotFoundError
+from prodml.errors import ConfigError, NotFoundError, StateError
 from prodml.registry.card import write_card
-from prodml.registry.registry import ModelRegistry, ModelVersionInfo
+from prodml.registry.registry import EXCEPTION_TAG, FAIRNESS_TAG, ModelRegistry, ModelVersionInfo
 from prodml.train.model import TrainedModel
 from prodml.train.tabular import STEP_KEY_TAG, TrainResult
 from prodml.train.tracking import Tracker
@@ -79,3 +81,50 @@ def log_card(version: ModelVersionInfo, tracker: Tracker, run_id: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         write_card(version, tracker.tracking_uri, Path(tmp))
         tracker.log_folder(run_id, Path(tmp), "card")
+
+
+def allow(
+    ref: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    registry: ModelRegistry,
+    tracker: Tracker,
+) -> ModelVersionInfo:
+    """An approver's exception to the fairness check for the version `ref` names: recorded
+    on the version (and so in its card) and in the audit log, and the version becomes
+    `challenger`, as if it had passed. Only a version that failed on fairness alone."""
+    if not reason.strip():
+        raise ConfigError("Say why the exception is granted (--reason); it is recorded.")
+    info = registry.resolve(ref)
+    gate = json.loads(info.tags.get("prodml.gate", "{}"))
+    report = json.loads(info.tags.get(FAIRNESS_TAG, "{}"))
+    if not report or report.get("passed"):
+        raise StateError(
+            f"{info.ref} was not blocked by the fairness check: there is nothing to except."
+        )
+    others = [c["against"] for c in gate.get("comparisons", []) if not c["passed"]]
+    if others:
+        raise StateError(
+            f"{info.ref} also failed the gate against {', '.join(others)}; an exception covers "
+            "fairness only. Train a better candidate."
+        )
+    granted = {"by": actor, "at": now.isoformat(), "reason": reason}
+    registry.set_tags(info.name, info.version, {EXCEPTION_TAG: json.dumps(granted)})
+    if registry.audit is not None:
+        registry.audit.record(
+            actor,
+            "fairness.exception",
+            info.ref,
+            reason,
+            {"reasons": report["reasons"]},
+        )
+    if "champion" not in info.aliases:
+        registry.promote(
+            info.ref, "challenger", now=now, actor=actor, reason="fairness exception granted"
+        )
+    info = registry.resolve(f"{info.name}/{info.version}")
+    if info.run_id:
+        log_card(info, tracker, info.run_id)
+    return info

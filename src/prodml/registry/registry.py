@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import re
 import shutil
 import tempfile
@@ -31,6 +32,11 @@ from prodml.train.tracking import FEATURE_SERVICE_TAG, check_reachable, mlflow_e
 
 MODEL_ARTIFACT = "model"
 ARCHIVED_TAG = "prodml.archived"  # when a version was retired
+# The gate's fairness report (JSON, see `train.fairness`), and an approver's exception to
+# it (who, when, why; see `registry.promotion.allow`).
+FAIRNESS_TAG = "prodml.fairness"
+EXCEPTION_TAG = "prodml.fairness.exception"
+RELEASE_ALIASES = ("champion", "challenger")  # what a fairness-blocked version may not be
 _ALIAS = re.compile(r"^[\w-]+$")
 _REF = re.compile(r"^(?P<name>[\w.-]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))?$")
 
@@ -112,6 +118,14 @@ class ModelRegistry:
         if ARCHIVED_TAG in info.tags:
             raise StateError(
                 f"{info.ref} was archived on {info.tags[ARCHIVED_TAG]}; promote another version."
+            )
+        blocked = json.loads(info.tags.get(FAIRNESS_TAG, "{}"))
+        excepted = EXCEPTION_TAG in info.tags
+        if alias in RELEASE_ALIASES and blocked.get("passed") is False and not excepted:
+            raise StateError(
+                f"{info.ref} was blocked by the fairness check: {blocked['reasons'][0]}. "
+                f"An approver may grant an exception first: prodml models allow "
+                f'{info.ref} --reason "..."'
             )
         self.set_alias(info.name, alias, info.version, actor=actor, reason=reason)
         self.set_tags(info.name, info.version, {f"prodml.promoted.{alias}": now.isoformat()})

@@ -165,12 +165,20 @@ def plan(
 
 
 def recipe(
-    snapshots: dict[str, pd.DataFrame], workdir: Path, *, config: Mapping[str, Any]
+    snapshots: dict[str, pd.DataFrame],
+    workdir: Path,
+    *,
+    config: Mapping[str, Any],
+    carry: Sequence[str] = (),
 ) -> Recipe:
-    """The examples and spec of a `TableConfig` (as a dict), from its one snapshot."""
+    """The examples and spec of a `TableConfig` (as a dict), from its one snapshot; the
+    `carry` columns ride along unread by the model (the sensitive attributes the gate
+    judges fairness by, left out of the features)."""
     table = TableConfig.from_dict(config)
     frame = snapshots[table.data]
-    examples = frame[[*table.categorical, *table.numeric]].copy()
+    features = [*table.categorical, *table.numeric]
+    riders = [c for c in carry if c in frame.columns and c not in features and c != table.label]
+    examples = frame[[*features, *riders]].copy()
     for name in table.numeric:
         examples[name] = pd.to_numeric(examples[name], errors="coerce").astype(float)
     examples[table.label] = _target(frame[table.label], table)
