@@ -165,6 +165,8 @@ governance:                 # who may do what, and the record of who did
                             #   and only the anchors catch a chain rewritten whole)
   anchors: null             # where the audit chain's head is anchored, outside the database
                             #   (null = <state_dir>/audit/anchors.jsonl)
+  restore_aliases: false    # an alias moved directly in MLflow is recorded and reported by
+                            #   `prodml audit verify`; true: also moved back
   fairness:                 # the training gate's check of monitoring.sensitive attributes
     min_ratio: 0.8          # a demographic-parity ratio below this blocks (four-fifths rule)
     max_odds_difference: 0.1  # an equalized-odds difference above this blocks
@@ -349,6 +351,7 @@ class GovernanceSettings(BaseModel):
     max_failures: int = Field(default=10, ge=1)
     audit_key: SecretStr | None = None
     anchors: Path | None = None
+    restore_aliases: bool = False
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)
 
 

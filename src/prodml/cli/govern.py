@@ -193,20 +193,31 @@ def audit_log(
 
 @audit_app.command("verify")
 def audit_verify(as_json: AsJson = False, project: ProjectDir = Path(".")) -> None:
-    """Check every event's hash and link and every anchor; name the first bad event.
+    """Check every event's hash and link and every anchor, naming the first bad event;
+    then find any alias moved directly in MLflow (recorded, and moved back with
+    governance.restore_aliases).
 
-    Exits 1 when the log was tampered with. Run it from a CronJob: a good verdict also
-    anchors the head, so later deletions of the newest events are caught.
+    Exits 1 when the log was tampered with or an alias moved outside prodml. Run it from a
+    CronJob: a good verdict also anchors the head, so later deletions of the newest events
+    are caught.
     """
+    from prodml.registry.aliases import check_aliases
+
     ws = open_workspace(project)
     verdict = ws.audit.verify()
     if verdict.ok and verdict.head:
         ws.audit.anchor(next(ws.audit.metadata.audit_events(after=verdict.head - 1)))
+    restore = ws.settings.governance.restore_aliases
+    drifts = check_aliases(ws.registry, ws.audit, restore=restore) if verdict.ok else []
     if as_json:
-        out.print_json(json.dumps(verdict.__dict__))
+        moved = [d.__dict__ for d in drifts]
+        out.print_json(json.dumps({**verdict.__dict__, "aliases_moved_outside": moved}))
     else:
         (out if verdict.ok else err).print(verdict.sentence())
-    if not verdict.ok:
+        for drift in drifts:
+            back = f" Moved back to version {drift.recorded}." if restore and drift.recorded else ""
+            err.print(f"{drift.sentence()}; recorded.{back}")
+    if not verdict.ok or drifts:
         raise typer.Exit(1)
 
 

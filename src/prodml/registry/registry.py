@@ -208,6 +208,15 @@ class ModelRegistry:
             )
         return sorted(f"{mv.name}/{mv.version}" for mv in found)
 
+    def aliases(self) -> dict[str, str]:
+        """Every alias MLflow holds now, as ``{"name@alias": version}``."""
+        with self._mlflow("listing aliases"):
+            return {
+                f"{rm.name}@{alias}": str(version)
+                for rm in self.client.search_registered_models()
+                for alias, version in (rm.aliases or {}).items()
+            }
+
     def list_versions(self) -> list[ModelVersionInfo]:
         with self._mlflow("listing registered models"):
             found = []
