@@ -135,6 +135,10 @@ monitoring:
       monitor: estimate
       metric: worse_than_registered
       above: 0.5
+    - name: bias-drift      # a sensitive attribute's group gap (demographic parity or
+      monitor: fairness     #   equalized odds) wider than at registration, beyond chance
+      metric: bias_drift
+      above: 0.5
 
 rollouts:                   # how `prodml deploy tick|watch` judges a canary, shadow or A/B arm
   interval_seconds: 60      # between analyses (by the servers, or `prodml deploy watch`)
@@ -283,6 +287,7 @@ def _default_rules() -> list[AlertRule]:
         AlertRule(
             name="estimated-drop", monitor="estimate", metric="worse_than_registered", above=0.5
         ),
+        AlertRule(name="bias-drift", monitor="fairness", metric="bias_drift", above=0.5),
     ]
 
 

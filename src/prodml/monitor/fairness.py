@@ -6,6 +6,8 @@ widening gap between groups shows when it began.
 Per group: selection rate, true and false positive rates; per attribute: the demographic
 parity difference (largest gap in selection rate) and the equalized odds difference
 (largest gap in TPR or FPR). Groups under `min_rows` labelled rows are left out.
+`bias_drift` says when a window's gap widened past its registration value by more than
+chance (the `bias-drift` alert).
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ def group_metrics(
             continue  # decisions were not logged
         d, g = decided.astype(int), groups.to_numpy()[keep]
         frame = MetricFrame(metrics=GROUP_METRICS, y_true=y, y_pred=d, sensitive_features=g)
+        counts = pd.DataFrame({"group": g, "y": y}).groupby("group")["y"].agg(["size", "sum"])
         out[attribute] = {
             "groups": {
                 str(k): {m: float(v) for m, v in row.items()}
+                | {"rows": float(counts.loc[k, "size"]), "positives": float(counts.loc[k, "sum"])}
                 for k, row in frame.by_group.iterrows()
             },
             "demographic_parity_difference": float(
@@ -71,3 +75,44 @@ def group_metrics(
             ),
         }
     return out
+
+
+def bias_drift(
+    live: dict[str, dict[str, Any]], registered: dict[str, dict[str, Any]] | None, z: float = 1.96
+) -> dict[str, float]:
+    """Per attribute measured both now and at registration: 1.0 when a gap (demographic
+    parity or equalized odds) widened past its registration value by more than both
+    measurements' uncertainty (`z` standard errors of the difference, from the group
+    sizes), else 0.0. Attributes registered without group sizes are not judged."""
+    out: dict[str, float] = {}
+    for attribute, now in live.items():
+        then = (registered or {}).get(attribute)
+        if not then:
+            continue
+        widened = []
+        for gap in GAPS:
+            se_now, se_then = _gap_error(now, gap), _gap_error(then, gap)
+            if se_now is None or se_then is None:
+                continue
+            widened.append(now[gap] - then[gap] > z * float(np.hypot(se_now, se_then)))
+        if widened:
+            out[attribute] = float(any(widened))
+    return out
+
+
+def _gap_error(found: dict[str, Any], gap: str) -> float | None:
+    """The standard error of a gap between the two groups furthest apart on its rate."""
+    groups = found["groups"].values()
+    if any("rows" not in g for g in groups):
+        return None
+    if gap == "demographic_parity_difference":
+        rated = [(g["selection_rate"], g["rows"]) for g in groups]
+    else:  # the rate (TPR or FPR) whose gap is the larger, over its own denominators
+        tpr = [(g["true_positive_rate"], g["positives"]) for g in groups]
+        fpr = [(g["false_positive_rate"], g["rows"] - g["positives"]) for g in groups]
+        rated = max(tpr, fpr, key=lambda r: max(p for p, _ in r) - min(p for p, _ in r))
+    rated = [(p, n) for p, n in rated if n > 0 and np.isfinite(p)]
+    if len(rated) < 2:
+        return None
+    (low, n_low), (high, n_high) = min(rated), max(rated)
+    return float(np.sqrt(low * (1 - low) / n_low + high * (1 - high) / n_high))

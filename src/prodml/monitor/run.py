@@ -32,7 +32,7 @@ from prodml.monitor.chance import ChanceLevels
 from prodml.monitor.compare import RULES, FeatureDrift, compare, statistic
 from prodml.monitor.concept import ConceptDrift, cusum, page_hinkley
 from prodml.monitor.estimate import estimate, excess_error
-from prodml.monitor.fairness import GAPS, group_metrics
+from prodml.monitor.fairness import GAPS, bias_drift, group_metrics
 from prodml.monitor.labels import LABEL, LABELLED_AT, apply_overrides, join_labels
 from prodml.monitor.multivariate import MultivariateDrift, domain_classifier
 from prodml.monitor.performance import Figure, realized, realized_by_slice
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
 MULTIVARIATE, SEGMENT, FAIRNESS, QUALITY = "multivariate", "segment", "fairness", "quality"
+BIAS_DRIFT = "bias_drift"  # 1: a group gap widened past its registration value beyond chance
 # 1 when a window's interval lies wholly on the worse side of the figure measured on
 # held-out rows at registration (`Reference.registered`), else 0: a drop that does not
 # depend on how much history came before it, nor on a threshold someone had to pick.
@@ -293,6 +294,8 @@ def _judge(
             fairness = group_metrics(
                 labelled, label=LABEL, decision=DECISION, sensitive=plan.sensitive
             )
+            for attribute, drifted in bias_drift(fairness, reference().fairness).items():
+                fairness[attribute][BIAS_DRIFT] = drifted
     worse = _versus_registration(reference().registered, estimated, figures)
     return WindowResult(
         version,
@@ -415,6 +418,8 @@ def _window_findings(name: str, result: WindowResult, now: datetime) -> list[Fin
     out += [finding(monitor, WORSE, value) for monitor, value in result.worse.items()]
     for attribute, found in result.fairness.items():
         out += [finding(FAIRNESS, gap, found[gap], attribute) for gap in GAPS]
+        if BIAS_DRIFT in found:
+            out.append(finding(FAIRNESS, BIAS_DRIFT, found[BIAS_DRIFT], attribute))
         for group, metrics in found["groups"].items():
             out += [
                 finding(FAIRNESS, metric, value, f"{attribute}={group}")
