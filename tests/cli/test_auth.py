@@ -74,6 +74,7 @@ READS = {
     "models list",
     "models show",
     "models card",
+    "models evidence",
     "models reproduce",
     "monitor alerts",
     "monitor compare",

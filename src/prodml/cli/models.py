@@ -133,6 +133,27 @@ def allow(
 
 
 @models_app.command()
+def evidence(
+    ref: Ref,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write to.")] = Path(
+        "evidence"
+    ),
+    project: ProjectDir = Path("."),
+) -> None:
+    """Write a version's technical documentation (EU AI Act Annex IV, as far as software
+    can know it) as Markdown and HTML, from the registry, lineage, evaluation, fairness,
+    monitoring and audit records alone, with an index of where each piece came from.
+
+    [dim]e.g. prodml models evidence loans@champion -o evidence/[/dim]
+    """
+    from prodml.evidence import write_evidence
+
+    ws = open_workspace(project)
+    markdown, html = write_evidence(ws, ref, output)
+    out.print(f"Evidence written: {markdown} and {html} (with the model card).")
+
+
+@models_app.command()
 def archive(
     ref: Ref,
     force: Annotated[bool, typer.Option("--force", help="Even if an alias points to it.")] = False,

@@ -30,7 +30,7 @@ def build_card(info: ModelVersionInfo, tracking_uri: str) -> str:
     with mlflow_errors(tracking_uri, f"reading the run of {info.ref}"):
         client = MlflowClient(tracking_uri)
         run = client.get_run(info.run_id) if info.run_id else None
-        evaluation = _evaluation(client, info.run_id) if info.run_id else {}
+        evaluation = run_evaluation(client, info.run_id) if info.run_id else {}
     tags = dict(info.tags)
     card = json.loads(tags.get("prodml.card", "{}"))
     gate = json.loads(tags.get("prodml.gate", "{}"))
@@ -338,7 +338,8 @@ def write_card(info: ModelVersionInfo, tracking_uri: str, folder: Path) -> tuple
     return md, html
 
 
-def _evaluation(client: MlflowClient, run_id: str) -> dict[str, Any]:
+def run_evaluation(client: MlflowClient, run_id: str) -> dict[str, Any]:
+    """The `evaluation.json` a prodml training logged in run `run_id` ({} if none)."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = client.download_artifacts(run_id, "evaluation.json", tmp)
