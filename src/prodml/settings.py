@@ -169,6 +169,8 @@ governance:                 # who may do what, and the record of who did
                             #   and only the anchors catch a chain rewritten whole)
   anchors: null             # where the audit chain's head is anchored, outside the database
                             #   (null = <state_dir>/audit/anchors.jsonl)
+  pii_key: null             # a secret: personal values are logged as HMACs under it (null =
+                            #   a key made once in <state_dir>/secrets/pii.key)
   restore_aliases: false    # an alias moved directly in MLflow is recorded and reported by
                             #   `prodml audit verify`; true: also moved back
   fairness:                 # the training gate's check of monitoring.sensitive attributes
@@ -357,6 +359,7 @@ class GovernanceSettings(BaseModel):
     audit_key: SecretStr | None = None
     anchors: Path | None = None
     restore_aliases: bool = False
+    pii_key: SecretStr | None = None
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)
 
 

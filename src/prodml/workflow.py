@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,7 @@ def train_and_register(
     reproduce` will re-run; a version without one cannot be reproduced.
     """
     from prodml.registry.promotion import champion_of, register_result
+    from prodml.registry.registry import PII_TAG
     from prodml.train.tabular import RECIPE_CONFIG_TAG, RECIPE_TAG, train
 
     spec = recipe.spec
@@ -93,6 +94,7 @@ def train_and_register(
             if champion is None
             else (champion[0].ref, champion[1].predict_frame(valid)),
         )
+    result.tags[PII_TAG] = json.dumps(personal_columns(inputs.values()))
     if recorded_as:
         result.tags[RECIPE_TAG] = recorded_as
     if config is not None:
@@ -181,6 +183,7 @@ def register_fitted(
     it is registered with no alias. `data` is the snapshot it was fitted on (its lineage)
     and `training_rows` those rows, the drift reference (else `x` is)."""
     from prodml.registry.promotion import champion_of, register_version
+    from prodml.registry.registry import PII_TAG
     from prodml.train import conformal
     from prodml.train.adopt import adopt, encode_target, judge
     from prodml.train.tabular import STEP_KEY_TAG
@@ -221,6 +224,7 @@ def register_fitted(
     tags = {
         **{f"prodml.snapshot.{n}": s.id for n, s in inputs.items()},
         "prodml.flavor": adopted.flavor,
+        PII_TAG: json.dumps(personal_columns(inputs.values())),
         "prodml.card": json.dumps(
             {
                 "intended_use": intended_use,
@@ -267,6 +271,18 @@ def register_fitted(
     )
     version = _card_with_estimate(ws, version, run_id, GIVEN)
     return Registered(version, reference, report, evaluations)
+
+
+def personal_columns(snapshots: Iterable[SnapshotRecord]) -> list[str]:
+    """The columns the contracts of `snapshots` tag `pii`: never logged in clear."""
+    return sorted(
+        {
+            name
+            for snapshot in snapshots
+            for name, facts in snapshot.lineage.get("columns", {}).items()
+            if facts.get("pii")
+        }
+    )
 
 
 def judge_fairness(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from prodml.features.online import OnlineStore
     from prodml.govern import AuditLog, Guard, Tokens
     from prodml.govern.oversight import Overrides
+    from prodml.govern.privacy import Redactor
     from prodml.monitor.alerts import AlertEvent
     from prodml.monitor.compare import FeatureDrift
     from prodml.monitor.reference import Reference
@@ -148,6 +149,16 @@ class Workspace:
         from prodml.govern import Tokens
 
         return Tokens(self.metadata, self.audit, self.clock)
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """Keyed hashes of personal data, under `governance.pii_key` (else this
+        workspace's own key, made on first use)."""
+        from prodml.govern.privacy import Redactor, workspace_key
+
+        secret = self.settings.governance.pii_key
+        configured = secret.get_secret_value() if secret else None
+        return Redactor(workspace_key(configured, self.state_dir))
 
     @cached_property
     def overrides(self) -> Overrides:
@@ -318,6 +329,7 @@ class Workspace:
             coverage=coverage or serving.coverage,
             enricher=enricher,
             max_batch_rows=serving.max_batch_rows,
+            redactor=self.redactor,
         )
         if compile_trees:
             predictor.compile_in_background(self.state_dir / "compiled")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pandas as pd
 import pyarrow as pa
@@ -18,6 +19,7 @@ from prodml.data.profile import profile_frame
 from prodml.data.sources import Source
 from prodml.data.validate import ZONE_SUFFIX
 from prodml.errors import SourceError
+from prodml.govern.privacy import PII_VALUES
 
 MAX_CATEGORIES = 200
 RANGE_MARGIN = 0.1
@@ -29,11 +31,6 @@ _PII_NAMES: list[tuple[PiiTag, re.Pattern[str]]] = [
     ("ip", re.compile(r"(^|_)ip(_|$)|ip_?addr")),
     ("name", re.compile(r"(^|_)(first|last|full|sur|given|middle)?_?name$")),
     ("id", re.compile(r"ssn|passport|national_id|tax_?id|licen[cs]e|iban|account_?n")),
-]
-_PII_VALUES: list[tuple[PiiTag, re.Pattern[str]]] = [
-    ("email", re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)),
-    ("ip", re.compile(r"^(\d{1,3}\.){3}\d{1,3}$")),
-    ("phone", re.compile(r"^\+?[\d\s().-]{7,20}$")),
 ]
 
 
@@ -171,9 +168,9 @@ def _pii(name: str, present: pd.Series) -> PiiTag | None:
             return tag
     if present.dtype.kind in "OUT" or isinstance(present.dtype, pd.StringDtype):
         sample = present.astype(str).head(1000)
-        for tag, pattern in _PII_VALUES:
+        for found, pattern in PII_VALUES:
             if len(sample) and sample.str.match(pattern).mean() > 0.9:
-                return tag
+                return cast(PiiTag, found)
     return None
 
 

@@ -36,6 +36,8 @@ ARCHIVED_TAG = "prodml.archived"  # when a version was retired
 # it (who, when, why; see `registry.promotion.allow`).
 FAIRNESS_TAG = "prodml.fairness"
 EXCEPTION_TAG = "prodml.fairness.exception"
+# The columns its training contracts tag `pii` (JSON list): never logged in clear.
+PII_TAG = "prodml.pii"
 RELEASE_ALIASES = ("champion", "challenger")  # what a fairness-blocked version may not be
 _ALIAS = re.compile(r"^[\w-]+$")
 _REF = re.compile(r"^(?P<name>[\w.-]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))?$")

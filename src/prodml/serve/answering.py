@@ -113,7 +113,7 @@ def logged(
                 "channel": channel,
                 "model": info.name,
                 "version": info.version,
-                "inputs": row,
+                "inputs": predictor.logged_inputs(row),
                 "features": _stored(row, enriched),
                 **answered,
                 "coverage": predictor.coverage,

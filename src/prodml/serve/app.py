@@ -39,6 +39,7 @@ from prodml.errors import (
 )
 from prodml.govern.guard import QUERY_NAMES, Guard
 from prodml.govern.oversight import Overrides
+from prodml.govern.privacy import looks_personal
 from prodml.govern.roles import LABEL, OVERRIDE, PREDICT, READ, Principal, roles_with
 from prodml.predlog import PredictionLog
 from prodml.registry import ModelVersionInfo
@@ -193,7 +194,7 @@ def create_app(
         try:
             parsed = predictor.request_model.model_validate_json(body)
         except ValidationError as exc:
-            errors = [_field_error(e) for e in exc.errors()]
+            errors = [_field_error(e, predictor.echoes) for e in exc.errors()]
             if any(e["type"] == "too_long" and e["loc"] == ["body", "rows"] for e in errors):
                 detail = [_too_many(predictor.max_batch_rows)]
                 return _failed(metrics, info, 413, detail, "too_many_rows")
@@ -207,6 +208,7 @@ def create_app(
                         info=info,
                         timestamp=clock.now(),
                         channel="http",
+                        private=predictor.logged_sent,
                         route=routing.tags(routing.primary_arm.name),
                     )
                 )
@@ -608,12 +610,17 @@ def _error_detail(exc: ProdmlError) -> list[dict[str, Any]]:
     ]
 
 
-def _field_error(error: Any) -> dict[str, Any]:
+def _field_error(error: Any, echoes: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """A pydantic error on the request body in FastAPI's entry shape (its location under
-    "body"), with only a scalar input echoed back."""
+    "body"), with only a scalar input echoed back, and for a prediction row only that of
+    a field `echoes` allows and that does not look personal (see `govern.privacy`)."""
     out = {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
     value = error.get("input")
-    if isinstance(value, float) and not math.isfinite(value):
+    loc = error["loc"]
+    in_row = len(loc) >= 3 and loc[0] == "rows"
+    if echoes is not None and in_row and (not echoes(str(loc[2])) or looks_personal(value)):
+        pass  # the field and why it failed are said; a personal value is not repeated
+    elif isinstance(value, float) and not math.isfinite(value):
         out["input"] = str(value)  # JSON has no NaN: echoing it raw would turn a 422 into a 500
     elif isinstance(value, int) and not -(2**63) <= value < 2**64:
         out["input"] = str(value)  # nor does the encoder take integers past 64 bits

@@ -4,8 +4,10 @@ conformal uncertainty, and explanations. HTTP, batch and streaming all answer th
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import secrets
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from prodml.errors import ServingError
+from prodml.govern.privacy import Redactor, looks_personal
 from prodml.registry import ModelVersionInfo
+from prodml.registry.registry import PII_TAG
 from prodml.serve.compiled import CompiledTrees, available, compile_booster, probe_rows, verify
 from prodml.serve.enrich import Enricher
 from prodml.serve.schemas import feedback_model, request_model, row_schema
@@ -61,6 +65,7 @@ class Predictor:
         coverage: float = 0.9,
         enricher: Enricher | None = None,
         max_batch_rows: int = 1000,
+        redactor: Redactor | None = None,
     ):
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be a float in (0, 1). Got {threshold} instead.")
@@ -76,6 +81,29 @@ class Predictor:
         self.feedback_model = feedback_model(self.classifier)
         self.quantile = conformal.quantile(model.conformal, coverage) if model.conformal else None
         self._fast: RowScorer | None = model.one_row()
+        # Personal data the log must not hold in clear: the request fields its training
+        # contracts tag `pii` (see `govern.privacy`); without the workspace's key, a key of
+        # this process (hashes then match within it only).
+        self.redactor = redactor or Redactor(secrets.token_bytes(32))
+        self.fields = frozenset(self.row_schema.model_fields)
+        self.pii = frozenset(json.loads(info.tags.get(PII_TAG, "[]"))) & self.fields
+
+    def logged_inputs(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A validated request row as the prediction log may keep it: PII fields and any
+        text that looks personal hashed (the row itself when there is none)."""
+        if self.pii or any(looks_personal(v) for v in row.values()):
+            return self.redactor.row(row, self.pii)
+        return row
+
+    def logged_sent(self, sent: Mapping[str, Any]) -> dict[str, Any]:
+        """A refused row's values as sent, as the log may keep them: also hashed, the
+        values of fields the model does not know."""
+        return self.redactor.row(sent, self.pii, known=self.fields)
+
+    def echoes(self, field: str) -> bool:
+        """Whether an error about `field` may quote the value sent (a known field that
+        is not personal)."""
+        return field in self.fields and field not in self.pii
 
     @property
     def engine(self) -> str:

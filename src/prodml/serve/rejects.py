@@ -12,7 +12,7 @@ second type), and `rejected`: one reason per bad field as ``"<field>: <kind>"`` 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,13 +54,15 @@ def request_rejects(
     info: ModelVersionInfo,
     timestamp: datetime,
     channel: str,
+    private: Callable[[Mapping[str, Any]], Mapping[str, Any]],
     route: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The reject records of a request that failed validation: one per row with an error
     (`errors` in pydantic's shape, located as ``("rows", i, field)``), with that row's
     inputs as sent. An error not inside a row (the body is not JSON, `rows` is missing)
-    is one record for the whole request, as row -1. `route` (the deployment and arm whose
-    schema refused it) is added to each."""
+    is one record for the whole request, as row -1. `private` hashes what the log may not
+    keep in clear (`Predictor.logged_sent`). `route` (the deployment and arm whose schema
+    refused it) is added to each."""
     rows = _sent_rows(body)
     reasons: dict[int, list[str]] = defaultdict(list)
     for error in errors:
@@ -81,7 +83,7 @@ def request_rejects(
             "channel": channel,
             "model": info.name,
             "version": info.version,
-            "sent": sent(rows[row]) if 0 <= row < len(rows) else {},
+            "sent": dict(private(sent(rows[row]))) if 0 <= row < len(rows) else {},
             "rejected": sorted(set(found)),
             **(route or {}),
         }

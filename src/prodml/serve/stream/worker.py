@@ -149,6 +149,7 @@ class StreamWorker:
                 info=predictor.info,
                 timestamp=self.clock.now(),
                 channel="stream",
+                private=predictor.logged_sent,
             )
             self.log.append(rejects)  # counted by monitoring, as the HTTP API's refusals are
             errors = [
