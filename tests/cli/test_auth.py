@@ -57,6 +57,7 @@ WRITES: dict[str, tuple[str, list[str]]] = {
     "deploy watch": (APPROVE, ["api"]),
     "auth token create": (ADMIN, ["--role", "viewer", "--name", "pm"]),
     "auth token revoke": (ADMIN, ["000000000000"]),
+    "privacy erase": (ADMIN, ["--key", "email=nobody@example.org"]),
 }
 # Commands that only read shared state, or write files of the caller's own.
 READS = {

@@ -24,6 +24,7 @@ auth_app.add_typer(token_app, name="token")
 audit_app = typer.Typer(
     help="The tamper-evident record of every write: read it, verify it.", no_args_is_help=True
 )
+privacy_app = typer.Typer(help="Personal data: erase a person's records.", no_args_is_help=True)
 
 
 @token_app.command("create")
@@ -219,6 +220,35 @@ def audit_verify(as_json: AsJson = False, project: ProjectDir = Path(".")) -> No
             err.print(f"{drift.sentence()}; recorded.{back}")
     if not verdict.ok or drifts:
         raise typer.Exit(1)
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key", help="COLUMN=VALUE: the person's identifier, as their data holds it."
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="Why (e.g. the request's reference).")] = "",
+    actor: Actor = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Erase a person's records (GDPR Art. 17): from every prediction log (by value or
+    its keyed hash), the labels and overrides of those requests, and the ingestion
+    quarantine. Recorded in the audit log with the counts, never the value; role admin.
+
+    [dim]e.g. prodml privacy erase --key customer_email=alice@example.org --reason DSR-1042[/dim]
+    """
+    from prodml.erasure import erase_subject
+
+    column, sep, value = key.partition("=")
+    if not sep or not column.strip() or not value:
+        raise typer.BadParameter("give the person as COLUMN=VALUE", param_hint="--key")
+    ws = open_workspace(project)
+    by = authorize(ws, ADMIN, actor=actor)
+    erasure = erase_subject(ws, column.strip(), value, actor=by, reason=reason)
+    out.print(erasure.sentence())
 
 
 def _since(text: str | None) -> datetime | None:

@@ -30,7 +30,7 @@ from prodml.cli._common import (
 from prodml.cli.data import data_app
 from prodml.cli.deploy import deploy_app
 from prodml.cli.features import features_app
-from prodml.cli.govern import audit_app, auth_app
+from prodml.cli.govern import audit_app, auth_app, privacy_app
 from prodml.cli.log import log_app
 from prodml.cli.models import models_app
 from prodml.cli.monitor import monitor_app
@@ -76,6 +76,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
 app.command()(train)
 
 

@@ -44,6 +44,7 @@ _PREFIX = "predictions-"
 # runs at idle priority) is stopped and done on the next start instead.
 _CLOSE_COMPACTION_SECONDS = 120.0
 JSONL, PARQUET = ".jsonl", ".parquet"
+TOMBSTONE = b'{"erased":true}'  # an erased record, overwritten in place (`predlog.erase`)
 
 
 class PredictionLog:
@@ -79,7 +80,7 @@ class PredictionLog:
 
     def segments(self) -> list[Path]:
         """This writer's segments, Parquet or JSON lines, in write order."""
-        return _segments_in(self.folder)
+        return segments_in(self.folder)
 
     def writer(self, name: str) -> PredictionLog:
         """A log of its own for another process writing to the same deployment (a server
@@ -128,7 +129,8 @@ class PredictionLog:
             if needle not in data:
                 return []
             complete = data[: data.rfind(b"\n") + 1]
-            return [orjson.loads(line) for line in complete.splitlines() if needle in line]
+            lines = complete.splitlines()
+            return [orjson.loads(line) for line in lines if needle in line and _live(line)]
 
         return _retrying(lambda: [r for s in self._readable() for r in matching(s)])
 
@@ -352,17 +354,20 @@ def _records(segment: Path) -> list[dict[str, Any]]:
         return pq.read_table(segment).to_pylist()
     data = segment.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]  # a torn last line is not a record
-    return [orjson.loads(line) for line in complete.splitlines() if line]
+    return [orjson.loads(line) for line in complete.splitlines() if line and _live(line)]
+
+
+def _live(line: bytes) -> bool:
+    """Whether a JSON line is a record, not an erased one's tombstone (`predlog.erase`)."""
+    return not line.startswith(TOMBSTONE)
 
 
 def _count(segment: Path) -> int:
     if segment.suffix == PARQUET:
         return int(pq.ParquetFile(segment).metadata.num_rows)
-    total = 0
-    with segment.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            total += chunk.count(b"\n")
-    return total
+    data = segment.read_bytes()
+    erased = data.count(b"\n" + TOMBSTONE) + data.startswith(TOMBSTONE)
+    return data.count(b"\n") - erased
 
 
 def _retrying(read: Callable[[], T], attempts: int = 5) -> T:
@@ -378,12 +383,12 @@ def _retrying(read: Callable[[], T], attempts: int = 5) -> T:
 def readable_segments(folder: Path) -> list[Path]:
     """One writer's segments in write order, skipping a JSON-lines file whose Parquet twin
     (its compacted copy, holding the same records in the same order) is complete."""
-    segments = _segments_in(folder)
+    segments = segments_in(folder)
     done = {segment_number(p) for p in segments if p.suffix == PARQUET}
     return [p for p in segments if p.suffix == PARQUET or segment_number(p) not in done]
 
 
-def _segments_in(folder: Path) -> list[Path]:
+def segments_in(folder: Path) -> list[Path]:
     found = [*folder.glob(f"{_PREFIX}*{JSONL}"), *folder.glob(f"{_PREFIX}*{PARQUET}")]
     return sorted(found, key=lambda p: (segment_number(p), p.suffix == JSONL))
 

@@ -300,6 +300,23 @@ class MetadataStore:
             result = session.execute(query.where(LabelRow.model_name == model_name))
             return [Label(r, label, row, _utc(at)) for r, row, label, at in result]
 
+    def forget_requests(self, model_name: str, request_ids: Iterable[str]) -> dict[str, int]:
+        """Delete the labels and overrides of `model_name` under `request_ids` (an erased
+        person's); how many of each."""
+        ids = sorted(set(request_ids))
+        counts = {"labels": 0, "overrides": 0}
+        with self._session() as session:
+            for start in range(0, len(ids), 1000):  # under every database's parameter limit
+                chunk = ids[start : start + 1000]
+                for kind, table in (("labels", LabelRow), ("overrides", OverrideRow)):
+                    done = session.execute(
+                        delete(table).where(
+                            table.model_name == model_name, table.request_id.in_(chunk)
+                        )
+                    )
+                    counts[kind] += int(getattr(done, "rowcount", 0) or 0)
+        return counts
+
     def add_override(self, override: Override) -> None:
         """Record a person's decision for one logged row; a later one for the same row
         replaces it (the audit log keeps both)."""
