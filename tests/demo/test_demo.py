@@ -144,11 +144,11 @@ def test_a_retrained_canary_is_promoted_and_a_broken_one_rolled_back(demo):
     assert retrained.errors == broken.errors == 0  # no caller got an error
     assert retrained.labels > 0
     decided = [c for c in ws.metadata.deployment_history("flights") if c.action != "hold"]
-    assert [(c.action, c.actor) for c in decided][-5:] == [
+    assert [(c.action, c.actor.split(" (token")[0]) for c in decided][-5:] == [
         ("advance", "analysis"),
         ("advance", "analysis"),
         ("promote", "analysis"),
-        ("canary", "demo"),
+        ("canary", "demo data-scientist"),
         ("rollback", "analysis"),
     ]
     assert decided[-1].figures["checks"]["scores"]["verdict"] == "fail"
@@ -251,3 +251,26 @@ def test_the_monitoring_report_draws_realized_and_estimated_auc(demo, tmp_path):
     image = screenshot(page, tmp_path)
     assert pixels_of(image, REALIZED_COLOR) > 500
     assert pixels_of(image, ESTIMATED_COLOR) > 500
+
+
+@pytest.mark.slow
+def test_every_step_acted_as_its_role_and_the_audit_log_verifies(demo):
+    ws, report = demo
+    assert report.api["no_token_status"] == 401
+    assert report.api["client_labels_status"] == 403
+    assert report.audit["ok"]
+    assert report.audit["verdict"] == ws.audit.verify().sentence()
+    events = list(ws.audit.events())
+    by_kind = report.audit["events"]
+    assert sum(by_kind.values()) == len(events)
+    assert by_kind["token.create"] >= 7
+    actors = {e.action: e.actor for e in events}
+    assert actors["data.ingest"].startswith("demo data-engineer")
+    assert actors["model.register"].startswith("demo data-scientist")
+    assert any(e.action == "auth.denied" and "demo client" in e.actor for e in events)
+    console = Console(file=io.StringIO(), width=120)
+    render_report(console, report, ws, seconds=1.0)
+    text = console.file.getvalue()
+    assert "prodml audit verify" in text
+    assert "The audit log is intact" in text
+    assert "Audit events by kind" in text

@@ -153,6 +153,8 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         "charts are in the monitoring report (below).[/dim]"
     )
 
+    _governance(console, report)
+
     where = Table(title="Where it wrote everything", title_justify="left", show_header=False)
     where.add_column("what", no_wrap=True)
     where.add_column("where", overflow="fold")  # a path is useless cut short
@@ -166,6 +168,25 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         f"Done in {seconds:.0f} s. Browse runs with: "
         f"[cyan]mlflow ui --backend-store-uri {ws.tracking_uri}[/cyan]"
     )
+
+
+def _governance(console: Console, report: DemoReport) -> None:
+    """Who did what: the tokens, the refusals, and the audit log's verdict and events."""
+    audit, api = report.audit, report.api
+    console.print(
+        f"[bold]Governance[/bold]: {audit.get('tokens', 0)} tokens issued, one per role; each "
+        "step acted as its role (data engineer, data scientist, operator), every request "
+        f"carried the client's token. Without one: {api.get('no_token_status')}; a client "
+        f"posting labels: {api.get('client_labels_status')}."
+    )
+    style = "green" if audit.get("ok") else "red"
+    console.print(f"[bold]prodml audit verify[/bold]: [{style}]{audit.get('verdict')}[/{style}]")
+    events = Table(title="Audit events by kind", title_justify="left")
+    events.add_column("action")
+    events.add_column("events", justify="right")
+    for action, count in audit.get("events", {}).items():
+        events.add_row(action, f"{count:,}")
+    console.print(events)
 
 
 def _rollouts_table(rollouts: list[Rollout]) -> Table:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from prodml.clock import SimulatedClock
 from prodml.demo import flights
+from prodml.demo.cast import Cast
 from prodml.errors import NotFoundError
 from prodml.features.definitions import FeatureService
 from prodml.monitor.reference import Reference
@@ -74,23 +75,26 @@ def run_rollouts(
     snapshots: dict[str, str],
     feed: Callable[[pd.Timestamp], None],
     advance: Callable[[int], None],
+    people: Cast,
 ) -> list[Rollout]:
     """Train the two candidates, then roll each out over `july` (flights in time order,
     with their outcomes) behind deployment "flights" of the champion; `feed(t)` brings
-    the online store up to time t."""
+    the online store up to time t. The data scientist trains and starts each canary; the
+    servers take the client's and the labeler's tokens."""
     name = flights.MODEL_NAME
     inputs = {n: ws.metadata.get_snapshot(sid) for n, sid in snapshots.items()}
     feature_service = (service.name, service.version)
     versions = {}
     for label, candidate in (("retrained", RETRAINED), ("broken", BROKEN)):
         recipe = Recipe(examples, flights.train_spec(spec, candidate), feature_service)
-        registered = train_and_register(
-            ws,
-            recipe,
-            inputs=inputs,
-            recorded_as=flights.RECIPE,  # reproducible, as the champion is
-            config={"candidate": dataclasses.asdict(candidate)},
-        )
+        with people.acting(ws, "data-scientist"):
+            registered = train_and_register(
+                ws,
+                recipe,
+                inputs=inputs,
+                recorded_as=flights.RECIPE,  # reproducible, as the champion is
+                config={"candidate": dataclasses.asdict(candidate)},
+            )
         versions[label] = registered.version.version
         advance(1)
     clock = SimulatedClock(july[flights.EVENT_TIME].iloc[0].to_pydatetime())
@@ -99,7 +103,8 @@ def run_rollouts(
     replay.metadata.forget_monitoring(name)
     log = replay.prediction_log(LOG)
     shutil.rmtree(log.folder, ignore_errors=True)
-    replay.rollouts.create(DEPLOYMENT, f"{name}@champion", actor="demo")
+    scientist = people.names["data-scientist"]
+    replay.rollouts.create(DEPLOYMENT, f"{name}@champion", actor=scientist)
     analysis = Analysis(
         replay.rollouts,
         lambda _: log.read(),
@@ -108,24 +113,38 @@ def run_rollouts(
     )
     flights_left = iter(cast("list[dict[str, Any]]", july.to_dict("records")))
     done = []
-    with _server(replay, log, clock) as (client, deployment):
+    with _server(replay, log, clock, ws, people) as (client, deployment):
         for label, what in (
             ("retrained", "retrained on the same months: smaller trees, another seed"),
             ("broken", "learned nothing: the base rate for every flight"),
         ):
             rollout = Rollout(versions[label], what)
             replay.rollouts.canary(
-                DEPLOYMENT, versions[label], actor="demo", steps=STEPS, reason=f"try {what}"
+                DEPLOYMENT, versions[label], actor=scientist, steps=STEPS, reason=f"try {what}"
             )
             deployment.check()
-            _replay(client, deployment, analysis, flights_left, clock, feed, rollout, advance)
+            _replay(
+                client,
+                deployment,
+                analysis,
+                flights_left,
+                clock,
+                feed,
+                rollout,
+                advance,
+                people.headers("labeler"),
+            )
             done.append(rollout)
     replay.close()
     return done
 
 
 @contextmanager
-def _server(ws: Workspace, log: Any, clock: SimulatedClock) -> Iterator[tuple[httpx.Client, Any]]:
+def _server(
+    ws: Workspace, log: Any, clock: SimulatedClock, live: Workspace, people: Cast
+) -> Iterator[tuple[httpx.Client, Any]]:
+    """The deployment's server on replay time, checking tokens against `live`'s clock
+    (they were issued today, not in 2013); the client sends the client role's token."""
     deployment = ws.follow_deployment(DEPLOYMENT)
     app = create_app(
         deployment,
@@ -134,8 +153,14 @@ def _server(ws: Workspace, log: Any, clock: SimulatedClock) -> Iterator[tuple[ht
         labels=ws.metadata,
         collectors=[RolloutCollector(ws.metadata, DEPLOYMENT)],
         candidate_timeout_ms=ws.settings.serving.candidate_timeout_ms,
+        guard=live.guard,
     )
-    with log, BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
+    headers = people.headers("client")
+    with (
+        log,
+        BackgroundServer(app) as server,
+        httpx.Client(base_url=server.url, headers=headers) as client,
+    ):
         yield client, deployment
 
 
@@ -148,9 +173,10 @@ def _replay(
     feed: Callable[[pd.Timestamp], None],
     rollout: Rollout,
     advance: Callable[[int], None],
+    labeler: dict[str, str],
 ) -> None:
     """Send flights until the analysis promotes or rolls the candidate back; each
-    flight's outcome is fed back once it has landed."""
+    flight's outcome is fed back once it has landed (with the `labeler`'s token)."""
     fields = list(deployment.current.row_schema.model_fields)
     landed: deque[tuple[pd.Timestamp, str, int]] = deque()
     for row in flights_left:
@@ -170,7 +196,7 @@ def _replay(
             _, request_id, delayed = landed.popleft()
             labels.append({"request_id": request_id, "label": int(delayed)})
         if labels:
-            client.post("/v1/feedback", json={"labels": labels})
+            client.post("/v1/feedback", json={"labels": labels}, headers=labeler)
             rollout.labels += len(labels)
         if rollout.requests % TICK_EVERY == 0:
             decision = analysis.tick(DEPLOYMENT)

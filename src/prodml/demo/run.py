@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from prodml.clock import SimulatedClock
 from prodml.data import open_source
 from prodml.demo import flights
+from prodml.demo.cast import Cast, issue_cast
 from prodml.demo.rollout import Rollout, run_rollouts
 from prodml.errors import TrainingError
 from prodml.features.definitions import FeatureService, FeatureView
@@ -73,6 +75,7 @@ class DemoReport:
     rollouts: list[Rollout] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    audit: dict[str, Any] = field(default_factory=dict)  # tokens, refusals, the verdict
 
 
 def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoReport:
@@ -87,18 +90,23 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
     )
     with Progress(*columns, console=console, transient=False) as progress:
         step = _Steps(progress, report)
-        with step("Load and validate the flights"):
+        people = issue_cast(ws)  # every step below acts, and is recorded, as its role
+        report.audit["tokens"] = len(people.tokens)
+        with step("Load and validate the flights"), people.acting(ws, "data-engineer"):
             snapshots = _ingest(ws, report)
-        with step("Build point-in-time training set"):
+        with step("Build point-in-time training set"), people.acting(ws, "data-engineer"):
             service, spec, (train, valid, later) = _features(ws, report, snapshots)
-        with step(
-            "Train, gate and register", total=len(train_steps(flights.train_spec(spec)))
-        ) as advance:
+        with (
+            step(
+                "Train, gate and register", total=len(train_steps(flights.train_spec(spec)))
+            ) as advance,
+            people.acting(ws, "data-scientist"),
+        ):
             _train(ws, report, spec, pd.concat([train, valid]), advance)
         july = later[later["month"] == 7].sort_values(flights.EVENT_TIME)
         half = july[flights.EVENT_TIME] < SECOND_HALF
         with step("Serve July 1–14 over HTTP", total=requests) as advance:
-            _serve(ws, report, service, july[half], requests, advance)
+            _serve(ws, report, service, july[half], requests, advance, people)
         rest = july[~half]
         with step("Canary a retrained, then a broken model", total=len(rest) + 2) as advance:
             feed = _Feed(
@@ -116,15 +124,30 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
                 report.snapshots,
                 feed.until,
                 advance,
+                people,
             )
             report.champion_version = ws.registry.resolve(
                 f"{flights.MODEL_NAME}@champion"
             ).version  # the canary's promotion moved it
-        with step("Batch-score July–December", total=len(later)) as advance:
+        with (
+            step("Batch-score July–December", total=len(later)) as advance,
+            people.acting(ws, "operator"),
+        ):
             scores = _batch(ws, report, later, advance)
-        with step("Monitor drift and AUC per month"), _notices_to(alerts_log) as path:
+        with (
+            step("Monitor drift and AUC per month"),
+            _notices_to(alerts_log) as path,
+            people.acting(ws, "operator"),
+        ):
             _monitor(ws, report, scores)
             report.paths["alert notices"] = str(path)
+        with step("Verify the audit log"):
+            verdict = ws.audit.verify()
+            report.audit |= {
+                "ok": verdict.ok,
+                "verdict": verdict.sentence(),
+                "events": dict(Counter(e.action for e in ws.audit.events()).most_common()),
+            }
     return report
 
 
@@ -252,7 +275,11 @@ def _serve(
     july: pd.DataFrame,
     requests: int,
     advance: Any,
+    people: Cast,
 ) -> None:
+    """July 1-14 through the HTTP API with the client's token (the server checks it
+    as governance.auth would); a caller without a token and a client posting labels are
+    refused, as they must be."""
     info, model = ws.registry.load(f"{flights.MODEL_NAME}@champion")
     sample = july.iloc[np.linspace(0, len(july) - 1, min(requests, len(july))).astype(int)]
     times = sample[flights.EVENT_TIME]
@@ -260,14 +287,20 @@ def _serve(
     feed = _Feed(ws.online_store, service, times.iloc[0], times.iloc[-1])
     log = ws.prediction_log("demo")
     before = log.count()
-    predictor = Predictor(model, info, enricher=Enricher(ws.online_store, service, clock))
-    app = create_app(predictor, log, clock)
+    predictor = Predictor(
+        model, info, enricher=Enricher(ws.online_store, service, clock), redactor=ws.redactor
+    )
+    app = create_app(predictor, log, clock, labels=ws.metadata, guard=ws.guard)
     # A client knows the flight, not the weather: it sends the keys and its own fields.
     asked = list(predictor.row_schema.model_fields)
     rows = sample[asked].astype(object).where(sample[asked].notna(), None)
     latencies = []
     stream = _StreamSlice(ws, predictor, log, clock)
-    with log, BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        log,
+        BackgroundServer(app) as server,
+        httpx.Client(base_url=server.url, headers=people.headers("client")) as client,
+    ):
         for i, ((_, row), when, flight_id) in enumerate(
             zip(rows.iterrows(), times, sample["flight_id"], strict=True)
         ):
@@ -291,6 +324,9 @@ def _serve(
         logged = log.count() - before
         # Refused with a 422 naming the field, and logged as refused, for monitoring.
         bad = client.post("/v1/predict", json={"rows": [{"carrier": "UA", "distance": "far"}]})
+        anonymous = httpx.post(f"{server.url}/v1/predict", json={"rows": []})
+        labels = {"labels": [{"request_id": "flight-0", "label": 1}]}
+        escalation = client.post("/v1/feedback", json=labels)  # a client may not label
     parity = check_parity(ws.online_store, service, now=clock.now(), sample=200)
     report.features.update(
         parity_ok=parity.ok,
@@ -306,6 +342,8 @@ def _serve(
         "p99_ms": float(np.percentile(ms, 99)),
         "logged": logged,
         "bad_request_status": bad.status_code,
+        "no_token_status": anonymous.status_code,
+        "client_labels_status": escalation.status_code,
         "coverage": predictor.coverage or 0.0,
     }
     report.stream = stream.summary()
@@ -397,7 +435,8 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
     folder.mkdir(parents=True, exist_ok=True)
     keep = ("flight_id", flights.EVENT_TIME, flights.LABEL)
     info, model = ws.registry.load(f"{flights.MODEL_NAME}@champion")
-    predictor = Predictor(model, info)  # batch rows hold every feature: no enrichment
+    # Batch rows hold every feature: no enrichment.
+    predictor = Predictor(model, info, redactor=ws.redactor)
     local = later[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
     scored, batches, outputs, totals = [], [], [], {"scored": 0, "rejected": 0}
     with ws.prediction_log("demo") as log:
