@@ -94,6 +94,19 @@ def train_and_register(
             if champion is None
             else (champion[0].ref, champion[1].predict_frame(valid)),
         )
+    ws.audit.record(
+        None,
+        "training.run",
+        spec.model_name,
+        f"pipeline run {result.pipeline_run_id}: best {result.best}, gate "
+        + ("passed" if result.gate["passed"] else "failed"),
+        {
+            "run": result.pipeline_run_id,
+            "best": result.best,
+            "metrics": result.evaluations[result.best]["metrics"],
+            "steps_reused": len(result.pipeline.records) - len(result.pipeline.ran),
+        },
+    )
     result.tags[PII_TAG] = json.dumps(personal_columns(inputs.values()))
     if recorded_as:
         result.tags[RECIPE_TAG] = recorded_as

@@ -90,6 +90,7 @@ class Workspace:
         )
         if result.created:
             snapshot = result.snapshot
+            self._record_contract_change(contract, snapshot)
             self.audit.record(
                 None,
                 "data.ingest",
@@ -99,6 +100,28 @@ class Workspace:
                 {"rows": snapshot.num_rows, "quarantined": snapshot.quarantined_rows},
             )
         return result
+
+    def _record_contract_change(self, contract: Contract, kept: SnapshotRecord) -> None:
+        """An audit event when `contract` differs from the one the previous snapshot of
+        its name was kept under (contracts are files people edit: the change is seen
+        when it is first used)."""
+        earlier = [
+            s
+            for s in self.metadata.list_snapshots()
+            if s.id != kept.id and s.lineage.get("contract") == contract.name
+        ]
+        if not earlier:
+            return
+        before = max(earlier, key=lambda s: s.created_at).contract_version
+        if before and before != contract.version:
+            self.audit.record(
+                None,
+                "contract.change",
+                f"contract/{contract.name}",
+                f"version {before[:12]} → {contract.version[:12]}, first used for snapshot "
+                f"{kept.id[:12]}",
+                {"from": before, "to": contract.version},
+            )
 
     def snapshot(self, name: str) -> SnapshotRecord:
         """The newest snapshot of `name`: its contract's name, or its file's name without

@@ -74,6 +74,10 @@ def test_the_exception_is_recorded_everywhere_and_only_for_fairness(loans):
     assert event.target == "loans/2"
     assert any("four-fifths" in r for r in event.figures["reasons"])
     assert loans.audit.verify().ok
+    trained = [e for e in loans.audit.events() if e.action == "training.run"]
+    assert [e.target for e in trained[:2]] == ["loans", "loans"]
+    assert "gate failed" in trained[1].reason
+    assert trained[1].figures["metrics"]["roc_auc"] > 0.5
     card = build_card(excepted, loans.tracking_uri)
     assert "## Fairness" in card
     assert "**blocked** the release" in card

@@ -38,3 +38,16 @@ def test_a_projects_writes_are_recorded_in_order_with_who_and_why(workspace):
     assert events[-1].figures == {"version": "2"}
     assert [e.seq for e in workspace.audit.events(target="toy")] == [2, 3, 4, 8]
     assert workspace.audit.verify().ok
+
+
+def test_a_contract_changed_between_ingestions_is_recorded_with_both_versions(workspace):
+    first = orders_contract()
+    workspace.ingest(open_source(orders(10)), first)
+    changed = first.model_copy(update={"max_reject_fraction": 0.2})
+    assert changed.version != first.version
+    workspace.ingest(open_source(orders(12)), changed)
+    (event,) = [e for e in workspace.audit.events() if e.action == "contract.change"]
+    assert event.target == f"contract/{first.name}"
+    assert event.figures == {"from": first.version, "to": changed.version}
+    workspace.ingest(open_source(orders(14)), changed)  # the same contract again: nothing new
+    assert [e.action for e in workspace.audit.events()].count("contract.change") == 1
