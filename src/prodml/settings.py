@@ -169,6 +169,9 @@ governance:                 # who may do what, and the record of who did
                             #   and only the anchors catch a chain rewritten whole)
   anchors: null             # where the audit chain's head is anchored, outside the database
                             #   (null = <state_dir>/audit/anchors.jsonl)
+  audit_retention_days: 366 # `prodml audit verify` deletes older events, anchoring where
+                            #   the chain resumes (at least 183: AI Act Art. 19 asks six
+                            #   months; null = keep every event)
   pii_key: null             # a secret: personal values are logged as HMACs under it (null =
                             #   a key made once in <state_dir>/secrets/pii.key)
   restore_aliases: false    # an alias moved directly in MLflow is recorded and reported by
@@ -358,6 +361,7 @@ class GovernanceSettings(BaseModel):
     max_failures: int = Field(default=10, ge=1)
     audit_key: SecretStr | None = None
     anchors: Path | None = None
+    audit_retention_days: int | None = Field(default=366, ge=183)
     restore_aliases: bool = False
     pii_key: SecretStr | None = None
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)

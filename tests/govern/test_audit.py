@@ -3,6 +3,7 @@ bad event when its table is edited, deleted from, inserted into or reordered wit
 SQL, or its newest events are deleted; on SQLite and PostgreSQL."""
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -124,3 +125,28 @@ def test_concurrent_appenders_each_take_their_own_place(audit):
         list(pool.map(lambda i: audit.record("bot", "test", f"t/{i}"), range(40)))
     verdict = audit.verify()
     assert (verdict.ok, verdict.events) == (True, 40)
+
+
+def test_events_past_retention_are_pruned_and_the_rest_still_verifies(audit):
+    _fill(audit, 120)  # anchored at 1 and 100
+    audit.clock.advance(timedelta(days=200))
+    _fill(audit, 5)
+    assert audit.prune(timedelta(days=183)) == 120
+    events = list(audit.events())
+    assert events[0].seq == 121
+    assert events[-1].action == "audit.prune"
+    assert events[-1].figures["through"] == 120
+    verdict = audit.verify()
+    assert verdict.ok, verdict.problem
+    assert verdict.events == 6
+    assert audit.prune(timedelta(days=183)) == 0  # nothing more is old enough
+    _fill(audit, 3)
+    assert audit.verify().ok
+
+
+def test_deleting_old_events_without_the_pruning_anchor_is_caught(audit):
+    _fill(audit, 20)
+    _sql(audit, "DELETE FROM audit_events WHERE seq <= 8")
+    verdict = audit.verify()
+    assert (verdict.ok, verdict.first_bad) == (False, 9)
+    assert "events 1–8 were deleted" in verdict.problem

@@ -208,13 +208,18 @@ def audit_verify(as_json: AsJson = False, project: ProjectDir = Path(".")) -> No
     verdict = ws.audit.verify()
     if verdict.ok and verdict.head:
         ws.audit.anchor(next(ws.audit.metadata.audit_events(after=verdict.head - 1)))
+    days = ws.settings.governance.audit_retention_days
+    pruned = ws.audit.prune(timedelta(days=days)) if verdict.ok and days else 0
     restore = ws.settings.governance.restore_aliases
     drifts = check_aliases(ws.registry, ws.audit, restore=restore) if verdict.ok else []
     if as_json:
         moved = [d.__dict__ for d in drifts]
-        out.print_json(json.dumps({**verdict.__dict__, "aliases_moved_outside": moved}))
+        document = {**verdict.__dict__, "pruned": pruned, "aliases_moved_outside": moved}
+        out.print_json(json.dumps(document))
     else:
         (out if verdict.ok else err).print(verdict.sentence())
+        if pruned:
+            out.print(f"Deleted {pruned:,} events older than {days} days (retention).")
         for drift in drifts:
             back = f" Moved back to version {drift.recorded}." if restore and drift.recorded else ""
             err.print(f"{drift.sentence()}; recorded.{back}")

@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +106,12 @@ class AuditLog:
             self._anchored_at = now
         return event
 
-    def anchor(self, event: AuditEvent) -> None:
-        """Write `event`'s place and hash to the anchors file."""
+    def anchor(self, event: AuditEvent, *, pruned: bool = False) -> None:
+        """Write `event`'s place and hash to the anchors file; `pruned`: the chain now
+        starts after it (the events up to it were deleted past retention)."""
         self.anchors.parent.mkdir(parents=True, exist_ok=True)
-        line = orjson.dumps({"seq": event.seq, "hash": event.hash, "at": event.at})
+        anchor = {"seq": event.seq, "hash": event.hash, "at": event.at}
+        line = orjson.dumps({**anchor, "pruned": True} if pruned else anchor)
         with self.anchors.open("ab") as out:
             out.write(line + b"\n")
 
@@ -121,12 +123,39 @@ class AuditLog:
             if target is None or _about(event, target):
                 yield event
 
+    def prune(self, retention: timedelta) -> int:
+        """Delete the events older than `retention` (never the newest), anchoring the last
+        one deleted first so the chain verifies from the one after it; the pruning is an
+        event itself. How many were deleted."""
+        cutoff = self.clock.now() - retention
+        last = None
+        for event in self.metadata.audit_events():
+            if event.at >= cutoff:
+                break
+            last = event
+        if last is None:
+            return 0
+        self.anchor(last, pruned=True)
+        self.record(
+            "prodml",
+            "audit.prune",
+            "audit",
+            f"events older than {retention.days} days (governance.audit_retention_days)",
+            {"through": last.seq, "before": cutoff.isoformat()},
+        )
+        return self.metadata.prune_audit(last.seq)
+
     def verify(self) -> Verdict:
         """Walk the whole chain and the anchors; name the first event that breaks them."""
         prev, expected, checked = AUDIT_GENESIS, 1, 0
         hashes: dict[int, str] = {}
         wanted = _anchors(self.anchors)
+        start = _pruned(self.anchors)
         for event in self.metadata.audit_events():
+            if checked == 0 and start is not None and event.seq == start[0] + 1:
+                # The events up to the pruned anchor were deleted past retention.
+                prev, expected = start[1], event.seq
+                wanted = {s: h for s, h in wanted.items() if s > start[0]}
             if event.seq != expected:
                 last = event.seq - 1
                 gone = f"event {last} was" if last == expected else f"events {expected}–{last} were"
@@ -169,6 +198,15 @@ def _anchors(path: Path) -> dict[int, str]:
     lines: Iterable[bytes] = path.read_bytes().splitlines()
     anchors = [orjson.loads(line) for line in lines if line.strip()]
     return {a["seq"]: a["hash"] for a in anchors}
+
+
+def _pruned(path: Path) -> tuple[int, str] | None:
+    """The newest pruned anchor's place and hash: where the retained chain starts."""
+    if not path.exists():
+        return None
+    anchors = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    pruned = [a for a in anchors if a.get("pruned")]
+    return None if not pruned else (pruned[-1]["seq"], pruned[-1]["hash"])
 
 
 def _about(event: AuditEvent, target: str) -> bool:

@@ -556,6 +556,13 @@ class MetadataStore:
             f"{_AUDIT_RETRIES} other writers took every place first."
         )
 
+    def prune_audit(self, through: int) -> int:
+        """Delete the audit events up to sequence number `through` (past retention); how
+        many. The caller anchors the last one first, so the chain still verifies."""
+        with self._session() as session:
+            done = session.execute(delete(AuditEventRow).where(AuditEventRow.seq <= through))
+            return int(getattr(done, "rowcount", 0) or 0)
+
     def audit_events(
         self, *, after: int = 0, since: datetime | None = None, batch: int = 10_000
     ) -> Iterator[AuditEvent]:
