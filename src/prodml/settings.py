@@ -139,6 +139,10 @@ monitoring:
       monitor: fairness     #   equalized odds) wider than at registration, beyond chance
       metric: bias_drift
       above: 0.5
+    - name: explanation-drift  # the features' shares of the scores' movement (TreeSHAP)
+      monitor: explain      #   moved by a fifth or more of the whole since registration
+      metric: importance_shift
+      above: 0.2
 
 rollouts:                   # how `prodml deploy tick|watch` judges a canary, shadow or A/B arm
   interval_seconds: 60      # between analyses (by the servers, or `prodml deploy watch`)
@@ -254,6 +258,7 @@ class AlertRule(BaseModel):
         "estimate",
         "performance",
         "fairness",
+        "explain",
         "concept",
         "quality",
     ]
@@ -293,6 +298,9 @@ def _default_rules() -> list[AlertRule]:
             name="estimated-drop", monitor="estimate", metric="worse_than_registered", above=0.5
         ),
         AlertRule(name="bias-drift", monitor="fairness", metric="bias_drift", above=0.5),
+        AlertRule(
+            name="explanation-drift", monitor="explain", metric="importance_shift", above=0.2
+        ),
     ]
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from prodml.govern.privacy import Redactor
     from prodml.monitor.alerts import AlertEvent
     from prodml.monitor.compare import FeatureDrift
+    from prodml.monitor.explain import Explainer
     from prodml.monitor.reference import Reference
     from prodml.monitor.run import MonitorRun
     from prodml.predlog import PredictionLog
@@ -290,7 +291,15 @@ class Workspace:
             self.metadata,
             now=self.clock.now(),
             settings=settings,
+            explainer_of=lambda version: self.explainer(name, version),
         )
+
+    def explainer(self, name: str, version: str) -> Explainer | None:
+        """Feature importance shares of version `version` of `name` on rows of its
+        features (see `monitor.explain`); None for a flavor that cannot explain."""
+        from prodml.monitor.explain import explainer
+
+        return explainer(self.registry.load(f"{name}/{version}")[1])
 
     def compare_windows(
         self,

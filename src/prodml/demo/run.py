@@ -494,6 +494,7 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
             ws.metadata,
             now=now,
             settings=_MONTHLY,
+            explainer_of=lambda version: ws.explainer(name, version),
         )
         evaluate_alerts(name, rules, ws.metadata, Notifier(), now=now)
         return run

@@ -66,6 +66,9 @@ class Reference:
     # The headline metric on the held-out rows at registration, with its 95 % interval
     # ("metric", "value", "low", "high", "rows"): what a window's realized figure is held to.
     registered: dict[str, Any] | None = None
+    # Each feature's share of the scores' movement, on the training sample (see
+    # monitor.explain); None for a flavor that cannot explain.
+    importance: dict[str, float] | None = None
 
     @classmethod
     def build(
@@ -91,6 +94,7 @@ class Reference:
         measured on consecutive windows). `holdout_score` is the model's scores of `holdout`, when
         they are already known."""
         from prodml.monitor.estimate import calibrate, held_out_errors
+        from prodml.monitor.explain import explainer
         from prodml.monitor.fairness import group_metrics
         from prodml.monitor.traffic import PREDICTION
 
@@ -104,10 +108,12 @@ class Reference:
         # Scoring every training row would cost more than the model's fit at a million
         # rows: only the sample's rows are scored for the joint sample.
         sample = reference.sample.assign(**{PREDICTION: model.predict_frame(reference.sample)})
+        shares = explainer(model)
         reference = dataclasses.replace(
             reference,
             columns={**reference.columns, PREDICTION: reference_column(pd.Series(score))},
             sample=sample,
+            importance=None if shares is None else shares(reference.sample),
         )
         if held_score is not None and holdout is not None and label is not None:
             reference = dataclasses.replace(
@@ -180,6 +186,7 @@ class Reference:
             "fairness": self.fairness,
             "errors": self.errors,
             "registered": self.registered,
+            "importance": self.importance,
         }
         arrays: dict[str, np.ndarray] = {}
         if self.sample is not None:
@@ -231,6 +238,7 @@ class Reference:
             meta.get("fairness"),
             meta.get("errors"),
             meta.get("registered"),
+            meta.get("importance"),
         )
 
 

@@ -32,6 +32,7 @@ from prodml.monitor.chance import ChanceLevels
 from prodml.monitor.compare import RULES, FeatureDrift, compare, statistic
 from prodml.monitor.concept import ConceptDrift, cusum, page_hinkley
 from prodml.monitor.estimate import estimate, excess_error
+from prodml.monitor.explain import Explainer, importance_shift
 from prodml.monitor.fairness import GAPS, bias_drift, group_metrics
 from prodml.monitor.labels import LABEL, LABELLED_AT, apply_overrides, join_labels
 from prodml.monitor.multivariate import MultivariateDrift, domain_classifier
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 DRIFT, ESTIMATE, PERFORMANCE, CONCEPT = "drift", "estimate", "performance", "concept"
 MULTIVARIATE, SEGMENT, FAIRNESS, QUALITY = "multivariate", "segment", "fairness", "quality"
+EXPLAIN, SHIFT = "explain", "importance_shift"  # how far importance moved from registration
 BIAS_DRIFT = "bias_drift"  # 1: a group gap widened past its registration value beyond chance
 # 1 when a window's interval lies wholly on the worse side of the figure measured on
 # held-out rows at registration (`Reference.registered`), else 0: a drop that does not
@@ -99,6 +101,8 @@ class WindowResult:
     too_small: bool = False  # fewer rows than monitoring.min_rows: drift not judged
     quality: Quality | None = None  # refusals, missing and never-seen values
     worse: dict[str, float] = field(default_factory=dict)  # ESTIMATE/PERFORMANCE -> 1 or 0
+    # Each feature's share of the scores' movement, and SHIFT from registration's.
+    importance: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ def monitor_and_alert(
     *,
     now: datetime,
     settings: MonitoringSettings,
+    explainer_of: Callable[[str], Explainer | None] | None = None,
 ) -> tuple[MonitorRun, list[AlertEvent]]:
     """One monitoring pass over model `name`'s prediction `log`: findings for what is due
     (see `monitor_traffic`), then the alert rules of `settings`, notified where
@@ -140,7 +145,15 @@ def monitor_and_alert(
         raise NotFoundError(
             f"No prediction log for {name!r} at {log.folder}: serve or batch-score it first."
         )
-    run = monitor_traffic(name, log.read(), reference_of, metadata, now=now, settings=settings)
+    run = monitor_traffic(
+        name,
+        log.read(),
+        reference_of,
+        metadata,
+        now=now,
+        settings=settings,
+        explainer_of=explainer_of,
+    )
     return run, evaluate_alerts(name, settings.rules, metadata, notifier, now=now)
 
 
@@ -152,13 +165,16 @@ def monitor_traffic(
     *,
     now: datetime,
     settings: MonitoringSettings | None = None,
+    explainer_of: Callable[[str], Explainer | None] | None = None,
 ) -> MonitorRun:
     """Judge and record what is due in `records` (a prediction log of model `name`), as
     `settings` say (default: `MonitoringSettings()`): windows are `freq` periods of the
     calendar in `timezone`, or runs of `rows` predictions; `slices` get realized
     performance per value, `segments` drift per value, `sensitive` attributes fairness's
     group metrics; `methods` and `thresholds` set the drift test per feature, and the
-    domain classifier leaves out `multivariate_exclude`."""
+    domain classifier leaves out `multivariate_exclude`. With `explainer_of` (a version's
+    `monitor.explain.Explainer`), each window's feature importance and its shift from
+    registration's too."""
     plan = settings or MonitoringSettings()
     if records.empty:
         return MonitorRun([], [])
@@ -176,6 +192,9 @@ def monitor_traffic(
         reference = functools.cache(functools.partial(reference_of, version))
         # Null distributions are drawn once per window size for all of the version's windows.
         chance = functools.cache(lambda reference=reference: ChanceLevels(reference(), statistic))
+        explain = functools.cache(
+            lambda version=version: explainer_of(version) if explainer_of else None
+        )
         cut = (
             count_windows(rows, time="timestamp", size=plan.rows)
             if plan.rows
@@ -184,7 +203,7 @@ def monitor_traffic(
         windows = [w for w in cut if w.end <= now]
         try:  # one version without a reference must not stop the others being judged
             for window in windows:
-                result = _judge(window, version, done, reference, chance, plan)
+                result = _judge(window, version, done, reference, chance, plan, explain)
                 if result is not None:
                     results.append(result)
             shifts += _concept(rows, version, windows, done, reference)
@@ -237,6 +256,7 @@ def _judge(
     reference: Callable[[], Reference],
     chance: Callable[[], ChanceLevels],
     plan: MonitoringSettings,
+    explain: Callable[[], Explainer | None] = lambda: None,
 ) -> WindowResult | None:
     every = window.rows  # refused rows too: only data quality looks at those
     rows = every[every[REJECTED].isna()]
@@ -254,6 +274,7 @@ def _judge(
     if too_small:
         reference()  # a version that has none is still said so, small windows or not
     drift: list[FeatureDrift] = []
+    importance: dict[str, float] = {}
     estimated: dict[str, float] = {}
     multivariate: MultivariateDrift | None = None
     by_segment: list[SegmentDrift] = []
@@ -270,6 +291,11 @@ def _judge(
         by_segment = segment_drift(ref, rows, plan.segments, methods=methods, thresholds=thresholds)
         if ref.estimator is not None and DECISION in rows and rows[DECISION].notna().all():
             estimated = estimate(ref.estimator, rows[PREDICTION], rows[DECISION])
+        shares = explain()
+        if shares is not None:
+            importance = shares(rows)
+            if ref.importance:
+                importance[SHIFT] = importance_shift(importance, ref.importance)
     figures: dict[str, Figure] = {}
     fairness: dict[str, dict[str, Any]] = {}
     if labels_due:
@@ -312,6 +338,7 @@ def _judge(
         too_small,
         quality,
         worse,
+        importance,
     )
 
 
@@ -416,6 +443,11 @@ def _window_findings(name: str, result: WindowResult, now: datetime) -> list[Fin
     if result.quality is not None:
         out += _quality_findings(result.quality, finding)
     out += [finding(monitor, WORSE, value) for monitor, value in result.worse.items()]
+    for feature, share in result.importance.items():
+        if feature == SHIFT:
+            out.append(finding(EXPLAIN, SHIFT, share))
+        else:
+            out.append(finding(EXPLAIN, "importance", share, feature))
     for attribute, found in result.fairness.items():
         out += [finding(FAIRNESS, gap, found[gap], attribute) for gap in GAPS]
         if BIAS_DRIFT in found:
