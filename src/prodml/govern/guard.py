@@ -40,7 +40,26 @@ class Guard:
         self.max_failures = max_failures
         self._now = now
         self._known: dict[str, tuple[Principal, float]] = {}  # token -> (who, valid until)
+        # (raw header, permission, model) -> (who, valid until): a request whose header was
+        # admitted for the same thing within `cache_seconds` costs one lookup.
+        self._admitted: dict[tuple[bytes, str, str | None], tuple[Principal, float]] = {}
         self._failures: dict[str, deque[float]] = {}  # client -> times of recent failures
+
+    def admitted(self, header: bytes, permission: str, model: str | None) -> Principal | None:
+        """Who sent the raw `Authorization` header value `header`, if it was admitted for
+        `permission` on `model` within `cache_seconds`; else None (call `check`)."""
+        found = self._admitted.get((header, permission, model))
+        if found is not None and found[1] > self._now():
+            return found[0]
+        return None
+
+    def admit(
+        self, header: bytes, permission: str, model: str | None, principal: Principal
+    ) -> None:
+        """Remember that `header` was admitted for `permission` on `model` (see `admitted`)."""
+        if len(self._admitted) >= _MAX_CLIENTS:
+            self._admitted.clear()
+        self._admitted[(header, permission, model)] = (principal, self._now() + self.cache_seconds)
 
     def check(
         self,
