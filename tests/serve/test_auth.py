@@ -144,3 +144,19 @@ def test_guessing_is_answered_429_while_a_known_caller_goes_on(governed, predict
     assert 'kind="AuthError"' in metrics
     assert 'kind="RateLimitedError"' in metrics
     log.close()
+
+
+def test_a_header_admitted_once_is_admitted_for_that_permission_only(governed, predictor, tmp_path):
+    """The server remembers an admitted header for a poll, per permission: a client's
+    token, admitted to predict, is still refused labels."""
+    ws, tokens = governed
+    log = PredictionLog(tmp_path / "predictions")
+    guard = Guard(ws.tokens, cache_seconds=60.0, max_failures=5)
+    client = TestClient(create_app(predictor, log, ws.clock, labels=ws.metadata, guard=guard))
+    for _ in range(3):
+        assert _call(client, "post", "/v1/predict", {"rows": [ROW]}, tokens["client"]).is_success
+    labels = {"labels": [{"request_id": "r", "label": 1}]}
+    refused = _call(client, "post", "/v1/feedback", labels, tokens["client"])
+    assert refused.status_code == 403
+    assert "labeler" in refused.json()["detail"][0]["msg"]
+    log.close()

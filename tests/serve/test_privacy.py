@@ -112,3 +112,30 @@ def _database_text(url: str) -> str:
             )
     finally:
         engine.dispose()
+
+
+def test_a_batch_scored_file_logs_personal_columns_only_hashed(served, tmp_path):
+    from prodml.serve import score_file
+
+    ws, _, _ = served
+    rows = pd.DataFrame(
+        {
+            "customer_email": [SENT["email"], "frank.private@example.org"],
+            "plan": ["pro", "enterprise"],  # the second is refused: an unknown plan
+            "store": ["S001", "S002"],
+            "spend": [80.0, 20.0],
+        }
+    )
+    source = tmp_path / "batch.csv"
+    rows.to_csv(source, index=False)
+    log = ws.prediction_log("customers-batch")
+    score_file(ws.predictor("customers/1"), source, tmp_path / "out.parquet", log=log)
+    log.close()
+    records = log.read().to_dict("records")
+    answered = next(r for r in records if isinstance(r.get("inputs"), dict))
+    refused = next(r for r in records if isinstance(r.get("sent"), dict))
+    assert answered["inputs"]["customer_email"] == ws.redactor.hash(SENT["email"])
+    assert refused["sent"]["customer_email"] == ws.redactor.hash("frank.private@example.org")
+    written = b"".join(p.read_bytes() for p in log.folder.rglob("*") if p.is_file())
+    assert SENT["email"].encode() not in written
+    assert b"frank.private@example.org" not in written

@@ -342,11 +342,23 @@ class _Sink:
     def _reject_table(self, rejected: pa.Table, sent: pd.DataFrame, rows: pa.Array) -> pa.Table:
         """The chunk's rejected rows as reject records: their features as text, their
         reasons by kind (monitoring counts them)."""
-        text = pa.Table.from_pandas(sent[list(self.plan.features)], preserve_index=False)
+        text = self._private(
+            pa.Table.from_pandas(sent[list(self.plan.features)], preserve_index=False)
+        )
         kinds = pc.split_pattern(rejected[KINDS_COLUMN].combine_chunks(), "; ")
         return arrow_table(
             {**self._head(rows), "sent": text.to_struct_array().combine_chunks(), "rejected": kinds}
         )
+
+    def _private(self, features: pa.Table) -> pa.Table:
+        """`features` with the columns the model's contracts tag `pii` as keyed hashes
+        (see `govern.privacy`): the log never holds them in clear."""
+        hashed = self.predictor.redactor.hash
+        for name in sorted(self.predictor.pii_columns & set(features.column_names)):
+            values = [None if v is None else hashed(v) for v in features[name].to_pylist()]
+            index = features.column_names.index(name)
+            features = features.set_column(index, name, pa.array(values, pa.string()))
+        return features
 
     def _log_table(self, scored: pa.Table, rows: pa.Array) -> pa.Table:
         """The chunk's records in the prediction log's shape (one struct of inputs per row)."""
@@ -354,7 +366,9 @@ class _Sink:
         predictor = self.predictor
         fields = {
             **self._head(rows),
-            "inputs": scored.select(list(self.plan.features)).to_struct_array().combine_chunks(),
+            "inputs": self._private(scored.select(list(self.plan.features)))
+            .to_struct_array()
+            .combine_chunks(),
             ("probability" if predictor.classifier else "value"): scored[SCORE_COLUMN],
         }
         if predictor.classifier:

@@ -86,7 +86,8 @@ class Predictor:
         # this process (hashes then match within it only).
         self.redactor = redactor or Redactor(secrets.token_bytes(32))
         self.fields = frozenset(self.row_schema.model_fields)
-        self.pii = frozenset(json.loads(info.tags.get(PII_TAG, "[]"))) & self.fields
+        self.pii_columns = frozenset(json.loads(info.tags.get(PII_TAG, "[]")))
+        self.pii = self.pii_columns & self.fields
 
     def logged_inputs(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
         """A validated request row as the prediction log may keep it: PII fields and any
