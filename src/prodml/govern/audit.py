@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -116,10 +116,15 @@ class AuditLog:
             out.write(line + b"\n")
 
     def events(
-        self, *, since: datetime | None = None, target: str | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        target: str | None = None,
+        actions: Collection[str] | None = None,
     ) -> Iterator[AuditEvent]:
-        """The events in chain order, from `since`, about `target` (or a name in it)."""
-        for event in self.metadata.audit_events(since=since):
+        """The events in chain order, from `since`, about `target` (or a name in it), of
+        `actions` only (when given)."""
+        for event in self.metadata.audit_events(since=since, actions=actions):
             if target is None or _about(event, target):
                 yield event
 

@@ -15,6 +15,7 @@ from prodml.store import AuditEvent
 
 OUTSIDE = "someone outside prodml (directly in MLflow)"
 UNRECORDED = "alias.unrecorded"
+MOVES = ("alias.move", "model.archive", UNRECORDED)  # the events that place an alias
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def check_aliases(
     """Every alias MLflow holds elsewhere than the audit log says, each recorded as an
     `alias.unrecorded` event (so it is reported once); with `restore`, an alias prodml
     had placed is moved back, and that move recorded too."""
-    expected = recorded_aliases(audit.events())
+    expected = recorded_aliases(audit.events(actions=MOVES))
     found = registry.aliases()
     drifts = [
         AliasDrift(alias, expected.get(alias), found.get(alias))
