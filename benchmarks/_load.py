@@ -24,8 +24,8 @@ SERVER_CORE, LOAD_CORE = "0", "1"
 
 @contextlib.contextmanager
 def serving(name: str, server: dict, work: Path) -> Iterator[tuple[int, Path, object]]:
-    """`server` started on core 0 and answering: its port, a wrk script posting its body,
-    and its first answer."""
+    """`server` started on core 0 and answering: its port, a wrk script posting its body
+    (with `server["headers"]`, if any, on every request), and its first answer."""
     port = free_port()
     body_file = work / f"{name}.json"
     body_file.write_text(json.dumps(server["body"]))
@@ -35,6 +35,9 @@ def serving(name: str, server: dict, work: Path) -> Iterator[tuple[int, Path, ob
         f'wrk.body = io.open("{body_file}"):read("*a")\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
+    headers = server.get("headers", {})
+    for header, value in headers.items():
+        script += f"wrk.headers[{json.dumps(header)}] = {json.dumps(value)}\n"
     if "random_key" in server:  # each request names a customer drawn at random
         before, after = body_file.read_text().split(server["random_key"])
         script += (
@@ -67,7 +70,8 @@ def serving(name: str, server: dict, work: Path) -> Iterator[tuple[int, Path, ob
     )
     url = f"http://127.0.0.1:{port}{server['path']}"
     try:
-        yield port, lua, wait_ready(url, server["body"], process, work / f"{name}.log")
+        log_file = work / f"{name}.log"
+        yield port, lua, wait_ready(url, server["body"], process, log_file, headers)
     finally:
         stop(process)
         log.close()
@@ -83,13 +87,19 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def wait_ready(url: str, body: dict, process: subprocess.Popen, log: Path) -> object:
+def wait_ready(
+    url: str,
+    body: dict,
+    process: subprocess.Popen,
+    log: Path,
+    headers: dict[str, str] | None = None,
+) -> object:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
         try:
-            response = httpx.post(url, json=body, timeout=5)
+            response = httpx.post(url, json=body, headers=headers, timeout=5)
             if response.status_code == 200:
                 return response.json()
         except httpx.HTTPError:

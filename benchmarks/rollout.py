@@ -29,20 +29,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 from _load import serving, wrk
+from _postgres import fresh_schema
 from _serving_data import FEATURES, rows, train
 
 HERE = Path(__file__).resolve().parent
@@ -150,30 +149,22 @@ def _load(work: Path, seconds: float, rounds: int) -> dict[str, float]:
 
 def _propagation(work: Path) -> dict[str, float]:
     """Two replicas on PostgreSQL; seconds from each policy change to both serving it."""
-    from sqlalchemy import create_engine, text
 
+    with fresh_schema("propagation") as url:
+        if url is None:
+            return {}
+        return _propagate(work, url)
+
+
+def _propagate(work: Path, url: str) -> dict[str, float]:
     from prodml.train import fit_model
     from prodml.train.encoding import FeatureSpec
     from prodml.workspace import Workspace
 
-    server = os.environ.get(
-        "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        print(f"… propagation skipped: no PostgreSQL at {server} ({exc})", file=sys.stderr)
-        return {}
     project = work / "replicas"
     project.mkdir()
     poll = 0.5
-    (project / "prodml.yaml").write_text(
-        f"metadata_url: {server}?options=-csearch_path%3D{schema}\n"
-        f"serving:\n  poll_seconds: {poll}\n"
-    )
+    (project / "prodml.yaml").write_text(f"metadata_url: {url}\nserving:\n  poll_seconds: {poll}\n")
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=2000)})
     frame["y"] = (rng.random(2000) < 1 / (1 + np.exp(-frame["x"]))).astype(int)
@@ -204,8 +195,6 @@ def _propagation(work: Path) -> dict[str, float]:
             for process, _ in replicas:
                 process.terminate()
                 process.wait(30)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     return {
         "propagation_max_s": max(delays),
         "propagation_median_s": float(np.median(delays)),
