@@ -362,7 +362,8 @@ def _fill(url: str, anchors: Path, key: bytes | None, batch: int = 20_000) -> No
 
     engine = create_engine(url)
     table = AuditEventRow.__table__
-    start = datetime(2025, 1, 1, tzinfo=UTC)
+    # A month of events ending now: within retention, so the command verifies them all.
+    start = datetime.now(UTC) - timedelta(days=30)
     prev, pending, lines = AUDIT_GENESIS, [], []
     for seq in range(1, AUDIT_EVENTS + 1):
         action, target, reason, figures = _EVENTS[seq % len(_EVENTS)]
@@ -370,7 +371,7 @@ def _fill(url: str, anchors: Path, key: bytes | None, batch: int = 20_000) -> No
             f"user{seq % 37} (token {seq % 1013:012x})",
             action,
             target.format(i=seq),
-            start + timedelta(milliseconds=seq),
+            start + timedelta(seconds=seq * 2.5),
             reason,
             {k: (v.format(i=seq) if isinstance(v, str) else v) for k, v in figures.items()},
             seq,

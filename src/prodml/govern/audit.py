@@ -133,13 +133,14 @@ class AuditLog:
         one deleted first so the chain verifies from the one after it; the pruning is an
         event itself. How many were deleted."""
         cutoff = self.clock.now() - retention
-        last = None
-        for event in self.metadata.audit_events():
-            if event.at >= cutoff:
-                break
-            last = event
-        if last is None:
+        held, kept = self.metadata.audit_span(), self.metadata.audit_span(since=cutoff)
+        if held is None:
             return 0
+        # Up to the first event within retention (whatever the clock did before it).
+        through = held[1] if kept is None else kept[0] - 1
+        if through < held[0]:
+            return 0
+        last = next(self.metadata.audit_events(after=through - 1, batch=1))
         self.anchor(last, pruned=True)
         self.record(
             "prodml",

@@ -23,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     inspect,
     or_,
     select,
@@ -559,6 +560,17 @@ class MetadataStore:
             f"Could not append to the audit log of {_redact(self.url)}: "
             f"{_AUDIT_RETRIES} other writers took every place first."
         )
+
+    def audit_span(self, since: datetime | None = None) -> tuple[int, int] | None:
+        """The first and last sequence numbers held (of events at or after `since`);
+        None when there are none."""
+        seq = AuditEventRow.seq
+        query = select(func.min(seq), func.max(seq))
+        if since is not None:
+            query = query.where(AuditEventRow.at >= _to_utc(since))
+        with self._session() as session:
+            first, last = session.execute(query).one()
+        return None if first is None else (int(first), int(last))
 
     def prune_audit(self, through: int) -> int:
         """Delete the audit events up to sequence number `through` (past retention); how
