@@ -3,16 +3,12 @@ caller without a token (401) or whose role does not allow it (403), saying which
 would do, on SQLite and PostgreSQL; a token in the URL is refused; guessing is slowed by
 429; a refused valid token is recorded in the audit log."""
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from prodml.govern import Guard
 from prodml.govern.roles import LABEL, OVERRIDE, PREDICT, READ, ROLES
-from prodml.registry import ModelVersionInfo
-from prodml.serve import PredictionLog, Predictor, create_app
-from prodml.train import fit_model
-from tests._data import TOY_SPEC, toy_frame
+from prodml.serve import PredictionLog, create_app
 
 ROW = {"color": "red", "size": 0.5, "noise": None}
 GUARDED = {
@@ -24,12 +20,6 @@ GUARDED = {
     ("post", "/v1/override"): (OVERRIDE, {"request_id": "r", "decision": 1, "reason": "seen"}),
 }
 OPEN = {("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics")}
-
-
-@pytest.fixture(scope="module")
-def predictor():
-    model = fit_model("logistic", toy_frame(np.random.default_rng(2), 1000), "y", TOY_SPEC)
-    return Predictor(model, ModelVersionInfo("toy", "3", "run", "src", ("champion",)))
 
 
 @pytest.fixture

@@ -2,25 +2,15 @@
 with a person's, recording who and why in the store and the audit log; monitoring then
 counts the person's decision. An unknown request, a bad decision or no reason is refused."""
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from prodml.govern import Guard
 from prodml.monitor.labels import OVERRIDDEN, apply_overrides
 from prodml.monitor.traffic import DECISION, traffic_frame
-from prodml.registry import ModelVersionInfo
-from prodml.serve import PredictionLog, Predictor, create_app
-from prodml.train import fit_model
-from tests._data import TOY_SPEC, toy_frame
+from prodml.serve import PredictionLog, create_app
 
 ROWS = [{"color": "red", "size": 0.5, "noise": None}, {"color": "blue", "size": 2.0, "noise": 1}]
-
-
-@pytest.fixture(scope="module")
-def predictor():
-    model = fit_model("logistic", toy_frame(np.random.default_rng(2), 1000), "y", TOY_SPEC)
-    return Predictor(model, ModelVersionInfo("toy", "3", "run", "src", ("champion",)))
 
 
 @pytest.fixture

@@ -176,14 +176,10 @@ class PredictResponse(BaseModel):
     predictions: list[Answer]
 
 
-def feedback_model(classifier: bool) -> type[BaseModel]:
-    """The body of /v1/feedback: the realized outcome of answered rows, whenever it becomes
-    known; a classifier's truth is 0 or 1, a regression's any finite number."""
-    bounds: dict[str, Any] = {"ge": 0, "le": 1} if classifier else {}
-    entry = create_model(
-        "Feedback",
-        __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
-        request_id=(
+def _answered_row() -> dict[str, Any]:
+    """The fields that name one answered row: its request id and its row within it."""
+    return {
+        "request_id": (
             str,
             Field(
                 min_length=1,
@@ -192,14 +188,27 @@ def feedback_model(classifier: bool) -> type[BaseModel]:
                 description="the request id the prediction was answered with",
             ),
         ),
-        row=(
+        "row": (
             WHOLE,
             Field(0, ge=0, le=2**31 - 1, description="the row within that request (0 for one)"),
         ),
-        label=(
-            WHOLE if classifier else NUMBER,
-            Field(description="the truth: 0 or 1 for a classifier, else the value", **bounds),
-        ),
+    }
+
+
+def _outcome(classifier: bool, description: str) -> tuple[Any, Any]:
+    """An outcome's field: 0 or 1 for a classifier, any finite number for a regression."""
+    bounds: dict[str, Any] = {"ge": 0, "le": 1} if classifier else {}
+    return (WHOLE if classifier else NUMBER, Field(description=description, **bounds))
+
+
+def feedback_model(classifier: bool) -> type[BaseModel]:
+    """The body of /v1/feedback: the realized outcome of answered rows, whenever it becomes
+    known; a classifier's truth is 0 or 1, a regression's any finite number."""
+    entry = create_model(
+        "Feedback",
+        __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+        **_answered_row(),
+        label=_outcome(classifier, "the truth: 0 or 1 for a classifier, else the value"),
     )
     return create_model(
         "FeedbackRequest",
@@ -210,26 +219,12 @@ def feedback_model(classifier: bool) -> type[BaseModel]:
 
 def override_model(classifier: bool) -> type[BaseModel]:
     """The body of /v1/override: a person's decision replacing the model's for one row."""
-    bounds: dict[str, Any] = {"ge": 0, "le": 1} if classifier else {}
     return create_model(
         "OverrideRequest",
         __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
-        request_id=(
-            str,
-            Field(
-                min_length=1,
-                max_length=255,
-                pattern=r"^[^\x00]+$",
-                description="the request id the prediction was answered with",
-            ),
-        ),
-        row=(WHOLE, Field(0, ge=0, le=2**31 - 1, description="the row within that request")),
-        decision=(
-            WHOLE if classifier else NUMBER,
-            Field(
-                description="the decision that stands: 0 or 1 for a classifier, else the value",
-                **bounds,
-            ),
+        **_answered_row(),
+        decision=_outcome(
+            classifier, "the decision that stands: 0 or 1 for a classifier, else the value"
         ),
         reason=(str, Field(min_length=3, max_length=2000, description="why, for the record")),
         by=(
