@@ -39,27 +39,10 @@ class Guard:
         self.cache_seconds = cache_seconds
         self.max_failures = max_failures
         self._now = now
-        self._known: dict[str, tuple[Principal, float]] = {}  # token -> (who, valid until)
-        # (raw header, permission, model) -> (who, valid until): a request whose header was
-        # admitted for the same thing within `cache_seconds` costs one lookup.
-        self._admitted: dict[tuple[bytes, str, str | None], tuple[Principal, float]] = {}
+        # The header's value -> (who, valid until): a header seen within `cache_seconds`
+        # costs one lookup, not a parse and a database read.
+        self._known: dict[str, tuple[Principal, float]] = {}
         self._failures: dict[str, deque[float]] = {}  # client -> times of recent failures
-
-    def admitted(self, header: bytes, permission: str, model: str | None) -> Principal | None:
-        """Who sent the raw `Authorization` header value `header`, if it was admitted for
-        `permission` on `model` within `cache_seconds`; else None (call `check`)."""
-        found = self._admitted.get((header, permission, model))
-        if found is not None and found[1] > self._now():
-            return found[0]
-        return None
-
-    def admit(
-        self, header: bytes, permission: str, model: str | None, principal: Principal
-    ) -> None:
-        """Remember that `header` was admitted for `permission` on `model` (see `admitted`)."""
-        if len(self._admitted) >= _MAX_CLIENTS:
-            self._admitted.clear()
-        self._admitted[(header, permission, model)] = (principal, self._now() + self.cache_seconds)
 
     def check(
         self,
@@ -90,13 +73,23 @@ class Guard:
         )
         raise denied
 
+    def known(
+        self, authorization: str | None, permission: str, model: str | None
+    ) -> Principal | None:
+        """The holder of `authorization` if it was seen within `cache_seconds` and may take
+        `permission` on `model`; None means: call `check`. A server's hot path: one lookup."""
+        found = self._known.get(authorization) if authorization else None
+        if found is not None and found[1] > self._now() and found[0].may(permission, model):
+            return found[0]
+        return None
+
     def authenticate(self, authorization: str | None, client: str) -> Principal:
         """Who sent `authorization` from `client` (see `check`)."""
-        token = _bearer(authorization)
         now = self._now()
-        known = self._known.get(token)
+        known = self._known.get(authorization) if authorization else None
         if known is not None and known[1] > now:
             return known[0]
+        token = _bearer(authorization)
         self._refuse_if_locked(client, now)
         try:
             principal = self.tokens.authenticate(token)
@@ -105,7 +98,7 @@ class Guard:
             raise
         if len(self._known) >= _MAX_CLIENTS:
             self._known.clear()
-        self._known[token] = (principal, now + self.cache_seconds)
+        self._known[str(authorization)] = (principal, now + self.cache_seconds)
         return principal
 
     def _refuse_if_locked(self, client: str, now: float) -> None:
