@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodml.data.validate import BATCH, REASON, ROW, Validator, validate_frame
+from prodml.data.validate import BATCH, PII_WITHHELD, REASON, ROW, Validator, validate_frame
 from prodml.errors import DataValidationError
 from tests.data._contracts import orders, orders_contract
 
@@ -63,6 +63,19 @@ def test_warnings_keep_the_row_and_are_reported_with_examples():
         ["east", "east"],
         [4, 5],
     )
+
+
+def test_a_personal_columns_failing_values_are_not_copied_into_the_report():
+    contract = orders_contract()
+    contract.columns["shop"].pii = "address"
+    frame = orders(30)
+    frame.loc[[3, 4], "shop"] = "12 Private Lane"
+    _, rejected, validator = validate_frame(frame, contract)
+    (violation,) = validator.finish(now=NOW).violations
+    assert violation.examples == [PII_WITHHELD, PII_WITHHELD]
+    assert violation.rows == [4, 5]  # where to look, in the source its owner holds
+    assert "12 Private Lane" not in str(validator.report.to_dict())
+    assert len(rejected) == 2  # the rows themselves are quarantined, as every reject is
 
 
 def test_duplicate_keys_are_caught_across_batches():

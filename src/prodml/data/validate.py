@@ -36,6 +36,9 @@ _INTEGERS = {
 }
 
 
+PII_WITHHELD = "<personal: withheld>"  # a pii column's failing value, as reports show it
+
+
 @dataclass
 class Violation:
     """One check that failed: where, how often, and a few examples to look at."""
@@ -256,7 +259,11 @@ class Validator:
         found.count += count
         if len(found.examples) < EXAMPLES:
             take = EXAMPLES - len(found.examples)
-            found.examples += [None if pd.isna(v) else str(v) for v in shown[mask][:take]]
+            # A personal value is not copied into the report: its row and file say where.
+            found.examples += [
+                None if pd.isna(v) else PII_WITHHELD if column.pii else str(v)
+                for v in shown[mask][:take]
+            ]
             found.rows += numbers[mask][:take].tolist()
             found.files += [self._file or self.report.source] * min(take, count)
         if severity == "error":
