@@ -205,8 +205,10 @@ def _data(ws: Workspace, info: ModelVersionInfo) -> Section:
         ingestions = ws.metadata.list_ingestions(snap.id)
         rejected = sum(i.rejected for i in ingestions)
         reasons: Counter[str] = Counter()
-        for ingestion in ingestions:
-            reasons.update(ingestion.report.get("reasons", {}))
+        for ingestion in ingestions:  # each failed check of the validation, with its count
+            for found in ingestion.report.get("violations", []):
+                if found["count"]:
+                    reasons[found["message"]] += found["count"]
         lines.append(
             f"- `{tag[16:]}`: snapshot `{snap.id[:12]}` of `{snap.source}`, {snap.num_rows:,} "
             f"rows x {snap.num_columns} columns, kept {snap.created_at:%Y-%m-%d}; contract "

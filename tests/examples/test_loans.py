@@ -137,5 +137,6 @@ def test_the_evidence_pack_is_written_from_the_records_with_its_sources(loans, t
     assert "fairness.exception loans/2" in text  # the lifecycle, from the audit log
     assert "The audit log is intact" in text
     assert "| 2(d) | metadata tables snapshots and ingestions" in text
+    assert "rows quarantined in 1 ingestion(s) ({'loan_amount: above max" in text
     assert (tmp_path / "evidence" / "model_card.md").exists()
     assert "<table>" in html.read_text()
