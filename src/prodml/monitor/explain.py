@@ -14,7 +14,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from prodml.errors import ConfigError
+from prodml.train.flavors import Explains
 from prodml.train.model import TrainedModel
 
 SAMPLE = 1000  # rows explained per window (and at registration)
@@ -24,9 +24,7 @@ Explainer = Callable[[pd.DataFrame], dict[str, float]]
 def explainer(model: TrainedModel, *, seed: int = 0) -> Explainer | None:
     """The importance shares of `model` on rows of its features (a sample of `SAMPLE`),
     or None for a flavor that cannot explain."""
-    try:
-        model.contributions([dict.fromkeys(model.spec.names)])
-    except ConfigError:
+    if not isinstance(model.implementation, Explains):
         return None
     names = list(model.spec.names)
 
