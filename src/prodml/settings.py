@@ -188,6 +188,34 @@ governance:                 # who may do what, and the record of who did
     margin: 0.02            # worse than the champion's by more than this also blocks
     intersections: true     # judge each pair of attributes' groups too (e.g. sex&age)
 
+automate:                   # continuous training: `prodml ct tick` (one pass) and `prodml agent`
+  every_seconds: 3600       # how often `prodml agent` ticks
+  monitor: true             # a tick first runs a monitoring pass, so its alerts are current
+  policy:                   # when to retrain, and what a retrained model must pass (per model
+                            #   below); a change of policy is recorded in the audit log
+    triggers:               # any one of these starts a retrain (so does `prodml ct retrain`)
+      alerts: [performance-drop, estimated-drop, concept-drift]  # firing on the champion
+      new_labels: null      # this many labelled production rows since the last training
+      new_labels_share: 0.5 # or this share of the rows the champion trained on
+      schedule_days: null   # or this long since the last training
+    guards:                 # what holds a triggered retrain back
+      cooldown_days: 7      # since the last retrain began
+      max_retrains: 4       # at most this many ...
+      period_days: 90       #   ... in this many days
+      min_new_labels: 1000  # labelled production rows since the last training
+    window: growing         # training rows: growing (all), sliding (the last window_days),
+    window_days: 180        #   or weighted (a row half as likely to be kept every
+    half_life_days: 90      #   half_life_days older)
+    holdout_days: 14        # the newest labelled traffic, never trained on: the retrained
+                            #   model must beat the baselines and not lose to the champion there
+    rollout: canary         # canary (the deployment serving the model) or promote (straight)
+    steps: [0.1, 0.5, 1.0]  # the canary's traffic shares
+    labelled_only_when: null  # feedback loop: outcomes come back only for rows the model
+                            #   decided this (e.g. 0: only approved loans are repaid or not)
+    feedback_rows: keep     # such rows in retraining: keep (recorded as kept) or exclude
+  models: {}                # per model, what differs from `policy`, e.g.
+                            #   flights-delay: {guards: {cooldown_days: 14}, rollout: promote}
+
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
 
@@ -375,6 +403,86 @@ class GovernanceSettings(BaseModel):
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)
 
 
+class TriggerSettings(BaseModel):
+    """What starts a retrain (see DEFAULT_YAML, automate.policy.triggers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alerts: list[str] = Field(
+        default_factory=lambda: ["performance-drop", "estimated-drop", "concept-drift"]
+    )
+    new_labels: int | None = Field(default=None, ge=1)
+    new_labels_share: float | None = Field(default=0.5, gt=0)
+    schedule_days: float | None = Field(default=None, gt=0)
+
+
+class GuardSettings(BaseModel):
+    """What holds a triggered retrain back (automate.policy.guards)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cooldown_days: float = Field(default=7.0, ge=0)
+    max_retrains: int = Field(default=4, ge=1)
+    period_days: float = Field(default=90.0, gt=0)
+    min_new_labels: int = Field(default=1000, ge=0)
+
+
+class PolicySettings(BaseModel):
+    """When a model is retrained and how the result goes live (automate.policy)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    triggers: TriggerSettings = Field(default_factory=TriggerSettings)
+    guards: GuardSettings = Field(default_factory=GuardSettings)
+    window: Literal["growing", "sliding", "weighted"] = "growing"
+    window_days: float = Field(default=180.0, gt=0)
+    half_life_days: float = Field(default=90.0, gt=0)
+    holdout_days: float = Field(default=14.0, gt=0)
+    rollout: Literal["canary", "promote"] = "canary"
+    steps: list[float] = Field(default_factory=lambda: [0.1, 0.5, 1.0], min_length=1)
+    labelled_only_when: float | None = None
+    feedback_rows: Literal["keep", "exclude"] = "keep"
+
+
+class AutomateSettings(BaseModel):
+    """Continuous training: the default policy and each model's departures from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every_seconds: float = Field(default=3600.0, gt=0)
+    monitor: bool = True
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _policies_valid(self) -> AutomateSettings:
+        for name in self.models:
+            self.policy_for(name)  # a bad key or value is an error when the file is read
+        return self
+
+    def policy_for(self, model: str) -> PolicySettings:
+        """Model `model`'s policy: the default with `models[model]` laid over it."""
+        merged = _merge(self.policy.model_dump(), self.models.get(model, {}))
+        try:
+            return PolicySettings.model_validate(merged)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ValueError(f"automate.models.{model}: {problems}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid over `base`, nested mappings key by key."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 class Settings(BaseSettings):
     """All settings of one workspace; build it with `load_settings`, not directly."""
 
@@ -393,7 +501,22 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    automate: AutomateSettings = Field(default_factory=AutomateSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _triggers_name_rules(self) -> Settings:
+        rules = {rule.name for rule in self.monitoring.rules}
+        for model in [None, *self.automate.models]:
+            policy = self.automate.policy_for(model) if model else self.automate.policy
+            unknown = sorted(set(policy.triggers.alerts) - rules)
+            if unknown:
+                where = f"automate.models.{model}" if model else "automate.policy"
+                raise ValueError(
+                    f"{where}.triggers.alerts names {unknown}, which no rule of "
+                    f"monitoring.rules is called (rules: {', '.join(sorted(rules))})"
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(

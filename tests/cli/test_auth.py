@@ -58,6 +58,9 @@ WRITES: dict[str, tuple[str, list[str]]] = {
     "auth token create": (ADMIN, ["--role", "viewer", "--name", "pm"]),
     "auth token revoke": (ADMIN, ["000000000000"]),
     "privacy erase": (ADMIN, ["--key", "email=nobody@example.org"]),
+    "ct tick": (APPROVE, ["orders"]),
+    "ct retrain": (TRAIN, ["orders", "--reason", "new data"]),
+    "agent": (APPROVE, ["orders"]),
 }
 # Commands that only read shared state, or write files of the caller's own.
 READS = {
@@ -90,6 +93,8 @@ READS = {
     "auth whoami",
     "audit log",
     "audit verify",
+    "ct status",
+    "ct history",
 }
 
 

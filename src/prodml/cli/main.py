@@ -27,6 +27,7 @@ from prodml.cli._common import (
     out,
     served_model,
 )
+from prodml.cli.ct import agent, ct_app
 from prodml.cli.data import data_app
 from prodml.cli.deploy import deploy_app
 from prodml.cli.features import features_app
@@ -77,6 +78,8 @@ app.add_typer(deploy_app, name="deploy")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(ct_app, name="ct")
+app.command()(agent)
 app.command()(train)
 
 

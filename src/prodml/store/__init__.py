@@ -5,6 +5,7 @@ from prodml.store.metadata import MetadataStore
 from prodml.store.records import (
     Alert,
     AuditEvent,
+    Decision,
     Finding,
     IngestionRecord,
     Label,
@@ -18,6 +19,7 @@ __all__ = [
     "Alert",
     "ArtifactStore",
     "AuditEvent",
+    "Decision",
     "Finding",
     "IngestionRecord",
     "Label",

@@ -6,7 +6,10 @@ schema this prodml expects; a workspace written by a newer prodml is refused, no
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -55,6 +58,7 @@ from prodml.errors import (
 from prodml.store.models import (
     AlertRow,
     AuditEventRow,
+    DecisionRow,
     DeploymentEventRow,
     DeploymentRow,
     FeatureDefinitionRow,
@@ -69,6 +73,7 @@ from prodml.store.models import (
 from prodml.store.records import (
     Alert,
     AuditEvent,
+    Decision,
     Finding,
     IngestionRecord,
     Label,
@@ -81,7 +86,7 @@ from prodml.store.records import (
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a database already there skips Alembic (and its import,
 # a quarter of a second); tests/store checks this against the migration scripts.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
 _LABEL_CHUNK = 5_000  # rows per INSERT: under SQLite's 32,766 bound parameters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
@@ -305,6 +310,14 @@ class MetadataStore:
             result = session.execute(query.where(LabelRow.model_name == model_name))
             return [Label(r, label, row, _utc(at)) for r, row, label, at in result]
 
+    def count_labels(self, model_name: str, *, after: datetime | None = None) -> int:
+        """How many labels of `model_name` were recorded (after `after`, if given)."""
+        query = select(func.count()).select_from(LabelRow).where(LabelRow.model_name == model_name)
+        if after is not None:
+            query = query.where(LabelRow.received_at > _to_utc(after))
+        with self._session() as session:
+            return int(session.scalar(query) or 0)
+
     def forget_requests(self, model_name: str, request_ids: Iterable[str]) -> dict[str, int]:
         """Delete the labels and overrides of `model_name` under `request_ids` (an erased
         person's); how many of each."""
@@ -498,6 +511,96 @@ class MetadataStore:
             session.execute(
                 delete(LeaseRow).where(LeaseRow.name == name).where(LeaseRow.holder == holder)
             )
+
+    @contextmanager
+    def exclusive(self, name: str, seconds: float = 60.0) -> Iterator[bool]:
+        """Hold lock `name` for the block, yielding False (at once, without waiting) while
+        another process holds it. On PostgreSQL, a session advisory lock: a holder that
+        dies loses it with its connection. On SQLite, lease `name`, renewed every third of
+        `seconds` while the block runs: a holder that dies loses it `seconds` later."""
+        if self._engine.dialect.name == "postgresql":
+            with self._advisory_lock(name) as held:
+                yield held
+            return
+        holder = uuid.uuid4().hex
+        if not self.hold_lease(name, holder, seconds):
+            yield False
+            return
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(seconds / 3):
+                self.hold_lease(name, holder, seconds)
+
+        renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
+        renewer.start()
+        try:
+            yield True
+        finally:
+            done.set()
+            renewer.join()
+            self.release_lease(name, holder)
+
+    @contextmanager
+    def _advisory_lock(self, name: str) -> Iterator[bool]:
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+    # -- continuous-training decisions ---------------------------------------------------
+
+    def add_decision(self, decision: Decision) -> Decision:
+        """Append one controller decision; returns it with its id."""
+        values = {k: v for k, v in asdict(decision).items() if k != "id"}
+        row = DecisionRow(**{**values, "at": _to_utc(decision.at)})
+        with self._session() as session:
+            session.add(row)
+            session.flush()
+            return replace(decision, id=row.id)
+
+    def list_decisions(
+        self,
+        model_name: str,
+        *,
+        kinds: Collection[str] | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Decision]:
+        """Model `model_name`'s decisions, oldest first (the newest `limit` of them)."""
+        query = select(DecisionRow).where(DecisionRow.model_name == model_name)
+        if kinds is not None:
+            query = query.where(DecisionRow.kind.in_(sorted(kinds)))
+        if since is not None:
+            query = query.where(DecisionRow.at >= _to_utc(since))
+        query = query.order_by(DecisionRow.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._session() as session:
+            rows = list(session.scalars(query))
+        return [
+            Decision(
+                model_name=r.model_name,
+                at=_utc(r.at),
+                kind=r.kind,
+                reason=r.reason,
+                figures=r.figures or {},
+                version=r.version,
+                actor=r.actor,
+                id=r.id,
+            )
+            for r in reversed(rows)
+        ]
+
+    def forget_decisions(self, model_name: str) -> None:
+        """Delete model `model_name`'s decisions (a replay starting over)."""
+        with self._session() as session:
+            session.execute(delete(DecisionRow).where(DecisionRow.model_name == model_name))
 
     # -- tokens ------------------------------------------------------------------------
 

@@ -146,3 +146,19 @@ class AuditEvent:
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision continuous training made about a model (`automate.controller`): its
+    `kind` (evaluated, skipped, retraining, retrained, failed, rollout, advance, promote,
+    rollback, policy), why, the figures it rested on, and the version it concerned."""
+
+    model_name: str
+    at: datetime
+    kind: str
+    reason: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    version: str | None = None
+    actor: str = "controller"
+    id: int | None = None
