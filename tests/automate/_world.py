@@ -21,7 +21,6 @@ from tests._data import toy_train_spec
 
 MODEL, DEPLOYMENT = "toy", "toy-api"
 START = datetime(2024, 1, 1, tzinfo=UTC)
-VALID_FROM = datetime(2024, 3, 1, tzinfo=UTC)
 FIELDS = ("color", "size", "noise")
 RECIPE = f"{__name__}:recipe"
 
@@ -57,16 +56,18 @@ CONTRACT = Contract(
 
 
 def recipe(snapshots: dict[str, pd.DataFrame], workdir: Path) -> Recipe:
-    """January–February trains, March validates."""
+    """The first two thirds of the time train, the last third validates."""
     examples = snapshots["toy"].copy()
     examples["at"] = pd.to_datetime(examples["at"], utc=True)
-    return Recipe(examples, toy_train_spec(valid_from=VALID_FROM, min_reserve_rows=200))
+    first, last = examples["at"].min(), examples["at"].max()
+    valid_from = (first + (last - first) * 2 / 3).to_pydatetime()
+    return Recipe(examples, toy_train_spec(valid_from=valid_from, min_reserve_rows=200))
 
 
-def champion(ws: Workspace) -> Registered:
-    """Version 1 of "toy", trained on January–March through its recorded recipe, made
-    champion, and served alone by deployment "toy-api"."""
-    snapshot = ws.ingest(MemorySource(rows(24 * 90, START), name="toy"), CONTRACT).snapshot
+def champion(ws: Workspace, start: datetime = START) -> Registered:
+    """Version 1 of "toy", trained on 90 days from `start` through its recorded recipe,
+    made champion, and served alone by deployment "toy-api"."""
+    snapshot = ws.ingest(MemorySource(rows(24 * 90, start), name="toy"), CONTRACT).snapshot
     frame = ws.read_snapshot(snapshot.id)
     registered = train_and_register(
         ws, recipe({"toy": frame}, ws.state_dir), inputs={"toy": snapshot}, recorded_as=RECIPE
@@ -80,7 +81,7 @@ def serve(ws: Workspace, traffic: pd.DataFrame, *, label_delay: timedelta = time
     """Send `traffic` to the deployment's server, a request per row at the row's own
     time; each outcome comes back `label_delay` later. Returns the failed requests."""
     deployment = ws.follow_deployment(DEPLOYMENT)
-    log = ws.prediction_log(DEPLOYMENT)
+    log = ws.prediction_log(MODEL)  # as `prodml serve --deployment` logs
     app = create_app(deployment, log, ws.clock, labels=ws.metadata)
     failed = 0
     pending: list[tuple[pd.Timestamp, str, int]] = []

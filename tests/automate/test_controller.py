@@ -48,13 +48,15 @@ def test_new_labels_retrain_the_model_and_its_canary_starts(world):
     assert _world.serve(world, traffic) == 0
     tick = Controller(world).tick(MODEL)
     kinds = [d.kind for d in tick.decisions]
-    assert kinds == ["policy", "retraining", "retrained", "rollout"], [d.reason for d in tick.decisions]
-    retraining, retrained, rollout = tick.decisions[1:]
+    assert kinds == ["policy", "retraining", "retrained", "rollout"], [
+        d.reason for d in tick.decisions
+    ]
+    retraining, retrained, _rollout = tick.decisions[1:]
     assert "new labelled rows" in retraining.reason
     batch = retraining.figures["batch"]
     assert 1400 <= batch["rows"] <= 1500  # the outcomes that came back by now
     # The batch is a snapshot whose parent is the data the champion was trained on.
-    (name, snapshot_id), = retraining.figures["batches"].items()
+    ((name, snapshot_id),) = retraining.figures["batches"].items()
     snapshot = world.metadata.get_snapshot(snapshot_id)
     base = world.registry.resolve(f"{MODEL}/1").tags["prodml.snapshot.toy"]
     assert snapshot.parents == [base]
@@ -74,3 +76,89 @@ def test_new_labels_retrain_the_model_and_its_canary_starts(world):
     held = Controller(world).tick(MODEL).decisions[-1]
     assert held.kind == "skipped"
     assert f"rollout of deployment {DEPLOYMENT!r} is in progress" in held.reason
+
+
+def _with_policy(ws, **policy):
+    automate = ws.settings.automate
+    merged = automate.model_copy(update={"policy": automate.policy.model_copy(update=policy)})
+    ws.settings = ws.settings.model_copy(update={"automate": merged})
+
+
+def test_the_canary_it_started_is_advanced_by_later_ticks_to_promotion(world):
+    from prodml.settings import RolloutSettings
+
+    _with_policy(world, steps=[0.5, 1.0])
+    world.analysis.settings = RolloutSettings(min_rows=100, min_step_rows=100, min_step_seconds=60)
+    start = _world.START + timedelta(days=95)
+    _world.serve(world, _world.rows(1500, start, shifted=True, seed=1))
+    Controller(world).tick(MODEL)
+    later = start + timedelta(hours=1500)
+    seen = []
+    for chunk in range(4):
+        begin = later + timedelta(hours=300 * chunk)
+        assert _world.serve(world, _world.rows(300, begin, shifted=True, seed=2 + chunk)) == 0
+        seen += [d.kind for d in Controller(world).tick(MODEL).decisions]
+        if "promote" in seen:
+            break
+    decided = world.metadata.list_decisions(MODEL)
+    assert "promote" in seen, "\n".join(f"{d.kind}: {d.reason}" for d in decided)
+    assert "advance" in seen
+    assert world.registry.resolve(f"{MODEL}@champion").version == "2"
+    history = [c.action for c in world.metadata.deployment_history(DEPLOYMENT)]
+    assert history[:4] == ["create", "canary", "advance", "promote"]
+
+
+def test_a_controller_killed_mid_retrain_is_resumed_by_the_next_tick(world, monkeypatch):
+    """Killed after registering, before the drift reference: the next tick finishes the
+    same version (found again by its step key), and only then rolls it out."""
+    from prodml.workspace import Workspace
+
+    _world.serve(world, _world.rows(1500, _world.START + timedelta(days=95), shifted=True))
+    real = Workspace.save_reference
+
+    def killed(self, *args, **kwargs):
+        monkeypatch.setattr(Workspace, "save_reference", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Workspace, "save_reference", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Controller(world).tick(MODEL)
+    assert [d.kind for d in world.metadata.list_decisions(MODEL)][-1] == "retraining"
+    assert world.rollouts.status(DEPLOYMENT)[1].kind == "single"  # nothing went out
+    tick = Controller(world).tick(MODEL)
+    kinds = [d.kind for d in tick.decisions]
+    assert kinds == ["retrained", "rollout"]
+    assert "resumed" in tick.decisions[0].reason
+    assert tick.decisions[0].version == "2"
+    assert world.reference(MODEL, "2").rows > 0
+    assert len([v for v in world.registry.list_versions() if v.name == MODEL]) == 2
+
+
+def test_promote_straight_moves_the_champion_with_no_canary(world):
+    _with_policy(world, rollout="promote")
+    _world.serve(world, _world.rows(1500, _world.START + timedelta(days=95), shifted=True))
+    tick = Controller(world).tick(MODEL)
+    assert tick.decisions[-1].kind == "promote"
+    assert "policy says promote" in tick.decisions[-1].reason
+    assert world.registry.resolve(f"{MODEL}@champion").version == "2"
+
+
+def test_a_changed_policy_is_recorded_and_audited_with_both_versions(world):
+    first = Controller(world).tick(MODEL).decisions[0]
+    _with_policy(world, holdout_days=30)
+    changed = Controller(world).tick(MODEL).decisions[0]
+    assert changed.kind == "policy"
+    assert changed.figures["previous"] == first.figures["version"]
+    assert changed.figures["version"] != first.figures["version"]
+    assert changed.figures["policy"]["holdout_days"] == 30
+    event = [e for e in world.audit.events() if e.action == "ct.policy"][-1]
+    assert f"changed from {first.figures['version']}" in event.reason
+
+
+def test_another_controller_holding_the_model_leaves_it_alone(world):
+    with world.metadata.exclusive(f"continuous-training:{MODEL}") as held:
+        assert held
+        tick = Controller(world).tick(MODEL)
+    assert tick.locked
+    assert not tick.decisions
+    assert not Controller(world).tick(MODEL).locked

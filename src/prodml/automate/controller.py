@@ -279,7 +279,7 @@ class Controller:
         gate = registered.gate
         version = registered.version
         verdict = "passed" if gate["passed"] else "failed"
-        reasons = "; ".join(gate.get("reasons", [])) or "no reason given"
+        reasons = "; ".join(gate.get("reasons", [])) or _improvements(gate)
         record(
             RETRAINED_KIND,
             f"{version.ref} trained{again}; gate {verdict}: {reasons}",
@@ -420,6 +420,14 @@ def _state_figures(state: State, evaluation: Evaluation) -> dict[str, Any]:
 def _gate_figures(gate: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("passed", "metric", "candidate", "comparisons", "reasons", "fairness_passed")
     return {k: gate[k] for k in keep if k in gate}
+
+
+def _improvements(gate: Mapping[str, Any]) -> str:
+    """A passed gate in words: its metric's improvement over each model it was held to."""
+    return ", ".join(
+        f"{c['improvement']:+.4f} {gate.get('metric', '')} over {c['role']} {c['against']}"
+        for c in gate.get("comparisons", [])
+    )
 
 
 def _rows_of(registered: Any) -> dict[str, int]:

@@ -40,14 +40,6 @@ class Batch:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def logs_of(ws: Workspace, model: str) -> list[str]:
-    """The prediction logs holding `model`'s traffic: its own, and every deployment's
-    that serves it."""
-    deployments = [d.deployment for d in ws.metadata.list_deployments()]
-    serving = [d for d in deployments if ws.rollouts.status(d)[1].model == model]
-    return [model, *sorted(set(serving) - {model})]
-
-
 def labelled_rows(
     ws: Workspace,
     model: str,
@@ -67,12 +59,7 @@ def labelled_rows(
             skipped=f"the model reads personal columns {sorted(personal)}, which the log "
             "keeps only hashed: production rows cannot be trained on",
         )
-    parts = [ws.prediction_log(name).read() for name in logs_of(ws, model)]
-    records = (
-        pd.concat([p for p in parts if len(p)], ignore_index=True)
-        if any(len(p) for p in parts)
-        else pd.DataFrame()
-    )
+    records = ws.prediction_log(model).read()  # every server of the model logs here
     if records.empty:
         return Batch(pd.DataFrame(), skipped="the prediction log holds no answered row")
     traffic = traffic_frame(records).drop_duplicates(list(KEYS), keep="first")

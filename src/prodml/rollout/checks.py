@@ -5,7 +5,8 @@ since the rollout began (see `analysis.py` for what is decided from them):
   NaN (a shadow: requests it left unscored);
 - inputs: rows its own schema refuses that the stable's accepts;
 - scores: its score distribution against the stable's on the same period;
-- estimated: its CBPE-estimated ROC AUC against the stable's (classifiers);
+- estimated: its CBPE-estimated ROC AUC against the stable's (classifiers), unless the
+  stable's own outcomes have fallen below its estimate (its calibration no longer holds);
 - realized: its realized ROC AUC (a regressor: mean absolute error) once labels arrive;
 - latency: its requests slower than the stable's p99 by the set ratio and slack.
 
@@ -184,6 +185,9 @@ def estimated(arms: Arms, settings: RolloutSettings) -> Check:
         return _abstain("estimated", min(len(candidate), len(stable)), settings)
     mine = estimate(arms.candidate_estimator, candidate[PREDICTION], candidate[DECISION])
     theirs = estimate(arms.stable_estimator, stable[PREDICTION], stable[DECISION])
+    stale = _estimate_contradicted(stable, theirs, settings)
+    if stale:
+        return Check("estimated", ABSTAIN, stale)
     gap = theirs["roc_auc.low"] - mine["roc_auc.high"]  # ranges apart by this much
     figures = {
         "candidate": mine["roc_auc"],
@@ -201,6 +205,28 @@ def estimated(arms: Arms, settings: RolloutSettings) -> Check:
     )
     verdict = FAIL if gap > settings.max_estimated_drop else PASS
     return Check("estimated", verdict, reason, figures)
+
+
+def _estimate_contradicted(
+    stable: pd.DataFrame, estimated: dict[str, float], settings: RolloutSettings
+) -> str:
+    """Why the stable's estimate cannot be compared with (a reason), or "" when it can.
+    An estimate trusts the version's calibration; after the concept changed (when a
+    retrained candidate is most often tried) the stable's outcomes fall below its own
+    estimated range, and it would be favoured for a confidence it lost. Outcomes judge
+    instead (the realized check)."""
+    labelled = stable.dropna(subset=[LABEL]) if LABEL in stable else stable[:0]
+    if len(labelled) < settings.min_rows:
+        return ""
+    realized, _ = auc_with_variance(labelled[LABEL], labelled[PREDICTION])
+    if math.isnan(realized) or realized >= estimated["roc_auc.low"]:
+        return ""
+    return (
+        f"the stable's outcomes contradict its estimate (realized ROC AUC {realized:.3f}, "
+        f"estimated {estimated['roc_auc.low']:.3f}-{estimated['roc_auc.high']:.3f} on "
+        f"{len(labelled):,} labelled rows): its calibration no longer holds, so the "
+        "realized check judges the candidate"
+    )
 
 
 def realized(arms: Arms, settings: RolloutSettings) -> Check:
