@@ -162,3 +162,20 @@ def test_another_controller_holding_the_model_leaves_it_alone(world):
     assert tick.locked
     assert not tick.decisions
     assert not Controller(world).tick(MODEL).locked
+
+
+def test_the_agent_ticks_each_model_until_stopped(world):
+    from prodml.automate import run_agent
+
+    ticks, waits = [], []
+    run_agent(
+        world,
+        [MODEL, "nobody"],  # a model that fails is logged, the others go on
+        every=60,
+        stop=lambda: len(waits) >= 2,
+        wait=waits.append,
+        on_tick=ticks.append,
+    )
+    assert waits == [60, 60]
+    assert [t.model for t in ticks] == [MODEL, MODEL]
+    assert [d.kind for t in ticks for d in t.decisions] == ["policy", "evaluated", "evaluated"]

@@ -16,7 +16,15 @@ from prodml.errors import (
     StateError,
     StoreUnavailableError,
 )
-from prodml.store import Alert, Finding, Label, MetadataStore, PolicyChange, SnapshotRecord
+from prodml.store import (
+    Alert,
+    Decision,
+    Finding,
+    Label,
+    MetadataStore,
+    PolicyChange,
+    SnapshotRecord,
+)
 
 T0 = datetime(2013, 7, 1, tzinfo=UTC)
 
@@ -53,7 +61,7 @@ def test_schema_head_names_the_newest_migration_script():
 
 
 def test_opening_applies_migrations(store, metadata_url):
-    assert store.schema_revision == "0008"
+    assert store.schema_revision == "0009"
     engine = create_engine(metadata_url)
     assert {"snapshots", "findings", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
@@ -344,3 +352,74 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
     with store._engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     store.close()
+
+
+def test_an_exclusive_lock_admits_one_holder_for_as_long_as_it_runs(metadata_url, store):
+    other = MetadataStore(metadata_url)
+    try:
+        with store.exclusive("ct:flights", seconds=0.3) as held:
+            assert held
+            time.sleep(0.5)  # past its lease: renewed while the block runs
+            with other.exclusive("ct:flights") as second:
+                assert not second
+            with other.exclusive("ct:other") as independent:
+                assert independent
+        with other.exclusive("ct:flights") as after:
+            assert after
+    finally:
+        other.close()
+
+
+def test_of_two_controllers_started_together_one_holds_the_lock(metadata_url):
+    MetadataStore(metadata_url).close()  # migrated before the race
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        held = list(pool.map(_lock_for_a_second, [metadata_url] * 2))
+    assert sorted(held) == [False, True]
+
+
+def _lock_for_a_second(url: str) -> bool:
+    store = MetadataStore(url)
+    try:
+        with store.exclusive("ct:race", seconds=5) as held:
+            time.sleep(1.0)
+            return held
+    finally:
+        store.close()
+
+
+def test_a_lock_holder_that_dies_loses_the_lock(metadata_url, store):
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=_lock_and_die, args=(metadata_url,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 3
+    time.sleep(0.6)  # on SQLite, the lease runs out (PostgreSQL frees it with the session)
+    with store.exclusive("ct:dying") as held:
+        assert held
+
+
+def _lock_and_die(url: str) -> None:
+    import os
+
+    store = MetadataStore(url)
+    with store.exclusive("ct:dying", seconds=0.5) as held:
+        assert held
+        os._exit(3)  # killed: nothing released
+
+
+def test_decisions_are_kept_in_order_and_filtered(store):
+
+    at = datetime(2024, 5, 1, tzinfo=UTC)
+    for i, kind in enumerate(["policy", "evaluated", "retraining", "retrained"]):
+        store.add_decision(Decision("m", at + timedelta(hours=i), kind, f"r{i}", {"i": i}))
+    store.add_decision(Decision("other", at, "evaluated", "x"))
+    found = store.list_decisions("m")
+    assert [d.kind for d in found] == ["policy", "evaluated", "retraining", "retrained"]
+    assert found[2].figures == {"i": 2}
+    assert found[0].at == at
+    assert [d.kind for d in store.list_decisions("m", limit=2)] == ["retraining", "retrained"]
+    assert [d.reason for d in store.list_decisions("m", kinds={"evaluated"})] == ["r1"]
+    assert store.list_decisions("m", since=at + timedelta(hours=3))[0].kind == "retrained"
+    store.forget_decisions("m")
+    assert store.list_decisions("m") == []
+    assert len(store.list_decisions("other")) == 1

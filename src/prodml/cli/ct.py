@@ -168,6 +168,8 @@ def agent(
     by = _controller(ws, actor)
     interval = seconds(every, "--every") if every else ws.settings.automate.every_seconds
     names = models or _champions(ws)
+    for name in names:  # a misspelt model is an error now, not a log line every tick
+        ws.registry.resolve(f"{name}@champion")
     stopped = threading.Event()
 
     def wait(timeout: float) -> None:
