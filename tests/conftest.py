@@ -75,6 +75,15 @@ def fresh_schema(server: str) -> Iterator[str]:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     yield f"{server}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
+        # A connection a test cut mid-transaction (through a proxy) stays "idle in
+        # transaction" on the server, holding its locks, and the drop would wait forever.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND state LIKE 'idle in transaction%' "
+                "AND pid <> pg_backend_pid()"
+            )
+        )
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
 

@@ -82,7 +82,8 @@ def serve(ws: Workspace, traffic: pd.DataFrame, *, label_delay: timedelta = time
     time; each outcome comes back `label_delay` later. Returns the failed requests."""
     deployment = ws.follow_deployment(DEPLOYMENT)
     log = ws.prediction_log(MODEL)  # as `prodml serve --deployment` logs
-    app = create_app(deployment, log, ws.clock, labels=ws.metadata)
+    # A loaded CI machine must not turn a slow candidate into fallbacks the canary judges.
+    app = create_app(deployment, log, ws.clock, labels=ws.metadata, candidate_timeout_ms=5000)
     failed = 0
     pending: list[tuple[pd.Timestamp, str, int]] = []
     with log, TestClient(app) as client:

@@ -101,7 +101,9 @@ def test_the_canary_it_started_is_advanced_by_later_ticks_to_promotion(world):
         if "promote" in seen:
             break
     decided = world.metadata.list_decisions(MODEL)
-    assert "promote" in seen, "\n".join(f"{d.kind}: {d.reason}" for d in decided)
+    said = "\n".join(f"{d.kind}: {d.reason}" for d in decided)
+    assert "promote" in seen, said
+    assert "rollback" not in seen, said
     assert "advance" in seen
     assert world.registry.resolve(f"{MODEL}@champion").version == "2"
     history = [c.action for c in world.metadata.deployment_history(DEPLOYMENT)]
