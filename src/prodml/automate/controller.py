@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,8 @@ from prodml.automate.policy import Evaluation, State, evaluate, policy_version
 from prodml.automate.production import Batch, labelled_rows, record_batch
 from prodml.automate.recipe import RETRAINED, retrained
 from prodml.errors import ProdmlError
+from prodml.registry.registry import PII_TAG
+from prodml.registry.reproduce import snapshot_ids
 from prodml.rollout.analysis import HOLD, IDLE, PAUSED
 from prodml.rollout.leader import Leader
 from prodml.settings import PolicySettings
@@ -218,7 +219,7 @@ class Controller:
             through=state.now,
             labelled_only_when=policy.labelled_only_when,
             feedback_rows=policy.feedback_rows,
-            personal=json.loads(champion.tags.get("prodml.pii", "[]")),
+            personal=json.loads(champion.tags.get(PII_TAG, "[]")),
         )
         batches = list(previous[-1].figures.get("batches", {}).items()) if previous else []
         if len(batch.rows):
@@ -267,9 +268,9 @@ class Controller:
         config = {k: v for k, v in plan.items() if k != "snapshots"}
         again = " (resumed: an earlier controller stopped mid-retrain)" if resumed else ""
         try:
-            with _workdir() as work:
+            with tempfile.TemporaryDirectory(prefix="prodml-retrain-") as work:
                 frames = {name: self.ws.read_snapshot(s.id) for name, s in inputs.items()}
-                recipe = retrained(frames, work, config=config)
+                recipe = retrained(frames, Path(work), config=config)
                 registered = train_and_register(
                     self.ws, recipe, inputs=inputs, recorded_as=RETRAINED, config=config
                 )
@@ -390,14 +391,9 @@ def _base_recipe(champion: ModelVersionInfo) -> dict[str, Any] | None:
         return {
             "recipe": config["recipe"],
             "config": config.get("config"),
-            "snapshots": {n: champion.tags[f"prodml.snapshot.{n}"] for n in config["inputs"]},
+            "snapshots": {n: snapshot_ids(champion)[n] for n in config["inputs"]},
         }
-    snapshots = {
-        k.removeprefix("prodml.snapshot."): v
-        for k, v in champion.tags.items()
-        if k.startswith("prodml.snapshot.")
-    }
-    return {"recipe": path, "config": config, "snapshots": snapshots}
+    return {"recipe": path, "config": config, "snapshots": snapshot_ids(champion)}
 
 
 def _training_rows(champion: ModelVersionInfo) -> int:
@@ -453,9 +449,3 @@ def _said(batch: Batch) -> str:
 
 def _parse(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-@contextmanager
-def _workdir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="prodml-retrain-") as tmp:
-        yield Path(tmp)

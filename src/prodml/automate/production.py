@@ -76,7 +76,7 @@ def labelled_rows(
         if feedback_rows == "exclude":
             batch.excluded = batch.feedback_loop
             rows = rows[~looped]
-    kept = [c for c in columns if c in rows.columns and c not in KEYS]
+    kept = [c for c in dict.fromkeys(columns) if c in rows.columns and c not in KEYS]
     batch.rows = (
         rows[[*KEYS, "timestamp", *kept, LABEL]]
         .rename(columns={"timestamp": TIME})
@@ -97,8 +97,7 @@ def record_batch(
     ws: Workspace, model: str, batch: Batch, *, parents: Sequence[str] = ()
 ) -> SnapshotRecord:
     """`batch` ingested as snapshot `<model>.production` (validated against a contract of
-    its columns' types, so a broken feature pipeline's all-null column is caught), with
-    the snapshots it continues as its parents."""
+    its columns' types), with the snapshots it continues as its parents."""
     contract = _contract(f"{model}.production", batch.rows)
     result = ws.ingest(
         MemorySource(batch.rows, name=f"prediction log of {model}, labelled rows"),

@@ -64,11 +64,7 @@ def reproduce(
     started = time.perf_counter()
     info, original = registry.load(ref)
     recipe_fn = _recipe(info)
-    ids = {
-        k.removeprefix(_SNAPSHOT_TAG): v
-        for k, v in info.tags.items()
-        if k.startswith(_SNAPSHOT_TAG)
-    }
+    ids = snapshot_ids(info)
     # read_snapshot checks every byte against the snapshot's SHA-256: the data is the same.
     frames = {name: read_snapshot(sid) for name, sid in ids.items()}
     with tempfile.TemporaryDirectory(prefix="prodml-reproduce-") as tmp:
@@ -105,6 +101,15 @@ def reproduce(
         differences=differences,
         seconds=time.perf_counter() - started,
     )
+
+
+def snapshot_ids(info: ModelVersionInfo) -> dict[str, str]:
+    """The snapshots a version was trained on, by the name its recipe reads them under."""
+    return {
+        k.removeprefix(_SNAPSHOT_TAG): v
+        for k, v in info.tags.items()
+        if k.startswith(_SNAPSHOT_TAG)
+    }
 
 
 def _recipe(info: ModelVersionInfo) -> RecipeFunction:
