@@ -95,7 +95,9 @@ def serve(ws: Workspace, traffic: pd.DataFrame, *, label_delay: timedelta = time
                 assert client.post("/v1/feedback", json=body).status_code == 200
                 pending = pending[len(due) :]
             sent = {"color": row.color, "size": row.size, "noise": row.noise}
-            response = client.post("/v1/predict", json={"rows": [sent]})
+            # Ids from the row's time: each caller's arm in a canary is the same every run.
+            request_id = {"x-request-id": f"toy-{row.at:%Y%m%dT%H%M}"}
+            response = client.post("/v1/predict", json={"rows": [sent]}, headers=request_id)
             if response.status_code != 200:
                 failed += 1
                 continue
