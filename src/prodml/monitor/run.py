@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from prodml.errors import NotFoundError
-from prodml.monitor.chance import ChanceLevels
+from prodml.monitor.chance import ChanceLevels, levels_for
 from prodml.monitor.compare import RULES, FeatureDrift, compare, statistic
 from prodml.monitor.concept import ConceptDrift, cusum, page_hinkley
 from prodml.monitor.estimate import estimate, excess_error
@@ -190,8 +190,8 @@ def monitor_traffic(
         version = str(version)
         # Loaded once, and only when a window needs it.
         reference = functools.cache(functools.partial(reference_of, version))
-        # Null distributions are drawn once per window size for all of the version's windows.
-        chance = functools.cache(lambda reference=reference: ChanceLevels(reference(), statistic))
+        # Null distributions are drawn once per window size, kept between passes.
+        chance = functools.cache(lambda reference=reference: levels_for(reference(), statistic))
         explain = functools.cache(
             lambda version=version: explainer_of(version) if explainer_of else None
         )

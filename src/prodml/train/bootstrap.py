@@ -3,6 +3,7 @@ paired interval for the difference between two models scored on the same rows.""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -23,10 +24,10 @@ def bootstrap_interval(
     """The percentile interval of `metric(y, score)` over rows resampled with replacement;
     resamples where the metric is undefined (NaN, e.g. AUC with one class) are skipped."""
     y, s = np.asarray(y_true), np.asarray(score, dtype=float)
-    if _is_auc(metric):
-        auc = _CountedAUC(y, s)
+    counted = _counted(metric, y, s)
+    if counted is not None:
         values = _resampled(
-            lambda idx: auc(np.bincount(idx, minlength=len(y))), len(y), resamples, seed
+            lambda idx: counted(np.bincount(idx, minlength=len(y))), len(y), resamples, seed
         )
     else:
         values = _resampled(lambda idx: metric(y[idx], s[idx]), len(y), resamples, seed)
@@ -84,6 +85,55 @@ class _CountedAUC:
             return float("nan")
         below = np.cumsum(neg) - neg  # negatives scored below each group
         return float(np.dot(pos, below + neg / 2) / (n_pos * n_neg))
+
+
+class _CountedAP:
+    """Average precision (sklearn's: precision at each distinct score, weighted by the
+    recall it adds) of resamples given as counts per row, the scores sorted once."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray) -> None:
+        _, self.group = np.unique(-score, return_inverse=True)  # highest score first
+        self.groups = int(self.group.max()) + 1 if len(score) else 0
+        self.positive = y.astype(bool)
+
+    def __call__(self, counts: np.ndarray) -> float:
+        weights = counts.astype(float)
+        tp = np.cumsum(np.bincount(self.group, weights * self.positive, minlength=self.groups))
+        fp = np.cumsum(np.bincount(self.group, weights * ~self.positive, minlength=self.groups))
+        if tp[-1] == 0 or fp[-1] == 0:
+            return float("nan")
+        kept = (tp + fp) > 0
+        precision = tp[kept] / (tp[kept] + fp[kept])
+        recall = tp[kept] / tp[-1]
+        return float(np.dot(np.diff(recall, prepend=0.0), precision))
+
+
+def _counted(metric: Metric, y: np.ndarray, s: np.ndarray) -> Callable[[np.ndarray], float] | None:
+    """`metric` of a resample given as counts per row, computed without copying rows,
+    for the metrics that allow it (None for the others)."""
+    if metric is METRICS["roc_auc"][0]:
+        return _CountedAUC(y, s)
+    if metric is METRICS["pr_auc"][0]:
+        return _CountedAP(y, s)
+    t = y.astype(float)
+    losses = {
+        "brier": (s - t) ** 2,
+        "log_loss": -(
+            t * np.log(np.clip(s, 1e-15, 1)) + (1 - t) * np.log(np.clip(1 - s, 1e-15, 1))
+        ),
+        "mae": np.abs(s - t),
+        "rmse": (s - t) ** 2,
+    }
+    for name, loss in losses.items():
+        if metric is METRICS[name][0]:
+            root = name == "rmse"
+            return lambda counts, loss=loss, root=root: _mean(counts, loss, root)
+    return None
+
+
+def _mean(counts: np.ndarray, loss: np.ndarray, root: bool) -> float:
+    value = float(np.dot(counts, loss) / counts.sum())
+    return math.sqrt(value) if root else value
 
 
 def _is_auc(metric: Metric) -> bool:
