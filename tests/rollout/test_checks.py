@@ -7,7 +7,7 @@ import pytest
 
 from prodml.monitor.estimate import calibrate
 from prodml.monitor.labels import LABEL
-from prodml.rollout.checks import ABSTAIN, FAIL, PASS, Arms, run_checks
+from prodml.rollout.checks import ABSTAIN, DEFERS, FAIL, PASS, Arms, run_checks
 from prodml.settings import RolloutSettings
 
 SETTINGS = RolloutSettings(min_rows=200)
@@ -89,6 +89,33 @@ def test_a_constant_score_fails_the_scores_check(rng):
 def test_a_small_honest_shift_in_scores_is_tolerated(rng):
     candidate = _rows(rng, N, arm="candidate", shift=0.1)
     assert _verdicts(Arms(candidate, _rows(rng, N, arm="stable")))["scores"] == PASS
+
+
+def test_a_shift_the_candidate_was_validated_with_passes_and_one_it_was_not_fails(rng):
+    # A retrain after the world changed: its scores sit well above the stale stable's.
+    retrained = _rows(rng, N, arm="candidate", shift=1.5)
+    stable = _rows(rng, N, arm="stable")
+    assert _verdicts(Arms(retrained, stable))["scores"] == FAIL
+    as_validated = np.sort(_rows(rng, 3000, arm="holdout", shift=1.5)["prediction"].to_numpy())
+    check = {
+        c.name: c
+        for c in run_checks(Arms(retrained, stable, candidate_validated=as_validated), SETTINGS)
+    }["scores"]
+    assert check.verdict == PASS
+    assert "match its own scores at registration" in check.reason
+    # Served unlike it was validated (a feature lost at serving): the shift is the fault.
+    unlike = np.sort(_rows(rng, 3000, arm="holdout")["prediction"].to_numpy())
+    judged = Arms(retrained, stable, candidate_validated=unlike)
+    assert _verdicts(judged)["scores"] == FAIL
+
+
+def test_against_a_stable_monitoring_found_fallen_the_scores_check_defers_to_outcomes(rng):
+    retrained, stable = _rows(rng, N, arm="candidate", shift=1.5), _rows(rng, N, arm="stable")
+    why = "alert performance-drop firing on it since 2013-07-08"
+    check = {c.name: c for c in run_checks(Arms(retrained, stable, stable_degraded=why), SETTINGS)}
+    assert check["scores"].verdict == ABSTAIN
+    assert why in check["scores"].reason
+    assert check["scores"].figures[DEFERS] is True
 
 
 def test_rows_refused_by_the_candidates_schema_fail_the_inputs_check(rng):

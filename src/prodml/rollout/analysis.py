@@ -30,8 +30,8 @@ import pandas as pd
 
 from prodml.monitor.labels import join_labels
 from prodml.monitor.reference import Reference
-from prodml.monitor.traffic import META, traffic_frame
-from prodml.rollout.checks import ABSTAIN, FAIL, Arms, Check, run_checks
+from prodml.monitor.traffic import META, PREDICTION, traffic_frame
+from prodml.rollout.checks import ABSTAIN, DEFERS, FAIL, Arms, Check, run_checks
 from prodml.rollout.commands import ANALYSIS, Rollouts
 from prodml.rollout.experiment import Verdict, verdict
 from prodml.serve.policy import CANDIDATE, Policy
@@ -114,6 +114,8 @@ class Analysis:
             least = self.settings.min_step_seconds if least is None else least
             labelled = _labelled(checks)
             wanted = self.settings.min_labelled_rows
+            if any(c.figures.get(DEFERS) for c in checks):  # only outcomes can judge it
+                wanted = max(wanted, self.settings.min_rows)
             figures["labelled_rows"] = labelled
             if elapsed >= least and step_rows >= self.settings.min_step_rows and labelled >= wanted:
                 if policy.step + 1 == len(policy.steps):
@@ -166,6 +168,8 @@ class Analysis:
             shadow=policy.kind == "shadow",
             candidate_estimator=self._estimator(policy.model, version),
             stable_estimator=self._estimator(policy.model, primary.version),
+            candidate_validated=self._validated_scores(policy.model, version),
+            stable_degraded=self._degraded(policy.model, primary.version),
         )
         checks = run_checks(arms, self.settings)
         if policy.kind == "ab":  # name the arm: an A/B test has several
@@ -194,6 +198,27 @@ class Analysis:
     def _estimator(self, model: str, version: str) -> dict[str, Any] | None:
         reference = self.reference_of(model, version)
         return None if reference is None else reference.estimator
+
+    def _degraded(self, model: str, version: str) -> str:
+        """Why monitoring holds `version`'s own performance to have fallen: its firing
+        performance or concept-drift alerts ("" when none fires)."""
+        alerts = self.rollouts.metadata.list_alerts(model_name=model, status="firing")
+        fallen = [
+            a
+            for a in alerts
+            if str(a.detail.get("version")) == version
+            and a.detail.get("monitor") in ("performance", "concept")
+        ]
+        return "; ".join(
+            f"alert {a.rule} firing on it since {a.first_window_end:%Y-%m-%d}" for a in fallen
+        )
+
+    def _validated_scores(self, model: str, version: str) -> np.ndarray | None:
+        """The scores `version` gave its held-out rows at registration (its reference's
+        prediction column), or None when it has no reference."""
+        reference = self.reference_of(model, version)
+        column = None if reference is None else reference.columns.get(PREDICTION)
+        return None if column is None else column.sorted_values
 
 
 def _duration(seconds: float) -> str:

@@ -4,7 +4,10 @@ since the rollout began (see `analysis.py` for what is decided from them):
 - errors: its callers answered by the stable because it raised, timed out or scored
   NaN (a shadow: requests it left unscored);
 - inputs: rows its own schema refuses that the stable's accepts;
-- scores: its score distribution against the stable's on the same period;
+- scores: its score distribution against the stable's on the same period, unless it
+  matches the candidate's own scores on its held-out rows at registration, or monitoring
+  has found the stable's own performance fallen (a retrain after the world changed scores
+  differently from the stale stable by design: then outcomes judge, see `DEFERS`);
 - estimated: its CBPE-estimated ROC AUC against the stable's (classifiers), unless the
   stable's own outcomes have fallen below its estimate (its calibration no longer holds);
 - realized: its realized ROC AUC (a regressor: mean absolute error) once labels arrive;
@@ -32,6 +35,9 @@ from prodml.serve.routed import INVALID
 from prodml.settings import RolloutSettings
 
 FAIL, PASS, ABSTAIN = "fail", "pass", "abstain"
+# A figure of a check that abstained because only outcomes can judge the candidate: a
+# canary's step then waits for the realized check to have judged (see analysis.py).
+DEFERS = "defers_to_outcomes"
 SCORE_BINS = 10
 # How large a difference each test's mixture expects (τ of the mSPRT): rates are judged
 # in points, AUC in hundredths.
@@ -60,6 +66,10 @@ class Arms:
     shadow: bool = False
     candidate_estimator: dict[str, Any] | None = None
     stable_estimator: dict[str, Any] | None = None
+    # The candidate's scores of its held-out rows at registration (its reference's).
+    candidate_validated: np.ndarray | None = None
+    # Why monitoring holds the stable's own performance to have fallen ("": it does not).
+    stable_degraded: str = ""
 
     @property
     def scored(self) -> pd.DataFrame:
@@ -128,19 +138,7 @@ def scores(arms: Arms, settings: RolloutSettings) -> Check:
     stable = arms.stable[PREDICTION].dropna().to_numpy(dtype=float)
     if min(candidate.size, stable.size) < settings.min_rows:
         return _abstain("scores", min(candidate.size, stable.size), settings)
-    # Bins holding a tenth of the stable's scores each. A bin's share is a rate the two
-    # arms should share; each bin's confidence sequence (at α split over the bins) bounds
-    # how far apart the shares are at least, and half the sum of those bounds is a lower
-    # bound on the total variation distance, valid at every look at once.
-    edges = np.unique(np.quantile(stable, np.linspace(0, 1, SCORE_BINS + 1)[1:-1]))
-    c_bins, s_bins = np.searchsorted(edges, candidate), np.searchsorted(edges, stable)
-    alpha = settings.alpha / (edges.size + 1)
-    tests = [
-        mean_difference(c_bins == b, s_bins == b, margin=0.0, tau=_TAU_RATE, alpha=alpha)
-        for b in range(edges.size + 1)
-    ]
-    shift = 0.5 * sum(abs(t.difference) for t in tests)  # total variation distance
-    at_least = 0.5 * sum(max(0.0, t.low, -t.high) for t in tests)
+    shift, at_least = _total_variation(candidate, stable, settings.alpha)
     figures = {
         "total_variation": shift,
         "total_variation_low": at_least,
@@ -155,8 +153,50 @@ def scores(arms: Arms, settings: RolloutSettings) -> Check:
         f"(at least {at_least:.2f}; mean {candidate.mean():.3f} against {stable.mean():.3f}; "
         f"{settings.max_score_shift:.2f} is tolerated)"
     )
-    verdict = FAIL if at_least > settings.max_score_shift else PASS
-    return Check("scores", verdict, reason, figures)
+    if at_least <= settings.max_score_shift:
+        return Check("scores", PASS, reason, figures)
+    validated = arms.candidate_validated
+    if validated is not None and validated.size >= settings.min_rows:
+        # Scoring live traffic as it scored the newest rows it was validated on, the
+        # candidate is working as gated: the stable is what the traffic moved away from.
+        own, _ = _total_variation(candidate, validated, settings.alpha)
+        figures["validated_total_variation"] = own
+        if own <= settings.max_score_shift:
+            return Check(
+                "scores",
+                PASS,
+                f"{reason}, but they match its own scores at registration (total variation "
+                f"{own:.2f}): it scores live traffic as it was validated to",
+                figures,
+            )
+    if arms.stable_degraded:
+        return Check(
+            "scores",
+            ABSTAIN,
+            f"{reason}, but the stable is no yardstick: {arms.stable_degraded}; outcomes "
+            "judge the candidate (the realized check)",
+            {**figures, DEFERS: True},
+        )
+    return Check("scores", FAIL, reason, figures)
+
+
+def _total_variation(
+    candidate: np.ndarray, stable: np.ndarray, alpha: float
+) -> tuple[float, float]:
+    """The total variation distance between two arms' scores, and a lower bound on it
+    valid at every look at once. Bins hold a tenth of the stable's scores each; a bin's
+    share is a rate the two should share, and each bin's confidence sequence (at `alpha`
+    split over the bins) bounds how far apart the shares are at least."""
+    edges = np.unique(np.quantile(stable, np.linspace(0, 1, SCORE_BINS + 1)[1:-1]))
+    c_bins, s_bins = np.searchsorted(edges, candidate), np.searchsorted(edges, stable)
+    alpha = alpha / (edges.size + 1)
+    tests = [
+        mean_difference(c_bins == b, s_bins == b, margin=0.0, tau=_TAU_RATE, alpha=alpha)
+        for b in range(edges.size + 1)
+    ]
+    shift = 0.5 * sum(abs(t.difference) for t in tests)
+    at_least = 0.5 * sum(max(0.0, t.low, -t.high) for t in tests)
+    return shift, at_least
 
 
 def inputs(arms: Arms, settings: RolloutSettings) -> Check:
@@ -187,7 +227,7 @@ def estimated(arms: Arms, settings: RolloutSettings) -> Check:
     theirs = estimate(arms.stable_estimator, stable[PREDICTION], stable[DECISION])
     stale = _estimate_contradicted(stable, theirs, settings)
     if stale:
-        return Check("estimated", ABSTAIN, stale)
+        return Check("estimated", ABSTAIN, stale, {DEFERS: True})
     gap = theirs["roc_auc.low"] - mine["roc_auc.high"]  # ranges apart by this much
     figures = {
         "candidate": mine["roc_auc"],
