@@ -211,10 +211,12 @@ class Controller:
             return None
         previous = self.ws.metadata.list_decisions(model, kinds={RETRAINING})
         after = _parse(previous[-1].figures.get("labels_through")) if previous else None
+        _, trained = self.ws.registry.load(champion.ref)
         batch = labelled_rows(
             self.ws,
             model,
-            [*self._reads(champion), *self.ws.settings.monitoring.sensitive],
+            [*trained.spec.names, *self.ws.settings.monitoring.sensitive],
+            numeric=trained.spec.numeric,
             after=after,
             through=state.now,
             labelled_only_when=policy.labelled_only_when,
@@ -316,11 +318,6 @@ class Controller:
             version.ref, "champion", now=self.ws.clock.now(), actor=self.actor, reason=why
         )
         record(PROMOTE, f"{version.ref} promoted to champion straight ({why})", {}, version.version)
-
-    def _reads(self, champion: ModelVersionInfo) -> list[str]:
-        """The columns the champion reads."""
-        _, model = self.ws.registry.load(champion.ref)
-        return list(model.spec.names)
 
     def _serves_alone(self, deployment: str) -> bool:
         return self.ws.rollouts.status(deployment)[1].kind == "single"

@@ -47,12 +47,15 @@ def labelled_rows(
     *,
     after: datetime | None,
     through: datetime,
+    numeric: Sequence[str] = (),
     labelled_only_when: float | None = None,
     feedback_rows: str = "keep",
     personal: Sequence[str] = (),
 ) -> Batch:
     """`model`'s answered rows whose outcome was recorded in (`after`, `through`]: the
-    keys, `TIME`, the logged `columns` (those it logged) and the outcome as `LABEL`."""
+    keys, `TIME`, the logged `columns` (those it logged) and the outcome as `LABEL`.
+    The `numeric` columns are numbers however the log kept them: a feature missing from
+    every row of a batch comes back from the log untyped, and would else be text."""
     if personal:
         return Batch(
             pd.DataFrame(),
@@ -82,6 +85,8 @@ def labelled_rows(
         .rename(columns={"timestamp": TIME})
         .reset_index(drop=True)
     )
+    for column in set(numeric) & set(kept):
+        batch.rows[column] = pd.to_numeric(batch.rows[column]).astype("float64")
     batch.figures = {
         "rows": len(batch.rows),
         "from": str(batch.rows[TIME].min()) if len(batch.rows) else None,
