@@ -3,6 +3,7 @@ paired interval for the difference between two models scored on the same rows.""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -126,8 +127,7 @@ def _counted(metric: Metric, y: np.ndarray, s: np.ndarray) -> Callable[[np.ndarr
     }
     for name, loss in losses.items():
         if metric is METRICS[name][0]:
-            root = name == "rmse"
-            return lambda counts, loss=loss, root=root: _mean(counts, loss, root)
+            return functools.partial(_mean, loss=loss, root=name == "rmse")
     return None
 
 
