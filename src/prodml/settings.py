@@ -199,7 +199,8 @@ automate:                   # continuous training: `prodml ct tick` (one pass) a
       new_labels_share: 0.5 # or this share of the rows the champion trained on
       schedule_days: null   # or this long since the last training
     guards:                 # what holds a triggered retrain back
-      cooldown_days: 7      # since the last retrain began
+      cooldown_days: 60     # since the last retrain began: at most one every two months
+                            #   (benchmarks/replay.py measures what that costs)
       max_retrains: 4       # at most this many ...
       period_days: 90       #   ... in this many days
       min_new_labels: 1000  # labelled production rows since the last training
@@ -421,7 +422,7 @@ class GuardSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cooldown_days: float = Field(default=7.0, ge=0)
+    cooldown_days: float = Field(default=60.0, ge=0)
     max_retrains: int = Field(default=4, ge=1)
     period_days: float = Field(default=90.0, gt=0)
     min_new_labels: int = Field(default=1000, ge=0)

@@ -11,7 +11,7 @@ NOW = datetime(2013, 9, 1, tzinfo=UTC)
 def state(**changes) -> State:
     base = {
         "now": NOW,
-        "last_trained": NOW - timedelta(days=30),
+        "last_trained": NOW - timedelta(days=90),
         "retrains_in_period": 1,
         "new_labels": 5_000,
         "training_rows": 100_000,
@@ -32,7 +32,7 @@ def test_each_trigger_fires_on_its_own_and_says_why():
     fired = evaluate(policy, state(firing=("concept-drift", "feature-drift"))).triggers
     assert fired[0] == "alert firing: concept-drift"  # only the alerts the policy names
     assert fired[1] == "5,000 new labelled rows (≥ 4,000)"
-    assert fired[2].startswith("schedule: 30.0 days since the last retrain")
+    assert fired[2].startswith("schedule: 90.0 days since the last retrain")
     share = evaluate(PolicySettings(), state(new_labels=60_000)).triggers
     assert share == ["60,000 new labelled rows, 60% of the 100,000 trained on (≥ 50%)"]
 
@@ -42,7 +42,7 @@ def test_guards_hold_a_triggered_retrain_and_a_request_passes_some():
     cooling = state(new_labels=60_000, last_trained=NOW - timedelta(days=2))
     evaluation = evaluate(policy, cooling)
     assert not evaluation.retrain
-    assert evaluation.guards == ["cooling down: 2.0 days since the last retrain (cooldown_days 7)"]
+    assert evaluation.guards == ["cooling down: 2.0 days since the last retrain (cooldown_days 60)"]
     spent = evaluate(policy, state(new_labels=60_000, retrains_in_period=4))
     assert spent.guards == ["4 retrains in the last 90 days (max_retrains 4)"]
     asked = state(requested="new fleet", last_trained=NOW - timedelta(days=1), retrains_in_period=9)
