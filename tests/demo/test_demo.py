@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from prodml.demo.render import render_report
+from prodml.demo.render import render_replay, render_report
+from prodml.demo.replay import ReplayPlan
 from prodml.demo.run import run_demo
 from prodml.monitor.compare import STATISTICS
 
@@ -274,3 +275,37 @@ def test_every_step_acted_as_its_role_and_the_audit_log_verifies(demo):
     assert "prodml audit verify" in text
     assert "The audit log is intact" in text
     assert "Audit events by kind" in text
+
+
+@pytest.mark.slow
+def test_a_two_month_replay_retrains_and_rolls_out_with_no_one_in_the_loop(demo):
+    """`prodml demo --replay` on July and August (every other flight): the loop retrains
+    on its own outcomes, canaries what passed the gate, and every caller is answered.
+    Last in this module: it takes deployment "flights" over."""
+    ws, _ = demo
+    report = run_demo(ws, Console(file=io.StringIO()), replay=ReplayPlan((7, 8), every=2))
+    replay = report.replay
+    assert [f"{m.start:%b}" for m in replay.months] == ["Jul", "Aug"]
+    for month in replay.months:
+        assert month.rows > 10_000
+        assert all(0.6 < auc < 0.9 for auc in month.auc.values()), month.auc
+    assert replay.failed == 0
+    assert replay.locked_ticks == 0
+    assert replay.labels > 20_000  # outcomes came back through /v1/feedback
+    kinds = [d.kind for d in replay.decisions]
+    assert "retraining" in kinds
+    assert "retrained" in kinds
+    assert replay.trained("oracle") == 2
+    stored = ws.metadata.list_decisions("flights-delay")
+    assert {d.kind for d in stored} >= set(kinds)
+    audited = {e.action for e in ws.audit.events()}
+    assert {f"ct.{k}" for k in kinds} <= audited
+    page = Path(report.paths["replay chart"]).read_text()
+    assert "<svg" in page
+    assert "continuous training" in page
+    figures = replay.figures()
+    assert figures["oracle_retrains"] == 2
+    assert figures["failed_requests"] == 0
+    console = Console(file=io.StringIO(), width=140)
+    render_replay(console, replay, report.paths)
+    assert "The replayed year" in console.file.getvalue()

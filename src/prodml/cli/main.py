@@ -115,21 +115,34 @@ def demo(
     requests: Annotated[
         int, typer.Option(min=1, help="July flights to send to the HTTP API, one per request.")
     ] = 1000,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="After training, replay July–December 2013 with continuous training "
+            "(about 10 min): the trained model left alone, the loop, and a monthly oracle, "
+            "compared month by month.",
+        ),
+    ] = False,
 ) -> None:
     """Train, register, serve and monitor a model on the real NYC 2013 flights.
 
-    [dim]e.g. prodml demo --requests 500[/dim]
+    [dim]e.g. prodml demo --requests 500; prodml demo --replay[/dim]
     """
-    from prodml.demo.render import render_report
+    from prodml.demo.render import render_replay, render_report
+    from prodml.demo.replay import ReplayPlan
     from prodml.demo.run import run_demo
 
     started = time.perf_counter()
     ws = open_workspace(project)
     try:
-        report = run_demo(ws, err, requests=requests)
+        report = run_demo(ws, err, requests=requests, replay=ReplayPlan() if replay else None)
     finally:
         ws.close()
-    render_report(out, report, ws, time.perf_counter() - started)
+    if report.replay is not None:
+        render_replay(out, report.replay, report.paths)
+    else:
+        render_report(out, report, ws, time.perf_counter() - started)
 
 
 @app.command()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from prodml.demo.flights import TIMEZONE
+from prodml.demo.replay import ARMS, ReplayReport
+from prodml.demo.replay_page import LABELS
 from prodml.demo.rollout import Rollout
 from prodml.demo.run import DemoReport
 from prodml.monitor.notify import describe
@@ -236,3 +240,47 @@ def _alerts_table(raised: list[Alert]) -> Table:
         still = sum(a.status == "firing" for a in alerts)
         table.add_row(rule, f"{len(alerts)} ({still} firing)", describe(alerts[0]), also)
     return table
+
+
+def render_replay(console: Console, report: ReplayReport, paths: dict[str, str]) -> None:
+    """The replayed year: each arm's AUC per month, the loop's decisions, the targets."""
+    months = Table(title="The replayed year: realized ROC AUC per month", title_justify="left")
+    for column in ("month", "flights", *(LABELS[a] for a in ARMS), "retrains (b)"):
+        months.add_column(column)
+    for m in report.months:
+        months.add_row(
+            f"{m.start:%b}",
+            f"{m.rows:,}",
+            *(f"{m.auc[a]:.4f}" for a in ARMS),
+            str(m.trained["loop"]),
+        )
+    months.add_row(
+        "mean",
+        "",
+        *(f"{report.mean_auc(a):.4f}" for a in ARMS),
+        f"{report.trained('loop')} (oracle: {report.trained('oracle')})",
+    )
+    console.print(months)
+    decisions = Table(title="The loop's decisions", title_justify="left")
+    for column in ("at (New York)", "decision", "version", "why"):
+        decisions.add_column(column, overflow="fold")
+    for d in report.decisions:
+        when = pd.Timestamp(d.at).tz_convert(TIMEZONE)
+        decisions.add_row(f"{when:%b %d %H:%M}", d.kind, d.version or "", d.reason)
+    console.print(decisions)
+    f = report.figures()
+    below = ", ".join(f["months_loop_below_frozen_after_first_retrain"]) or "none"
+    console.print(
+        f"[bold]Targets[/bold]: the loop's mean AUC is {f['loop_mean_auc']:.4f} against the "
+        f"oracle's {f['oracle_mean_auc']:.4f} ({f['loop_minus_oracle_auc']:+.4f}) with "
+        f"{f['loop_retrains']} retrains to its {f['oracle_retrains']}; months below the "
+        f"frozen model after the first promotion: {below}; {f['failed_requests']} of "
+        f"{f['requests']:,} requests failed; {f['gain_vs_oracle_ratio']} of the oracle's "
+        f"gain over the frozen model; {f['seconds']:.0f} s."
+    )
+    for name, path in paths.items():
+        console.print(f"{name}: [cyan]{path}[/cyan]")
+    console.print(
+        "Every decision with its figures: [cyan]prodml ct history flights-delay[/cyan]; "
+        "the audit trail: [cyan]prodml audit log[/cyan]."
+    )

@@ -26,12 +26,12 @@ from prodml.clock import SimulatedClock
 from prodml.data import open_source
 from prodml.demo import flights
 from prodml.demo.cast import Cast, issue_cast
+from prodml.demo.feed import Feed
+from prodml.demo.replay import ReplayPlan, ReplayReport, replay_year
+from prodml.demo.replay_page import write_page
 from prodml.demo.rollout import Rollout, run_rollouts
 from prodml.errors import TrainingError
-from prodml.features.definitions import FeatureService, FeatureView
-from prodml.features.materialize import materialize
-from prodml.features.offline import rows_between
-from prodml.features.online import OnlineStore
+from prodml.features.definitions import FeatureService
 from prodml.features.parity import check_parity
 from prodml.features.registry import apply
 from prodml.monitor.alerts import evaluate_alerts
@@ -49,7 +49,6 @@ from prodml.train.tabular import steps as train_steps
 from prodml.workflow import train_and_register
 from prodml.workspace import Workspace
 
-_SECOND = timedelta(seconds=1)
 # July's first half is served by the champion alone; the rollouts replay the second.
 SECOND_HALF = pd.Timestamp("2013-07-15", tz=flights.TIMEZONE)
 
@@ -76,10 +75,15 @@ class DemoReport:
     paths: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)  # tokens, refusals, the verdict
+    replay: ReplayReport | None = None
 
 
-def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoReport:
-    """Run every step on the real flights and return the figures; progress goes to `console`."""
+def run_demo(
+    ws: Workspace, console: Console, *, requests: int = 1000, replay: ReplayPlan | None = None
+) -> DemoReport:
+    """Run every step on the real flights and return the figures; progress goes to
+    `console`. With a `replay` plan, the trained model's months are replayed with
+    continuous training instead of the serving, rollout, batch and monitoring steps."""
     report = DemoReport()
     alerts_log = ws.state_dir / "demo" / "alerts.log"
     columns = (
@@ -103,13 +107,29 @@ def run_demo(ws: Workspace, console: Console, *, requests: int = 1000) -> DemoRe
             people.acting(ws, "data-scientist"),
         ):
             _train(ws, report, spec, pd.concat([train, valid]), advance)
+        if replay is not None:
+            examples = pd.concat([train, valid, later], ignore_index=True)
+            with step(f"Replay {replay.describe()}, retraining", total=1) as advance:
+                report.replay = replay_year(
+                    ws,
+                    examples,
+                    service,
+                    months=replay.months,
+                    every=replay.every,
+                    on_request=lambda done, total: advance(1 / total),
+                )
+                page = ws.state_dir / "demo" / "replay.html"
+                report.paths["replay chart"] = str(
+                    write_page(report.replay, page, generated_at=ws.clock.now())
+                )
+            return report
         july = later[later["month"] == 7].sort_values(flights.EVENT_TIME)
         half = july[flights.EVENT_TIME] < SECOND_HALF
         with step("Serve July 1–14 over HTTP", total=requests) as advance:
             _serve(ws, report, service, july[half], requests, advance, people)
         rest = july[~half]
         with step("Canary a retrained, then a broken model", total=len(rest) + 2) as advance:
-            feed = _Feed(
+            feed = Feed(
                 ws.online_store,
                 service,
                 rest[flights.EVENT_TIME].iloc[0],
@@ -284,7 +304,7 @@ def _serve(
     sample = july.iloc[np.linspace(0, len(july) - 1, min(requests, len(july))).astype(int)]
     times = sample[flights.EVENT_TIME]
     clock = SimulatedClock(times.iloc[0].to_pydatetime())
-    feed = _Feed(ws.online_store, service, times.iloc[0], times.iloc[-1])
+    feed = Feed(ws.online_store, service, times.iloc[0], times.iloc[-1])
     log = ws.prediction_log("demo")
     before = log.count()
     predictor = Predictor(
@@ -397,35 +417,6 @@ class _StreamSlice:
             "dead_lettered": stats.dead_lettered,
             "subjects": self.backend.subjects,
         }
-
-
-class _Feed:
-    """The demo's streaming pipeline: the online store is backfilled up to the first replayed
-    request, then each view's rows are written as the replayed clock reaches their time."""
-
-    def __init__(
-        self, store: OnlineStore, service: FeatureService, start: pd.Timestamp, end: pd.Timestamp
-    ) -> None:
-        self.store = store
-        self.pending: list[tuple[pd.Timestamp, FeatureView, tuple[Any, ...], dict[str, Any]]] = []
-        for view in service.views:
-            materialize(view, store, end=start.to_pydatetime())
-            rows = rows_between(view, start.to_pydatetime(), end.to_pydatetime() + _SECOND)
-            rows = rows.astype(object).where(rows.notna(), None)  # missing is None, as online
-            keys = rows[list(view.entity.join_keys)].itertuples(index=False)
-            values = rows[list(view.features)].to_dict("records")
-            self.pending += [
-                (ts, view, tuple(key), {str(f): v for f, v in row.items()})
-                for ts, key, row in zip(rows["__ts"], keys, values, strict=True)
-            ]
-        self.pending.sort(key=lambda item: item[0])
-        self.next = 0
-
-    def until(self, now: pd.Timestamp) -> None:
-        while self.next < len(self.pending) and self.pending[self.next][0] <= now:
-            ts, view, key, values = self.pending[self.next]
-            self.store.write(view, [(key, ts.to_pydatetime(), values)])
-            self.next += 1
 
 
 def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any) -> pd.DataFrame:

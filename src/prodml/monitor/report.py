@@ -27,7 +27,7 @@ from prodml.store import Alert, Finding, MetadataStore
 
 REALIZED_COLOR, ESTIMATED_COLOR = "#1f77b4", "#ff7f0e"
 CURRENT_COLOR = "#d62728"
-_STYLE = """
+STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: .8rem 0; } td, th { padding: .25rem .7rem;
@@ -99,12 +99,12 @@ def render_report(
         "<h2>Alerts</h2>",
         _alerts_table(alerts, zone),
         "<h2>Performance over time</h2>",
-        _chart(_performance_chart(findings)),
+        chart_html(_performance_chart(findings)),
         "<h2>Drift per feature over time</h2>",
         "<p class='muted'>Each cell: the window's drift statistic against the reference "
         "(Wasserstein in reference standard deviations, or Jensen–Shannon distance); "
         "✕ marks a feature judged drifted.</p>",
-        _chart(_drift_heatmap(drift, zone)),
+        chart_html(_drift_heatmap(drift, zone)),
         "<h2>Multivariate drift</h2>",
         "<p class='muted'>ROC AUC of a classifier trained to tell each window's rows from "
         "the reference's (0.5: indistinguishable), and the features it relied on most in "
@@ -119,7 +119,7 @@ def render_report(
             "<h2>Reference against the newest window</h2>",
             "<div class='grid'>",
             *(
-                _chart(_distribution(feature, reference, current))
+                chart_html(_distribution(feature, reference, current))
                 for feature in newest
                 if feature in reference.columns and feature in current
             ),
@@ -127,7 +127,7 @@ def render_report(
         ]
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>prodml monitoring · {escape(name)}</title><style>{_STYLE}</style></head>"
+        f"<title>prodml monitoring · {escape(name)}</title><style>{STYLE}</style></head>"
         f"<body>{''.join(sections)}</body></html>"
     )
 
@@ -270,7 +270,7 @@ def _multivariate(findings: Sequence[Finding]) -> str:
         key=lambda f: -f.value,
     )
     listed = ", ".join(f"{escape(str(f.feature))} ({f.value:.0%})" for f in drivers)
-    return _chart(fig) + (f"<p>Drivers in the newest window: {listed}.</p>" if listed else "")
+    return chart_html(fig) + (f"<p>Drivers in the newest window: {listed}.</p>" if listed else "")
 
 
 def _segments(findings: Sequence[Finding], zone: ZoneInfo) -> str:
@@ -328,7 +328,7 @@ def _fairness(findings: Sequence[Finding], reference: Reference | None) -> str:
     return (
         "<h2>Fairness over time</h2><p class='muted'>The largest gap in selection rate between "
         "groups of each sensitive attribute, per labelled window; dotted: on the held-out rows "
-        "at registration.</p>" + _chart(fig)
+        "at registration.</p>" + chart_html(fig)
     )
 
 
@@ -404,7 +404,8 @@ def _distribution(feature: str, reference: Reference, current: pd.DataFrame) -> 
     return fig
 
 
-def _chart(fig: Canvas | None) -> str:
+def chart_html(fig: Canvas | None) -> str:
+    """`fig` as an inline SVG block of a page (a note when there is nothing to draw)."""
     if fig is None:
         return "<p class='muted'>Nothing to chart yet.</p>"
     buffer = io.StringIO()

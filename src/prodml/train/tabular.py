@@ -234,7 +234,7 @@ def steps(spec: TrainSpec) -> list[Step]:
         out.append(
             Step(
                 f"fit_{model.name}",
-                _fit,
+                fit,
                 inputs=fit_inputs,
                 params={
                     **common,
@@ -620,7 +620,7 @@ def _tune(
     )
 
 
-def _fit(
+def fit(
     train_rows: pd.DataFrame,
     flavor: str,
     params: dict[str, Any],
