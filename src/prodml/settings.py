@@ -204,6 +204,11 @@ automate:                   # continuous training: `prodml ct tick` (one pass) a
       max_retrains: 4       # at most this many ...
       period_days: 90       #   ... in this many days
       min_new_labels: 1000  # labelled production rows since the last training
+      max_missing_rise: 0.5 # no retrain on a batch where a feature is missing in this much
+                            #   more of the rows than in training (a broken feature pipeline)
+      min_signal: 0.25      # a classifier retrained to less than this share of the
+                            #   champion's registered AUC lift over chance, on the newest
+                            #   labels, is not released: those labels look corrupted
     window: growing         # training rows: growing (all), sliding (the last window_days),
     window_days: 180        #   or weighted (a row half as likely to be kept every
     half_life_days: 90      #   half_life_days older)
@@ -426,6 +431,8 @@ class GuardSettings(BaseModel):
     max_retrains: int = Field(default=4, ge=1)
     period_days: float = Field(default=90.0, gt=0)
     min_new_labels: int = Field(default=1000, ge=0)
+    max_missing_rise: float = Field(default=0.5, gt=0, le=1)
+    min_signal: float = Field(default=0.25, ge=0, lt=1)
 
 
 class PolicySettings(BaseModel):

@@ -94,7 +94,7 @@ def serve(ws: Workspace, traffic: pd.DataFrame, *, label_delay: timedelta = time
                 body = {"labels": [{"request_id": r, "label": y} for _, r, y in due]}
                 assert client.post("/v1/feedback", json=body).status_code == 200
                 pending = pending[len(due) :]
-            sent = {"color": row.color, "size": row.size, "noise": row.noise}
+            sent = {f: None if pd.isna(v) else v for f, v in zip(FIELDS, row[:3], strict=True)}
             # Ids from the row's time: each caller's arm in a canary is the same every run.
             request_id = {"x-request-id": f"toy-{row.at:%Y%m%dT%H%M}"}
             response = client.post("/v1/predict", json={"rows": [sent]}, headers=request_id)

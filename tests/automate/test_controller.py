@@ -3,6 +3,7 @@ judges the result on the newest traffic, rolls it out, and records every decisio
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from prodml.automate import Controller
@@ -181,3 +182,47 @@ def test_the_agent_ticks_each_model_until_stopped(world):
     assert waits == [60, 60]
     assert [t.model for t in ticks] == [MODEL, MODEL]
     assert [d.kind for t in ticks for d in t.decisions] == ["policy", "evaluated", "evaluated"]
+
+
+def test_a_batch_whose_feature_went_missing_is_not_trained_on(world):
+    traffic = _world.rows(1500, _world.START + timedelta(days=95), seed=2)
+    traffic["size"] = float("nan")  # the pipeline feeding `size` broke: served as null
+    assert _world.serve(world, traffic) == 0
+    tick = Controller(world).tick(MODEL)
+    assert [d.kind for d in tick.decisions] == ["policy", "skipped"]
+    skipped = tick.decisions[-1]
+    assert "size is missing in 100% of them against 0% in training" in skipped.reason
+    assert "feature pipeline looks broken" in skipped.reason
+    assert world.registry.resolve(f"{MODEL}@champion").version == "1"
+    assert [v.version for v in world.registry.list_versions()] == ["1"]  # nothing trained
+
+
+def test_a_month_of_corrupted_labels_never_goes_live(world):
+    traffic = _world.rows(1500, _world.START + timedelta(days=95), seed=3)
+    flipped = np.random.default_rng(4).random(len(traffic)) < 0.4
+    traffic["y"] = np.where(flipped, 1 - traffic["y"], traffic["y"])  # a label feed mixing up
+    assert _world.serve(world, traffic) == 0
+    tick = Controller(world).tick(MODEL)
+    kinds = [d.kind for d in tick.decisions]
+    assert kinds == ["policy", "retraining", "retrained"], [d.reason for d in tick.decisions]
+    retrained = tick.decisions[-1]
+    # On 40 % flipped outcomes the retrain cannot show it is not worse than the champion
+    # (the gate); had it shown that, min_signal would hold it (the next test).
+    assert "gate failed" in retrained.reason or "look corrupted" in retrained.reason
+    assert world.rollouts.status(DEPLOYMENT)[1].kind == "single"  # no canary began
+    assert world.registry.resolve(f"{MODEL}@champion").version == "1"
+
+
+def test_a_retrain_that_recovers_too_little_of_the_champions_signal_is_held(world):
+    strict = world.settings.automate.model_copy(deep=True)
+    strict.policy.guards.min_signal = 0.99  # demand the champion's whole lift over chance
+    world.settings = world.settings.model_copy(update={"automate": strict})
+    traffic = _world.rows(1500, _world.START + timedelta(days=95), shifted=True, seed=1)
+    assert _world.serve(world, traffic) == 0
+    tick = Controller(world).tick(MODEL)
+    assert [d.kind for d in tick.decisions] == ["policy", "retraining", "retrained"]
+    retrained = tick.decisions[-1]
+    assert "gate passed" in retrained.reason
+    assert "not released" in retrained.reason
+    assert "look corrupted" in retrained.figures["held"]
+    assert world.rollouts.status(DEPLOYMENT)[1].kind == "single"

@@ -279,19 +279,19 @@ def test_every_step_acted_as_its_role_and_the_audit_log_verifies(demo):
 
 @pytest.mark.slow
 def test_a_two_month_replay_retrains_and_rolls_out_with_no_one_in_the_loop(demo):
-    """`prodml demo --replay` on July and August (every other flight): the loop retrains
+    """`prodml demo --replay` on July and August (every third flight): the loop retrains
     on its own outcomes, canaries what passed the gate, and every caller is answered.
     Last in this module: it takes deployment "flights" over."""
     ws, _ = demo
-    report = run_demo(ws, Console(file=io.StringIO()), replay=ReplayPlan((7, 8), every=2))
+    report = run_demo(ws, Console(file=io.StringIO()), replay=ReplayPlan((7, 8), every=3))
     replay = report.replay
     assert [f"{m.start:%b}" for m in replay.months] == ["Jul", "Aug"]
     for month in replay.months:
-        assert month.rows > 10_000
+        assert month.rows > 8_000
         assert all(0.6 < auc < 0.9 for auc in month.auc.values()), month.auc
     assert replay.failed == 0
     assert replay.locked_ticks == 0
-    assert replay.labels > 20_000  # outcomes came back through /v1/feedback
+    assert replay.labels > 15_000  # outcomes came back through /v1/feedback
     kinds = [d.kind for d in replay.decisions]
     assert "retraining" in kinds
     assert "retrained" in kinds

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from prodml.automate.policy import Evaluation, State, evaluate, policy_version
 from prodml.automate.production import Batch, labelled_rows, record_batch
 from prodml.automate.recipe import RETRAINED, retrained
-from prodml.errors import ProdmlError
+from prodml.errors import NotFoundError, ProdmlError
 from prodml.registry.registry import PII_TAG
 from prodml.registry.reproduce import snapshot_ids
 from prodml.rollout.analysis import HOLD, IDLE, PAUSED
@@ -31,6 +31,7 @@ from prodml.store import Decision
 from prodml.train.tabular import RECIPE_CONFIG_TAG, RECIPE_TAG
 
 if TYPE_CHECKING:
+    from prodml.monitor.reference import Reference
     from prodml.registry import ModelVersionInfo
     from prodml.workspace import Workspace
 
@@ -223,6 +224,15 @@ class Controller:
             feedback_rows=policy.feedback_rows,
             personal=json.loads(champion.tags.get(PII_TAG, "[]")),
         )
+        broken = self._missing(model, champion, batch, policy.guards.max_missing_rise)
+        if broken:
+            record(
+                SKIPPED,
+                f"{evaluation.sentence()}; but not retraining on this batch: {broken}. A "
+                "feature pipeline looks broken: mend it, then `prodml ct retrain`",
+                {**_state_figures(state, evaluation), "batch": batch.figures},
+            )
+            return None
         batches = list(previous[-1].figures.get("batches", {}).items()) if previous else []
         if len(batch.rows):
             parents = [sid for _, sid in batches[-1:]] or list(base["snapshots"].values())
@@ -283,13 +293,15 @@ class Controller:
         version = registered.version
         verdict = "passed" if gate["passed"] else "failed"
         reasons = "; ".join(gate.get("reasons", [])) or _improvements(gate)
+        suspect = self._weak_signal(model, registered) if gate["passed"] else ""
+        held = f"; not released: {suspect}" if suspect else ""
         record(
             RETRAINED_KIND,
-            f"{version.ref} trained{again}; gate {verdict}: {reasons}",
-            {"gate": _gate_figures(gate), "rows": _rows_of(registered)},
+            f"{version.ref} trained{again}; gate {verdict}: {reasons}{held}",
+            {"gate": _gate_figures(gate), "rows": _rows_of(registered), "held": suspect or None},
             version.version,
         )
-        if gate["passed"]:
+        if gate["passed"] and not suspect:
             self._release(model, version, record)
 
     def _release(self, model: str, version: ModelVersionInfo, record: _Record) -> None:
@@ -318,6 +330,55 @@ class Controller:
             version.ref, "champion", now=self.ws.clock.now(), actor=self.actor, reason=why
         )
         record(PROMOTE, f"{version.ref} promoted to champion straight ({why})", {}, version.version)
+
+    def _missing(
+        self, model: str, champion: ModelVersionInfo, batch: Batch, max_rise: float
+    ) -> str:
+        """The features missing in `max_rise` more of the batch's rows than of the rows
+        the champion trained on (its reference), in words; "" when none is."""
+        reference = self._reference(model, champion.version)
+        if reference is None or not len(batch.rows):
+            return ""
+        found = []
+        for name, column in reference.columns.items():
+            if name not in batch.rows:
+                continue
+            before = column.nulls / max(1, column.nulls + column.rows)
+            now = float(batch.rows[name].isna().mean())
+            if now - before >= max_rise:
+                found.append(
+                    f"{name} is missing in {now:.0%} of them against {before:.0%} in training"
+                )
+        if not found:
+            return ""
+        return f"of its {len(batch.rows):,} newly labelled rows, " + "; ".join(found)
+
+    def _weak_signal(self, model: str, registered: Any) -> str:
+        """Why the retrained classifier's lift over chance on the newest labels is too
+        small a share of the champion's at registration (policy min_signal), or ""."""
+        policy = self.policy(model)
+        champion = self.ws.registry.resolve(f"{model}@champion")
+        reference = self._reference(model, champion.version)
+        result = registered.result
+        figure = reference.registered if reference is not None else None
+        if result is None or not figure or figure.get("metric") != "roc_auc":
+            return ""
+        then = float(figure["value"])
+        now = float(result.evaluations[result.best]["metrics"]["roc_auc"])
+        if then <= 0.5 or (now - 0.5) >= policy.guards.min_signal * (then - 0.5):
+            return ""
+        return (
+            f"on the newest labels it reaches ROC AUC {now:.3f}, under {policy.guards.min_signal:.0%} "
+            f"of the way from chance (0.5) to the {then:.3f} {champion.ref} reached at "
+            "registration: no model learns those outcomes, so they look corrupted (a label "
+            "feed mixing up outcomes?). Check them, then `prodml ct retrain`"
+        )
+
+    def _reference(self, model: str, version: str) -> Reference | None:
+        try:
+            return self.ws.reference(model, version)
+        except NotFoundError:
+            return None
 
     def _serves_alone(self, deployment: str) -> bool:
         return self.ws.rollouts.status(deployment)[1].kind == "single"

@@ -276,7 +276,8 @@ def render_replay(console: Console, report: ReplayReport, paths: dict[str, str])
         f"{f['loop_retrains']} retrains to its {f['oracle_retrains']}; months below the "
         f"frozen model after the first promotion: {below}; {f['failed_requests']} of "
         f"{f['requests']:,} requests failed; {f['gain_vs_oracle_ratio']} of the oracle's "
-        f"gain over the frozen model; {f['seconds']:.0f} s."
+        f"gain over the frozen model; {f['seconds']:.0f} s. The loop ended on version "
+        f"{report.final_champion}; the demo's own model is champion again, for the next run."
     )
     for name, path in paths.items():
         console.print(f"{name}: [cyan]{path}[/cyan]")

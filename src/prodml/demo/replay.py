@@ -97,6 +97,7 @@ class ReplayReport:
     labels: int = 0
     ticks: int = 0
     locked_ticks: int = 0  # ticks that found another controller holding the model
+    final_champion: str = ""  # the loop's champion when the replay ended
     seconds: float = 0.0
     page: str = ""
 
@@ -123,6 +124,7 @@ class ReplayReport:
             "failed_requests": self.failed,
             "labels": self.labels,
             "controller_ticks": self.ticks,
+            "final_champion": self.final_champion,
             "locked_ticks": self.locked_ticks,
             "seconds": round(self.seconds, 1),
             "gain_vs_oracle_ratio": round((mean["loop"] - mean["frozen"]) / gain, 3)
@@ -165,7 +167,7 @@ def replay_year(
     traffic = traffic.iloc[::every].reset_index(drop=True)
     times = traffic[flights.EVENT_TIME]
     folder = _start_over(ws)
-    frozen = ws.registry.load(f"{MODEL}@champion")[1]
+    base, frozen = ws.registry.load(f"{MODEL}@champion")
     clock = SimulatedClock(times.iloc[0].to_pydatetime())
     # Everything below on replayed time, the features served from an online store of
     # the replay's own (the workspace's may hold later values, which would be the future).
@@ -202,8 +204,19 @@ def replay_year(
         answered = traffic_frame(replay.prediction_log(MODEL).read())
         report.decisions = [d for d in replay.metadata.list_decisions(MODEL) if d.kind in SHOWN]
         report.months = _months(examples, traffic, answered, frozen, served, report.decisions)
+        report.final_champion = replay.registry.resolve(f"{MODEL}@champion").version
     finally:
         replay.close()
+        # The next demo's training is judged against the January–May model again, not
+        # against a retrain on months it is about to be replayed over.
+        if ws.registry.resolve(f"{MODEL}@champion").version != base.version:
+            ws.registry.promote(
+                base.ref,
+                "champion",
+                now=ws.clock.now(),
+                actor="prodml demo",
+                reason="the replay is over: the demo's own model is champion again",
+            )
     report.seconds = time.perf_counter() - started
     return report
 
