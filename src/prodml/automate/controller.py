@@ -356,7 +356,7 @@ class Controller:
     def _weak_signal(self, model: str, registered: Any) -> str:
         """Why the retrained classifier's lift over chance on the newest labels is too
         small a share of the champion's at registration (policy min_signal), or ""."""
-        policy = self.policy(model)
+        share = self.policy(model).guards.min_signal
         champion = self.ws.registry.resolve(f"{model}@champion")
         reference = self._reference(model, champion.version)
         result = registered.result
@@ -365,10 +365,10 @@ class Controller:
             return ""
         then = float(figure["value"])
         now = float(result.evaluations[result.best]["metrics"]["roc_auc"])
-        if then <= 0.5 or (now - 0.5) >= policy.guards.min_signal * (then - 0.5):
+        if then <= 0.5 or (now - 0.5) >= share * (then - 0.5):
             return ""
         return (
-            f"on the newest labels it reaches ROC AUC {now:.3f}, under {policy.guards.min_signal:.0%} "
+            f"on the newest labels it reaches ROC AUC {now:.3f}, under {share:.0%} "
             f"of the way from chance (0.5) to the {then:.3f} {champion.ref} reached at "
             "registration: no model learns those outcomes, so they look corrupted (a label "
             "feed mixing up outcomes?). Check them, then `prodml ct retrain`"

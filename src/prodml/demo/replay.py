@@ -173,7 +173,12 @@ def replay_year(
     # the replay's own (the workspace's may hold later values, which would be the future).
     online = f"sqlite:///{folder / 'online.db'}"
     monitoring = ws.settings.monitoring.model_copy(update={"freq": MONITOR_EVERY})
-    settings = ws.settings.model_copy(update={"online_store_url": online, "monitoring": monitoring})
+    # Monitoring runs as its own weekly job, as each window closes; the controller's
+    # daily tick acts on the alerts it left (and judges the rollouts itself).
+    automate = ws.settings.automate.model_copy(update={"monitor": False})
+    settings = ws.settings.model_copy(
+        update={"online_store_url": online, "monitoring": monitoring, "automate": automate}
+    )
     replay = Workspace(settings, clock, ws.project_dir)
     replay.rollouts.create(DEPLOYMENT, f"{MODEL}@champion", actor="prodml demo")
     feed = Feed(replay.online_store, service, times.iloc[0], times.iloc[-1])
