@@ -141,7 +141,12 @@ def test_a_retrained_canary_is_promoted_and_a_broken_one_rolled_back(demo):
     actions = [d["action"] for d in retrained.decisions]
     assert actions[-3:] == ["advance", "advance", "promote"], retrained.decisions
     assert broken.outcome == "rollback"
-    assert broken.decisions[-1]["reason"].startswith("scores check failed")
+    # Its one score for every flight fails a label-free check: the scores one, or (when
+    # monitoring holds the July champion to have fallen, so shifted scores are no fault)
+    # the estimated one, its estimated AUC 0.5.
+    why = broken.decisions[-1]["reason"]
+    check = why.split(" check failed")[0]
+    assert check in ("scores", "estimated"), why
     assert retrained.errors == broken.errors == 0  # no caller got an error
     assert retrained.labels > 0
     decided = [c for c in ws.metadata.deployment_history("flights") if c.action != "hold"]
@@ -152,11 +157,11 @@ def test_a_retrained_canary_is_promoted_and_a_broken_one_rolled_back(demo):
         ("canary", "demo data-scientist"),
         ("rollback", "analysis"),
     ]
-    assert decided[-1].figures["checks"]["scores"]["verdict"] == "fail"
+    assert decided[-1].figures["checks"][check]["verdict"] == "fail"
     champion = ws.registry.resolve("flights-delay@champion")
     assert champion.version == retrained.candidate == report.champion_version
     assert (
-        "scores check failed"
+        f"{check} check failed"
         in ws.registry.resolve(f"flights-delay/{broken.candidate}").tags["prodml.rollback"]
     )
 
@@ -279,19 +284,19 @@ def test_every_step_acted_as_its_role_and_the_audit_log_verifies(demo):
 
 @pytest.mark.slow
 def test_a_two_month_replay_retrains_and_rolls_out_with_no_one_in_the_loop(demo):
-    """`prodml demo --replay` on July and August (every third flight): the loop retrains
+    """`prodml demo --replay` on July and August (every sixth flight): the loop retrains
     on its own outcomes, canaries what passed the gate, and every caller is answered.
     Last in this module: it takes deployment "flights" over."""
     ws, _ = demo
-    report = run_demo(ws, Console(file=io.StringIO()), replay=ReplayPlan((7, 8), every=3))
+    report = run_demo(ws, Console(file=io.StringIO()), replay=ReplayPlan((7, 8), every=6))
     replay = report.replay
     assert [f"{m.start:%b}" for m in replay.months] == ["Jul", "Aug"]
     for month in replay.months:
-        assert month.rows > 8_000
+        assert month.rows > 4_000
         assert all(0.6 < auc < 0.9 for auc in month.auc.values()), month.auc
     assert replay.failed == 0
     assert replay.locked_ticks == 0
-    assert replay.labels > 15_000  # outcomes came back through /v1/feedback
+    assert replay.labels > 7_500  # outcomes came back through /v1/feedback
     kinds = [d.kind for d in replay.decisions]
     assert "retraining" in kinds
     assert "retrained" in kinds
