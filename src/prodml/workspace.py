@@ -213,19 +213,12 @@ class Workspace:
     @cached_property
     def analysis(self) -> Analysis:
         """The rollout analysis (`prodml deploy tick|watch`), on this workspace's logs."""
-        from prodml.errors import NotFoundError
         from prodml.rollout.analysis import Analysis
-
-        def reference_of(model: str, version: str) -> Reference | None:
-            try:
-                return self.reference(model, version)
-            except NotFoundError:
-                return None
 
         return Analysis(
             self.rollouts,
             lambda model: self.prediction_log(model).read(),
-            reference_of,
+            self.reference_or_none,
             self.settings.rollouts,
         )
 
@@ -272,6 +265,16 @@ class Workspace:
         from prodml.monitor.reference import load_reference
 
         return load_reference(self.artifacts, name, version)
+
+    def reference_or_none(self, name: str, version: str) -> Reference | None:
+        """`reference`, or None for a version registered without one (the checks that
+        need it then abstain rather than fail)."""
+        from prodml.errors import NotFoundError
+
+        try:
+            return self.reference(name, version)
+        except NotFoundError:
+            return None
 
     def monitor(
         self, name: str, *, freq: str | None = None, rows: int | None = None

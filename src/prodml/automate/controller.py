@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from prodml.automate.policy import Evaluation, State, evaluate, policy_version
 from prodml.automate.production import Batch, labelled_rows, record_batch
 from prodml.automate.recipe import RETRAINED, retrained
-from prodml.errors import NotFoundError, ProdmlError
+from prodml.errors import ProdmlError
 from prodml.registry.registry import PII_TAG
 from prodml.registry.reproduce import snapshot_ids
 from prodml.rollout.analysis import HOLD, IDLE, PAUSED
@@ -31,7 +31,6 @@ from prodml.store import Decision
 from prodml.train.tabular import RECIPE_CONFIG_TAG, RECIPE_TAG
 
 if TYPE_CHECKING:
-    from prodml.monitor.reference import Reference
     from prodml.registry import ModelVersionInfo
     from prodml.workspace import Workspace
 
@@ -336,7 +335,7 @@ class Controller:
     ) -> str:
         """The features missing in `max_rise` more of the batch's rows than of the rows
         the champion trained on (its reference), in words; "" when none is."""
-        reference = self._reference(model, champion.version)
+        reference = self.ws.reference_or_none(model, champion.version)
         if reference is None or not len(batch.rows):
             return ""
         found = []
@@ -358,7 +357,7 @@ class Controller:
         small a share of the champion's at registration (policy min_signal), or ""."""
         share = self.policy(model).guards.min_signal
         champion = self.ws.registry.resolve(f"{model}@champion")
-        reference = self._reference(model, champion.version)
+        reference = self.ws.reference_or_none(model, champion.version)
         result = registered.result
         figure = reference.registered if reference is not None else None
         if result is None or not figure or figure.get("metric") != "roc_auc":
@@ -373,12 +372,6 @@ class Controller:
             "registration: no model learns those outcomes, so they look corrupted (a label "
             "feed mixing up outcomes?). Check them, then `prodml ct retrain`"
         )
-
-    def _reference(self, model: str, version: str) -> Reference | None:
-        try:
-            return self.ws.reference(model, version)
-        except NotFoundError:
-            return None
 
     def _serves_alone(self, deployment: str) -> bool:
         return self.ws.rollouts.status(deployment)[1].kind == "single"

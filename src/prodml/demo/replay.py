@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -101,9 +101,9 @@ class ReplayReport:
     seconds: float = 0.0
     page: str = ""
 
-    def mean_auc(self, arm: str, *, first_month: int = 1) -> float:
-        """`arm`'s mean monthly AUC from calendar month `first_month` on."""
-        values = [m.auc[arm] for m in self.months if m.start.month >= first_month]
+    def mean_auc(self, arm: str) -> float:
+        """`arm`'s mean monthly AUC over the replayed months."""
+        values = [m.auc[arm] for m in self.months]
         return float(np.mean(values)) if values else float("nan")
 
     def trained(self, arm: str) -> int:
@@ -150,21 +150,20 @@ def replay_year(
     ws: Workspace,
     examples: pd.DataFrame,
     service: FeatureService,
+    plan: ReplayPlan = ReplayPlan(),
     *,
-    months: Iterable[int] = range(7, 13),
     request_rows: int = REQUEST_ROWS,
-    every: int = 1,
     on_request: Callable[[int, int], None] = lambda done, total: None,
 ) -> ReplayReport:
-    """Replay `months` of 2013 (of `examples`, every flight with its features as of its
-    departure and its outcome; every `every`-th flight only, for a quicker run) against
+    """Replay `plan`'s months of 2013 (of `examples`, every flight with its features as of
+    its departure and its outcome; every `plan.every`-th flight only, for a quicker run) against
     `ws`'s champion of the flights model, which must be the January–May model;
     `on_request(done, total)` hears each request sent."""
     started = time.perf_counter()
-    months = sorted(months)
+    months = sorted(plan.months)
     local = examples[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
     traffic = examples[local.dt.month.isin(months)].sort_values(flights.EVENT_TIME)
-    traffic = traffic.iloc[::every].reset_index(drop=True)
+    traffic = traffic.iloc[:: plan.every].reset_index(drop=True)
     times = traffic[flights.EVENT_TIME]
     folder = _start_over(ws)
     base, frozen = ws.registry.load(f"{MODEL}@champion")

@@ -20,9 +20,7 @@ import pandas as pd
 from prodml.clock import SimulatedClock
 from prodml.demo import flights
 from prodml.demo.cast import Cast
-from prodml.errors import NotFoundError
 from prodml.features.definitions import FeatureService
-from prodml.monitor.reference import Reference
 from prodml.rollout.analysis import HOLD, PROMOTE, ROLLBACK, Analysis
 from prodml.rollout.gauges import RolloutCollector
 from prodml.serve import create_app
@@ -108,7 +106,7 @@ def run_rollouts(
     analysis = Analysis(
         replay.rollouts,
         lambda _: log.read(),
-        lambda model, version: _reference(replay, model, version),
+        replay.reference_or_none,
         replay.settings.rollouts.model_copy(update=SETTINGS),
     )
     flights_left = iter(cast("list[dict[str, Any]]", july.to_dict("records")))
@@ -207,13 +205,6 @@ def _replay(
             deployment.check()  # servers pick it up within serving.poll_seconds
             if decision.action in (PROMOTE, ROLLBACK):
                 return
-
-
-def _reference(ws: Workspace, model: str, version: str) -> Reference | None:
-    try:
-        return ws.reference(model, version)
-    except NotFoundError:
-        return None
 
 
 def _plain(value: Any) -> Any:

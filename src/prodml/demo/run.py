@@ -114,8 +114,7 @@ def run_demo(
                     ws,
                     examples,
                     service,
-                    months=replay.months,
-                    every=replay.every,
+                    replay,
                     on_request=lambda done, total: advance(1 / total),
                 )
                 page = ws.state_dir / "demo" / "replay.html"
