@@ -105,3 +105,22 @@ def toy_recipe(snapshots: dict[str, pd.DataFrame], workdir: Path) -> Recipe:
 
 
 toy_recipe.inputs = ("toy",)  # type: ignore[attr-defined]
+
+
+def requests_by_hour(rng: np.random.Generator, requests: int, size: int, arm: str) -> pd.DataFrame:
+    """Labelled rows of one model in `requests` requests of `size` rows, each from an hour
+    whose outcomes and scores run high or low together, as a canary's requests of flights
+    do (so its rows are clustered, not independent)."""
+    from prodml.monitor.labels import LABEL
+
+    hour = np.repeat(rng.normal(scale=1.5, size=requests), size)
+    signal = hour + 0.7 * rng.normal(size=hour.size) - 1.5
+    score = 1 / (1 + np.exp(-(signal + rng.normal(scale=0.5, size=hour.size))))
+    return pd.DataFrame(
+        {
+            "request_id": np.repeat([f"{arm}-{i}" for i in range(requests)], size),
+            "prediction": score,
+            "predicted_label": (score >= 0.5).astype(float),
+            LABEL: (rng.random(hour.size) < 1 / (1 + np.exp(-signal))).astype(float),
+        }
+    )

@@ -7,8 +7,9 @@ import pytest
 
 from prodml.monitor.estimate import calibrate
 from prodml.monitor.labels import LABEL
-from prodml.rollout.checks import ABSTAIN, DEFERS, FAIL, PASS, Arms, run_checks
+from prodml.rollout.checks import ABSTAIN, DEFERS, FAIL, PASS, Arms, realized, run_checks
 from prodml.settings import RolloutSettings
+from tests._data import requests_by_hour
 
 SETTINGS = RolloutSettings(min_rows=200)
 N = 2000
@@ -152,3 +153,19 @@ def test_a_shadows_missing_copies_count_as_its_failures(rng):
     stable = _rows(rng, N, arm="stable")
     shadow = _rows(rng, N // 2, arm="candidate")  # half the copies never scored
     assert _verdicts(Arms(shadow, stable, shadow=True))["errors"] == FAIL
+
+
+def test_the_realized_check_weighs_a_few_requests_as_few_not_as_their_rows():
+    """The replay's November: the same model's 600 rows in 5 requests from a few hours
+    look worse than the stable's thousands; as rows they would roll it back."""
+    by_request = by_row = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        candidate, stable = requests_by_hour(rng, 5, 120, "c"), requests_by_hour(rng, 200, 120, "s")
+        check = realized(Arms(candidate, stable), SETTINGS)
+        by_request += check.verdict == FAIL
+        alone = {"request_id": [f"row-{i}" for i in range(len(candidate))]}
+        by_row += realized(Arms(candidate.assign(**alone), stable), SETTINGS).verdict == FAIL
+    assert "600 and 24,000 labelled rows in 5 and 200 requests" in check.reason
+    assert by_request <= 3  # about α = 5 % of 40
+    assert by_row >= 6

@@ -4,12 +4,14 @@ its confidence sequence holds the truth at every look, and a real difference is 
 import numpy as np
 import pytest
 
+from prodml.monitor.labels import LABEL
 from prodml.rollout.sequential import (
     auc_with_variance,
     difference,
     fixed_horizon_rows,
     mean_difference,
 )
+from tests._data import requests_by_hour
 
 ALPHA = 0.05
 LOOKS = np.arange(100, 5001, 100)  # a look every 100 rows per arm, 50 in all
@@ -87,3 +89,40 @@ def test_the_fixed_horizon_sample_grows_with_the_square_of_the_precision():
     assert fixed_horizon_rows(0.3, 0.01, alpha=0.05) == pytest.approx(
         4 * fixed_horizon_rows(0.3, 0.02, alpha=0.05)
     )
+
+
+def test_the_auc_variance_of_rows_in_requests_counts_the_requests():
+    rng = np.random.default_rng(5)
+    draws = [requests_by_hour(rng, 60, 40, "a") for _ in range(300)]
+    aucs = [auc_with_variance(d[LABEL], d["prediction"])[0] for d in draws]
+    clustered = np.mean(
+        [auc_with_variance(d[LABEL], d["prediction"], d["request_id"])[1] for d in draws]
+    )
+    per_row = np.mean([auc_with_variance(d[LABEL], d["prediction"])[1] for d in draws])
+    # The AUC's spread over repeated samples is what the clustered variance says, and
+    # about twice what 2,400 independent rows would have.
+    assert np.sqrt(clustered) == pytest.approx(np.std(aucs), rel=0.15)
+    assert np.sqrt(per_row) < 0.7 * np.std(aucs)
+
+
+def test_an_a_a_test_of_whole_requests_holds_alpha_only_when_it_counts_requests():
+    """A request's rows share its failure odds (a slow dependency at that hour): counted as
+    independent rows they make a false alarm likely, counted by request they do not."""
+    rng = np.random.default_rng(6)
+    size, looks = 50, range(4, 101, 2)  # 50 looks, every 2 requests per arm
+    runs, fired_rows, fired_requests = 200, 0, 0
+    for _ in range(runs):
+        a, b = (rng.random((100, size)) < rng.beta(1, 9, (100, 1)) for _ in "ab")
+        groups = np.repeat(np.arange(100), size)
+        tests = [(a[:n].ravel(), b[:n].ravel(), groups[: n * size]) for n in looks]
+        fired_rows += any(
+            mean_difference(x, y, margin=0.0, tau=0.05, alpha=ALPHA).worse for x, y, _ in tests
+        )
+        fired_requests += any(
+            mean_difference(
+                x, y, margin=0.0, tau=0.05, alpha=ALPHA, candidate_groups=g, stable_groups=g
+            ).worse
+            for x, y, g in tests
+        )
+    assert fired_requests / runs <= ALPHA
+    assert fired_rows / runs > 2 * ALPHA

@@ -15,7 +15,9 @@ since the rollout began (see `analysis.py` for what is decided from them):
 
 Each abstains below `min_rows`, and fires only when its sequential test (see
 `sequential.py`) puts the candidate beyond the check's margin at α: a check looked at
-every minute for a day fires falsely no more often than one looked at once.
+every minute for a day fires falsely no more often than one looked at once. A canary
+routes whole requests, so the tests count a request's rows as one cluster: 600 rows in
+5 requests of the same hour are not 600 independent draws.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def errors(arms: Arms, settings: RolloutSettings) -> Check:
         margin=settings.max_error_rate,
         tau=_TAU_RATE,
         alpha=settings.alpha,
+        candidate_groups=None if arms.shadow else _groups(arms.candidate),
     )
     reason = (
         f"{test.candidate:.1%} of the candidate's requests failed and were answered by the "
@@ -134,11 +137,14 @@ def latency(arms: Arms, settings: RolloutSettings) -> Check:
 
 
 def scores(arms: Arms, settings: RolloutSettings) -> Check:
-    candidate = arms.scored[PREDICTION].dropna().to_numpy(dtype=float)
-    stable = arms.stable[PREDICTION].dropna().to_numpy(dtype=float)
+    mine = arms.scored.dropna(subset=[PREDICTION])
+    theirs = arms.stable.dropna(subset=[PREDICTION])
+    candidate = mine[PREDICTION].to_numpy(dtype=float)
+    stable = theirs[PREDICTION].to_numpy(dtype=float)
     if min(candidate.size, stable.size) < settings.min_rows:
         return _abstain("scores", min(candidate.size, stable.size), settings)
-    shift, at_least = _total_variation(candidate, stable, settings.alpha)
+    groups = _groups(mine)
+    shift, at_least = _total_variation(candidate, stable, settings.alpha, groups, _groups(theirs))
     figures = {
         "total_variation": shift,
         "total_variation_low": at_least,
@@ -159,7 +165,7 @@ def scores(arms: Arms, settings: RolloutSettings) -> Check:
     if validated is not None and validated.size >= settings.min_rows:
         # Scoring live traffic as it scored the newest rows it was validated on, the
         # candidate is working as gated: the stable is what the traffic moved away from.
-        own, _ = _total_variation(candidate, validated, settings.alpha)
+        own, _ = _total_variation(candidate, validated, settings.alpha, groups)
         figures["validated_total_variation"] = own
         if own <= settings.max_score_shift:
             return Check(
@@ -181,17 +187,30 @@ def scores(arms: Arms, settings: RolloutSettings) -> Check:
 
 
 def _total_variation(
-    candidate: np.ndarray, stable: np.ndarray, alpha: float
+    candidate: np.ndarray,
+    stable: np.ndarray,
+    alpha: float,
+    candidate_groups: np.ndarray | None = None,
+    stable_groups: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """The total variation distance between two arms' scores, and a lower bound on it
     valid at every look at once. Bins hold a tenth of the stable's scores each; a bin's
     share is a rate the two should share, and each bin's confidence sequence (at `alpha`
-    split over the bins) bounds how far apart the shares are at least."""
+    split over the bins, each arm's rows in their requests) bounds how far apart the
+    shares are at least."""
     edges = np.unique(np.quantile(stable, np.linspace(0, 1, SCORE_BINS + 1)[1:-1]))
     c_bins, s_bins = np.searchsorted(edges, candidate), np.searchsorted(edges, stable)
     alpha = alpha / (edges.size + 1)
     tests = [
-        mean_difference(c_bins == b, s_bins == b, margin=0.0, tau=_TAU_RATE, alpha=alpha)
+        mean_difference(
+            c_bins == b,
+            s_bins == b,
+            margin=0.0,
+            tau=_TAU_RATE,
+            alpha=alpha,
+            candidate_groups=candidate_groups,
+            stable_groups=stable_groups,
+        )
         for b in range(edges.size + 1)
     ]
     shift = 0.5 * sum(abs(t.difference) for t in tests)
@@ -209,6 +228,7 @@ def inputs(arms: Arms, settings: RolloutSettings) -> Check:
         margin=settings.max_invalid_rate,
         tau=_TAU_RATE,
         alpha=settings.alpha,
+        candidate_groups=_groups(arms.candidate),
     )
     reason = (
         f"the candidate's schema refuses {test.candidate:.1%} of the rows the stable "
@@ -275,8 +295,10 @@ def realized(arms: Arms, settings: RolloutSettings) -> Check:
     if min(len(candidate), len(stable)) < settings.min_rows:
         return _abstain("realized", min(len(candidate), len(stable)), settings, "labelled ")
     if DECISION in candidate:  # a classifier: the drop in ROC AUC
-        mine, v_mine = auc_with_variance(candidate[LABEL], candidate[PREDICTION])
-        theirs, v_theirs = auc_with_variance(stable[LABEL], stable[PREDICTION])
+        mine, v_mine = auc_with_variance(
+            candidate[LABEL], candidate[PREDICTION], _groups(candidate)
+        )
+        theirs, v_theirs = auc_with_variance(stable[LABEL], stable[PREDICTION], _groups(stable))
         if math.isnan(mine) or math.isnan(theirs):
             return Check("realized", ABSTAIN, "the labels so far hold only one class")
         test = difference(
@@ -291,10 +313,17 @@ def realized(arms: Arms, settings: RolloutSettings) -> Check:
         )
         reason = (
             f"the candidate's realized ROC AUC is {mine:.3f} against the stable's {theirs:.3f} "
-            f"on {len(candidate):,} and {len(stable):,} labelled rows (a drop of at least "
+            f"on {len(candidate):,} and {len(stable):,} labelled rows in "
+            f"{_count(candidate)} and {_count(stable)} requests (a drop of at least "
             f"{test.low:.3f}; {settings.max_realized_drop:.3f} is tolerated)"
         )
-        figures = {"metric": "roc_auc", "candidate_auc": mine, "stable_auc": theirs}
+        figures = {
+            "metric": "roc_auc",
+            "candidate_auc": mine,
+            "stable_auc": theirs,
+            "candidate_requests": _count(candidate),
+            "stable_requests": _count(stable),
+        }
         return _judged("realized", test, reason, figures)
     error_c = (candidate[LABEL] - candidate[PREDICTION]).abs().to_numpy(dtype=float)
     error_s = (stable[LABEL] - stable[PREDICTION]).abs().to_numpy(dtype=float)
@@ -305,6 +334,8 @@ def realized(arms: Arms, settings: RolloutSettings) -> Check:
         margin=settings.max_realized_drop,
         tau=_TAU_RATE,
         alpha=settings.alpha,
+        candidate_groups=_groups(candidate),
+        stable_groups=_groups(stable),
     )
     reason = (
         f"the candidate's mean absolute error is {error_c.mean():.4g} against the stable's "
@@ -318,6 +349,16 @@ def _fallbacks(rows: pd.DataFrame) -> pd.Series:
     if "fallback" in rows:
         return rows["fallback"]
     return pd.Series(None, index=rows.index, dtype=object)
+
+
+def _groups(rows: pd.DataFrame) -> np.ndarray | None:
+    """Each row's request (None when the rows do not say: each row stands alone)."""
+    return rows["request_id"].to_numpy() if "request_id" in rows else None
+
+
+def _count(rows: pd.DataFrame) -> int:
+    """How many requests `rows` came in."""
+    return int(rows["request_id"].nunique()) if "request_id" in rows else len(rows)
 
 
 def _requests(rows: pd.DataFrame) -> np.ndarray:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from prodml.monitor.labels import LABEL
 from prodml.monitor.traffic import PREDICTION
-from prodml.rollout.sequential import auc_with_variance, half_width
+from prodml.rollout.sequential import auc_with_variance, half_width, variance_of_mean
 
 # metric -> (higher is better, a classifier's); the per-row ones are means of a loss.
 METRICS = {
@@ -102,8 +102,10 @@ def _figure(rows: pd.DataFrame, metric: str) -> tuple[float, float]:
         return math.nan, math.inf
     y = rows[LABEL].to_numpy(dtype=float)
     p = rows[PREDICTION].to_numpy(dtype=float)
+    # An arm takes whole requests: a request's rows vary together (see sequential.py).
+    groups = rows["request_id"].to_numpy() if "request_id" in rows else None
     if metric == "roc_auc":
-        return auc_with_variance(y, p)
+        return auc_with_variance(y, p, groups)
     if metric == "log_loss":
         q = np.clip(p, 1e-15, 1 - 1e-15)
         loss = -(y * np.log(q) + (1 - y) * np.log(1 - q))
@@ -113,7 +115,7 @@ def _figure(rows: pd.DataFrame, metric: str) -> tuple[float, float]:
         loss = np.abs(p - y)
     else:
         loss = (p - y) ** 2
-    return float(loss.mean()), float(loss.var(ddof=1) / loss.size)
+    return float(loss.mean()), variance_of_mean(loss, groups)
 
 
 def _rows_for(variance: float, n: int, effect: float, alpha: float) -> int:

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 
 
@@ -108,13 +109,20 @@ def difference(
 
 
 def mean_difference(
-    candidate: ArrayLike, stable: ArrayLike, *, margin: float, tau: float, alpha: float
+    candidate: ArrayLike,
+    stable: ArrayLike,
+    *,
+    margin: float,
+    tau: float,
+    alpha: float,
+    candidate_groups: ArrayLike | None = None,
+    stable_groups: ArrayLike | None = None,
 ) -> Difference:
     """The difference of the per-row means (a rate, when the values are 0 and 1); larger
-    is worse. A rate's variance is taken as if half a success and half a failure more
-    were seen, so an arm with no failure yet still has some uncertainty."""
+    is worse. Rows that come in groups (a canary routes whole requests) are judged by
+    their groups' variation (see `_variance_of_mean`)."""
     c, s = np.asarray(candidate, dtype=float), np.asarray(stable, dtype=float)
-    variance = _variance_of_mean(c) + _variance_of_mean(s)
+    variance = variance_of_mean(c, candidate_groups) + variance_of_mean(s, stable_groups)
     return difference(
         float(c.mean()) if c.size else math.nan,
         float(s.mean()) if s.size else math.nan,
@@ -127,19 +135,45 @@ def mean_difference(
     )
 
 
-def auc_with_variance(y: ArrayLike, score: ArrayLike) -> tuple[float, float]:
-    """ROC AUC and its variance (Hanley and McNeil, 1982); NaN without both classes."""
-    t, s = np.asarray(y, dtype=float), np.asarray(score, dtype=float)
-    positives, negatives = int((t == 1).sum()), int((t == 0).sum())
+def auc_with_variance(
+    y: ArrayLike, score: ArrayLike, groups: ArrayLike | None = None
+) -> tuple[float, float]:
+    """ROC AUC and its variance; NaN without both classes. The variance is DeLong's (1988),
+    from each row's placement among the other class, or, for rows in `groups`,
+    Obuchowski's for clustered data (1997): the rows of one request share its hour and
+    route, so 600 rows in 5 requests weigh as 5, not 600. It is never taken below the
+    per-row figure."""
+    t, s = np.asarray(y, dtype=float) == 1, np.asarray(score, dtype=float)
+    positives, negatives = int(t.sum()), int((~t).sum())
     if positives == 0 or negatives == 0:
         return math.nan, math.nan
     ranks = _ranks(s)
-    auc = (ranks[t == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
-    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    variance = (
-        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
-    ) / (positives * negatives)
-    return float(auc), float(max(variance, 1e-12))
+    # A positive's share of negatives scored below it, a negative's of positives above
+    # it (ties count a half); AUC is the mean of either.
+    above = (ranks[t] - _ranks(s[t])) / negatives
+    below = 1 - (ranks[~t] - _ranks(s[~t])) / positives
+    auc = float(above.mean())
+    variance = _clustered_auc_variance(t, above, below, auc, np.arange(t.size))
+    if groups is not None:
+        codes = pd.factorize(np.asarray(groups))[0]
+        variance = max(variance, _clustered_auc_variance(t, above, below, auc, codes))
+    return auc, float(max(variance, 1e-12))
+
+
+def _clustered_auc_variance(
+    positive: np.ndarray, above: np.ndarray, below: np.ndarray, auc: float, codes: np.ndarray
+) -> float:
+    """Obuchowski's variance of the AUC from each cluster's summed placements (with a
+    cluster per row: DeLong's)."""
+    k = int(codes.max()) + 1
+    if k < 2:
+        return math.inf
+    m, n = above.size, below.size
+    pos, neg = codes[positive], codes[~positive]
+    d10 = np.bincount(pos, above, k) - np.bincount(pos, minlength=k) * auc
+    d01 = np.bincount(neg, below, k) - np.bincount(neg, minlength=k) * auc
+    spread = (d10 @ d10) / (m * m) + (d01 @ d01) / (n * n) + 2 * (d10 @ d01) / (m * n)
+    return float(k / (k - 1) * spread)
 
 
 def fixed_horizon_rows(sd: float, effect: float, *, alpha: float, power: float = 0.8) -> float:
@@ -151,14 +185,27 @@ def fixed_horizon_rows(sd: float, effect: float, *, alpha: float, power: float =
     return float(2 * (z * sd / effect) ** 2)
 
 
-def _variance_of_mean(values: np.ndarray) -> float:
+def variance_of_mean(values: np.ndarray, groups: ArrayLike | None = None) -> float:
+    """The variance of `values`' mean. A rate's is taken as if half a success and half a
+    failure more were seen, so an arm with no failure yet still has some uncertainty. For
+    rows in `groups`, the cluster-robust variance from each group's sum, never below the
+    per-row figure: a request that times out fails all its rows at once."""
     n = values.size
     if n == 0:
         return math.inf
     if np.isin(values, (0.0, 1.0)).all():
         rate = (values.sum() + 0.5) / (n + 1)
-        return float(rate * (1 - rate) / n)
-    return float(values.var(ddof=1) / n) if n > 1 else math.inf
+        per_row = float(rate * (1 - rate) / n)
+    else:
+        per_row = float(values.var(ddof=1) / n) if n > 1 else math.inf
+    if groups is None:
+        return per_row
+    codes = pd.factorize(np.asarray(groups))[0]
+    k = int(codes.max()) + 1
+    if k < 2:
+        return math.inf
+    residual = np.bincount(codes, values, k) - np.bincount(codes, minlength=k) * values.mean()
+    return max(per_row, float(k / (k - 1) * (residual @ residual) / (n * n)))
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
