@@ -23,7 +23,10 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Under pytest-xdist each worker takes its own Redis database (15, 14, ...), so one
+# worker's flush never empties another's keys.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+REDIS_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _WORKER}")
 NATS_URL = os.environ.get("TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 
@@ -40,9 +43,12 @@ def clock() -> SimulatedClock:
 
 @pytest.fixture(autouse=True)
 def _no_prodml_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see only the settings they set: a developer's PRODML_* must not leak in."""
+    """Tests see only the settings they set: a developer's PRODML_* must not leak in, nor
+    the width of the terminal that runs them."""
     for name in [n for n in os.environ if n.startswith("PRODML_")]:
         monkeypatch.delenv(name)
+    # Tables are as wide as a terminal's; a pytest-xdist worker has none (80 columns).
+    monkeypatch.setenv("COLUMNS", "160")
 
 
 @pytest.fixture
@@ -73,7 +79,9 @@ def fresh_schema(server: str) -> Iterator[str]:
     admin = create_engine(server)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{server}?options=-csearch_path%3D{schema}"
+    # The application name marks this schema's connections, so the clean-up below ends
+    # only those, never a test running beside it (pytest-xdist).
+    yield f"{server}?options=-csearch_path%3D{schema}&application_name={schema}"
     with admin.begin() as conn:
         # A connection a test cut mid-transaction (through a proxy) stays "idle in
         # transaction" on the server, holding its locks, and the drop would wait forever.
@@ -81,8 +89,9 @@ def fresh_schema(server: str) -> Iterator[str]:
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
                 "current_database() AND state LIKE 'idle in transaction%' "
-                "AND pid <> pg_backend_pid()"
-            )
+                "AND application_name = :schema"
+            ),
+            {"schema": schema},
         )
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
