@@ -226,3 +226,30 @@ def test_a_retrain_that_recovers_too_little_of_the_champions_signal_is_held(worl
     assert "not released" in retrained.reason
     assert "look corrupted" in retrained.figures["held"]
     assert world.rollouts.status(DEPLOYMENT)[1].kind == "single"
+
+
+def test_a_retrain_better_overall_but_unfair_to_a_group_never_goes_live(world):
+    # Tracked: color's groups. The toy's own odds gap (about 0.12) is let through, so only
+    # what the new data does to one group can block.
+    fairness = world.settings.governance.fairness.model_copy(update={"max_odds_difference": 0.25})
+    world.settings = world.settings.model_copy(
+        update={
+            "monitoring": world.settings.monitoring.model_copy(update={"sensitive": ["color"]}),
+            "governance": world.settings.governance.model_copy(update={"fairness": fairness}),
+        }
+    )
+    traffic = _world.rows(1500, _world.START + timedelta(days=95), seed=5)
+    traffic.loc[traffic["color"] == "blue", "size"] = 0.0  # one region's feed sends zeros
+    assert _world.serve(world, traffic) == 0
+    tick = Controller(world).tick(MODEL)
+    assert [d.kind for d in tick.decisions] == ["policy", "retraining", "retrained"]
+    gate = tick.decisions[-1].figures["gate"]
+    # Better than the champion on the newest traffic, and still stopped: blue's flights
+    # are never selected.
+    champion = next(c for c in gate["comparisons"] if c["role"] == "champion")
+    assert champion["passed"]
+    assert champion["improvement"] > 0
+    assert gate["fairness_passed"] is False
+    assert "group blue is selected at 0.00× the rate" in tick.decisions[-1].reason
+    assert world.rollouts.status(DEPLOYMENT)[1].kind == "single"
+    assert world.registry.resolve(f"{MODEL}@champion").version == "1"
