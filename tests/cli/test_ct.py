@@ -1,6 +1,8 @@
 """`prodml ct` on a trained model: a tick, a request, the status and the history."""
 
 import json
+import subprocess
+import sys
 
 from typer.testing import CliRunner
 
@@ -36,3 +38,39 @@ def test_tick_request_status_and_history(workspace):
     assert "requested" in _run(workspace, "ct", "history", "toy")
     unknown = runner.invoke(app, ["ct", "history", "nobody", "-C", str(workspace.project_dir)])
     assert unknown.exit_code != 0
+
+
+def test_two_controllers_started_together_retrain_once(tmp_path, metadata_url):
+    """Two `prodml ct tick` processes on one model at once, on each metadata backend: one
+    takes the model's lock and retrains, the other finds it held and does nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    import yaml
+
+    from prodml.clock import SimulatedClock
+    from prodml.workspace import Workspace
+    from tests.automate.test_controller import POLICY
+
+    settings = {"metadata_url": metadata_url, "automate": POLICY}
+    (tmp_path / "prodml.yaml").write_text(yaml.safe_dump(settings))
+    # The ticks run on the wall clock: the world's last outcomes came back two days ago.
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=160)
+    with Workspace.open(tmp_path, SimulatedClock(start + timedelta(days=90))) as ws:
+        _world.champion(ws, start)
+        traffic = _world.rows(1500, start + timedelta(days=95), shifted=True, seed=1)
+        assert _world.serve(ws, traffic) == 0
+    command = [sys.executable, "-m", "prodml", "ct", "tick", "toy", "--json", "-C", str(tmp_path)]
+    started = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    done = [p.communicate(timeout=300) for p in started]
+    assert [p.returncode for p in started] == [0, 0], [err for _, err in done]
+    ticks = sorted((json.loads(out)[0] for out, _ in done), key=lambda t: t["locked"])
+    assert [t["locked"] for t in ticks] == [False, True]
+    assert "retrained" in [d["kind"] for d in ticks[0]["decisions"]], ticks[0]["decisions"]
+    assert ticks[1]["decisions"] == []
+    with Workspace.open(tmp_path) as ws:
+        assert sorted(v.version for v in ws.registry.list_versions()) == ["1", "2"]
+        kinds = [d.kind for d in ws.metadata.list_decisions("toy")]
+    assert kinds.count("retraining") == 1
