@@ -23,6 +23,9 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The CLI's tables are as wide as the terminal, read when its console is made (on import);
+# a pytest-xdist worker has none, and would get 80 columns.
+os.environ["COLUMNS"] = "160"
 # Under pytest-xdist each worker takes its own Redis database (15, 14, ...), so one
 # worker's flush never empties another's keys.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
@@ -43,12 +46,9 @@ def clock() -> SimulatedClock:
 
 @pytest.fixture(autouse=True)
 def _no_prodml_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see only the settings they set: a developer's PRODML_* must not leak in, nor
-    the width of the terminal that runs them."""
+    """Tests see only the settings they set: a developer's PRODML_* must not leak in."""
     for name in [n for n in os.environ if n.startswith("PRODML_")]:
         monkeypatch.delenv(name)
-    # Tables are as wide as a terminal's; a pytest-xdist worker has none (80 columns).
-    monkeypatch.setenv("COLUMNS", "160")
 
 
 @pytest.fixture
