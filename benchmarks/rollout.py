@@ -277,7 +277,7 @@ def _statistics() -> dict[str, float]:
         )
         detected.append(found)
     # Fixed horizon: per-arm rows for a two-sided z-test (α, 80 % power) on the AUC
-    # difference, its per-row variance from the Hanley-McNeil variance above.
+    # difference, its per-row variance from the DeLong variance above.
     fixed = fixed_horizon_rows(float(np.sqrt(variance * len(base))), 0.02, alpha=ALPHA)
     median = float(np.nanmedian(detected))
     return {

@@ -120,7 +120,7 @@ def mean_difference(
 ) -> Difference:
     """The difference of the per-row means (a rate, when the values are 0 and 1); larger
     is worse. Rows that come in groups (a canary routes whole requests) are judged by
-    their groups' variation (see `_variance_of_mean`)."""
+    their groups' variation (see `variance_of_mean`)."""
     c, s = np.asarray(candidate, dtype=float), np.asarray(stable, dtype=float)
     variance = variance_of_mean(c, candidate_groups) + variance_of_mean(s, stable_groups)
     return difference(
