@@ -119,6 +119,21 @@ def test_against_a_stable_monitoring_found_fallen_the_scores_check_defers_to_out
     assert check["scores"].figures[DEFERS] is True
 
 
+def test_against_a_stable_its_outcomes_disown_a_candidate_nearer_them_is_left_to_outcomes(rng):
+    """September's retrain: the stale stable scores far above the delays that happen, the
+    retrain scores near them; the two differ, and the stable is the one that is off."""
+    stable = _rows(rng, N, arm="stable", shift=1.5)  # mean score about 0.6, outcomes 0.3
+    retrained = _rows(rng, N, arm="candidate")  # about 0.3, as the outcomes
+    check = {c.name: c for c in run_checks(Arms(retrained, stable), SETTINGS)}["scores"]
+    assert check.verdict == ABSTAIN
+    assert check.figures[DEFERS] is True
+    assert "outcomes of 2,000 of its rows average 0.3" in check.reason
+    # A candidate moved further from the outcomes, or a stable with none in yet: a fault.
+    away = _rows(rng, N, arm="candidate", shift=4.0)
+    assert _verdicts(Arms(away, stable))["scores"] == FAIL
+    assert _verdicts(Arms(retrained, stable.drop(columns=[LABEL])))["scores"] == FAIL
+
+
 def test_rows_refused_by_the_candidates_schema_fail_the_inputs_check(rng):
     candidate = _rows(rng, N, arm="candidate", fallback="invalid")
     verdicts = _verdicts(Arms(candidate, _rows(rng, N, arm="stable")))

@@ -5,9 +5,11 @@ since the rollout began (see `analysis.py` for what is decided from them):
   NaN (a shadow: requests it left unscored);
 - inputs: rows its own schema refuses that the stable's accepts;
 - scores: its score distribution against the stable's on the same period, unless it
-  matches the candidate's own scores on its held-out rows at registration, or monitoring
-  has found the stable's own performance fallen (a retrain after the world changed scores
-  differently from the stale stable by design: then outcomes judge, see `DEFERS`);
+  matches the candidate's own scores on its held-out rows at registration, or the stable
+  is no yardstick: monitoring has found its performance fallen, or its outcomes so far
+  show its scores off their rate while the candidate's sit nearer (a retrain after the
+  world changed scores unlike the stale stable by design: then outcomes judge, see
+  `DEFERS`);
 - estimated: its CBPE-estimated ROC AUC against the stable's (classifiers), unless the
   stable's own outcomes have fallen below its estimate (its calibration no longer holds);
 - realized: its realized ROC AUC (a regressor: mean absolute error) once labels arrive;
@@ -175,15 +177,44 @@ def scores(arms: Arms, settings: RolloutSettings) -> Check:
                 f"{own:.2f}): it scores live traffic as it was validated to",
                 figures,
             )
-    if arms.stable_degraded:
+    stale = arms.stable_degraded or _outcomes_disown(theirs, float(candidate.mean()), settings)
+    if stale:
         return Check(
             "scores",
             ABSTAIN,
-            f"{reason}, but the stable is no yardstick: {arms.stable_degraded}; outcomes "
-            "judge the candidate (the realized check)",
+            f"{reason}, but the stable is no yardstick: {stale}; outcomes judge the "
+            "candidate (the realized check)",
             {**figures, DEFERS: True},
         )
     return Check("scores", FAIL, reason, figures)
+
+
+def _outcomes_disown(stable: pd.DataFrame, candidate_mean: float, settings: RolloutSettings) -> str:
+    """Why the candidate's scores may have moved away from the stable's to follow the world
+    (a reason), or "": the stable's outcomes so far put its mean score off their own mean
+    with confidence, and the candidate's mean score is nearer theirs. A retrain after delays
+    fell scores lower than the stale stable by design; whether it ranks well, only outcomes
+    can say."""
+    labelled = stable.dropna(subset=[LABEL]) if LABEL in stable else stable[:0]
+    if len(labelled) < settings.min_rows:
+        return ""
+    groups = _groups(labelled)
+    bias = mean_difference(
+        labelled[PREDICTION],
+        labelled[LABEL],
+        margin=0.0,
+        tau=_TAU_RATE,
+        alpha=settings.alpha,
+        candidate_groups=groups,
+        stable_groups=groups,
+    )
+    scored, observed = bias.candidate, bias.stable
+    if bias.low <= 0 <= bias.high or abs(candidate_mean - observed) >= abs(scored - observed):
+        return ""
+    return (
+        f"its scores average {scored:.3f} where the outcomes of {len(labelled):,} of its rows "
+        f"average {observed:.3f}, and the candidate's ({candidate_mean:.3f}) lie nearer them"
+    )
 
 
 def _total_variation(
