@@ -213,7 +213,11 @@ automate:                   # continuous training: `prodml ct tick` (one pass) a
     window_days: 180        #   or weighted (a row half as likely to be kept every
     half_life_days: 90      #   half_life_days older)
     holdout_days: 14        # the newest labelled traffic, never trained on: the retrained
-                            #   model must beat the baselines and not lose to the champion there
+                            #   model must beat the baselines and the champion there
+    min_gain: 0.0           # ... the champion by more than this (the metric's units), with
+                            #   confidence: a retrain no better than the model it would
+                            #   replace is not worth a rollout's risk (negative: may lose
+                            #   up to this much)
     rollout: canary         # canary (the deployment serving the model) or promote (straight)
     steps: [0.1, 0.5, 1.0]  # the canary's traffic shares
     labelled_only_when: null  # feedback loop: outcomes come back only for rows the model
@@ -446,6 +450,7 @@ class PolicySettings(BaseModel):
     window_days: float = Field(default=180.0, gt=0)
     half_life_days: float = Field(default=90.0, gt=0)
     holdout_days: float = Field(default=14.0, gt=0)
+    min_gain: float = Field(default=0.0, gt=-1, lt=1)
     rollout: Literal["canary", "promote"] = "canary"
     steps: list[float] = Field(default_factory=lambda: [0.1, 0.5, 1.0], min_length=1)
     labelled_only_when: float | None = None

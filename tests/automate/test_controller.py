@@ -253,3 +253,17 @@ def test_a_retrain_better_overall_but_unfair_to_a_group_never_goes_live(world):
     assert "group blue is selected at 0.00× the rate" in tick.decisions[-1].reason
     assert world.rollouts.status(DEPLOYMENT)[1].kind == "single"
     assert world.registry.resolve(f"{MODEL}@champion").version == "1"
+
+
+def test_a_retrain_no_better_than_the_champion_is_not_rolled_out(world):
+    # The world has not changed: the retrain learns what the champion knows.
+    traffic = _world.rows(1500, _world.START + timedelta(days=95), seed=6)
+    assert _world.serve(world, traffic) == 0
+    tick = Controller(world).tick(MODEL)
+    assert [d.kind for d in tick.decisions] == ["policy", "retraining", "retrained"]
+    gate = tick.decisions[-1].figures["gate"]
+    champion = next(c for c in gate["comparisons"] if c["role"] == "champion")
+    assert champion["required_above"] == 0.0  # automate.policy.min_gain
+    assert not champion["passed"]
+    assert "is not better than champion toy/1" in tick.decisions[-1].reason
+    assert world.rollouts.status(DEPLOYMENT)[1].kind == "single"

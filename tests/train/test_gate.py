@@ -56,7 +56,18 @@ def test_the_champion_margin_decides_non_inferiority():
     strict = gate(Y, slightly_worse, baselines={}, champion=champion, margin=0.0, now=NOW)
     assert lenient.passed
     assert not strict.passed
-    assert "not within a margin of 0.0 of champion v1" in strict.reasons[0]
+    assert "v2 is not better than champion v1" in strict.reasons[0]
+
+
+def test_a_negative_margin_asks_the_candidate_to_beat_the_champion_by_that_much():
+    champion = ("v1", scores(0.30, 3))
+    better = ("v2", scores(0.45, 3))
+    report = gate(Y, better, baselines={}, champion=champion, margin=0.0, now=NOW)
+    assert report.passed
+    gain = report.comparisons[0]["low"]  # the least improvement the interval allows
+    demanding = gate(Y, better, baselines={}, champion=champion, margin=-(gain + 0.01), now=NOW)
+    assert not demanding.passed
+    assert f"not better by more than {gain + 0.01} than champion v1" in demanding.reasons[0]
 
 
 def test_lower_is_better_metrics_are_judged_the_right_way_round():

@@ -248,6 +248,7 @@ class Controller:
             "window": policy.window,
             "window_days": policy.window_days,
             "half_life_days": policy.half_life_days,
+            "gate_margin": -policy.min_gain,
             "seed": len(previous),
         }
         record(

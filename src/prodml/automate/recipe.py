@@ -41,6 +41,7 @@ def retrained(
         window_days=config["window_days"],
         half_life_days=config["half_life_days"],
         seed=config.get("seed", 0),
+        gate_margin=config.get("gate_margin"),
     )
 
 
@@ -53,12 +54,14 @@ def widen(
     window_days: float = 180.0,
     half_life_days: float = 90.0,
     seed: int = 0,
+    gate_margin: float | None = None,
 ) -> Recipe:
     """`recipe`'s examples with the `production` rows (keys, `TIME`, features, `LABEL`)
     after them, split in time: rows from `holdout_from` on validate (the retrained model
     is judged there against the baselines and the champion, on traffic it never trained
     on); earlier rows train, all of them (`growing`), the last `window_days` (`sliding`)
-    or each kept with probability ½ per `half_life_days` of age (`weighted`, seeded)."""
+    or each kept with probability ½ per `half_life_days` of age (`weighted`, seeded).
+    `gate_margin` replaces the recipe's (negative: the champion must be beaten by that)."""
     spec = recipe.spec
     clock = spec.time_column or _ORIGINAL_TIME
     examples = recipe.examples.copy()
@@ -91,5 +94,11 @@ def widen(
     return dataclasses.replace(
         recipe,
         examples=used,
-        spec=dataclasses.replace(spec, time_column=clock, valid_from=start, valid_until=None),
+        spec=dataclasses.replace(
+            spec,
+            time_column=clock,
+            valid_from=start,
+            valid_until=None,
+            gate_margin=spec.gate_margin if gate_margin is None else gate_margin,
+        ),
     )

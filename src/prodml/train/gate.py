@@ -48,7 +48,8 @@ def gate(
 
     Against each baseline the candidate must be better with confidence: the interval of the
     improvement lies above zero. Against the champion it must be non-inferior: the interval
-    of the improvement lies above -`margin`.
+    of the improvement lies above -`margin` (a negative margin asks for a gain: a retrain
+    must beat the model it would replace).
     """
     fn, higher_is_better = metric(metric_name)
     sign = 1.0 if higher_is_better else -1.0
@@ -79,7 +80,12 @@ def gate(
         )
         if not ok:
             report.passed = False
-            need = "better than" if role == "baseline" else f"within a margin of {margin} of"
+            if role == "baseline" or margin == 0:
+                need = "better than"
+            elif margin < 0:
+                need = f"better by more than {-margin} than"
+            else:
+                need = f"within a margin of {margin} of"
             report.reasons.append(
                 f"{name} is not {need} {role} {other} on {metric_name}: improvement {better:+.4f}, "
                 f"{level:.0%} interval [{worst:+.4f}, {best:+.4f}]"
