@@ -1,13 +1,15 @@
 """The replayed year (issue 19's targets): July–December 2013 on the simulated clock, the
 January–May flights model (a) left alone, (b) under continuous training with the default
 policy (served over HTTP, outcomes fed back three days after each flight, the controller
-ticking daily), (c) an oracle refitted on every flight before each month.
+ticking daily), (c) an oracle refitted on every flight before each month, (d) that oracle
+refitted every other month only (the loop's budget of retrains, each live at once).
 
 Prints each arm's realized AUC per month, the loop's decisions, and the targets' figures:
 (b) at least (a) in every month after its first promotion; (b)'s mean AUC within 0.005
 of (c)'s with at most half its retrains; no failed request; the whole run under 10 min.
 The peer is the oracle: `gain_vs_oracle_ratio` is (b)'s mean AUC gain over (a) as a share
-of (c)'s, `retrains_vs_oracle_ratio` (c)'s retrains per one of (b)'s.
+of (c)'s, `retrains_vs_oracle_ratio` (c)'s retrains per one of (b)'s;
+`bimonthly_minus_oracle_auc` is what the budget alone costs.
 
     python benchmarks/replay.py [--months 7,8,9,10,11,12] [--every 1] [--project DIR]
 

@@ -301,6 +301,7 @@ def test_a_two_month_replay_retrains_and_rolls_out_with_no_one_in_the_loop(demo)
     assert "retraining" in kinds
     assert "retrained" in kinds
     assert replay.trained("oracle") == 2
+    assert replay.trained("bimonthly") == 1  # July's refit serves August too
     stored = ws.metadata.list_decisions("flights-delay")
     assert {d.kind for d in stored} >= set(kinds)
     audited = {e.action for e in ws.audit.events()}
@@ -310,6 +311,7 @@ def test_a_two_month_replay_retrains_and_rolls_out_with_no_one_in_the_loop(demo)
     assert "continuous training" in page
     figures = replay.figures()
     assert figures["oracle_retrains"] == 2
+    assert figures["bimonthly_retrains"] == 1
     assert figures["failed_requests"] == 0
     console = Console(file=io.StringIO(), width=140)
     render_replay(console, replay, report.paths)

@@ -272,7 +272,8 @@ def render_replay(console: Console, report: ReplayReport, paths: dict[str, str])
     below = ", ".join(f["months_loop_below_frozen_after_first_retrain"]) or "none"
     console.print(
         f"[bold]Targets[/bold]: the loop's mean AUC is {f['loop_mean_auc']:.4f} against the "
-        f"oracle's {f['oracle_mean_auc']:.4f} ({f['loop_minus_oracle_auc']:+.4f}) with "
+        f"oracle's {f['oracle_mean_auc']:.4f} ({f['loop_minus_oracle_auc']:+.4f}; the oracle "
+        f"on the loop's budget: {f['bimonthly_minus_oracle_auc']:+.4f}) with "
         f"{f['loop_retrains']} retrains to its {f['oracle_retrains']}; months below the "
         f"frozen model after the first promotion: {below}; {f['failed_requests']} of "
         f"{f['requests']:,} requests failed; {f['gain_vs_oracle_ratio']} of the oracle's "

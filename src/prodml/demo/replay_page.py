@@ -17,11 +17,12 @@ from prodml.demo.flights import TIMEZONE
 from prodml.demo.replay import ARMS, ReplayReport
 from prodml.monitor.report import STYLE, chart_html
 
-COLORS = {"frozen": "#7f7f7f", "loop": "#1f77b4", "oracle": "#2ca02c"}
+COLORS = {"frozen": "#7f7f7f", "loop": "#1f77b4", "oracle": "#2ca02c", "bimonthly": "#98df8a"}
 LABELS = {
     "frozen": "(a) January–May model, left alone",
     "loop": "(b) continuous training",
     "oracle": "(c) oracle: refitted every month",
+    "bimonthly": "(d) oracle on (b)'s budget: every other month",
 }
 MARKS = {RETRAINED_KIND: ("#1f77b4", ":"), PROMOTE: ("#2ca02c", "-"), ROLLBACK: ("#d62728", "-")}
 
@@ -50,7 +51,7 @@ def write_page(report: ReplayReport, path: Path, *, generated_at: datetime) -> P
         f"<title>prodml · the replayed year</title><style>{STYLE}</style></head><body>"
         "<h1>The replayed year · flights-delay</h1>"
         f"<p class='muted'>Generated {generated_at:%Y-%m-%d %H:%M %Z}. Realized ROC AUC per "
-        "month of three arms over the same answered flights.</p>"
+        "month of four arms over the same answered flights.</p>"
         f"{chart_html(_chart(report))}"
         f"<h2>Figures</h2><table>{rows}</table>"
         f"<h2>Months</h2><table><tr><th>month</th><th>flights</th>{arms}"
