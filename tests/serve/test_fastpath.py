@@ -10,6 +10,8 @@ import pytest
 from prodml.registry import ModelVersionInfo
 from prodml.serve import Predictor
 from prodml.serve.compiled import CompiledTrees, available, compile_booster, probe_rows, verify
+from prodml.serve.deployment import Deployment
+from prodml.serve.policy import Policy
 from prodml.train import fit_model
 from prodml.train.flavors._fastpath import SingleRowBooster
 from tests._data import TOY_SPEC, toy_frame
@@ -100,3 +102,23 @@ def test_a_predictor_switches_to_compiled_trees_and_answers_the_same(lightgbm, c
     # bounded and free of I/O: a rollout arm may score it on the server's loop
     assert predictor.quick(rows[:1])
     assert not predictor.quick(rows[:2])
+
+
+def test_a_version_swapped_in_takes_traffic_once_its_trees_are_compiled(
+    lightgbm, compiled, tmp_path
+):
+    """A canary judged on latency must not be judged on LightGBM's slower path while its
+    own compiler competes for the cores."""
+    model, _ = lightgbm
+    stable = Predictor(model, ModelVersionInfo("toy", "1", "r", "s", ()))
+
+    def load(version: str) -> Predictor:
+        loaded = Predictor(model, ModelVersionInfo("toy", version, "r", "s", ()))
+        loaded.compile_in_background(tmp_path / "fresh-cache")  # a real compile, seconds
+        return loaded
+
+    deployment = Deployment(stable, resolve=lambda: Policy.single("toy", "2"), load=load)
+    event = deployment.check()
+    assert event is not None
+    assert event.ok
+    assert deployment.current.engine == "compiled"

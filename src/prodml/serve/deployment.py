@@ -29,6 +29,9 @@ from prodml.serve.predictor import Predictor
 from prodml.serve.routing import Routing
 
 logger = logging.getLogger(__name__)
+# How long a swap waits for a new version's trees to compile (tens of seconds for hundreds
+# of trees) before routing to it on LightGBM's own path.
+WARM_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class Deployment:
             if wanted == old.policy or wanted == self._refused:
                 return None
             loaded = {p.info.version: p for p in old.predictors.values()}
-            routing, failures = _loaded(wanted, loaded, self._load, old.deployment)
+            routing, failures = _loaded(wanted, loaded, self._load, old.deployment, warm=True)
             before = old.primary.info.version
             after = wanted.primary.version
             reason = "; ".join(failures)
@@ -153,9 +156,12 @@ def _loaded(
     loaded: dict[str, Predictor],
     load: Callable[[str], Predictor],
     deployment: str | None,
+    *,
+    warm: bool = False,
 ) -> tuple[Routing | None, list[str]]:
     """`policy` with a predictor per arm, reusing `loaded` ones (by version), and what
-    failed; no routing when the primary arm's version failed."""
+    failed; no routing when the primary arm's version failed. `warm`: a newly loaded
+    version finishes compiling first (the old routing serves meanwhile)."""
     predictors: dict[str, Predictor] = {}
     failures: list[str] = []
     for arm in policy.arms:
@@ -164,6 +170,8 @@ def _loaded(
             try:
                 found = load(arm.version)
                 found.smoke()
+                if warm:
+                    found.ready(timeout=WARM_SECONDS)
             except Exception as exc:  # any failure keeps this version out
                 failures.append(f"version {arm.version} ({arm.name}) failed to load: {exc}")
                 continue

@@ -81,6 +81,7 @@ class Predictor:
         self.feedback_model = feedback_model(self.classifier)
         self.quantile = conformal.quantile(model.conformal, coverage) if model.conformal else None
         self._fast: RowScorer | None = model.one_row()
+        self._compiling: threading.Thread | None = None
         # Personal data the log must not hold in clear: the request fields its training
         # contracts tag `pii` (see `govern.privacy`); without the workspace's key, a key of
         # this process (hashes then match within it only).
@@ -127,7 +128,15 @@ class Predictor:
             target=self._compile, args=(cache,), name="prodml-compile", daemon=True
         )
         thread.start()
+        self._compiling = thread
         return thread
+
+    def ready(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for a background compile to end, so a version swapped
+        in takes its traffic at full speed: a canary is not judged on its slower path while
+        its own compiler competes for the cores (a compile that takes longer goes on)."""
+        if self._compiling is not None:
+            self._compiling.join(timeout)
 
     def _compile(self, cache: Path) -> None:
         booster = self.model.estimator
