@@ -1,5 +1,5 @@
 """Faults a rollout must survive, each against real `prodml serve --deployment` processes:
-a candidate that raises, scores NaN, answers 10x slower, fails one request in ten, is
+a candidate that raises, scores NaN, answers 100 ms slower, fails one request in ten, is
 subtly worse once labels arrive, or wants another input; each is rolled back by the check
 made for it within 60 s of traffic, and no caller ever gets an error. A healthy candidate
 is promoted through every step."""
@@ -26,6 +26,7 @@ STABLE, HEALTHY, WORSE, OTHER_SCHEMA = "1", "2", "3", "4"
 SETTINGS = """\
 serving:
   poll_seconds: 0.5
+  candidate_timeout_ms: 1000  # the slow candidate is the latency check's to catch
 rollouts:
   in_server: false  # the test judges, tick by tick
   min_rows: 150
@@ -79,7 +80,7 @@ def _register(folder: Path) -> None:
         (None, WORSE, "realized", {"rows": 20, "labels": True}),
         (None, OTHER_SCHEMA, "inputs", {}),
     ],
-    ids=["raises", "nan", "ten-times-slower", "one-in-ten-fails", "subtly-worse", "schema"],
+    ids=["raises", "nan", "100-ms-slower", "one-in-ten-fails", "subtly-worse", "schema"],
 )
 def test_a_faulty_candidate_is_rolled_back_by_its_check_and_no_caller_sees_it(
     project, tmp_path, fault, candidate, check, traffic
