@@ -1,14 +1,20 @@
-"""Debian's Chromium, headless, taking a screenshot of a local page."""
+"""Debian's Chromium, headless: a screenshot of a local page, or a browser to drive."""
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.image import imread
 
 from tests.conftest import require_program
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 # Without these, Chromium keeps reaching for Google's hosts, which this network refuses.
 _FLAGS = (
@@ -48,3 +54,25 @@ def pixels_of(image: np.ndarray, color: str, tolerance: float = 0.06) -> int:
     """How many pixels are within `tolerance` of `color` ("#rrggbb") in every channel."""
     rgb = np.array([int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)])
     return int(np.all(np.abs(image - rgb) <= tolerance, axis=-1).sum())
+
+
+@contextmanager
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (its own browsers are never downloaded)."""
+    from playwright.sync_api import sync_playwright
+
+    binary = require_program("chromium", "chromium-browser", package="chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=binary, args=list(_FLAGS[1:]))
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def console_errors(page: Page) -> list[str]:
+    """A list that fills with the page's console errors and uncaught exceptions."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors

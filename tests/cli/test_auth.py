@@ -78,6 +78,7 @@ READS = {
     "models list",
     "models show",
     "models card",
+    "ui",
     "models evidence",
     "models reproduce",
     "monitor alerts",

@@ -103,3 +103,15 @@ def served_model(ws: Workspace, given: str | None) -> str:
             "shows what is registered) or set serving.model in prodml.yaml."
         )
     return found
+
+
+def loopback(host: str) -> bool:
+    """Whether `host` is reached from this machine alone."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost: it may resolve anywhere
+        return False

@@ -23,6 +23,7 @@ from prodml.cli._common import (
     ServedModel,
     close_workspaces,
     err,
+    loopback,
     open_workspace,
     out,
     served_model,
@@ -36,6 +37,7 @@ from prodml.cli.log import log_app
 from prodml.cli.models import models_app
 from prodml.cli.monitor import monitor_app
 from prodml.cli.train import train
+from prodml.cli.ui import ui
 from prodml.errors import ConfigError, ProdmlError
 from prodml.govern.roles import OPERATE, PREDICT
 from prodml.settings import DEFAULT_YAML, SETTINGS_FILE, load_settings
@@ -81,6 +83,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(ct_app, name="ct")
 app.command()(agent)
 app.command()(train)
+app.command()(ui)
 
 
 @app.callback()
@@ -203,7 +206,7 @@ def serve(
         authorize(ws, OPERATE, model=change.policy["model"] if change else None)
     else:
         authorize(ws, OPERATE, model=model_of(str(model)))
-    if not ws.settings.governance.auth and not insecure_bind and not _loopback(host):
+    if not ws.settings.governance.auth and not insecure_bind and not loopback(host):
         raise ConfigError(
             f"--host {host}: governance.auth is off, so anyone reaching this address could "
             "predict and post labels. Turn it on (governance.auth: true, then `prodml auth "
@@ -440,18 +443,6 @@ def status(
         out.print_json(json.dumps(state, default=str))
     else:
         render_status(out, state)
-
-
-def _loopback(host: str) -> bool:
-    """Whether `host` is reached from this machine alone."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a name other than localhost: it may resolve anywhere
-        return False
 
 
 def main() -> None:

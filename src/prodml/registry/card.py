@@ -313,18 +313,30 @@ def _estimate_section(error: dict[str, Any]) -> list[str]:
 
 def card_html(markdown: str) -> str:
     """The card as one self-contained HTML page (the front matter shown as a block)."""
-    _, front, body = markdown.split("---", 2) if markdown.startswith("---") else ("", "", markdown)
-    html = MarkdownIt("commonmark").enable("table").render(body)
     style = (
         "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}"
+        ".align-right{text-align:right}.align-center{text-align:center}"
         "pre{background:#f6f6f6;padding:1rem;overflow:auto}"
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Model card</title>"
-        f"<style>{style}</style></head><body>{html}"
-        f"<details><summary>Machine-readable summary</summary><pre>{escape(front.strip())}</pre>"
-        f"</details></body></html>"
+        f"<style>{style}</style></head><body>{card_fragment(markdown)}</body></html>"
+    )
+
+
+def card_fragment(markdown: str) -> str:
+    """The card's HTML body alone, for a page of someone else's (the console's)."""
+    _, front, body = markdown.split("---", 2) if markdown.startswith("---") else ("", "", markdown)
+    parser = MarkdownIt("commonmark").enable("table")
+    tokens = parser.parse(body)
+    for token in tokens:  # aligned cells as classes: a strict policy forbids inline styles
+        if align := str(token.attrs.pop("style", "")).removeprefix("text-align:"):
+            token.attrSet("class", f"align-{align}")
+    html = parser.renderer.render(tokens, parser.options, {})
+    return (
+        f"{html}<details><summary>Machine-readable summary</summary>"
+        f"<pre>{escape(front.strip())}</pre></details>"
     )
 
 
