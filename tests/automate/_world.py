@@ -23,6 +23,15 @@ MODEL, DEPLOYMENT = "toy", "toy-api"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 FIELDS = ("color", "size", "noise")
 RECIPE = f"{__name__}:recipe"
+# Retrain after 500 newly labelled rows; no monitoring pass unless a test wants its alerts.
+POLICY = {
+    "monitor": False,
+    "policy": {
+        "triggers": {"new_labels": 500, "new_labels_share": None, "alerts": []},
+        "guards": {"min_new_labels": 500, "cooldown_days": 7},
+        "holdout_days": 20,
+    },
+}
 
 
 def rows(n: int, start: datetime, *, shifted: bool = False, seed: int = 0) -> pd.DataFrame:

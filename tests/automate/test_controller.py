@@ -10,17 +10,7 @@ from prodml.automate import Controller
 from prodml.automate.recipe import RETRAINED
 from prodml.train.tabular import RECIPE_TAG
 from tests.automate import _world
-from tests.automate._world import DEPLOYMENT, MODEL
-
-# Retrain after 500 newly labelled rows; no monitoring pass (the alerts are not needed).
-POLICY = {
-    "monitor": False,
-    "policy": {
-        "triggers": {"new_labels": 500, "new_labels_share": None, "alerts": []},
-        "guards": {"min_new_labels": 500, "cooldown_days": 7},
-        "holdout_days": 20,
-    },
-}
+from tests.automate._world import DEPLOYMENT, MODEL, POLICY
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def test_nothing_to_chart_says_so(findings):
 
 
 def test_the_estimate_is_drawn_as_a_range_when_it_has_one():
-    from prodml.monitor.report import _performance_chart
+    from prodml.monitor.report import performance_chart
 
     findings = []
     for day in range(4):
@@ -115,12 +115,12 @@ def test_the_estimate_is_drawn_as_a_range_when_it_has_one():
             daily_finding(day, "estimate", "roc_auc.low", 0.68),
             daily_finding(day, "estimate", "roc_auc.high", 0.76),
         ]
-    (ax,) = _performance_chart(findings).axes
+    (ax,) = performance_chart(findings).axes
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels == ["estimate's 95% range", "estimated (CBPE)"]
     (band,) = ax.collections
     low, high = band.get_paths()[0].get_extents().intervaly
     assert (low, high) == pytest.approx((0.68, 0.76))
     # Findings of a reference from before ranges: the line alone.
-    (old,) = _performance_chart([f for f in findings if f.metric == "roc_auc"]).axes
+    (old,) = performance_chart([f for f in findings if f.metric == "roc_auc"]).axes
     assert not old.collections

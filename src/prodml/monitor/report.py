@@ -99,12 +99,12 @@ def render_report(
         "<h2>Alerts</h2>",
         _alerts_table(alerts, zone),
         "<h2>Performance over time</h2>",
-        chart_html(_performance_chart(findings)),
+        chart_html(performance_chart(findings)),
         "<h2>Drift per feature over time</h2>",
         "<p class='muted'>Each cell: the window's drift statistic against the reference "
         "(Wasserstein in reference standard deviations, or Jensen–Shannon distance); "
         "✕ marks a feature judged drifted.</p>",
-        chart_html(_drift_heatmap(drift, zone)),
+        chart_html(drift_heatmap(drift, zone)),
         "<h2>Multivariate drift</h2>",
         "<p class='muted'>ROC AUC of a classifier trained to tell each window's rows from "
         "the reference's (0.5: indistinguishable), and the features it relied on most in "
@@ -151,7 +151,8 @@ def _alerts_table(alerts: Sequence[Alert], zone: ZoneInfo) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def _performance_chart(findings: Sequence[Finding]) -> Canvas | None:
+def performance_chart(findings: Sequence[Finding]) -> Canvas | None:
+    """Realized performance per window with its interval, and the label-free estimate."""
     series: dict[tuple[str, str], dict[datetime, float]] = defaultdict(dict)
     newest: dict[tuple[str, str, datetime], datetime] = {}
     for f in findings:
@@ -214,7 +215,8 @@ def _performance_chart(findings: Sequence[Finding]) -> Canvas | None:
     return fig
 
 
-def _drift_heatmap(drift: Sequence[Finding], zone: ZoneInfo) -> Canvas | None:
+def drift_heatmap(drift: Sequence[Finding], zone: ZoneInfo) -> Canvas | None:
+    """Each feature's drift statistic per window (a cell each), ✕ where judged drifted."""
     statistic = {(f.feature, f.window_start): f.value for f in drift if f.metric in STATISTICS}
     if not statistic:
         return None
@@ -228,9 +230,10 @@ def _drift_heatmap(drift: Sequence[Finding], zone: ZoneInfo) -> Canvas | None:
     ax = fig.subplots()
     image = ax.imshow(np.minimum(grid, 1.0), aspect="auto", cmap="Reds", vmin=0, vmax=1)
     ax.set_yticks(range(len(features)), [str(f) for f in features], fontsize=8)
+    every = max(1, len(windows) // 24)  # a year of daily windows: a label every two weeks
     ax.set_xticks(
-        range(len(windows)),
-        [f"{w.astimezone(zone):%Y-%m-%d}" for w in windows],
+        range(0, len(windows), every),
+        [f"{w.astimezone(zone):%Y-%m-%d}" for w in windows[::every]],
         rotation=45,
         ha="right",
         fontsize=8,
@@ -301,12 +304,25 @@ def _segments(findings: Sequence[Finding], zone: ZoneInfo) -> str:
 
 
 def _fairness(findings: Sequence[Finding], reference: Reference | None) -> str:
+    fig = fairness_chart(findings, reference)
+    if fig is None:
+        return ""
+    return (
+        "<h2>Fairness over time</h2><p class='muted'>The largest gap in selection rate between "
+        "groups of each sensitive attribute, per labelled window; dotted: on the held-out rows "
+        "at registration.</p>" + chart_html(fig)
+    )
+
+
+def fairness_chart(findings: Sequence[Finding], reference: Reference | None) -> Canvas | None:
+    """Each sensitive attribute's demographic parity difference per window, and dotted, its
+    figure at registration (from `reference`)."""
     gaps: dict[str, dict[datetime, float]] = defaultdict(dict)
     for f in findings:
         if f.monitor == "fairness" and f.metric == "demographic_parity_difference" and f.feature:
             gaps[f.feature][f.window_start] = f.value
     if not gaps:
-        return ""
+        return None
     fig = Canvas(figsize=(10, 2.8))
     ax = fig.subplots()
     registered = (reference.fairness if reference is not None else None) or {}
@@ -325,11 +341,7 @@ def _fairness(findings: Sequence[Finding], reference: Reference | None) -> str:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.autofmt_xdate()
-    return (
-        "<h2>Fairness over time</h2><p class='muted'>The largest gap in selection rate between "
-        "groups of each sensitive attribute, per labelled window; dotted: on the held-out rows "
-        "at registration.</p>" + chart_html(fig)
-    )
+    return fig
 
 
 def _newest_drifted(drift: Sequence[Finding], top: int) -> list[str]:
@@ -408,9 +420,12 @@ def chart_html(fig: Canvas | None) -> str:
     """`fig` as an inline SVG block of a page (a note when there is nothing to draw)."""
     if fig is None:
         return "<p class='muted'>Nothing to chart yet.</p>"
-    buffer = io.StringIO()
-    fig.savefig(
-        buffer, format="svg", metadata={"Date": None}
-    )  # the same page for the same findings
-    svg = buffer.getvalue()
+    svg = chart_svg(fig)
     return f"<div class='chart'>{svg[svg.index('<svg') :]}</div>"
+
+
+def chart_svg(fig: Canvas) -> str:
+    """`fig` as an SVG document, the same bytes for the same findings (no date in it)."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()

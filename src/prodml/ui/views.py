@@ -4,11 +4,16 @@ plain data the templates lay out."""
 from __future__ import annotations
 
 import json
+from collections import Counter, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from prodml.govern.audit import Verdict
 from prodml.registry import ModelVersionInfo
-from prodml.registry.registry import ARCHIVED_TAG
+from prodml.registry.registry import ARCHIVED_TAG, EXCEPTION_TAG, FAIRNESS_TAG
+from prodml.serve.policy import Policy
+from prodml.store import AuditEvent, Decision, PolicyChange, SnapshotRecord
 from prodml.train.tracking import FEATURE_SERVICE_TAG
 from prodml.workspace import Workspace
 
@@ -27,6 +32,7 @@ class VersionRow:
     snapshots: dict[str, str] = field(default_factory=dict)
     feature_service: str = ""
     archived: bool = False
+    fairness_blocked: bool = False  # the fairness check failed and no one granted an exception
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,10 @@ def _row(info: ModelVersionInfo) -> VersionRow:
         },
         feature_service=info.tags.get(FEATURE_SERVICE_TAG, ""),
         archived=ARCHIVED_TAG in info.tags,
+        fairness_blocked=(
+            not json.loads(info.tags.get(FAIRNESS_TAG, "{}")).get("passed", True)
+            and EXCEPTION_TAG not in info.tags
+        ),
     )
 
 
@@ -84,3 +94,103 @@ def _headline(gate: dict[str, Any]) -> str:
         return ""
     best = next((c for c in comparisons if c.get("role") == "champion"), comparisons[0])
     return f"{best['improvement']:+.4f} {gate.get('metric', '')} over {best['against']}"
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    """A deployment: its policy now, every change of it (newest first), and the revision a
+    form must name so an action on a page gone stale is refused."""
+
+    name: str
+    policy: Policy
+    changes: list[PolicyChange]
+
+    @property
+    def revision(self) -> int:
+        return self.changes[0].revision
+
+    @property
+    def in_rollout(self) -> bool:
+        return self.policy.kind != "single" and not self.policy.stopped
+
+
+def deployments(ws: Workspace) -> list[PolicyChange]:
+    """Every deployment's newest change, by name."""
+    return sorted(ws.metadata.list_deployments(), key=lambda c: c.deployment)
+
+
+def deployment(ws: Workspace, name: str) -> DeploymentView | None:
+    """Deployment `name`, or None when there is none of that name."""
+    changes = ws.metadata.deployment_history(name)
+    if not changes:
+        return None
+    return DeploymentView(name, Policy.model_validate(changes[-1].policy), changes[::-1])
+
+
+def shares(changes: list[PolicyChange]) -> dict[str, list[tuple[datetime, float]]]:
+    """Each version's share of the traffic after each change, oldest first (a shadow's is
+    0: it answers no one)."""
+    series: dict[str, list[tuple[datetime, float]]] = {}
+    for change in sorted(changes, key=lambda c: c.revision):
+        policy = Policy.model_validate(change.policy)
+        weights = {a.version: 0.0 if a in policy.shadows else a.weight for a in policy.arms}
+        if policy.stopped:
+            weights = dict.fromkeys(weights, 0.0)
+        for version in series.keys() | weights.keys():
+            series.setdefault(version, []).append((change.at, weights.get(version, 0.0)))
+    return series
+
+
+def decisions(ws: Workspace, model: str, limit: int = 500) -> list[Decision]:
+    """Continuous training's newest `limit` decisions about `model`, newest first."""
+    return ws.metadata.list_decisions(model, limit=limit)[::-1]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """The newest events matching the filters, how many matched, and the chain's verdict."""
+
+    events: list[AuditEvent]
+    matched: int
+    verdict: Verdict
+
+
+def audit(
+    ws: Workspace, *, actor: str = "", action: str = "", target: str = "", limit: int = 200
+) -> AuditPage:
+    """The audit log's newest `limit` events by `actor`, of `action` (a prefix: "rollout."),
+    about `target` (any part of it), newest first."""
+    newest: deque[AuditEvent] = deque(maxlen=limit)
+    matched = 0
+    for event in ws.audit.events():
+        if (
+            (not actor or event.actor == actor)
+            and event.action.startswith(action)
+            and target.lower() in event.target.lower()
+        ):
+            newest.append(event)
+            matched += 1
+    return AuditPage(list(reversed(newest)), matched, ws.audit.verify())
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """A snapshot and what its ingestions found: each check that failed, on which column,
+    of what severity (an error quarantines the row), how many times."""
+
+    record: SnapshotRecord
+    reasons: dict[str, int]
+
+
+def snapshots(ws: Workspace) -> list[SnapshotRow]:
+    """Every snapshot, newest first, with its quarantine's reasons counted."""
+    reasons: dict[str, Counter[str]] = {}
+    for ingestion in ws.metadata.list_ingestions():
+        found = reasons.setdefault(ingestion.snapshot_id, Counter())
+        for violation in ingestion.report.get("violations", []):
+            where = f"{violation['column']}: " if violation.get("column") else ""
+            found[f"{where}{violation['check']} ({violation['severity']})"] += violation["count"]
+    return [
+        SnapshotRow(s, dict(reasons.get(s.id, Counter()).most_common()))
+        for s in sorted(ws.metadata.list_snapshots(), key=lambda s: s.created_at, reverse=True)
+    ]

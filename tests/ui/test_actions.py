@@ -1,0 +1,86 @@
+"""Acting from the console with governance.auth on: signing in with a token, the buttons a
+role is shown, and every refusal the server makes whatever a form sends (a viewer's
+forced action, no reason, no CSRF token, a page gone stale), each leaving nothing done.
+The approver's promotion, through a real browser, is in test_browser."""
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from prodml.ui import create_ui
+from tests.automate._world import DEPLOYMENT, MODEL
+from tests.ui.conftest import csrf_of, sign_in
+
+PROMOTE = f"/deployments/{DEPLOYMENT}/promote"
+
+
+@pytest.fixture
+def client(lived) -> Iterator[TestClient]:
+    with TestClient(create_ui(lived)) as client:
+        yield client
+
+
+def _revision(ws) -> int:
+    return ws.rollouts.status(DEPLOYMENT)[0].revision
+
+
+def test_without_signing_in_every_page_asks_for_a_token(client):
+    for path in ("/models", f"/deployments/{DEPLOYMENT}", "/audit", "/models?token=x"):
+        page = client.get(path)  # a token in an address is never read
+        assert page.status_code == 200
+        assert page.url.path == "/signin"
+        assert 'type="password" name="token"' in page.text
+
+
+def test_a_wrong_token_is_refused_and_named(client):
+    csrf = csrf_of(client.get("/signin").text)
+    page = client.post("/signin", data={"token": "prodml_nothing_here", "csrf": csrf})
+    assert page.status_code == 401
+    assert "token" in page.text.lower()
+    assert "prodml_token" not in page.headers.get("set-cookie", "")
+
+
+def test_a_viewer_sees_no_button_and_a_forced_action_is_refused_and_audited(lived, client):
+    csrf = sign_in(lived, client, "viewer")
+    page = client.get(f"/deployments/{DEPLOYMENT}").text
+    assert "Signed in as <strong>viewer-person (token" in page
+    assert page.count("<button") == 1  # "Sign out", and no action
+    before = _revision(lived)
+    data = {"csrf": csrf, "reason": "because I can", "revision": before}
+    refused = client.post(PROMOTE, data=data)
+    assert refused.status_code == 403
+    assert "approver" in refused.text  # the role that may
+    assert _revision(lived) == before
+    denied = list(lived.audit.events(actions={"auth.denied"}))
+    assert denied
+    assert denied[-1].actor.startswith("viewer-person")
+    assert denied[-1].figures["where"] == "console"
+
+
+def test_an_operator_sees_pause_and_stop_but_not_promote(lived, client):
+    sign_in(lived, client, "operator")
+    page = client.get(f"/deployments/{DEPLOYMENT}").text
+    assert "Pause the rollout" in page
+    assert "Stop the model" in page
+    assert "Promote the candidate" not in page
+    assert "Roll back" not in page
+
+
+def test_an_action_without_a_reason_or_csrf_token_or_on_a_stale_page_is_refused(lived, client):
+    csrf = sign_in(lived, client, "approver")
+    page = client.get(f"/deployments/{DEPLOYMENT}").text
+    assert "Promote the candidate" in page
+    before = _revision(lived)
+    cases = [
+        ({"csrf": csrf, "reason": "  ", "revision": before}, 400, "Say why"),
+        ({"reason": "looks good", "revision": before}, 403, "CSRF"),
+        ({"csrf": "0" * 64, "reason": "looks good", "revision": before}, 403, "CSRF"),
+        ({"csrf": csrf, "reason": "looks good", "revision": before - 1}, 409, "changed since"),
+    ]
+    for data, status, says in cases:
+        refused = client.post(PROMOTE, data=data)
+        assert refused.status_code == status, (data, refused.text)
+        assert says in refused.text
+    assert _revision(lived) == before
+    assert "champion" in lived.registry.resolve(f"{MODEL}/1").aliases
