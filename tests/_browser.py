@@ -11,23 +11,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.image import imread
 
+from prodml.ui.screenshots import CHROMIUM_FLAGS
 from tests.conftest import require_program
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
-
-# Without these, Chromium keeps reaching for Google's hosts, which this network refuses.
-_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
 
 
 def screenshot(page: Path, folder: Path, *, width: int = 1200, height: int = 3000) -> np.ndarray:
@@ -37,7 +25,7 @@ def screenshot(page: Path, folder: Path, *, width: int = 1200, height: int = 300
     subprocess.run(
         [
             binary,
-            *_FLAGS,
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={folder / 'chromium-profile'}",
             f"--window-size={width},{height}",
             f"--screenshot={target}",
@@ -63,7 +51,7 @@ def browser() -> Iterator[Browser]:
 
     binary = require_program("chromium", "chromium-browser", package="chromium")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=binary, args=list(_FLAGS[1:]))
+        launched = playwright.chromium.launch(executable_path=binary, args=list(CHROMIUM_FLAGS[1:]))
         try:
             yield launched
         finally:

@@ -1,4 +1,4 @@
-"""Acting from the console with governance.auth on: signing in with a token, the buttons a
+"""The console with governance.auth on: signing in with a token, reading the pages, the buttons a
 role is shown, and every refusal the server makes whatever a form sends (a viewer's
 forced action, no reason, no CSRF token, a page gone stale), each leaving nothing done.
 The approver's promotion, through a real browser, is in test_browser."""
@@ -84,3 +84,23 @@ def test_an_action_without_a_reason_or_csrf_token_or_on_a_stale_page_is_refused(
         assert says in refused.text
     assert _revision(lived) == before
     assert "champion" in lived.registry.resolve(f"{MODEL}/1").aliases
+
+
+def test_a_viewer_reads_the_models_story_and_its_charts(lived, client):
+    sign_in(lived, client, "viewer")
+    monitoring = client.get(f"/models/{MODEL}/monitoring").text
+    assert "Alerts firing" in monitoring
+    assert "performance-drop" in monitoring
+    for chart in ("performance", "drift", "fairness"):
+        svg = client.get(f"/models/{MODEL}/monitoring/{chart}.svg")
+        assert svg.headers["content-type"].startswith("image/svg+xml")
+        assert "<svg" in svg.text
+    training = client.get(f"/models/{MODEL}/training").text
+    assert "retrained" in training
+    assert "gate passed" in training
+    audit = client.get("/audit", params={"action": "deployment."}).text
+    assert "deployment.canary" in audit
+    assert "token.create" not in audit
+    assert "The audit log is intact" in audit
+    data = client.get("/data").text
+    assert lived.registry.resolve(f"{MODEL}/1").tags[f"prodml.snapshot.{MODEL}"][:12] in data

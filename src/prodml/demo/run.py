@@ -29,7 +29,7 @@ from prodml.demo.cast import Cast, issue_cast
 from prodml.demo.feed import Feed
 from prodml.demo.replay import ReplayPlan, ReplayReport, replay_year
 from prodml.demo.replay_page import write_page
-from prodml.demo.rollout import Rollout, run_rollouts
+from prodml.demo.rollout import DEPLOYMENT, Rollout, run_rollouts
 from prodml.errors import TrainingError
 from prodml.features.definitions import FeatureService
 from prodml.features.parity import check_parity
@@ -46,6 +46,7 @@ from prodml.store import Alert, Label
 from prodml.train.encoding import FeatureSpec
 from prodml.train.tabular import Recipe
 from prodml.train.tabular import steps as train_steps
+from prodml.ui.screenshots import chromium, console_screenshots
 from prodml.workflow import train_and_register
 from prodml.workspace import Workspace
 
@@ -167,7 +168,19 @@ def run_demo(
                 "verdict": verdict.sentence(),
                 "events": dict(Counter(e.action for e in ws.audit.events()).most_common()),
             }
+        _photograph(ws, report, step)
     return report
+
+
+def _photograph(ws: Workspace, report: DemoReport, step: _Steps) -> None:
+    """Pictures of the console's main pages beside the demo's reports, when Chromium is
+    installed (they take a few seconds each)."""
+    if chromium() is None:
+        return
+    with step("Photograph the console"):
+        folder = ws.state_dir / "demo"
+        console_screenshots(ws, flights.MODEL_NAME, DEPLOYMENT, folder)
+        report.paths["console screenshots"] = str(folder / "console-*.png")
 
 
 @contextmanager
