@@ -226,6 +226,12 @@ automate:                   # continuous training: `prodml ct tick` (one pass) a
   models: {}                # per model, what differs from `policy`, e.g.
                             #   flights-delay: {guards: {cooldown_days: 14}, rollout: promote}
 
+ui:                         # the console: `prodml ui`, or under /ui of `prodml serve`
+  port: 8765                # where `prodml ui` listens (on serving.host's loopback default)
+  in_server: false          # also serve it under /ui of every `prodml serve`
+  servers: []               # the servers whose /metrics a deployment's page reads live
+                            #   (default: http://<serving.host>:<serving.port>)
+
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
 
@@ -496,6 +502,16 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class UiSettings(BaseModel):
+    """The console (`prodml ui`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: int = Field(default=8765, ge=1, le=65535)
+    in_server: bool = False
+    servers: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """All settings of one workspace; build it with `load_settings`, not directly."""
 
@@ -515,6 +531,7 @@ class Settings(BaseSettings):
     rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     automate: AutomateSettings = Field(default_factory=AutomateSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

@@ -65,6 +65,10 @@ def build(
         overrides=ws.overrides,
         history=history,
     )
+    if ws.settings.ui.in_server:  # the console beside the API, at a path of its own
+        from prodml.ui import create_ui
+
+        app.mount("/ui", create_ui(ws))
     return app, deployment
 
 

@@ -116,7 +116,12 @@ def page_routes(r: Renderer) -> list[Route]:
             if action.offered(found) and visitor.may(action.permission, found.policy.model)
         }
         return r.page(
-            request, "deployment.html", visitor=visitor, deployment=found, actions=offered
+            request,
+            "deployment.html",
+            visitor=visitor,
+            deployment=found,
+            actions=offered,
+            live=r.live.look(found.policy.model, name),
         )
 
     def traffic_chart(request: Request, visitor: Visitor, name: str) -> Response:

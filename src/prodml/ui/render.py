@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from prodml.errors import AuthError, ProdmlError
 from prodml.monitor.report import chart_svg
+from prodml.ui.live import LiveMetrics
 from prodml.ui.session import Sessions, Visitor, remember
 from prodml.workspace import Workspace
 
@@ -46,6 +47,8 @@ class Renderer:
         self.ws = ws
         self.sessions = Sessions(ws.guard if ws.settings.governance.auth else None)
         self.templates = Jinja2Templates(directory=HERE / "templates")
+        serving = ws.settings.serving
+        self.live = LiveMetrics(ws.settings.ui.servers or [f"http://{serving.host}:{serving.port}"])
 
     def visitor(self, request: Request) -> Visitor:
         return self.sessions.visitor(request)
