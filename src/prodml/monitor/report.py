@@ -238,10 +238,18 @@ def drift_heatmap(drift: Sequence[Finding], zone: ZoneInfo) -> Canvas | None:
         ha="right",
         fontsize=8,
     )
-    for i, feature in enumerate(features):
-        for j, window in enumerate(windows):
-            if (feature, window) in flagged:
-                ax.text(j, i, "✕", ha="center", va="center", fontsize=8, color="black")
+    # One set of markers, not a text per cell: a year of windows flags hundreds of cells.
+    cells = [
+        (j, i)
+        for i, feature in enumerate(features)
+        for j, window in enumerate(windows)
+        if (feature, window) in flagged
+    ]
+    if cells:
+        x, y = zip(*cells, strict=True)
+        limits = ax.get_xlim(), ax.get_ylim()
+        ax.scatter(x, y, marker="x", s=14, linewidths=1, color="black")
+        ax.set(xlim=limits[0], ylim=limits[1])  # the image's own extent, not scatter's margins
     fig.colorbar(image, ax=ax, label="drift statistic (capped at 1)")
     fig.tight_layout()
     return fig
