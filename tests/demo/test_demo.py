@@ -319,3 +319,34 @@ def test_a_two_month_replay_retrains_and_rolls_out_with_no_one_in_the_loop(demo)
     console = Console(file=io.StringIO(), width=140)
     render_replay(console, replay, report.paths)
     assert "The replayed year" in console.file.getvalue()
+
+
+@pytest.mark.slow
+def test_the_console_tells_the_demos_story_in_chromium(demo):
+    from prodml.demo.rollout import DEPLOYMENT
+    from prodml.serve.server import BackgroundServer
+    from prodml.ui import create_ui
+    from tests._browser import browser, console_errors
+
+    ws, report = demo
+    with BackgroundServer(create_ui(ws)) as server, browser() as chromium:
+        # The demo photographed the console's main pages (Chromium is installed here).
+        pictures = sorted(p.name for p in (ws.state_dir / "demo").glob("console-*.png"))
+        assert len(pictures) == 6, pictures
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        errors = console_errors(page)
+        story = {
+            "/data": "flights",  # the snapshots, the quarantined cancelled flights
+            "/models/flights-delay": "passed",  # the gate
+            "/models/flights-delay/monitoring": "performance-drop",
+            f"/deployments/{DEPLOYMENT}": "rollback",  # the broken canary
+            "/audit": "The audit log is intact",
+        }
+        for path, says in story.items():
+            assert page.goto(server.url + path).status == 200, path
+            page.wait_for_load_state("load")
+            assert says in page.locator("main").inner_text(), path
+            drawn = "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+            assert page.evaluate(drawn), path
+        assert errors == []
+    assert report.paths["console screenshots"].endswith("console-*.png")

@@ -3,12 +3,17 @@ role is shown, and every refusal the server makes whatever a form sends (a viewe
 forced action, no reason, no CSRF token, a page gone stale), each leaving nothing done.
 The approver's promotion, through a real browser, is in test_browser."""
 
+import json
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
+from prodml.train import fit_model
+from prodml.train.fairness import FairnessRules, check_fairness
 from prodml.ui import create_ui
+from tests._data import TOY_SPEC, log_model_run, toy_frame
 from tests.automate._world import DEPLOYMENT, MODEL
 from tests.ui.conftest import csrf_of, sign_in
 
@@ -82,6 +87,7 @@ def test_an_action_without_a_reason_or_csrf_token_or_on_a_stale_page_is_refused(
         refused = client.post(PROMOTE, data=data)
         assert refused.status_code == status, (data, refused.text)
         assert says in refused.text
+        assert f'href="http://testserver/deployments/{DEPLOYMENT}"' in refused.text  # back
     assert _revision(lived) == before
     assert "champion" in lived.registry.resolve(f"{MODEL}/1").aliases
 
@@ -104,3 +110,46 @@ def test_a_viewer_reads_the_models_story_and_its_charts(lived, client):
     assert "The audit log is intact" in audit
     data = client.get("/data").text
     assert lived.registry.resolve(f"{MODEL}/1").tags[f"prodml.snapshot.{MODEL}"][:12] in data
+
+
+def test_an_approver_grants_a_fairness_exception_and_makes_a_version_champion(lived, client):
+    rows = toy_frame(np.random.default_rng(5), 1000)
+    model = fit_model("logistic", rows, "y", TOY_SPEC)
+    version = lived.registry.register(MODEL, log_model_run(lived, model)).version
+    # Held to a rule no model meets here (selection rates of every colour within 1%).
+    fairness = check_fairness(
+        rows, rows["y"], model.predict_frame(rows), sensitive=["color"],
+        rules=FairnessRules(min_ratio=0.99, intersections=False, resamples=20),
+    )  # fmt: skip
+    assert not fairness["passed"]
+    # Its gate: better than the baseline, blocked by the fairness check alone.
+    gate = json.loads(lived.registry.resolve(f"{MODEL}/1").tags["prodml.gate"])
+    gate["comparisons"] = [c for c in gate["comparisons"] if c["passed"]]
+    gate["passed"] = False
+    lived.registry.set_tags(
+        MODEL, version, {"prodml.gate": json.dumps(gate), "prodml.fairness": json.dumps(fairness)}
+    )
+    csrf = sign_in(lived, client, "approver")
+    page = client.get(f"/models/{MODEL}").text
+    assert "blocked by the fairness check" in page
+    assert "Grant a fairness exception" in page
+    granted = client.post(
+        f"/models/{MODEL}/{version}/allow",
+        data={"csrf": csrf, "reason": "legal review LR-114 accepts the gap"},
+        follow_redirects=False,
+    )
+    assert granted.status_code == 303, granted.text
+    info = lived.registry.resolve(f"{MODEL}/{version}")
+    assert "challenger" in info.aliases
+    assert "LR-114" in info.tags["prodml.fairness.exception"]
+    page = client.get(f"/models/{MODEL}").text
+    assert "blocked by the fairness check" not in page
+    made = client.post(
+        f"/models/{MODEL}/{version}/champion",
+        data={"csrf": csrf, "reason": "the exception is signed"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    assert lived.registry.resolve(f"{MODEL}@champion").version == version
+    moved = list(lived.audit.events(actions={"fairness.exception"}))
+    assert moved[-1].reason == "legal review LR-114 accepts the gap"

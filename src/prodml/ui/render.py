@@ -103,6 +103,12 @@ class Renderer:
 
 
 def _back(request: Request) -> str:
-    """The page a form was on: its path without the action's last segment."""
-    path = request.url.path
-    return path.rsplit("/", 1)[0] if request.method == "POST" else path
+    """The page a refused form was on: a version's model page, a deployment's page."""
+    if request.method != "POST":
+        return request.url.path
+    params = request.path_params
+    if "version" in params:
+        return str(request.url_for("model", name=params["name"]))
+    if "name" in params:
+        return str(request.url_for("deployment", name=params["name"]))
+    return str(request.url_for("models"))
