@@ -286,10 +286,42 @@ def test_every_step_acted_as_its_role_and_the_audit_log_verifies(demo):
 
 
 @pytest.mark.slow
+def test_the_console_tells_the_demos_story_in_chromium(demo):
+    from prodml.demo.rollout import DEPLOYMENT
+    from prodml.serve.server import BackgroundServer
+    from prodml.ui import create_ui
+    from tests._browser import browser, console_errors
+
+    ws, report = demo
+    with BackgroundServer(create_ui(ws)) as server, browser() as chromium:
+        # The demo photographed the console's main pages (Chromium is installed here).
+        pictures = sorted(p.name for p in (ws.state_dir / "demo").glob("console-*.png"))
+        assert len(pictures) == 6, pictures
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        errors = console_errors(page)
+        story = {
+            "/data": "flights",  # the snapshots, the quarantined cancelled flights
+            "/models/flights-delay": "passed",  # the gate
+            "/models/flights-delay/monitoring": "performance-drop",
+            f"/deployments/{DEPLOYMENT}": "rollback",  # the broken canary
+            "/audit": "The audit log is intact",
+        }
+        for path, says in story.items():
+            assert page.goto(server.url + path).status == 200, path
+            page.wait_for_load_state("load")
+            assert says in page.locator("main").inner_text(), path
+            drawn = "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+            assert page.evaluate(drawn), path
+        assert errors == []
+    assert report.paths["console screenshots"].endswith("console-*.png")
+
+
+@pytest.mark.slow
 def test_a_two_month_replay_retrains_and_rolls_out_with_no_one_in_the_loop(demo):
     """`prodml demo --replay` on July and August (every sixth flight): the loop retrains
     on its own outcomes, canaries what passed the gate, and every caller is answered.
-    Last in this module: it takes deployment "flights" over."""
+    Last in this module: it takes deployment "flights" over, so the console's story of
+    the demo's own canaries is checked before it."""
     ws, _ = demo
     report = run_demo(ws, Console(file=io.StringIO()), replay=ReplayPlan((7, 8), every=6))
     replay = report.replay
@@ -319,34 +351,12 @@ def test_a_two_month_replay_retrains_and_rolls_out_with_no_one_in_the_loop(demo)
     console = Console(file=io.StringIO(), width=140)
     render_replay(console, replay, report.paths)
     assert "The replayed year" in console.file.getvalue()
+    # The console's continuous-training page tells the same retrains.
+    from starlette.testclient import TestClient
 
-
-@pytest.mark.slow
-def test_the_console_tells_the_demos_story_in_chromium(demo):
-    from prodml.demo.rollout import DEPLOYMENT
-    from prodml.serve.server import BackgroundServer
     from prodml.ui import create_ui
-    from tests._browser import browser, console_errors
 
-    ws, report = demo
-    with BackgroundServer(create_ui(ws)) as server, browser() as chromium:
-        # The demo photographed the console's main pages (Chromium is installed here).
-        pictures = sorted(p.name for p in (ws.state_dir / "demo").glob("console-*.png"))
-        assert len(pictures) == 6, pictures
-        page = chromium.new_page(viewport={"width": 1280, "height": 900})
-        errors = console_errors(page)
-        story = {
-            "/data": "flights",  # the snapshots, the quarantined cancelled flights
-            "/models/flights-delay": "passed",  # the gate
-            "/models/flights-delay/monitoring": "performance-drop",
-            f"/deployments/{DEPLOYMENT}": "rollback",  # the broken canary
-            "/audit": "The audit log is intact",
-        }
-        for path, says in story.items():
-            assert page.goto(server.url + path).status == 200, path
-            page.wait_for_load_state("load")
-            assert says in page.locator("main").inner_text(), path
-            drawn = "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-            assert page.evaluate(drawn), path
-        assert errors == []
-    assert report.paths["console screenshots"].endswith("console-*.png")
+    with TestClient(create_ui(ws)) as browser:
+        training = browser.get("/models/flights-delay/training")
+    assert training.status_code == 200
+    assert training.text.count('class="kind-retrained"') == kinds.count("retrained")
