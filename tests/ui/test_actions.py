@@ -153,3 +153,38 @@ def test_an_approver_grants_a_fairness_exception_and_makes_a_version_champion(li
     assert lived.registry.resolve(f"{MODEL}@champion").version == version
     moved = list(lived.audit.events(actions={"fairness.exception"}))
     assert moved[-1].reason == "legal review LR-114 accepts the gap"
+
+
+def test_an_approver_overrides_a_logged_decision_and_a_viewer_cannot(lived, client):
+    logged = lived.prediction_log(MODEL).read()
+    said = logged.iloc[-1]
+    request_id = str(said["request_id"])
+    page_url = f"/models/{MODEL}/requests"
+    override = f"{page_url}/{request_id}/override"
+    csrf = sign_in(lived, client, "viewer")
+    page = client.get(page_url, params={"id": request_id}).text
+    assert f"p = {said['probability']:.3f}" in page  # what the model said, and its score
+    assert "Override</button>" not in page
+    flipped = str(1 - int(said["label"]))
+    forced = {"csrf": csrf, "row": "0", "decision": flipped, "reason": "I know better"}
+    assert client.post(override, data=forced).status_code == 403
+    csrf = sign_in(lived, client, "approver")
+    page = client.get(page_url, params={"id": request_id}).text
+    assert "Override</button>" in page
+    blank = client.post(override, data={**forced, "csrf": csrf, "reason": " "})
+    assert blank.status_code == 400
+    assert "Say why" in blank.text
+    nowhere = client.post(override, data={**forced, "csrf": csrf, "row": "7"})
+    assert nowhere.status_code == 404  # the request answered one row
+    assert "answered rows are [0]" in nowhere.text
+    assert lived.metadata.list_overrides(MODEL) == []
+    done = client.post(override, data={**forced, "csrf": csrf, "reason": "the customer called"})
+    assert done.status_code == 200  # the request's page again, with the decision that stands
+    assert "the customer called" in done.text
+    (stands,) = lived.metadata.list_overrides(MODEL)
+    assert (stands.request_id, stands.decision) == (request_id, float(flipped))
+    assert stands.actor.startswith("approver-person")
+    event = list(lived.audit.events(actions={"decision.override"}))[-1]
+    assert event.reason == "the customer called"
+    missing = client.get(page_url, params={"id": "no-such-request"}).text
+    assert "holds no request no-such-request" in missing

@@ -1,6 +1,8 @@
 """The console's pages: what each shows, its empty state, a missing model's page, and the
 security headers every response carries."""
 
+import re
+
 from starlette.testclient import TestClient
 
 from prodml.ui import create_ui
@@ -54,3 +56,23 @@ def test_an_empty_project_says_what_to_run(workspace):
         page = client.get("/models").text
     assert "No model is registered yet" in page
     assert "prodml demo" in page
+
+
+def test_the_audit_log_pages_back_through_every_matching_event(console, registered):
+    for i in range(230):
+        registered.audit.record("pager", "test.page", f"thing-{i}", reason="paging")
+    first = console.get("/audit", params={"actor": "pager"})
+    assert "230 events match" in first.text
+    assert first.text.count("<td>test.page</td>") == 200
+    older = re.search(r'href="([^"]*before=(\d+)[^"]*)" rel="next"', first.text)
+    assert older is not None
+    assert "actor=pager" in older[1]
+    second = console.get(older[1].replace("&amp;", "&"))
+    assert second.text.count("<td>test.page</td>") == 30
+    assert "thing-0<" in second.text
+    assert "thing-229<" not in second.text
+    assert 'rel="next"' not in second.text  # the first matching event is on it
+    assert "Newest" in second.text
+    wrong = console.get("/audit", params={"before": "yesterday"})
+    assert wrong.status_code == 422
+    assert "not an event number" in wrong.text

@@ -5,6 +5,7 @@ answered by a redirect to the page it came from, which then shows its effect."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from prodml.errors import ConfigError, ProdmlError
-from prodml.govern.roles import APPROVE
+from prodml.govern.roles import APPROVE, OVERRIDE
 from prodml.ui import views
 from prodml.ui.actions import (
     DEPLOYMENT_ACTIONS,
@@ -24,6 +25,8 @@ from prodml.ui.actions import (
 )
 from prodml.ui.render import Renderer
 from prodml.ui.session import TOKEN_COOKIE, remember
+
+T = TypeVar("T")
 
 MAX_FORM_BYTES = 16_384  # a reason is a paragraph, not a file
 
@@ -89,6 +92,24 @@ def form_routes(r: Renderer) -> list[Route]:
         do(ws, ref, visitor.name, reason_given(form.get("reason", "")))
         return r.redirect(str(request.url_for("model", name=name)))
 
+    def on_request(request: Request, form: dict[str, str]) -> Response:
+        name, request_id = request.path_params["name"], request.path_params["request_id"]
+        if views.model(ws, name) is None:
+            return r.missing(request, f"model {name!r}")
+        visitor = r.visitor(request)
+        r.sessions.require(visitor, form.get("csrf", ""), OVERRIDE, name)
+        ws.overrides.record(
+            name,
+            request_id,
+            _number(form, "row", int),
+            _number(form, "decision", float),
+            actor=visitor.name,
+            reason=reason_given(form.get("reason", "")),
+            logged=ws.prediction_log(name).find(request_id),
+        )
+        page = request.url_for("requests", name=name).include_query_params(id=request_id)
+        return r.redirect(str(page))
+
     def sign_in_page(request: Request) -> Response:
         return r.sign_in_page(request)
 
@@ -104,6 +125,12 @@ def form_routes(r: Renderer) -> list[Route]:
             posted(on_deployment),
             methods=["POST"],
             name="deployment_action",
+        ),
+        Route(
+            "/models/{name}/requests/{request_id}/override",
+            posted(on_request),
+            methods=["POST"],
+            name="override",
         ),
         Route(
             "/models/{name}/{version}/{action}",
@@ -132,3 +159,11 @@ def _revision(form: dict[str, str]) -> int:
         return int(form.get("revision", ""))
     except ValueError:
         raise ConfigError("The form names no revision: reload the page and act again.") from None
+
+
+def _number(form: dict[str, str], field: str, kind: Callable[[str], T]) -> T:
+    try:
+        return kind(form.get(field, ""))
+    except ValueError:
+        got = form.get(field, "")
+        raise ConfigError(f"The form's {field} must be a number; got {got!r}.") from None

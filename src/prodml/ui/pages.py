@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prodml.errors import ProdmlError
+from prodml.errors import InputError, ProdmlError
 from prodml.monitor.report import drift_heatmap, fairness_chart, performance_chart
 from prodml.registry.card import build_card, card_fragment
 from prodml.ui import charts, views
@@ -133,9 +133,24 @@ def page_routes(r: Renderer) -> list[Route]:
 
     def audit(request: Request, visitor: Visitor) -> Response:
         actor, action, target = (request.query_params.get(k, "") for k in AUDIT_FILTERS)
-        found = views.audit(ws, actor=actor, action=action, target=target)
+        before = request.query_params.get("before", "")
+        if before and not before.isdigit():
+            wrong = f"before={before!r} is not an event number (the # column)"
+            return r.refused(request, InputError(f"{wrong}; leave it out for the newest."))
+        found = views.audit(
+            ws, actor=actor, action=action, target=target, before=int(before) if before else None
+        )
         filters = {"actor": actor, "action": action, "target": target}
         return r.page(request, "audit.html", visitor=visitor, audit=found, filters=filters)
+
+    def requests(request: Request, visitor: Visitor, name: str) -> Response:
+        if views.model(ws, name) is None:
+            return r.missing(request, f"model {name!r}")
+        wanted = request.query_params.get("id", "").strip()
+        found = views.request(ws, name, wanted) if wanted else None
+        return r.page(
+            request, "requests.html", visitor=visitor, name=name, wanted=wanted, found=found
+        )
 
     def data(request: Request, visitor: Visitor) -> Response:
         return r.page(request, "data.html", visitor=visitor, snapshots=views.snapshots(ws))
@@ -152,6 +167,7 @@ def page_routes(r: Renderer) -> list[Route]:
             name="monitoring_chart",
         ),
         Route("/models/{name}/training", guarded(training), name="training"),
+        Route("/models/{name}/requests", guarded(requests), name="requests"),
         Route("/deployments", guarded(deployments), name="deployments"),
         Route("/deployments/{name}", guarded(deployment), name="deployment"),
         Route("/deployments/{name}/traffic.svg", guarded(traffic_chart), name="traffic_chart"),

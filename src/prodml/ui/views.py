@@ -13,7 +13,7 @@ from prodml.govern.audit import Verdict
 from prodml.registry import ModelVersionInfo
 from prodml.registry.registry import ARCHIVED_TAG, EXCEPTION_TAG, FAIRNESS_TAG
 from prodml.serve.policy import Policy
-from prodml.store import AuditEvent, Decision, PolicyChange, SnapshotRecord
+from prodml.store import AuditEvent, Decision, Override, PolicyChange, SnapshotRecord
 from prodml.train.tracking import FEATURE_SERVICE_TAG
 from prodml.workspace import Workspace
 
@@ -148,29 +148,47 @@ def decisions(ws: Workspace, model: str, limit: int = 500) -> list[Decision]:
 
 @dataclass(frozen=True)
 class AuditPage:
-    """The newest events matching the filters, how many matched, and the chain's verdict."""
+    """The newest events matching the filters (older than `before`, when paging), how
+    many matched in all, and the chain's verdict."""
 
     events: list[AuditEvent]
     matched: int
     verdict: Verdict
+    skipped: int = 0  # matching events newer than this page
+
+    @property
+    def older(self) -> int | None:
+        """The `before` of the next page back, or None when this page reaches the first
+        matching event."""
+        shown_from = self.matched - self.skipped - len(self.events)
+        return self.events[-1].seq if self.events and shown_from > 0 else None
 
 
 def audit(
-    ws: Workspace, *, actor: str = "", action: str = "", target: str = "", limit: int = 200
+    ws: Workspace,
+    *,
+    actor: str = "",
+    action: str = "",
+    target: str = "",
+    before: int | None = None,
+    limit: int = 200,
 ) -> AuditPage:
     """The audit log's newest `limit` events by `actor`, of `action` (a prefix: "rollout."),
-    about `target` (any part of it), newest first."""
+    about `target` (any part of it) and, when given, numbered below `before`; newest first."""
     newest: deque[AuditEvent] = deque(maxlen=limit)
-    matched = 0
+    matched = skipped = 0
     for event in ws.audit.events():
         if (
             (not actor or event.actor == actor)
             and event.action.startswith(action)
             and target.lower() in event.target.lower()
         ):
-            newest.append(event)
             matched += 1
-    return AuditPage(list(reversed(newest)), matched, ws.audit.verify())
+            if before is not None and event.seq >= before:
+                skipped += 1
+            else:
+                newest.append(event)
+    return AuditPage(list(reversed(newest)), matched, ws.audit.verify(), skipped)
 
 
 @dataclass(frozen=True)
@@ -194,3 +212,27 @@ def snapshots(ws: Workspace) -> list[SnapshotRow]:
         SnapshotRow(s, dict(reasons.get(s.id, Counter()).most_common()))
         for s in sorted(ws.metadata.list_snapshots(), key=lambda s: s.created_at, reverse=True)
     ]
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """One logged request of a model: each row it answered (what the model said, which
+    version and arm) and the overrides people made of them, by row."""
+
+    request_id: str
+    answered: list[dict[str, Any]]
+    refused: list[dict[str, Any]]
+    overrides: dict[int, Override]
+
+    @property
+    def classifier(self) -> bool:
+        return any("label" in r for r in self.answered)
+
+
+def request(ws: Workspace, model: str, request_id: str) -> RequestView:
+    """What `model`'s prediction log holds of `request_id` (empty when nothing does)."""
+    logged = ws.prediction_log(model).find(request_id)
+    answered = [r for r in logged if "rejected" not in r and not r.get("shadow")]
+    refused = [r for r in logged if "rejected" in r]
+    overrides = {o.row: o for o in ws.metadata.list_overrides(model) if o.request_id == request_id}
+    return RequestView(request_id, answered, refused, overrides)
