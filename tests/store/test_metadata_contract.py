@@ -22,6 +22,7 @@ from prodml.store import (
     Finding,
     Label,
     MetadataStore,
+    Override,
     PolicyChange,
     SnapshotRecord,
 )
@@ -423,3 +424,29 @@ def test_decisions_are_kept_in_order_and_filtered(store):
     store.forget_decisions("m")
     assert store.list_decisions("m") == []
     assert len(store.list_decisions("other")) == 1
+
+
+def test_overrides_are_listed_per_model_or_per_request_and_a_later_one_replaces(store):
+    def override(request_id: str, row: int, decision: float, minutes: int) -> Override:
+        return Override(
+            "m",
+            request_id,
+            row,
+            decision,
+            0.0,
+            "ann",
+            "checked by hand",
+            T0 + timedelta(minutes=minutes),
+        )
+
+    store.add_override(override("a", 0, 1.0, 0))
+    store.add_override(override("b", 0, 1.0, 1))
+    store.add_override(override("a", 1, 1.0, 2))
+    store.add_override(override("a", 0, 0.0, 3))  # the same row again: replaces
+    assert [(o.request_id, o.row) for o in store.list_overrides("m")] == [
+        ("b", 0),
+        ("a", 1),
+        ("a", 0),
+    ]
+    assert [(o.row, o.decision) for o in store.list_overrides("m", "a")] == [(1, 1.0), (0, 0.0)]
+    assert store.list_overrides("m", "c") == store.list_overrides("other") == []

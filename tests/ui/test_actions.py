@@ -171,6 +171,9 @@ def test_an_approver_overrides_a_logged_decision_and_a_viewer_cannot(lived, clie
     csrf = sign_in(lived, client, "approver")
     page = client.get(page_url, params={"id": request_id}).text
     assert "Override</button>" in page
+    form = page[page.index(f'{override}"') :]
+    form = form[: form.index("</form>")]
+    assert all(f'name="{field}"' in form for field in ("csrf", "row", "decision", "reason"))
     blank = client.post(override, data={**forced, "csrf": csrf, "reason": " "})
     assert blank.status_code == 400
     assert "Say why" in blank.text

@@ -359,9 +359,12 @@ class MetadataStore:
                 )
             )
 
-    def list_overrides(self, model_name: str) -> list[Override]:
-        """Every row of `model_name` whose decision a person replaced, oldest first."""
+    def list_overrides(self, model_name: str, request_id: str | None = None) -> list[Override]:
+        """Every row of `model_name` (of one request, if given) whose decision a person
+        replaced, oldest first."""
         query = select(OverrideRow).where(OverrideRow.model_name == model_name)
+        if request_id is not None:  # the primary key's prefix: an index lookup
+            query = query.where(OverrideRow.request_id == request_id)
         with self._session() as session:
             return [
                 Override(

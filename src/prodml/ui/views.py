@@ -234,5 +234,5 @@ def request(ws: Workspace, model: str, request_id: str) -> RequestView:
     logged = ws.prediction_log(model).find(request_id)
     answered = [r for r in logged if "rejected" not in r and not r.get("shadow")]
     refused = [r for r in logged if "rejected" in r]
-    overrides = {o.row: o for o in ws.metadata.list_overrides(model) if o.request_id == request_id}
+    overrides = {o.row: o for o in ws.metadata.list_overrides(model, request_id)}
     return RequestView(request_id, answered, refused, overrides)
