@@ -3,7 +3,7 @@ network): a page shows each as an image of its own URL, so the page itself stays
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure as Canvas
@@ -11,11 +11,15 @@ from matplotlib.figure import Figure as Canvas
 
 def traffic_shares(series: dict[str, list[tuple[datetime, float]]], now: datetime) -> Canvas:
     """Each version's share of the deployment's traffic over time, as steps from each
-    policy change to the next (and the last to `now`)."""
+    policy change to the next (and the last on to `now`, or a tenth of the history past
+    it when `now` is further: a replayed history would else shrink to a sliver)."""
     fig = Canvas(figsize=(10, 2.6))
     ax = fig.subplots()
+    changes = [t for points in series.values() for t, _ in points]
+    first, last = min(changes, default=now), max(changes, default=now)
+    until = max(last, min(now, last + max((last - first) / 10, timedelta(days=1))))
     for version, points in sorted(series.items(), key=lambda kv: int(kv[0])):
-        times = [t for t, _ in points] + [max(now, points[-1][0])]
+        times = [t for t, _ in points] + [until]
         values = [v for _, v in points] + [points[-1][1]]
         ax.step(date2num(times), values, where="post", lw=2.5, label=f"version {version}")
     ax.xaxis_date()
