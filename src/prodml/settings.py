@@ -72,6 +72,9 @@ serving:
   workers: 1                # server processes (`prodml serve --workers`)
   host: 127.0.0.1
   port: 8000
+  advertise: null           # the URL the console reaches this server at, e.g. a pod's
+                            #   http://10.1.2.3:8000 (default: http://host:port, a wildcard
+                            #   host named by this machine's host name)
   max_batch_rows: 1000      # larger /v1/predict batches are refused with 413
   coverage: 0.9             # conformal sets/intervals hold the truth this often (0.50-0.99)
   poll_seconds: 10          # how often a server checks its alias or deployment for a change
@@ -229,8 +232,8 @@ automate:                   # continuous training: `prodml ct tick` (one pass) a
 ui:                         # the console: `prodml ui`, or under /ui of `prodml serve`
   port: 8765                # where `prodml ui` listens (on serving.host's loopback default)
   in_server: false          # also serve it under /ui of every `prodml serve`
-  servers: []               # the servers whose /metrics a deployment's page reads live
-                            #   (default: http://<serving.host>:<serving.port>)
+  servers: []               # servers whose /metrics a deployment's page reads live, besides
+                            #   those its servers announce (every `prodml serve --deployment`)
 
 log_level: INFO             # DEBUG, INFO, WARNING or ERROR
 """
@@ -268,6 +271,7 @@ class ServingSettings(BaseModel):
     workers: int = Field(default=1, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    advertise: str | None = None  # the URL others reach a server at (serve/presence.py)
     max_batch_rows: int = Field(default=1000, ge=1)
     coverage: float = Field(default=0.9, ge=0.5, le=0.99)
     poll_seconds: float = Field(default=10.0, gt=0)

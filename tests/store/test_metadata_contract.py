@@ -283,6 +283,20 @@ def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(store):
     assert store.hold_lease("rollout:flights", "a", seconds=60)  # b's expired
 
 
+def test_live_leases_are_listed_by_prefix_until_they_expire(store):
+    store.hold_lease("server a_b http://one:1", "x", seconds=60)
+    store.hold_lease("server a_b http://two:2", "y", seconds=0.2)
+    store.hold_lease("server aXb http://three:3", "z", seconds=60)  # `_` is no wildcard
+    store.hold_lease("server a% http://four:4", "z", seconds=60)
+    prefix = "server a_b "
+    assert store.live_leases(prefix) == ["server a_b http://one:1", "server a_b http://two:2"]
+    assert store.live_leases("server a% ") == ["server a% http://four:4"]
+    time.sleep(0.3)
+    assert store.live_leases(prefix) == ["server a_b http://one:1"]
+    store.release_lease("server a_b http://one:1", "x")
+    assert store.live_leases(prefix) == []
+
+
 def test_of_many_processes_asking_for_a_free_lease_exactly_one_gets_it(metadata_url):
     MetadataStore(metadata_url).close()  # migrated before the race
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -186,11 +186,13 @@ def serve(
     With governance.auth on, every route but health, metrics and /docs needs a token.
     """
     import os
+    import signal
     import socket
 
     import uvicorn
 
     from prodml.cli.serve_app import build, leader, settle
+    from prodml.serve.presence import Presence, advertised_url
 
     ws = open_workspace(project)
     settings = ws.settings.serving
@@ -219,6 +221,7 @@ def serve(
             "deployment": deployment,
             "coverage": coverage,
             "follow": follow,
+            "advertise": advertised_url(host, port, settings.advertise),
         }
         for key, value in chosen.items():
             if value is not None:
@@ -260,13 +263,22 @@ def serve(
             f"It judges the rollout every {judge.interval:g} s while no other replica does "
             "(rollouts.in_server)."
         )
+    presence = None
+    if deployment:  # the console finds the deployment's servers by their presence
+        url = advertised_url(host, port, settings.advertise)
+        presence = Presence(ws.metadata, deployment, url).start()
     settle()
+    # uvicorn raises again the SIGTERM it shut down for (how Kubernetes stops a pod): as
+    # SystemExit, so this server withdraws and gives its leases up below, at once.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run(app_, host=host, port=port, log_level=level)
     finally:
         served_now.stop()
         if judge is not None:
             judge.stop()
+        if presence is not None:
+            presence.stop()
 
 
 @app.command()

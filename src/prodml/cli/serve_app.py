@@ -21,6 +21,7 @@ from prodml.monitor.gauges import FindingsCollector
 from prodml.rollout.gauges import RolloutCollector
 from prodml.rollout.leader import Leader
 from prodml.serve import Deployment, create_app
+from prodml.serve.presence import Presence, advertised_url
 from prodml.workspace import Workspace
 
 
@@ -104,8 +105,12 @@ def worker_app() -> FastAPI:
     ws = Workspace.open(Path.cwd())
     app, deployment = build(ws, worker=f"worker-{os.getpid()}")
     deployment.follow()
-    judge = leader(ws, ws.settings.serving.deployment)
+    serving = ws.settings.serving
+    judge = leader(ws, serving.deployment)
     if judge is not None:  # stopped with the process; its lease then expires
         judge.start()
+    if serving.deployment:  # so is its presence
+        url = advertised_url(serving.host, serving.port, serving.advertise)
+        Presence(ws.metadata, serving.deployment, url).start()
     settle()
     return app

@@ -508,6 +508,16 @@ class MetadataStore:
             return False
         return True
 
+    def live_leases(self, prefix: str) -> list[str]:
+        """The names of the leases starting with `prefix` that have not expired."""
+        query = (
+            select(LeaseRow.name)
+            .where(LeaseRow.name.startswith(prefix, autoescape=True))
+            .where(LeaseRow.expires_at >= datetime.now(UTC))
+        )
+        with self._session() as session:
+            return sorted(session.scalars(query))
+
     def release_lease(self, name: str, holder: str) -> None:
         """Give up lease `name` if `holder` holds it, so another may take it at once."""
         with self._session() as session:

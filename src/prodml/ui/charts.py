@@ -4,9 +4,15 @@ network): a page shows each as an image of its own URL, so the page itself stays
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import groupby
+from typing import TYPE_CHECKING
 
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure as Canvas
+from matplotlib.lines import Line2D
+
+if TYPE_CHECKING:
+    from prodml.store import PolicyChange
 
 
 def traffic_shares(series: dict[str, list[tuple[datetime, float]]], now: datetime) -> Canvas:
@@ -27,6 +33,70 @@ def traffic_shares(series: dict[str, list[tuple[datetime, float]]], now: datetim
     ax.yaxis.set_major_formatter("{x:.0%}")
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+# The figures each drawn check is judged by, "larger is worse": its estimate, the one-
+# sided bound that fails the check once past the tolerated line, and that line.
+_EVIDENCE = {
+    "difference": ("difference", "low", "margin"),
+    "total_variation": ("total_variation", "total_variation_low", "threshold"),
+}
+STARTS = ("canary", "shadow", "experiment")  # actions that begin a rollout
+DECIDED = {"advance": ("#2b6cb0", "advanced"), "promote": ("#2f855a", "promoted")}
+DECIDED["rollback"] = ("#c53030", "rolled back")
+
+
+def rollout_checks(changes: list[PolicyChange]) -> Canvas | None:
+    """Each check's evidence at every analysis of the deployment's rollouts, one panel
+    per check: the estimate, the band down to the bound that must pass the dashed
+    tolerated line for the check to fail, failures crossed; each rollout its own
+    stretch, and each advance, promotion and rollback a vertical line (None: nothing
+    judged yet)."""
+    series: dict[str, list[tuple[int, datetime, float, float, float, bool]]] = {}
+    marks, rollout = [], 0
+    for change in sorted(changes, key=lambda c: c.revision):
+        rollout += change.action in STARTS
+        for name, found in (change.figures.get("checks") or {}).items():
+            keys = next((k for key, k in _EVIDENCE.items() if key in found), None)
+            if keys is not None and found.get(keys[2]) is not None:
+                value, bound, line = (float(found[k]) for k in keys)
+                failed = found.get("verdict") == "fail"
+                series.setdefault(name, []).append((rollout, change.at, value, bound, line, failed))
+        if change.action in DECIDED:
+            marks.append(change)
+    if not series:
+        return None
+    fig = Canvas(figsize=(10, 0.6 + 1.5 * len(series)))
+    axes = fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, points) in zip(axes, series.items(), strict=True):
+        for _, stretch in groupby(points, key=lambda p: p[0]):
+            rows = list(stretch)
+            at = date2num([p[1] for p in rows])
+            value, bound, line = ([p[i] for p in rows] for i in (2, 3, 4))
+            ax.fill_between(at, bound, value, step="post", color="#4a5568", alpha=0.18, lw=0)
+            ax.step(at, value, where="post", color="#2d3748", lw=1.5)
+            ax.step(at, line, where="post", color="#c53030", ls="--", lw=1)
+            failed = [(t, b) for t, b, p in zip(at, bound, rows, strict=True) if p[5]]
+            if failed:
+                ax.scatter(*zip(*failed, strict=True), marker="x", color="#c53030", s=40, zorder=3)
+        for change in marks:
+            ax.axvline(date2num(change.at), color=DECIDED[change.action][0], lw=1, alpha=0.7)
+        ax.set_ylabel(name, rotation=0, ha="right", va="center")
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=c, lw=1) for c, _ in DECIDED.values()]
+    axes[0].legend(
+        handles,
+        [label for _, label in DECIDED.values()],
+        loc="lower left",
+        bbox_to_anchor=(0, 1.02),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
+    axes[-1].xaxis_date()
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig

@@ -13,11 +13,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from prodml.serve.metrics import LATENCY_BUCKETS
+from prodml.serve.presence import announced
+
+if TYPE_CHECKING:
+    from prodml.workspace import Workspace
 
 TIMEOUT_SECONDS = 0.3  # a page waits this long at most for a server that does not answer
 
@@ -58,17 +63,22 @@ class Live:
         return f"≤ {self.p99_ms:g} ms"
 
 
-class LiveMetrics:
-    """Reads the servers' /metrics for one model and deployment, keeping recent samples."""
+def servers(ws: Workspace, deployment: str) -> list[str]:
+    """The servers of `deployment` to read: those listed under ui.servers, and those
+    that announce themselves (serve/presence.py)."""
+    listed = [url.rstrip("/") for url in ws.settings.ui.servers]
+    return list(dict.fromkeys([*listed, *announced(ws.metadata, deployment)]))
 
-    def __init__(
-        self, urls: list[str], *, window: float = 60.0, now: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.urls, self.window, self._now = urls, window, now
+
+class LiveMetrics:
+    """Reads servers' /metrics for a model and deployment, keeping recent samples."""
+
+    def __init__(self, *, window: float = 60.0, now: Callable[[], float] = time.monotonic) -> None:
+        self.window, self._now = window, now
         self._samples: dict[tuple[str, str], deque[Sample]] = {}
 
-    def look(self, model: str, deployment: str) -> list[Live]:
-        return [self._look(url, model, deployment) for url in self.urls]
+    def look(self, model: str, deployment: str, urls: list[str]) -> list[Live]:
+        return [self._look(url, model, deployment) for url in urls]
 
     def _look(self, url: str, model: str, deployment: str) -> Live:
         try:

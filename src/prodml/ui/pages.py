@@ -14,7 +14,7 @@ from starlette.routing import Route
 from prodml.errors import InputError, ProdmlError
 from prodml.monitor.report import drift_heatmap, fairness_chart, performance_chart
 from prodml.registry.card import build_card, card_fragment
-from prodml.ui import charts, views
+from prodml.ui import charts, live, views
 from prodml.ui.actions import DEPLOYMENT_ACTIONS
 from prodml.ui.render import Renderer
 from prodml.ui.session import Visitor
@@ -122,7 +122,7 @@ def page_routes(r: Renderer) -> list[Route]:
             visitor=visitor,
             deployment=found,
             actions=offered,
-            live=r.live.look(found.policy.model, name),
+            live=r.live.look(found.policy.model, name, live.servers(ws, name)),
         )
 
     def traffic_chart(request: Request, visitor: Visitor, name: str) -> Response:
@@ -130,6 +130,12 @@ def page_routes(r: Renderer) -> list[Route]:
         if found is None:
             return r.missing(request, f"deployment {name!r}")
         return r.svg(charts.traffic_shares(views.shares(found.changes), ws.clock.now()))
+
+    def checks_chart(request: Request, visitor: Visitor, name: str) -> Response:
+        found = views.deployment(ws, name)
+        if found is None:
+            return r.missing(request, f"deployment {name!r}")
+        return r.svg(charts.rollout_checks(found.changes))
 
     def audit(request: Request, visitor: Visitor) -> Response:
         actor, action, target = (request.query_params.get(k, "") for k in AUDIT_FILTERS)
@@ -171,6 +177,7 @@ def page_routes(r: Renderer) -> list[Route]:
         Route("/deployments", guarded(deployments), name="deployments"),
         Route("/deployments/{name}", guarded(deployment), name="deployment"),
         Route("/deployments/{name}/traffic.svg", guarded(traffic_chart), name="traffic_chart"),
+        Route("/deployments/{name}/checks.svg", guarded(checks_chart), name="checks_chart"),
         Route("/audit", guarded(audit), name="audit"),
         Route("/data", guarded(data), name="data"),
     ]

@@ -47,8 +47,7 @@ class Renderer:
         self.ws = ws
         self.sessions = Sessions(ws.guard if ws.settings.governance.auth else None)
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        serving = ws.settings.serving
-        self.live = LiveMetrics(ws.settings.ui.servers or [f"http://{serving.host}:{serving.port}"])
+        self.live = LiveMetrics()
 
     def visitor(self, request: Request) -> Visitor:
         return self.sessions.visitor(request)

@@ -113,6 +113,11 @@ class DeploymentView:
     def in_rollout(self) -> bool:
         return self.policy.kind != "single" and not self.policy.stopped
 
+    @property
+    def judged(self) -> bool:
+        """Whether an analysis has judged any of its rollouts (so there are checks to draw)."""
+        return any(c.figures.get("checks") for c in self.changes)
+
 
 def deployments(ws: Workspace) -> list[PolicyChange]:
     """Every deployment's newest change, by name."""
