@@ -75,7 +75,7 @@ def test_every_served_prediction_is_in_the_log_at_its_replayed_time(demo):
     streamed = report.stream["answered"]
     assert report.api["requests"] + streamed == report.api["logged"] == 40
     assert report.api["bad_request_status"] == 422
-    logged = ws.prediction_log("demo").read()
+    logged = ws.prediction_log("flights-delay").read()
     # The bad request is logged as refused, naming its field, and answers nothing.
     refused = logged[logged["rejected"].notna()]
     (reasons,) = refused["rejected"].tolist()
@@ -92,14 +92,14 @@ def test_a_slice_of_traffic_streams_through_nats_into_the_same_log(demo, nats_ur
     ws, report = demo
     assert report.stream["skipped"] == ""
     assert report.stream["answered"] == 8  # every fifth of 40
-    logged = ws.prediction_log("demo").read()
+    logged = ws.prediction_log("flights-delay").read()
     assert (logged["channel"] == "stream").sum() == 8
 
 
 @pytest.mark.slow
 def test_every_batch_score_is_in_the_log(demo):
     ws, report = demo
-    logged = ws.prediction_log("demo").read()
+    logged = ws.prediction_log("flights-delay").read()
     batch = logged[logged["request_id"].isin(report.batch["ids"])]
     assert len(batch) == report.batch["scored"] == report.rows["scored (Jul–Dec)"]
     assert report.batch["rejected"] == 0
@@ -152,7 +152,9 @@ def test_a_retrained_canary_is_promoted_and_a_broken_one_rolled_back(demo):
     assert check != "realized" or "realized ROC AUC is 0.500" in why, why
     assert retrained.errors == broken.errors == 0  # no caller got an error
     assert retrained.labels > 0
-    decided = [c for c in ws.metadata.deployment_history("flights") if c.action != "hold"]
+    history = ws.metadata.deployment_history("flights")
+    # The controller's pass after monitoring may start a canary of its own, after these.
+    decided = [c for c in history if c.action != "hold" and c.actor != "controller"]
     assert [(c.action, c.actor.split(" (token")[0]) for c in decided][-5:] == [
         ("advance", "analysis"),
         ("advance", "analysis"),
@@ -167,6 +169,38 @@ def test_a_retrained_canary_is_promoted_and_a_broken_one_rolled_back(demo):
         f"{check} check failed"
         in ws.registry.resolve(f"flights-delay/{broken.candidate}").tags["prodml.rollback"]
     )
+
+
+@pytest.mark.slow
+def test_one_controller_pass_retrains_on_the_outcomes_and_canaries_what_passed(demo):
+    """After monitoring, with no one asking, the controller acts on the alerts it left:
+    it retrains on the labelled production rows, the gate judges the result against the
+    champion on December's flights (never trained on), and the version that passed goes
+    out as a canary behind deployment "flights"."""
+    from prodml.automate.recipe import RETRAINED
+
+    ws, report = demo
+    kinds = [d.kind for d in report.retrain]
+    assert kinds == ["policy", "retraining", "retrained", "rollout"], report.retrain
+    assert {d.actor for d in report.retrain} == {"controller"}
+    _, retraining, retrained, rollout = report.retrain
+    assert retraining.version == report.champion_version
+    assert "performance-drop" in retraining.figures["firing"]
+    assert retraining.figures["batch"]["rows"] == report.batch["scored"]  # every outcome
+    gate = retrained.figures["gate"]
+    assert gate["passed"]
+    (champion,) = [c for c in gate["comparisons"] if c["role"] == "champion"]
+    assert champion["against"] == f"flights-delay/{report.champion_version}"
+    held_out = retrained.figures["rows"]["valid"] + retrained.figures["rows"]["reserve"]
+    assert held_out == report.monthly[-1]["rows"]  # December's flights judge it
+    version = ws.registry.resolve(f"flights-delay/{retrained.version}")
+    assert version.tags["prodml.recipe"] == RETRAINED  # `prodml models reproduce` reruns it
+    last = ws.metadata.deployment_history("flights")[-1]
+    assert (last.action, last.actor) == ("canary", "controller")
+    assert last.policy["arms"][0]["version"] == rollout.version == retrained.version
+    text = Console(file=io.StringIO(), width=120)
+    render_report(text, report, ws, seconds=1.0)
+    assert "Continuous training: the controller's pass" in text.file.getvalue()
 
 
 @pytest.mark.slow
@@ -192,7 +226,7 @@ def test_serving_takes_keys_and_parity_holds_on_the_demo(demo):
     assert not {"temp", "seats", "route_delay_rate_28d", "plane_age"} & set(
         features["request_fields"]
     )
-    logged = ws.prediction_log("demo").read()
+    logged = ws.prediction_log("flights-delay").read()
     # Batch rows hold every feature already; the one refused request has none.
     live = logged[(logged["channel"] != "batch") & logged["rejected"].isna()]
     enriched = pd.DataFrame(list(live["features"]))
@@ -273,9 +307,14 @@ def test_every_step_acted_as_its_role_and_the_audit_log_verifies(demo):
     by_kind = report.audit["events"]
     assert sum(by_kind.values()) == len(events)
     assert by_kind["token.create"] >= 7
-    actors = {e.action: e.actor for e in events}
-    assert actors["data.ingest"].startswith("demo data-engineer")
-    assert actors["model.register"].startswith("demo data-scientist")
+    actors = {}
+    for e in events:
+        actors.setdefault(e.action, []).append(e.actor.split(" (token")[0])
+    # People first; then the controller, with no one asking, ingested the labelled
+    # production rows and registered the retrained version.
+    assert actors["data.ingest"] == ["demo data-engineer"] * 3 + ["controller"]
+    assert actors["model.register"][0] == "demo data-scientist"
+    assert actors["model.register"][-1] == "controller"
     assert any(e.action == "auth.denied" and "demo client" in e.actor for e in events)
     console = Console(file=io.StringIO(), width=120)
     render_report(console, report, ws, seconds=1.0)
@@ -303,6 +342,7 @@ def test_the_console_tells_the_demos_story_in_chromium(demo):
             "/data": "flights",  # the snapshots, the quarantined cancelled flights
             "/models/flights-delay": "passed",  # the gate
             "/models/flights-delay/monitoring": "performance-drop",
+            "/models/flights-delay/training": "retrained",  # the controller's pass
             f"/deployments/{DEPLOYMENT}": "rollback",  # the broken canary
             "/audit": "The audit log is intact",
         }
@@ -312,6 +352,10 @@ def test_the_console_tells_the_demos_story_in_chromium(demo):
             assert says in page.locator("main").inner_text(), path
             drawn = "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
             assert page.evaluate(drawn), path
+        # The deployment's page draws the checks of its two judged canaries, per analysis.
+        page.goto(f"{server.url}/deployments/{DEPLOYMENT}")
+        assert page.locator('img[src$="/checks.svg"]').count() == 1
+        assert page.evaluate(drawn)
         assert errors == []
     assert report.paths["console screenshots"].endswith("console-*.png")
 

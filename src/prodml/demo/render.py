@@ -14,7 +14,7 @@ from prodml.demo.replay_page import LABELS
 from prodml.demo.rollout import Rollout
 from prodml.demo.run import DemoReport
 from prodml.monitor.notify import describe
-from prodml.store import Alert
+from prodml.store import Alert, Decision
 from prodml.train.flavors import BASELINES, CLASSIFICATION
 from prodml.workspace import Workspace
 
@@ -156,6 +156,20 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         "row names its strongest alert; every notice is in the alert notices file. The "
         "charts are in the monitoring report (below).[/dim]"
     )
+    if report.retrain:
+        console.print(
+            _decisions_table(
+                "Continuous training: the controller's pass a week after December's outcomes",
+                report.retrain,
+            )
+        )
+        console.print(
+            "[dim]No one asked for it: the alerts and the new outcomes triggered it, and "
+            "its gate held the retrained version to the champion on December's flights; a "
+            "version that passes waits as a canary for deployment flights' traffic. Every "
+            "decision: [cyan]prodml ct history flights-delay[/cyan]; a whole year of it: "
+            "[cyan]prodml demo --replay[/cyan].[/dim]"
+        )
 
     _governance(console, report)
 
@@ -173,8 +187,8 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         f"[cyan]mlflow ui --backend-store-uri {ws.tracking_uri}[/cyan]"
     )
     console.print(
-        "See the whole story (data, training, rollouts, monitoring, audit; retrains once "
-        f"[cyan]prodml demo --replay[/cyan] ran) in the console: [cyan]prodml ui -C "
+        "See the whole story (data, training, rollouts, monitoring, retrains, audit) in "
+        f"the console: [cyan]prodml ui -C "
         f"{ws.project_dir}[/cyan], then open [cyan]http://127.0.0.1:8765[/cyan]"
     )
 
@@ -247,6 +261,16 @@ def _alerts_table(raised: list[Alert]) -> Table:
     return table
 
 
+def _decisions_table(title: str, decisions: list[Decision]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("at (New York)", "decision", "version", "why"):
+        table.add_column(column, overflow="fold")
+    for d in decisions:
+        when = pd.Timestamp(d.at).tz_convert(TIMEZONE)
+        table.add_row(f"{when:%b %d %H:%M}", d.kind, d.version or "", d.reason)
+    return table
+
+
 def render_replay(console: Console, report: ReplayReport, paths: dict[str, str]) -> None:
     """The replayed year: each arm's AUC per month, the loop's decisions, the targets."""
     months = Table(title="The replayed year: realized ROC AUC per month", title_justify="left")
@@ -266,13 +290,7 @@ def render_replay(console: Console, report: ReplayReport, paths: dict[str, str])
         f"{report.trained('loop')} (oracle: {report.trained('oracle')})",
     )
     console.print(months)
-    decisions = Table(title="The loop's decisions", title_justify="left")
-    for column in ("at (New York)", "decision", "version", "why"):
-        decisions.add_column(column, overflow="fold")
-    for d in report.decisions:
-        when = pd.Timestamp(d.at).tz_convert(TIMEZONE)
-        decisions.add_row(f"{when:%b %d %H:%M}", d.kind, d.version or "", d.reason)
-    console.print(decisions)
+    console.print(_decisions_table("The loop's decisions", report.decisions))
     f = report.figures()
     below = ", ".join(f["months_loop_below_frozen_after_first_retrain"]) or "none"
     console.print(

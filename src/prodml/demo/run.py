@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from prodml.automate.controller import CONTROLLER, Controller
 from prodml.clock import SimulatedClock
 from prodml.data import open_source
 from prodml.demo import flights
@@ -42,7 +44,7 @@ from prodml.serve.enrich import Enricher
 from prodml.serve.server import BackgroundServer
 from prodml.serve.stream import StreamWorker, open_backend
 from prodml.settings import MonitoringSettings
-from prodml.store import Alert, Label
+from prodml.store import Alert, Decision, Label
 from prodml.train.encoding import FeatureSpec
 from prodml.train.tabular import Recipe
 from prodml.train.tabular import steps as train_steps
@@ -77,6 +79,7 @@ class DemoReport:
     seconds: dict[str, float] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)  # tokens, refusals, the verdict
     replay: ReplayReport | None = None
+    retrain: list[Decision] = field(default_factory=list)  # the controller's pass
 
 
 def run_demo(
@@ -159,8 +162,10 @@ def run_demo(
             _notices_to(alerts_log) as path,
             people.acting(ws, "operator"),
         ):
-            _monitor(ws, report, scores)
+            outcomes_in = _monitor(ws, report, scores)
             report.paths["alert notices"] = str(path)
+        with step("Retrain on the outcomes (one controller pass)"):
+            report.retrain = _retrain(ws, outcomes_in)
         with step("Verify the audit log"):
             verdict = ws.audit.verify()
             report.audit |= {
@@ -317,7 +322,8 @@ def _serve(
     times = sample[flights.EVENT_TIME]
     clock = SimulatedClock(times.iloc[0].to_pydatetime())
     feed = Feed(ws.online_store, service, times.iloc[0], times.iloc[-1])
-    log = ws.prediction_log("demo")
+    log = ws.prediction_log(flights.MODEL_NAME)  # where `prodml serve` logs the model
+    shutil.rmtree(log.folder, ignore_errors=True)  # a rerun starts over
     before = log.count()
     predictor = Predictor(
         model, info, enricher=Enricher(ws.online_store, service, clock), redactor=ws.redactor
@@ -442,7 +448,7 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
     predictor = Predictor(model, info, redactor=ws.redactor)
     local = later[flights.EVENT_TIME].dt.tz_convert(flights.TIMEZONE)
     scored, batches, outputs, totals = [], [], [], {"scored": 0, "rejected": 0}
-    with ws.prediction_log("demo") as log:
+    with ws.prediction_log(flights.MODEL_NAME) as log:
         for month, rows in later.groupby(local.dt.month, sort=True):
             rows = rows.sort_values(flights.EVENT_TIME, kind="stable")
             source = folder / f"flights_2013_{month:02d}.parquet"
@@ -475,15 +481,15 @@ def _batch(ws: Workspace, report: DemoReport, later: pd.DataFrame, advance: Any)
 _MONTHLY = MonitoringSettings(freq="MS", timezone=flights.TIMEZONE)
 
 
-def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
+def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> datetime:
     """Monitor the months replayed: at the end of December, before any outcome is known
     (drift, estimated AUC), then again once every flight's outcome has come in (realized
-    AUC, concept drift); alerts after each pass."""
+    AUC, concept drift); alerts after each pass. Returns the second pass's time."""
     name = flights.MODEL_NAME
     ws.metadata.forget_monitoring(name)  # the replay starts over on every run
     batches = set(scores["batch_id"])
-    records = ws.prediction_log("demo").read()
-    records = records[records["request_id"].isin(batches)]  # this run's months
+    records = ws.prediction_log(name).read()
+    records = records[records["request_id"].isin(batches)]  # the months, not July's callers
     # The default rules: a drop in AUC is judged against what registration measured on
     # held-out June rows, not against a threshold picked for this demo.
     rules = ws.settings.monitoring.rules
@@ -508,7 +514,8 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
         for b, r, y in zip(scores["batch_id"], scores["row"], scores[flights.LABEL], strict=True)
     ]
     ws.metadata.add_labels(name, outcomes, received_at=end)
-    after = monitor_pass(end + timedelta(days=7))  # a week later, the outcomes are in
+    outcomes_in = end + timedelta(days=7)
+    after = monitor_pass(outcomes_in)  # a week later, the outcomes are in
     realized = {w.start: w.realized for w in after.windows}
     for window in before.windows:
         auc = realized.get(window.start, {}).get("roc_auc")
@@ -533,3 +540,34 @@ def _monitor(ws: Workspace, report: DemoReport, scores: pd.DataFrame) -> None:
     report.alerts = ws.metadata.list_alerts(model_name=name)
     page = ws.state_dir / "demo" / "monitoring-report.html"
     report.paths["monitoring report"] = str(ws.monitoring_report(name, page, records=records))
+    return outcomes_in
+
+
+# A month is batch-scored as it begins, so December's flights were all answered on
+# December 1: the controller's pass holds out the newest 45 days of labelled traffic
+# (December's) to judge its retrain by, where the default 14 days would hold out none.
+HOLDOUT_DAYS = 45
+
+
+def _retrain(ws: Workspace, at: datetime) -> list[Decision]:
+    """One pass of the continuous-training controller at `at`, as `prodml ct tick` runs
+    it: the alerts monitoring left and the outcomes that came in start a retrain on the
+    labelled production rows, its gate judges it on December against the champion, and
+    a version that passes goes out as a canary behind deployment "flights"."""
+    name = flights.MODEL_NAME
+    ws.metadata.forget_decisions(name)  # a rerun starts over, past the cool-down
+    automate = ws.settings.automate
+    policy = {**automate.models.get(name, {}), "holdout_days": HOLDOUT_DAYS}
+    automate = automate.model_copy(
+        update={"monitor": False, "models": {**automate.models, name: policy}}
+    )  # monitoring has just run
+    tick = Workspace(
+        ws.settings.model_copy(update={"automate": automate}),
+        SimulatedClock(at),
+        ws.project_dir,
+    )
+    tick.audit.actor = CONTROLLER
+    try:
+        return Controller(tick).tick(name).decisions
+    finally:
+        tick.close()
