@@ -52,6 +52,7 @@ CHARTS = {
     "performance chart": f"/models/{MODEL}/monitoring/performance.svg",
     "drift heat map": f"/models/{MODEL}/monitoring/drift.svg",
     "traffic chart": f"/deployments/{DEPLOYMENT}/traffic.svg",
+    "checks chart": f"/deployments/{DEPLOYMENT}/checks.svg",
 }
 MLFLOW_MODEL_PAGE = (
     f"/ajax-api/2.0/mlflow/registered-models/get?name={MODEL}",
@@ -72,8 +73,11 @@ def main() -> None:
             "decisions": len(ws.metadata.list_decisions(MODEL)),
             "versions": sum(v.name == MODEL for v in ws.registry.list_versions()),
         }
+        # A request's page looks its id up in the whole log: the year's last request.
+        last = ws.prediction_log(MODEL).read()["request_id"].iloc[-1]
+        pages = {**PAGES, "request": f"/models/{MODEL}/requests?id={last}"}
         with BackgroundServer(create_ui(ws)) as server:
-            ours = {name: _time(server.url, [path], args.repeat) for name, path in PAGES.items()}
+            ours = {name: _time(server.url, [path], args.repeat) for name, path in pages.items()}
             charts = {name: _time(server.url, [p], args.repeat) for name, p in CHARTS.items()}
         with _mlflow_server(ws.tracking_uri) as url:
             theirs = _time(url, list(MLFLOW_MODEL_PAGE), args.repeat)
