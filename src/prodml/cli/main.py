@@ -182,7 +182,8 @@ def serve(
     /metrics; OpenAPI at /docs. Served by alias, the server checks the registry every
     serving.poll_seconds and swaps to a new version after a smoke prediction, without
     dropping a request. With --deployment NAME it follows that deployment's policy
-    instead, routing each caller to an arm. With --workers N, N processes share the port.
+    instead, routing each caller to an arm, and announces its URL (serving.advertise) so
+    the console's deployment page finds it. With --workers N, N processes share the port.
     With governance.auth on, every route but health, metrics and /docs needs a token.
     """
     import os
