@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -75,6 +76,35 @@ def test_full_segments_are_compacted_to_parquet_and_read_the_same(tmp_path):
     back = log.read()
     assert back["request_id"].tolist() == [str(i) for i in range(20)]
     assert back["inputs"].tolist() == [r["inputs"] for r in records]
+    log.close()
+
+
+def test_compact_waits_for_segments_the_background_thread_is_still_retiring(tmp_path, monkeypatch):
+    # A slow disk: the background thread is mid-fsync of a full segment it retires when
+    # `compact` is called, and `compact` must still compact it before it returns.
+    from prodml.predlog import log as module
+
+    retiring, compacting = threading.Event(), threading.Event()
+    fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        background = threading.current_thread().name == "prodml-predlog"
+        if background and sys._getframe(1).f_code.co_name == "_retire":  # a full segment
+            retiring.set()
+            compacting.wait(5)
+        fsync(fd)
+
+    monkeypatch.setattr(module.os, "fsync", slow_fsync)
+    log = PredictionLog(tmp_path, segment_bytes=300, fsync_interval=60)  # rotations wake it
+    for i in range(20):
+        log.append([{"request_id": str(i), "p": i / 10}])
+    assert retiring.wait(5)
+    threading.Timer(0.3, compacting.set).start()  # the disk answers while compact runs
+    log.compact()
+    *full, live = log.segments()
+    assert [p.suffix for p in full] == [".parquet"] * len(full)
+    assert live.suffix == ".jsonl"
+    assert log.count() == 20
     log.close()
 
 

@@ -66,6 +66,9 @@ class PredictionLog:
         self.fsync_interval = fsync_interval
         self._lock = threading.Lock()
         self._compactor = threading.Lock()  # guards `_child`
+        # One retirement at a time: a `compact` must find queued what the background
+        # thread took to retire just before it, or it returns with those uncompacted.
+        self._retirer = threading.Lock()
         self._child: tuple[subprocess.Popen[bytes], IO[bytes]] | None = None
         self._fd: int | None = None  # opened on first append: readers hold no handle
         self._seq = 0
@@ -311,14 +314,15 @@ class PredictionLog:
 
     def _retire(self) -> None:
         """fsync and close the full segments, then queue them for compaction."""
-        with self._lock:
-            retiring, self._retiring = self._retiring, []
-        for fd, _ in retiring:
-            os.fsync(fd)
-            os.close(fd)
-        if retiring:
+        with self._retirer:
             with self._lock:
-                self._closed.extend(path for _, path in retiring)
+                retiring, self._retiring = self._retiring, []
+            for fd, _ in retiring:
+                os.fsync(fd)
+                os.close(fd)
+            if retiring:
+                with self._lock:
+                    self._closed.extend(path for _, path in retiring)
 
     def _new_segment(self) -> None:
         self._fd = os.open(self._path(self._seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
