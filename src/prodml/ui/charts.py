@@ -75,13 +75,14 @@ def rollout_checks(changes: list[PolicyChange]) -> Canvas | None:
         for _, stretch in groupby(points, key=lambda p: p[0]):
             rows = list(stretch)
             at = date2num([p[1] for p in rows])
-            value, bound, line = ([p[i] for p in rows] for i in (2, 3, 4))
-            ax.fill_between(at, bound, value, step="post", color="#4a5568", alpha=0.18, lw=0)
-            ax.step(at, value, where="post", color="#2d3748", lw=1.5)
-            ax.step(at, line, where="post", color="#c53030", ls="--", lw=1)
-            failed = [(t, b) for t, b, p in zip(at, bound, rows, strict=True) if p[5]]
-            if failed:
-                ax.scatter(*zip(*failed, strict=True), marker="x", color="#c53030", s=40, zorder=3)
+            estimates, bounds, lines = ([p[i] for p in rows] for i in (2, 3, 4))
+            ax.fill_between(at, bounds, estimates, step="post", color="#4a5568", alpha=0.18, lw=0)
+            ax.step(at, estimates, where="post", color="#2d3748", lw=1.5)
+            ax.step(at, lines, where="post", color="#c53030", ls="--", lw=1)
+            crossed = [(t, p[3]) for t, p in zip(at, rows, strict=True) if p[5]]
+            if crossed:
+                times, lows = zip(*crossed, strict=True)
+                ax.scatter(times, lows, marker="x", color="#c53030", s=40, zorder=3)
         for change in marks:
             ax.axvline(date2num(change.at), color=DECIDED[change.action][0], lw=1, alpha=0.7)
         ax.set_ylabel(name, rotation=0, ha="right", va="center")
