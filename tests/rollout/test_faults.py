@@ -1,5 +1,5 @@
 """Faults a rollout must survive, each against real `prodml serve --deployment` processes:
-a candidate that raises, scores NaN, answers 100 ms slower, fails one request in ten, is
+a candidate that raises, scores NaN, answers 200 ms slower, fails one request in ten, is
 subtly worse once labels arrive, or wants another input; each is rolled back by the check
 made for it within 60 s of traffic, and no caller ever gets an error. A healthy candidate
 is promoted through every step."""
@@ -80,7 +80,7 @@ def _register(folder: Path) -> None:
         (None, WORSE, "realized", {"rows": 20, "labels": True}),
         (None, OTHER_SCHEMA, "inputs", {}),
     ],
-    ids=["raises", "nan", "100-ms-slower", "one-in-ten-fails", "subtly-worse", "schema"],
+    ids=["raises", "nan", "200-ms-slower", "one-in-ten-fails", "subtly-worse", "schema"],
 )
 def test_a_faulty_candidate_is_rolled_back_by_its_check_and_no_caller_sees_it(
     project, tmp_path, fault, candidate, check, traffic
