@@ -187,9 +187,9 @@ def render_report(console: Console, report: DemoReport, ws: Workspace, seconds: 
         f"[cyan]mlflow ui --backend-store-uri {ws.tracking_uri}[/cyan]"
     )
     console.print(
-        "See the whole story (data, training, rollouts, monitoring, retrains, audit) in "
-        f"the console: [cyan]prodml ui -C "
-        f"{ws.project_dir}[/cyan], then open [cyan]http://127.0.0.1:8765[/cyan]"
+        "See the whole story (data, training, rollouts, monitoring, retrains, audit) in the "
+        f"console: [cyan]prodml ui -C {ws.project_dir}[/cyan], then open "
+        "[cyan]http://127.0.0.1:8765[/cyan]"
     )
 
 

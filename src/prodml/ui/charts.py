@@ -11,6 +11,8 @@ from matplotlib.dates import date2num
 from matplotlib.figure import Figure as Canvas
 from matplotlib.lines import Line2D
 
+from prodml.rollout.analysis import ADVANCE, PROMOTE, ROLLBACK, STARTS
+
 if TYPE_CHECKING:
     from prodml.store import PolicyChange
 
@@ -44,9 +46,11 @@ _EVIDENCE = {
     "difference": ("difference", "low", "margin"),
     "total_variation": ("total_variation", "total_variation_low", "threshold"),
 }
-STARTS = ("canary", "shadow", "experiment")  # actions that begin a rollout
-DECIDED = {"advance": ("#2b6cb0", "advanced"), "promote": ("#2f855a", "promoted")}
-DECIDED["rollback"] = ("#c53030", "rolled back")
+DECIDED = {
+    ADVANCE: ("#2b6cb0", "advanced"),
+    PROMOTE: ("#2f855a", "promoted"),
+    ROLLBACK: ("#c53030", "rolled back"),
+}
 
 
 def rollout_checks(changes: list[PolicyChange]) -> Canvas | None:
