@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import threading
 
 from prodml.errors import ProdmlError, StateError
 from prodml.rollout.analysis import HOLD, IDLE, Analysis, Decision
-from prodml.store import MetadataStore
+from prodml.store import MetadataStore, this_process
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +23,6 @@ LEASE_INTERVALS = 3  # a holder missing this many renewals in a row is presumed 
 
 def lease_name(deployment: str) -> str:
     return f"rollout-analysis:{deployment}"
-
-
-def this_process() -> str:
-    """A holder name unique to this process: host and process id."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Leader:

@@ -6,12 +6,11 @@ A server that dies is gone from the list `LEASE_RENEWALS` renewals later."""
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 
 from prodml.errors import ProdmlError
-from prodml.store import MetadataStore
+from prodml.store import MetadataStore, this_process
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class Presence:
         self.lease = _lease(deployment, url)
         # Worker processes sharing one port share its URL: whichever holds the lease
         # announces it, and another takes it over if that one dies.
-        self.holder = f"{socket.gethostname()}-{os.getpid()}"
+        self.holder = this_process()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -1,7 +1,7 @@
 """Where state lives: the metadata database and the artifact store."""
 
 from prodml.store.artifacts import ArtifactStore
-from prodml.store.metadata import MetadataStore
+from prodml.store.metadata import MetadataStore, this_process
 from prodml.store.records import (
     Alert,
     AuditEvent,
@@ -28,4 +28,5 @@ __all__ = [
     "PolicyChange",
     "SnapshotRecord",
     "TokenRecord",
+    "this_process",
 ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -95,6 +97,11 @@ _PG_MIGRATION_LOCK = 0x70726F646D6C
 _PG_AUDIT_LOCK = 0x70726F646D61  # serialises audit appenders
 _AUDIT_RETRIES = 50
 AUDIT_GENESIS = "0" * 64  # the link of the first audit event
+
+
+def this_process() -> str:
+    """A lease holder's name unique to this process: host and process id."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class MetadataStore:
