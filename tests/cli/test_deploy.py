@@ -95,8 +95,9 @@ def test_watch_waits_while_a_server_judges_then_takes_its_turn(workspace):
     model = fit_model("logistic", toy_frame(np.random.default_rng(0), 300), "y", TOY_SPEC)
     workspace.registry.register("toy", log_model_run(workspace, model))
     workspace.rollouts.create("toy-api", "toy/1", actor="ana")
-    # a server judging toy-api, whose lease runs out in half a second
-    assert workspace.metadata.hold_lease("rollout-analysis:toy-api", "server", seconds=0.5)
+    # a server judging toy-api, whose lease runs out in 3 s (half a second ran out before
+    # the command's first look when CI's other worker loaded the machine)
+    assert workspace.metadata.hold_lease("rollout-analysis:toy-api", "server", seconds=3)
     args = ["deploy", "watch", "toy-api", "--interval", "0.2s", "--json"]
     result = runner.invoke(app, [*args, "-C", str(workspace.project_dir)])
     assert result.exit_code == 0, result.output
