@@ -150,7 +150,9 @@ def _server(
         clock,
         labels=ws.metadata,
         collectors=[RolloutCollector(ws.metadata, DEPLOYMENT)],
-        candidate_timeout_ms=ws.settings.serving.candidate_timeout_ms,
+        # Seconds, not serving's 50 ms: on replayed time a wall-clock timeout only adds
+        # the machine's load, and fallbacks it caused changed which step a canary reached.
+        candidate_timeout_ms=5000,
         guard=live.guard,
     )
     headers = people.headers("client")
