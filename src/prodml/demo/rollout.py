@@ -150,8 +150,8 @@ def _server(
         clock,
         labels=ws.metadata,
         collectors=[RolloutCollector(ws.metadata, DEPLOYMENT)],
-        # Seconds, not serving's 50 ms: on replayed time a wall-clock timeout only adds
-        # the machine's load, and fallbacks it caused changed which step a canary reached.
+        # Seconds, not serving's 50 ms: on replayed time a wall-clock timeout would only
+        # add the machine's load to the story.
         candidate_timeout_ms=5000,
         guard=live.guard,
     )
@@ -184,7 +184,11 @@ def _replay(
         clock.set(when.to_pydatetime())
         feed(when)
         request = {"rows": [{k: _plain(row.get(k)) for k in fields}]}
-        response = client.post("/v1/predict", json=request)
+        # Named by its flight, as the demo's live callers and the replayed year do: the hash
+        # that routes a request to an arm then picks the same arms on every run, so each
+        # canary's path is the data's, not the luck of a random request id.
+        named = {"x-request-id": f"flight-{row['flight_id']}"}
+        response = client.post("/v1/predict", json=request, headers=named)
         rollout.requests += 1
         advance(1)
         if response.status_code != 200:
