@@ -13,14 +13,19 @@ its error rate and how soon it finds a real difference.
 2. Propagation (PostgreSQL at 127.0.0.1:5432, or TEST_POSTGRES_URL): two `prodml serve
    --deployment` processes follow one deployment; the seconds from a policy change to
    both answering under it, five times, against serving.poll_seconds + 1 s.
-3. Statistics: 500 simulated A/A experiments on ROC AUC read at 20 looks each (how often
+3. History: one analysis tick of a canary started today, on a model whose prediction log
+   holds `--days` days of earlier traffic (5,000 answered rows a day, each labelled):
+   what the tick reads now (the log since the rollout began, skipping older Parquet
+   segments unopened; the labels received since) against what it read before (the whole
+   log and every label), and the whole tick's time.
+4. Statistics: 500 simulated A/A experiments on ROC AUC read at 20 looks each (how often
    a winner is named, against α = 0.05), and 100 experiments with a true 0.02 AUC
    difference read at every 10 % more rows: the rows per arm at which the sequential
    test names the better arm, against the rows a fixed-horizon test at the same α and
    80 % power needs (which may be read only once, at that size).
 
-    python benchmarks/rollout.py [--seconds 10] [--rounds 3] [--skip-load] [--skip-propagation]
-                                 [--skip-statistics]
+    python benchmarks/rollout.py [--seconds 10] [--rounds 3] [--days 180] [--skip-load]
+                                 [--skip-propagation] [--skip-history] [--skip-statistics]
 
 Needs wrk (Debian: apt-get install wrk).
 """
@@ -55,6 +60,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="load rounds (medians)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-propagation", action="store_true")
+    parser.add_argument("--days", type=int, default=180, help="history before the canary")
+    parser.add_argument("--skip-history", action="store_true")
     parser.add_argument("--skip-statistics", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="prodml-rollout-"))
@@ -65,6 +72,8 @@ def main() -> None:
         figures |= _load(work, args.seconds, args.rounds)
     if not args.skip_propagation:
         figures |= _propagation(work)
+    if not args.skip_history:
+        figures |= _history(work, args.days)
     if not args.skip_statistics:
         figures |= _statistics()
     _table(figures)
@@ -147,6 +156,112 @@ def _load(work: Path, seconds: float, rounds: int) -> dict[str, float]:
     return out
 
 
+def _history(work: Path, days: int, per_day: int = 5000) -> dict[str, float]:
+    """Seconds of one tick's reads, now and as before, and of the whole tick, over `days`
+    days of history; each figure the best of three."""
+    import pyarrow as pa
+
+    from prodml.clock import SimulatedClock
+    from prodml.store import Label
+    from prodml.workspace import Workspace
+
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    clock = SimulatedClock(start.to_pydatetime())
+    project = work / "history"
+    project.mkdir()
+    rng = np.random.default_rng(0)
+    with Workspace.open(project, clock) as ws:
+        _register_two(ws, "bench")
+        ws.rollouts.create("api", "bench/1", actor="bench")
+        log = ws.prediction_log("bench")
+
+        def day(i: int, arms: np.ndarray) -> None:
+            at = start + pd.Timedelta(days=i) + pd.to_timedelta(np.arange(per_day) * 17, "s")
+            x = rng.normal(size=per_day)
+            ids = [f"d{i}-{j}" for j in range(per_day)]
+            log.append_table(
+                pa.table(
+                    {
+                        "request_id": ids,
+                        "row": np.zeros(per_day, dtype=np.int64),
+                        "timestamp": [t.isoformat() for t in at],
+                        "channel": ["http"] * per_day,
+                        "model": ["bench"] * per_day,
+                        "version": np.where(arms == "candidate", "2", "1"),
+                        "inputs": pa.StructArray.from_arrays([pa.array(x)], ["x"]),
+                        "probability": 1 / (1 + np.exp(-x)),
+                        "label": (x > 0).astype(np.int64),
+                        "latency_ms": rng.gamma(2.0, 0.5, per_day),
+                        "deployment": ["api"] * per_day,
+                        "arm": arms,
+                    }
+                )
+            )
+            outcomes = rng.random(per_day) < 1 / (1 + np.exp(-x))
+            labels = [Label(r, float(y)) for r, y in zip(ids, outcomes, strict=True)]
+            ws.metadata.add_labels("bench", labels, received_at=at[-1] + pd.Timedelta(hours=1))
+
+        for i in range(days):
+            day(i, np.full(per_day, "stable"))
+        clock.set((start + pd.Timedelta(days=days)).to_pydatetime())
+        # A week per step: every tick timed holds, so each judges the same rows.
+        ws.rollouts.canary("api", "2", actor="bench", steps=(0.1, 1.0), step_seconds=7 * 86400)
+        began = clock.now()
+        day(days, np.where(rng.random(per_day) < 0.1, "candidate", "stable"))
+        clock.set((start + pd.Timedelta(days=days + 1, hours=2)).to_pydatetime())
+
+        def before() -> None:  # the whole log and every label, then the rows since
+            records = log.read()
+            answered = pd.to_datetime(records["timestamp"], utc=True, format="ISO8601")
+            records[answered >= pd.Timestamp(began)]
+            ws.metadata.list_labels("bench")
+
+        def now() -> None:
+            log.read(since=began)
+            ws.metadata.list_labels("bench", since=began)
+
+        timed = {name: _best(f) for name, f in (("before", before), ("now", now))}
+        tick = _best(lambda: ws.analysis.tick("api"))
+        judged = ws.analysis.tick("api")
+    return {
+        "history_rows": float(days * per_day),
+        "history_segments": float(len(log.segments())),
+        "history_reads_before_s": timed["before"],
+        "history_reads_now_s": timed["now"],
+        "history_tick_s": tick,
+        # The tick judged today's traffic: the candidate's rows of the day.
+        "history_tick_candidate_rows": float(judged.change.figures["step_rows"]),
+        "tick_reads_vs_whole_history_ratio": timed["before"] / timed["now"],
+    }
+
+
+def _best(run, times: int = 3) -> float:
+    """The fastest of `times` runs of `run()`, in seconds."""
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        run()
+        spent.append(time.perf_counter() - started)
+    return min(spent)
+
+
+def _register_two(ws, name: str) -> None:
+    """Versions 1 and 2 of `name`: two logistic models of one feature `x`."""
+    from prodml.train import fit_model
+    from prodml.train.encoding import FeatureSpec
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=2000)})
+    frame["y"] = (rng.random(2000) < 1 / (1 + np.exp(-frame["x"]))).astype(int)
+    spec = FeatureSpec((), ("x",))
+    for seed in range(2):
+        model = fit_model("logistic", frame.sample(frac=1.0, random_state=seed), "y", spec)
+        with ws.tracker.run("bench") as run_id, tempfile.TemporaryDirectory() as tmp:
+            model.save(Path(tmp))
+            ws.tracker.log_folder(run_id, Path(tmp), "model")
+        ws.registry.register(name, run_id)
+
+
 def _propagation(work: Path) -> dict[str, float]:
     """Two replicas on PostgreSQL; seconds from each policy change to both serving it."""
 
@@ -157,25 +272,14 @@ def _propagation(work: Path) -> dict[str, float]:
 
 
 def _propagate(work: Path, url: str) -> dict[str, float]:
-    from prodml.train import fit_model
-    from prodml.train.encoding import FeatureSpec
     from prodml.workspace import Workspace
 
     project = work / "replicas"
     project.mkdir()
     poll = 0.5
     (project / "prodml.yaml").write_text(f"metadata_url: {url}\nserving:\n  poll_seconds: {poll}\n")
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(size=2000)})
-    frame["y"] = (rng.random(2000) < 1 / (1 + np.exp(-frame["x"]))).astype(int)
-    spec = FeatureSpec((), ("x",))
     with Workspace.open(project) as ws:
-        for seed in range(2):
-            model = fit_model("logistic", frame.sample(frac=1.0, random_state=seed), "y", spec)
-            with ws.tracker.run("bench") as run_id, tempfile.TemporaryDirectory() as tmp:
-                model.save(Path(tmp))
-                ws.tracker.log_folder(run_id, Path(tmp), "model")
-            ws.registry.register("bench", run_id)
+        _register_two(ws, "bench")
         ws.rollouts.create("api", "bench/1", actor="bench")
         replicas = [_replica(project, i) for i in range(2)]
         try:
@@ -316,6 +420,11 @@ def _table(f: dict[str, float]) -> None:
         ("one client p99, shadow, ms", "shadow_p99_ms", "", ""),
         ("  added by the shadow, ms", "shadow_added_p99_ms", "", "<= 0.2"),
         ("policy change to both replicas, max s", "propagation_max_s", "", "<= poll + 1 s"),
+        ("history: rows before the canary", "history_rows", "", ""),
+        ("  a tick's reads before (whole log), s", "history_reads_before_s", "", ""),
+        ("  a tick's reads now (since it began), s", "history_reads_now_s", "", ""),
+        ("  the whole tick now, s", "history_tick_s", "", ""),
+        ("  reads before / now", "tick_reads_vs_whole_history_ratio", "", ""),
         ("A/A false winners (500 experiments)", "aa_false_winner_rate", "", "<= 0.05"),
         ("rows per arm to find +0.02 AUC, sequential", "sequential_rows_per_arm_median", "", ""),
         ("rows per arm, fixed horizon (80 % power)", "fixed_horizon_rows_per_arm", "", ""),

@@ -217,7 +217,7 @@ class Workspace:
 
         return Analysis(
             self.rollouts,
-            lambda model: self.prediction_log(model).read(),
+            lambda model, since: self.prediction_log(model).read(since=since),
             self.reference_or_none,
             self.settings.rollouts,
         )

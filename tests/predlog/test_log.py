@@ -79,6 +79,52 @@ def test_full_segments_are_compacted_to_parquet_and_read_the_same(tmp_path):
     log.close()
 
 
+def _answered(minute: int) -> dict:
+    return {"request_id": str(minute), "timestamp": f"2026-01-01T10:{minute:02d}:00+00:00"}
+
+
+def test_reading_since_a_time_gives_the_records_answered_from_then_and_skips_older_segments(
+    tmp_path, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from prodml.predlog import log as module
+
+    with PredictionLog(tmp_path, segment_bytes=200) as log:
+        for minute in range(30):
+            log.append([_answered(minute)])
+        # Another zone's offset is the same instant: read by time, not by text.
+        log.append([{"request_id": "30", "timestamp": "2026-01-01T05:30:00-05:00"}])
+    segments = log.segments()
+    assert sum(p.suffix == ".parquet" for p in segments) > 3
+    opened = []
+    records = module._records
+    monkeypatch.setattr(module, "_records", lambda s: opened.append(s) or records(s))
+
+    since = datetime(2026, 1, 1, 10, 25, tzinfo=UTC)
+    back = log.read(since=since)
+
+    assert back["request_id"].tolist() == ["25", "26", "27", "28", "29", "30"]
+    assert len(opened) < len(segments) / 2  # the segments all before 10:25 were not read
+    assert log.read(since=datetime(2026, 1, 1, 11, tzinfo=UTC)).empty
+    assert len(log.read(since=datetime(2026, 1, 1, tzinfo=UTC))) == 31
+
+
+def test_segments_written_without_their_newest_time_are_read_and_filtered(tmp_path):
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    old = pa.table({"request_id": ["a", "b"], "timestamp": [_answered(1)["timestamp"]] * 2})
+    pq.write_table(old, tmp_path / "predictions-000000.parquet")  # as earlier releases did
+    with PredictionLog(tmp_path) as log:
+        log.append([_answered(40)])
+    since = datetime(2026, 1, 1, 10, 30, tzinfo=UTC)
+    assert log.read(since=since)["request_id"].tolist() == ["40"]
+    assert len(log.read(since=datetime(2026, 1, 1, tzinfo=UTC))) == 3
+
+
 def test_compact_waits_for_segments_the_background_thread_is_still_retiring(tmp_path, monkeypatch):
     # A slow disk: the background thread is mid-fsync of a full segment it retires when
     # `compact` is called, and `compact` must still compact it before it returns.

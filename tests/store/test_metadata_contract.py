@@ -62,7 +62,7 @@ def test_schema_head_names_the_newest_migration_script():
 
 
 def test_opening_applies_migrations(store, metadata_url):
-    assert store.schema_revision == "0009"
+    assert store.schema_revision == "0010"
     engine = create_engine(metadata_url)
     assert {"snapshots", "findings", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
@@ -178,6 +178,10 @@ def test_a_later_label_for_the_same_prediction_replaces_the_first(store):
     }
     assert labels["req-1", 0].received_at == T0 + timedelta(days=1)
     assert store.list_labels("other") == []
+    # Since a time: the labels that arrived from then on (the replaced one's new arrival).
+    later = store.list_labels("m", since=T0 + timedelta(hours=1))
+    assert [(x.request_id, x.row, x.label) for x in later] == [("req-1", 0, 0.0)]
+    assert len(store.list_labels("m", since=T0)) == 3
 
 
 def test_the_same_prediction_twice_in_one_call_keeps_the_last(store):

@@ -105,7 +105,7 @@ def run_rollouts(
     replay.rollouts.create(DEPLOYMENT, f"{name}@champion", actor=scientist)
     analysis = Analysis(
         replay.rollouts,
-        lambda _: log.read(),
+        lambda _, since: log.read(since=since),
         replay.reference_or_none,
         replay.settings.rollouts.model_copy(update=SETTINGS),
     )

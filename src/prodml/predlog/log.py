@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
@@ -45,6 +46,7 @@ _PREFIX = "predictions-"
 _CLOSE_COMPACTION_SECONDS = 120.0
 JSONL, PARQUET = ".jsonl", ".parquet"
 TOMBSTONE = b'{"erased":true}'  # an erased record, overwritten in place (`predlog.erase`)
+_LAST_ANSWERED = b"prodml.last_answered"  # a Parquet segment's footer key: its newest record
 
 
 class PredictionLog:
@@ -114,9 +116,20 @@ class PredictionLog:
                 self._dirty = True
         return len(lines)
 
-    def read(self) -> pd.DataFrame:
-        """Every complete record, in write order."""
-        return pd.DataFrame(_retrying(lambda: [r for s in self._readable() for r in _records(s)]))
+    def read(self, since: datetime | None = None) -> pd.DataFrame:
+        """Every complete record, in write order; with `since` (aware), only those answered
+        at or after it. A Parquet segment whose newest record is older is not opened, so
+        a reader of recent traffic (a rollout's analysis) pays for that traffic, not for
+        the log's whole history."""
+
+        def load() -> list[dict[str, Any]]:
+            return [r for s in self._readable() if _may_hold(s, since) for r in _records(s)]
+
+        frame = pd.DataFrame(_retrying(load))
+        if since is None or frame.empty:
+            return frame
+        answered = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+        return frame[(answered >= pd.Timestamp(since)).to_numpy()].reset_index(drop=True)
 
     def find(self, request_id: str) -> list[dict[str, Any]]:
         """The records of request `request_id` (answered, refused, shadow copies), in write
@@ -353,6 +366,17 @@ class PredictionLog:
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
+def _may_hold(segment: Path, since: datetime | None) -> bool:
+    """Whether `segment` may hold a record answered at or after `since`: a Parquet
+    segment's footer says when its newest record was answered (older segments, written
+    before it did, are read)."""
+    if since is None or segment.suffix != PARQUET:
+        return True
+    metadata = pq.read_schema(segment).metadata or {}
+    last = metadata.get(_LAST_ANSWERED)
+    return last is None or datetime.fromisoformat(last.decode()) >= since
+
+
 def _records(segment: Path) -> list[dict[str, Any]]:
     if segment.suffix == PARQUET:
         return pq.read_table(segment).to_pylist()
@@ -442,8 +466,16 @@ def _compact(segment: Path) -> None:
 
 
 def _write_parquet(table: pa.Table, target: Path) -> None:
-    """`table` at `target`, complete and durable or not there at all."""
+    """`table` at `target`, complete and durable or not there at all, its footer saying
+    when its newest record was answered (see `_may_hold`)."""
     partial = target.with_suffix(".parquet.partial")
+    if "timestamp" in table.column_names:
+        answered = pd.to_datetime(table["timestamp"].to_pandas(), utc=True, format="ISO8601")
+        if answered.notna().any():
+            last = answered.max().isoformat().encode()
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), _LAST_ANSWERED: last}
+            )
     pq.write_table(table, partial, compression="zstd")
     with partial.open("rb") as f:
         os.fsync(f.fileno())

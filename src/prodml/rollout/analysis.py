@@ -64,13 +64,13 @@ class Decision:
 
 class Analysis:
     """Judges the rollouts of `rollouts`' deployments from each model's prediction log
-    (`records(model)`) and each version's drift reference (`reference_of(model,
-    version)`, None when it has none)."""
+    (`records(model, since)`: its records answered since a time) and each version's drift
+    reference (`reference_of(model, version)`, None when it has none)."""
 
     def __init__(
         self,
         rollouts: Rollouts,
-        records: Callable[[str], pd.DataFrame],
+        records: Callable[[str, datetime], pd.DataFrame],
         reference_of: Callable[[str, str], Reference | None],
         settings: RolloutSettings,
     ) -> None:
@@ -149,14 +149,14 @@ class Analysis:
         return Decision(name, HOLD, reason, checks, change)
 
     def _traffic(self, name: str, policy: Policy, since: datetime) -> pd.DataFrame:
-        """The deployment's logged rows since `since`, shadows included, labels joined."""
-        records = self.records(policy.model)
+        """The deployment's logged rows since `since`, shadows included, labels joined.
+        Only what came since is read: a tick costs the rollout's traffic, not the log's
+        history (outcomes of those rows arrive after them)."""
+        records = self.records(policy.model, since)
         if records.empty or "deployment" not in records:
             return pd.DataFrame(columns=list(META))
-        records = records[records["deployment"].eq(name)]
-        frame = traffic_frame(records, shadow=True)
-        frame = frame[frame["timestamp"] >= pd.Timestamp(since)]
-        labels = self.rollouts.metadata.list_labels(policy.model)
+        frame = traffic_frame(records[records["deployment"].eq(name)], shadow=True)
+        labels = self.rollouts.metadata.list_labels(policy.model, since=since)
         return join_labels(frame.reset_index(drop=True), labels)
 
     def _checks(self, policy: Policy, arm: str, version: str, traffic: pd.DataFrame) -> list[Check]:

@@ -88,7 +88,7 @@ from prodml.store.records import (
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a database already there skips Alembic (and its import,
 # a quarter of a second); tests/store checks this against the migration scripts.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 MIN_PREFIX = 4  # shortest snapshot id prefix accepted, as git asks for a few characters
 _LABEL_CHUNK = 5_000  # rows per INSERT: under SQLite's 32,766 bound parameters
 _DRIVER_EXTRAS = {"postgresql": "postgres"}
@@ -310,11 +310,14 @@ class MetadataStore:
                 )
         return len(rows)
 
-    def list_labels(self, model_name: str) -> list[Label]:
-        """Every label recorded for `model_name`."""
+    def list_labels(self, model_name: str, *, since: datetime | None = None) -> list[Label]:
+        """Every label recorded for `model_name` (received at or after `since`, if given)."""
         query = select(LabelRow.request_id, LabelRow.row, LabelRow.label, LabelRow.received_at)
+        query = query.where(LabelRow.model_name == model_name)
+        if since is not None:
+            query = query.where(LabelRow.received_at >= _to_utc(since))
         with self._session() as session:
-            result = session.execute(query.where(LabelRow.model_name == model_name))
+            result = session.execute(query)
             return [Label(r, label, row, _utc(at)) for r, row, label, at in result]
 
     def count_labels(self, model_name: str, *, after: datetime | None = None) -> int:

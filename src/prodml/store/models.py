@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -72,6 +72,7 @@ class FeatureDefinitionRow(Base):
 
 class LabelRow(Base):
     __tablename__ = "labels"
+    __table_args__ = (Index("ix_labels_model_received", "model_name", "received_at"),)
 
     model_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(255), primary_key=True)
