@@ -24,8 +24,9 @@ from prodml.errors import ConfigError
 
 SETTINGS_FILE = "prodml.yaml"
 ENV_PREFIX = "PRODML_"
-# Variables of the prefix that are not settings: the command line's token (cli/_auth.py).
-NOT_SETTINGS = frozenset({"PRODML_TOKEN"})
+# Variables of the prefix that are not settings: the command line's token (cli/_auth.py),
+# and the folder `prodml serve --workers N` gives its workers to share metrics in.
+NOT_SETTINGS = frozenset({"PRODML_TOKEN", "PRODML_METRICS_SHARE"})
 
 DEFAULT_YAML = """\
 # prodml settings. Every key is optional; environment variables override the file:

@@ -1,6 +1,7 @@
 import contextlib
 import re
 import sys
+import time
 import uuid
 
 import numpy as np
@@ -229,10 +230,25 @@ def test_serve_with_two_workers_answers_and_logs_from_both(workspace, rng, tmp_p
             )
             assert answer.status_code == 200, answer.text
         assert httpx.get(f"{url}/readyz").json()["version"] == "1"
+        # Whichever worker a scrape reaches counts both workers' requests (each shares
+        # its counts every second).
+        deadline, counted = time.monotonic() + 20, []
+        while time.monotonic() < deadline and counted[-6:] != [40] * 6:
+            counted.append(_answered(httpx.get(f"{url}/metrics").text))
+            time.sleep(0.2)
+        assert counted[-6:] == [40] * 6, counted
     log = workspace.prediction_log("toy")
     assert sorted(log.read()["request_id"]) == sorted(f"r{i}" for i in range(40))
     writers = [p for p in log.folder.iterdir() if p.is_dir()]
     assert 1 <= len(writers) <= 2
+
+
+def _answered(metrics: str) -> int:
+    """The requests answered with 200, as a /metrics page counts them."""
+    found = re.findall(
+        r'^prodml_requests_total\{[^}]*status="200"[^}]*\} ([\d.e+]+)$', metrics, re.M
+    )
+    return int(sum(float(n) for n in found))
 
 
 def test_monitor_run_judges_logged_traffic_against_the_registered_reference(workspace, rng):

@@ -183,16 +183,18 @@ def serve(
     serving.poll_seconds and swaps to a new version after a smoke prediction, without
     dropping a request. With --deployment NAME it follows that deployment's policy
     instead, routing each caller to an arm, and announces its URL (serving.advertise) so
-    the console's deployment page finds it. With --workers N, N processes share the port.
-    With governance.auth on, every route but health, metrics and /docs needs a token.
+    the console's deployment page finds it. With --workers N, N processes share the port
+    (and /metrics counts them all). With governance.auth on, every route but health,
+    metrics and /docs needs a token.
     """
     import os
+    import shutil
     import signal
     import socket
 
     import uvicorn
 
-    from prodml.cli.serve_app import build, leader, settle
+    from prodml.cli.serve_app import METRICS_SHARE, build, leader, settle
     from prodml.serve.presence import Presence, advertised_url
 
     ws = open_workspace(project)
@@ -228,6 +230,10 @@ def serve(
             if value is not None:
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 os.environ[f"PRODML_SERVING__{key.upper()}"] = text
+        # Counts from an earlier server on this port must not add to this one's.
+        shared = ws.project_dir / ".prodml" / "metrics" / str(port)
+        shutil.rmtree(shared, ignore_errors=True)
+        os.environ[METRICS_SHARE] = str(shared)
         os.chdir(ws.project_dir)
         err.print(f"Serving {served} with {workers} worker processes.")
         uvicorn.run(

@@ -21,8 +21,13 @@ from prodml.monitor.gauges import FindingsCollector
 from prodml.rollout.gauges import RolloutCollector
 from prodml.rollout.leader import Leader
 from prodml.serve import Deployment, create_app
+from prodml.serve.metrics_share import MetricsShare
 from prodml.serve.presence import Presence, advertised_url
 from prodml.workspace import Workspace
+
+# The variable naming the folder where a server's workers share their counts (set by
+# `prodml serve --workers N`, emptied by it at each start).
+METRICS_SHARE = "PRODML_METRICS_SHARE"
 
 
 def build(
@@ -33,6 +38,7 @@ def build(
     follow: bool | None = None,
     worker: str | None = None,
     deployment_name: str | None = None,
+    metrics_share: MetricsShare | None = None,
 ) -> tuple[FastAPI, Deployment]:
     """The app serving deployment `deployment_name` (default: serving.deployment) if there
     is one, else `model` (default: serving.model), following its alias unless `follow`
@@ -65,6 +71,7 @@ def build(
         guard=ws.guard if ws.settings.governance.auth else None,
         overrides=ws.overrides,
         history=history,
+        metrics_share=metrics_share,
     )
     if ws.settings.ui.in_server:  # the console beside the API, at a path of its own
         from prodml.ui import create_ui
@@ -101,9 +108,13 @@ def settle() -> None:
 
 
 def worker_app() -> FastAPI:
-    """One server worker's app (a uvicorn factory), from the project in the working folder."""
+    """One server worker's app (a uvicorn factory), from the project in the working folder;
+    it shares its metrics with the other workers in the folder `METRICS_SHARE` names."""
     ws = Workspace.open(Path.cwd())
-    app, deployment = build(ws, worker=f"worker-{os.getpid()}")
+    worker = f"worker-{os.getpid()}"
+    folder = os.environ.get(METRICS_SHARE)
+    share = MetricsShare(Path(folder), worker) if folder else None
+    app, deployment = build(ws, worker=worker, metrics_share=share)
     deployment.follow()
     serving = ws.settings.serving
     judge = leader(ws, serving.deployment)

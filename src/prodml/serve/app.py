@@ -46,6 +46,7 @@ from prodml.registry import ModelVersionInfo
 from prodml.serve.answering import answer
 from prodml.serve.deployment import Deployment
 from prodml.serve.metrics import RoutingCollector, ServingMetrics
+from prodml.serve.metrics_share import MetricsShare
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejects import request_rejects
 from prodml.serve.routed import RoutedAnswers
@@ -94,6 +95,7 @@ def create_app(
     guard: Guard | None = None,
     overrides: Overrides | None = None,
     history: PredictionLog | None = None,
+    metrics_share: MetricsShare | None = None,
 ) -> FastAPI:
     """An API answering with `served` (a `Deployment` swaps versions while it runs),
     logging every answered prediction, and every row refused as invalid, to `log`;
@@ -104,7 +106,8 @@ def create_app(
     but health, metrics and the OpenAPI document asks for a bearer token whose role
     allows it: predict and explain `predict`, feedback `label`, override `override`,
     /v1/models `read`. `POST /v1/override` records a person's decision in `overrides`,
-    for a row found in `history` (the model's whole log; default: `log`)."""
+    for a row found in `history` (the model's whole log; default: `log`). A worker of
+    several shares its counts through `metrics_share`, so its /metrics counts them all."""
     deployment = served if isinstance(served, Deployment) else Deployment(served)
     first = deployment.current.info
     metrics = ServingMetrics(deployment.current.classifier)
@@ -115,6 +118,8 @@ def create_app(
     registry = CollectorRegistry()
     for collector in (metrics, RoutingCollector(lambda: deployment.routing), *collectors):
         registry.register(collector)
+    if metrics_share is not None:  # one of several worker processes: /metrics counts all
+        metrics_share.attach(metrics)
     app = _App(
         title=f"prodml · {first.name}",
         version=first.version,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -93,16 +94,61 @@ class RoutingCollector(Collector):
 class ServingMetrics(Collector):
     """Register with a `CollectorRegistry`. Increments take no lock, so each count needs
     one writing thread: `succeeded` and `failed` are called from the event loop's,
-    `swapped` from the deployment's follower."""
+    `swapped` from the deployment's follower. A scrape adds what `peers()` gives: the
+    counts of a server's other worker processes (see `metrics_share.py`)."""
 
     def __init__(self, classifier: bool) -> None:
         self._score_bounds = SCORE_BUCKETS if classifier else VALUE_BUCKETS
         self._versions: dict[tuple[str, str], _Version] = {}
         self._swaps = {"ok": 0, "refused": 0}  # both exported from the start, at 0
         self._fallbacks: dict[tuple[str, str, str], int] = {}
+        self.peers: Callable[[], list[dict[str, Any]]] = list
 
-    def _of(self, info: ModelVersionInfo) -> _Version:
-        key = (info.name, info.version)
+    def snapshot(self) -> dict[str, Any]:
+        """Every count as plain JSON, for `add` in another process."""
+        return {
+            "versions": [
+                {
+                    "model": name,
+                    "version": number,
+                    "statuses": dict(v.statuses),
+                    "errors": dict(v.errors),
+                    "latency": [list(v.latency.counts), v.latency.total],
+                    "scores": [list(v.scores.counts), v.scores.total],
+                }
+                for (name, number), v in list(self._versions.items())
+            ],
+            "swaps": dict(self._swaps),
+            "fallbacks": [[*key, count] for key, count in list(self._fallbacks.items())],
+        }
+
+    def add(self, snapshot: dict[str, Any]) -> None:
+        """Count what another process's `snapshot()` counted, as if counted here."""
+        for entry in snapshot["versions"]:
+            version = self._of(entry["model"], entry["version"])
+            for mine, theirs in (
+                (version.statuses, entry["statuses"]),
+                (version.errors, entry["errors"]),
+            ):
+                for key, count in theirs.items():
+                    mine[key] = mine.get(key, 0) + count
+            for histogram, (counts, total) in (
+                (version.latency, entry["latency"]),
+                (version.scores, entry["scores"]),
+            ):
+                if len(counts) == len(histogram.counts):  # bounds alike (one model kind)
+                    histogram.counts = [
+                        a + b for a, b in zip(histogram.counts, counts, strict=True)
+                    ]
+                    histogram.total += total
+        for outcome, count in snapshot["swaps"].items():
+            self._swaps[outcome] = self._swaps.get(outcome, 0) + count
+        for deployment, arm, reason, count in snapshot["fallbacks"]:
+            key = (deployment, arm, reason)
+            self._fallbacks[key] = self._fallbacks.get(key, 0) + count
+
+    def _of(self, model: str, version: str) -> _Version:
+        key = (model, version)
         found = self._versions.get(key)
         if found is None:
             found = self._versions[key] = _Version(
@@ -112,7 +158,7 @@ class ServingMetrics(Collector):
 
     def succeeded(self, info: ModelVersionInfo, seconds: float, scores: Sequence[float]) -> None:
         """A request answered with 200 in `seconds`, with these predictions' scores."""
-        version = self._of(info)
+        version = self._of(info.name, info.version)
         version.statuses["200"] = version.statuses.get("200", 0) + 1
         version.latency.observe(seconds)
         for score in scores:
@@ -120,7 +166,7 @@ class ServingMetrics(Collector):
 
     def failed(self, info: ModelVersionInfo, status: int, kind: str) -> None:
         """A request refused or failed with `status`, counted under its `kind`."""
-        version = self._of(info)
+        version = self._of(info.name, info.version)
         key = str(status)
         version.statuses[key] = version.statuses.get(key, 0) + 1
         version.errors[kind] = version.errors.get(kind, 0) + 1
@@ -135,6 +181,15 @@ class ServingMetrics(Collector):
         self._swaps["ok" if ok else "refused"] += 1
 
     def collect(self) -> Iterator[Metric]:
+        peers = self.peers()
+        if not peers:
+            return self._families()
+        whole = ServingMetrics(classifier=self._score_bounds == SCORE_BUCKETS)
+        for snapshot in (self.snapshot(), *peers):
+            whole.add(snapshot)
+        return whole._families()
+
+    def _families(self) -> Iterator[Metric]:
         versions = list(self._versions.items())  # a snapshot: requests go on meanwhile
         labels = ["model", "version"]
         requests = CounterMetricFamily(
