@@ -70,30 +70,30 @@ def _register(folder: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fault", "candidate", "check", "traffic"),
+    ("fault", "candidate", "check", "traffic", "analysis"),
     [
-        ("raise", HEALTHY, "errors", {}),
-        ("nan", HEALTHY, "errors", {}),
-        ("slow", HEALTHY, "latency", {}),
-        ("some", HEALTHY, "errors", {}),
+        ("raise", HEALTHY, "errors", {}, {}),
+        ("nan", HEALTHY, "errors", {}, {}),
+        # Its arm's lane scores one request at a time, so at most 5 candidate rows a second
+        # come in, whatever the load: judged from 50 rows, not 150, it is caught in seconds.
+        ("slow", HEALTHY, "latency", {}, {"min_rows": 50}),
+        ("some", HEALTHY, "errors", {}, {}),
         # Labels decide this one: each step waits for enough of them (min_labelled_rows).
-        (None, WORSE, "realized", {"rows": 20, "labels": True}),
-        (None, OTHER_SCHEMA, "inputs", {}),
+        (None, WORSE, "realized", {"rows": 20, "labels": True}, {"min_labelled_rows": 4000}),
+        (None, OTHER_SCHEMA, "inputs", {}, {}),
     ],
     ids=["raises", "nan", "200-ms-slower", "one-in-ten-fails", "subtly-worse", "schema"],
 )
 def test_a_faulty_candidate_is_rolled_back_by_its_check_and_no_caller_sees_it(
-    project, tmp_path, fault, candidate, check, traffic
+    project, tmp_path, fault, candidate, check, traffic, analysis
 ):
     name = f"faults-{fault or candidate}"
     env = {"PYTHONPATH": str(project / "hook")}
     if fault:
         env |= {"TEST_FAULT": fault, "TEST_FAULT_VERSION": candidate}
     with Workspace.open(project) as ws:
-        if traffic.get("labels"):
-            ws.analysis.settings = ws.settings.rollouts.model_copy(
-                update={"min_labelled_rows": 4000}
-            )
+        if analysis:
+            ws.analysis.settings = ws.settings.rollouts.model_copy(update=analysis)
         ws.rollouts.create(name, f"toy/{STABLE}", actor="test")
         with prodml_server(
             project, "--deployment", name, output=tmp_path / "s.log", env=env
