@@ -115,7 +115,8 @@ def test_a_healthy_candidate_is_promoted_through_every_step(project, tmp_path):
     with Workspace.open(project) as ws:
         ws.rollouts.create(name, f"toy/{STABLE}", actor="test")
         with prodml_server(project, "--deployment", name, output=tmp_path / "s.log") as url:
-            ws.rollouts.canary(name, HEALTHY, actor="test", steps=(0.1, 0.5, 1.0))
+            # A first step of a quarter: its 150 candidate rows take 600 requests, not 1,500.
+            ws.rollouts.canary(name, HEALTHY, actor="test", steps=(0.25, 0.5, 1.0))
             with Traffic(url).running() as callers:
                 decisions, _ = until_decided(ws, name, limit=120)
             actions = [d.action for d in decisions if d.action != "hold"]
