@@ -63,6 +63,7 @@ class MetricsShare:
         return found
 
     def stop(self) -> None:
+        """Stop publishing, after writing the last counts."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -70,11 +71,11 @@ class MetricsShare:
     def _publish(self, metrics: ServingMetrics) -> None:
         target = self.folder / f"{self.name}{SUFFIX}"
         draft = target.with_suffix(".partial")
-        while True:
+        stopping = False
+        while not stopping:
+            stopping = self._stop.wait(self.interval)
             try:
                 draft.write_bytes(orjson.dumps(metrics.snapshot()))
                 os.replace(draft, target)
             except OSError as exc:  # a full disk must not stop the server answering
                 logger.warning("could not share this worker's metrics: %s", exc)
-            if self._stop.wait(self.interval):
-                return
